@@ -1,0 +1,1 @@
+export const kVersion = "0.1.0";
