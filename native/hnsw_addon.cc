@@ -1,0 +1,821 @@
+// vecforge_hnsw: a thin Node-API binding over the hnswlib headers shipped in
+// hnswlib-node (include path resolved by binding.gyp, never copied).
+//
+// Why it exists: hnswlib-node inserts one point at a time from JS arrays on
+// one thread. This addon keeps each graph in native memory, in a
+// process-global registry keyed by a numeric handle, so every worker thread
+// that loads the addon can insert into and search the SAME graph, reading
+// Float32Array / Uint32Array data (SharedArrayBuffer-backed or not) in place.
+//
+// Concurrency model (per graph, one std::shared_mutex):
+//   - addPoints, addPointsParallel, searchKnn(Async), markDelete,
+//     unmarkDelete, getVector take a SHARED lock: hnswlib's addPoint is
+//     thread-safe for concurrent inserts and searches (per-element link
+//     locks, label locks), as in hnswlib's Python bindings.
+//   - resize, save take a UNIQUE lock: resizeIndex reallocates every buffer,
+//     and save must see one consistent snapshot.
+//   - The registry holds std::shared_ptr<Graph>; every call copies the
+//     pointer before it unlocks the registry, so free(handle) while another
+//     thread still uses the graph only drops the registry's reference and the
+//     graph dies when the last in-flight call finishes.
+//
+// Per-query ef: hnswlib's searchKnn reads the member ef_, which a concurrent
+// search on another thread could change under it. Instead each search runs
+// through hnswlib's own searchStopConditionClosest with a small stop
+// condition (EfStopCondition below) that reproduces searchKnn's ef rule with
+// the ef passed to this call, so no shared state is written by a search.
+//
+// The module keeps no per-environment state, so it is context-aware: it can be
+// loaded by the main thread and by any number of worker_threads at once.
+
+#include <napi.h>
+
+#include <hnswlib/hnswlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace {
+
+constexpr uint32_t kNoLabel = 0xFFFFFFFFu;
+constexpr double kMaxU32 = 4294967295.0;
+constexpr double kMaxDims = 65536.0;
+constexpr double kMaxM = 2048.0;
+constexpr double kMaxEf = 1048576.0;
+constexpr double kMaxK = 65536.0;
+constexpr double kMaxThreads = 1024.0;
+
+enum class SpaceKind { kL2, kIp, kCosine };
+
+const char* SpaceName(SpaceKind kind) {
+  switch (kind) {
+    case SpaceKind::kL2: return "l2";
+    case SpaceKind::kIp: return "ip";
+    case SpaceKind::kCosine: return "cosine";
+  }
+  return "?";
+}
+
+struct Graph {
+  SpaceKind kind{SpaceKind::kL2};
+  size_t dims{0};
+  bool allowReplaceDeleted{false};
+  // Declared before index so that it is destroyed after it: the index keeps
+  // raw pointers into the space (distance function parameter).
+  std::unique_ptr<hnswlib::SpaceInterface<float>> space;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> index;
+  mutable std::shared_mutex mu;
+};
+
+// Leaked on purpose: static destructors run at process exit while libuv
+// threadpool threads may still be inside Execute() holding graphs.
+std::mutex& RegistryMutex() {
+  static std::mutex* mu = new std::mutex();
+  return *mu;
+}
+std::unordered_map<uint32_t, std::shared_ptr<Graph>>& Registry() {
+  static auto* map = new std::unordered_map<uint32_t, std::shared_ptr<Graph>>();
+  return *map;
+}
+uint32_t gNextHandle = 1;  // guarded by RegistryMutex()
+
+uint32_t Register(std::shared_ptr<Graph> graph) {
+  std::lock_guard<std::mutex> lock(RegistryMutex());
+  auto& map = Registry();
+  // Handles are never 0 and never reused while open, even after wrap-around.
+  for (;;) {
+    uint32_t h = gNextHandle++;
+    if (gNextHandle == 0 || gNextHandle == kNoLabel) gNextHandle = 1;
+    if (h != 0 && map.find(h) == map.end()) {
+      map.emplace(h, std::move(graph));
+      return h;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Argument helpers: TypeError for a wrong type, RangeError for a value out of
+// range or in conflict, each naming the argument and the allowed range.
+
+std::string FormatNumber(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  if (d == std::floor(d) && std::fabs(d) < 1e15) {
+    return std::to_string(static_cast<long long>(d));
+  }
+  std::ostringstream out;
+  out.precision(17);
+  out << d;
+  return out.str();
+}
+
+std::string TypedArrayName(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_biguint64_array: return "BigUint64Array";
+    default: return "TypedArray";
+  }
+}
+
+std::string Describe(const Napi::Value& v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? "true" : "false";
+  if (v.IsNumber()) return FormatNumber(v.As<Napi::Number>().DoubleValue());
+  if (v.IsString()) {
+    std::string s = v.As<Napi::String>().Utf8Value();
+    if (s.size() > 40) s = s.substr(0, 40) + "...";
+    return "'" + s + "'";
+  }
+  if (v.IsTypedArray()) return TypedArrayName(v.As<Napi::TypedArray>().TypedArrayType());
+  if (v.IsArrayBuffer()) return "ArrayBuffer";
+  if (v.IsArray()) return "Array";
+  if (v.IsFunction()) return "function";
+  if (v.IsSymbol()) return "symbol";
+  if (v.IsBigInt()) return "bigint";
+  return "object";
+}
+
+[[noreturn]] void ThrowType(Napi::Env env, const std::string& msg) {
+  throw Napi::TypeError::New(env, msg);
+}
+[[noreturn]] void ThrowRange(Napi::Env env, const std::string& msg) {
+  throw Napi::RangeError::New(env, msg);
+}
+
+double ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name, double lo, double hi) {
+  Napi::Value v = info[i];
+  if (!v.IsNumber()) {
+    ThrowType(info.Env(), std::string(name) + " must be a number, got " + Describe(v));
+  }
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::floor(d) || d < lo || d > hi) {
+    ThrowRange(info.Env(), std::string(name) + " must be an integer in [" + FormatNumber(lo) + ", " +
+                               FormatNumber(hi) + "], got " + FormatNumber(d));
+  }
+  return d;
+}
+
+bool ArgBool(const Napi::CallbackInfo& info, size_t i, const char* name, bool fallback) {
+  Napi::Value v = info[i];
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsBoolean()) {
+    ThrowType(info.Env(), std::string(name) + " must be a boolean, got " + Describe(v));
+  }
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  Napi::Value v = info[i];
+  if (!v.IsString()) {
+    ThrowType(info.Env(), std::string(name) + " must be a string, got " + Describe(v));
+  }
+  std::string s = v.As<Napi::String>().Utf8Value();
+  if (s.empty()) ThrowRange(info.Env(), std::string(name) + " must be a non-empty string");
+  if (s.find('\0') != std::string::npos) {
+    ThrowRange(info.Env(), std::string(name) + " must not contain NUL characters");
+  }
+  return s;
+}
+
+SpaceKind ArgSpace(const Napi::CallbackInfo& info, size_t i) {
+  Napi::Value v = info[i];
+  if (!v.IsString()) {
+    ThrowType(info.Env(), "space must be a string ('l2', 'ip' or 'cosine'), got " + Describe(v));
+  }
+  std::string s = v.As<Napi::String>().Utf8Value();
+  if (s == "l2") return SpaceKind::kL2;
+  if (s == "ip") return SpaceKind::kIp;
+  if (s == "cosine") return SpaceKind::kCosine;
+  ThrowRange(info.Env(), "space must be one of 'l2', 'ip', 'cosine', got " + Describe(v));
+}
+
+template <typename T>
+struct View {
+  const T* data{nullptr};
+  size_t length{0};
+};
+
+template <typename T>
+View<T> ArgTyped(const Napi::CallbackInfo& info, size_t i, const char* name, napi_typedarray_type type) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
+    ThrowType(info.Env(), std::string(name) + " must be a " + TypedArrayName(type) + ", got " + Describe(v));
+  }
+  auto arr = v.As<Napi::TypedArrayOf<T>>();
+  return View<T>{arr.Data(), arr.ElementLength()};
+}
+
+std::shared_ptr<Graph> ArgGraph(const Napi::CallbackInfo& info, size_t i = 0) {
+  double h = ArgInt(info, i, "handle", 1, kMaxU32);
+  std::lock_guard<std::mutex> lock(RegistryMutex());
+  auto& map = Registry();
+  auto it = map.find(static_cast<uint32_t>(h));
+  if (it == map.end()) {
+    ThrowRange(info.Env(), "handle " + FormatNumber(h) + " is not an open graph (never created, or already freed)");
+  }
+  return it->second;
+}
+
+size_t RowsOf(Napi::Env env, const View<float>& data, size_t dims, const char* name) {
+  if (data.length % dims != 0) {
+    ThrowRange(env, std::string(name) + ".length (" + std::to_string(data.length) + ") must be a multiple of dims (" +
+                        std::to_string(dims) + ")");
+  }
+  return data.length / dims;
+}
+
+// Filter bitset: bit `label` set means the label may be returned. Uint8Array
+// bit order is LSB-first within each byte; Uint32Array bit (label & 31) of
+// word (label >> 5). Labels past the end of the bitset are excluded.
+struct FilterView {
+  const uint8_t* bytes{nullptr};
+  const uint32_t* words{nullptr};
+  size_t bits{0};
+  bool present{false};
+};
+
+FilterView ArgFilter(const Napi::CallbackInfo& info, size_t i) {
+  Napi::Value v = info[i];
+  FilterView f;
+  if (v.IsUndefined() || v.IsNull()) return f;
+  if (v.IsTypedArray()) {
+    auto t = v.As<Napi::TypedArray>().TypedArrayType();
+    if (t == napi_uint8_array) {
+      auto a = v.As<Napi::Uint8Array>();
+      f.bytes = a.Data();
+      f.bits = a.ElementLength() * 8;
+      f.present = true;
+      return f;
+    }
+    if (t == napi_uint32_array) {
+      auto a = v.As<Napi::Uint32Array>();
+      f.words = a.Data();
+      f.bits = a.ElementLength() * 32;
+      f.present = true;
+      return f;
+    }
+  }
+  ThrowType(info.Env(), "filter must be a Uint8Array or Uint32Array bitset (or undefined), got " + Describe(v));
+}
+
+class BitsetFilter : public hnswlib::BaseFilterFunctor {
+ public:
+  explicit BitsetFilter(const FilterView& f) : f_(f) {}
+  bool operator()(hnswlib::labeltype label) override {
+    if (label >= f_.bits) return false;
+    if (f_.bytes != nullptr) return ((f_.bytes[label >> 3] >> (label & 7)) & 1u) != 0;
+    return ((f_.words[label >> 5] >> (label & 31)) & 1u) != 0;
+  }
+
+ private:
+  FilterView f_;
+};
+
+// Reproduces searchKnn's rule (keep the best max(ef, k) candidates, stop when
+// the nearest unexpanded candidate is farther than the worst kept one and the
+// list is full) with a per-call ef, then keeps the k closest.
+class EfStopCondition : public hnswlib::BaseSearchStopCondition<float> {
+ public:
+  EfStopCondition(size_t ef, size_t k) : ef_(std::max(ef, k)), k_(k) {}
+  void add_point_to_result(hnswlib::labeltype, const void*, float) override { ++size_; }
+  void remove_point_from_result(hnswlib::labeltype, const void*, float) override { --size_; }
+  bool should_stop_search(float candidate_dist, float lower_bound) override {
+    return candidate_dist > lower_bound && size_ == ef_;
+  }
+  bool should_consider_candidate(float candidate_dist, float lower_bound) override {
+    return size_ < ef_ || lower_bound > candidate_dist;
+  }
+  bool should_remove_extra() override { return size_ > ef_; }
+  void filter_results(std::vector<std::pair<float, hnswlib::labeltype>>& candidates) override {
+    if (candidates.size() > k_) candidates.resize(k_);
+  }
+
+ private:
+  size_t ef_;
+  size_t k_;
+  size_t size_{0};
+};
+
+// Same normalisation as hnswlib's Python bindings (cosine = ip on unit vectors).
+inline void NormalizeInto(const float* src, float* dst, size_t dims) {
+  float norm = 0.0f;
+  for (size_t j = 0; j < dims; ++j) norm += src[j] * src[j];
+  norm = 1.0f / (std::sqrt(norm) + 1e-30f);
+  for (size_t j = 0; j < dims; ++j) dst[j] = src[j] * norm;
+}
+
+// Inserts rows [begin, end) of data. Caller holds g.mu shared.
+void InsertRows(Graph& g, const float* data, const uint32_t* labels, size_t begin, size_t end, bool replace) {
+  std::vector<float> scratch(g.kind == SpaceKind::kCosine ? g.dims : 0);
+  for (size_t i = begin; i < end; ++i) {
+    const float* row = data + i * g.dims;
+    if (g.kind == SpaceKind::kCosine) {
+      NormalizeInto(row, scratch.data(), g.dims);
+      row = scratch.data();
+    }
+    g.index->addPoint(row, labels[i], replace);
+  }
+}
+
+// Like hnswlib's Python ParallelFor: threads pull row indexes from one atomic
+// counter; the first exception stops every thread and is rethrown.
+template <typename Fn>
+void ParallelFor(size_t n, size_t threads, Fn fn) {
+  if (threads <= 1 || n <= 1) {
+    for (size_t i = 0; i < n; ++i) fn(i, 0);
+    return;
+  }
+  threads = std::min(threads, n);
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mu;
+  std::vector<std::thread> pool;
+  pool.reserve(threads);
+  for (size_t t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (;;) {
+        size_t i = next.fetch_add(1);
+        if (i >= n) break;
+        try {
+          fn(i, t);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(error_mu);
+          if (!error) error = std::current_exception();
+          next.store(n);  // makes every thread stop at its next fetch
+          break;
+        }
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  if (error) std::rethrow_exception(error);
+}
+
+void InsertParallel(Graph& g, const float* data, const uint32_t* labels, size_t rows, size_t threads, bool replace) {
+  if (threads <= 1) {
+    InsertRows(g, data, labels, 0, rows, replace);
+    return;
+  }
+  std::vector<std::vector<float>> scratch(threads, std::vector<float>(g.kind == SpaceKind::kCosine ? g.dims : 0));
+  ParallelFor(rows, threads, [&](size_t i, size_t t) {
+    const float* row = data + i * g.dims;
+    if (g.kind == SpaceKind::kCosine) {
+      NormalizeInto(row, scratch[t].data(), g.dims);
+      row = scratch[t].data();
+    }
+    g.index->addPoint(row, labels[i], replace);
+  });
+}
+
+// Searches nq queries; writes k slots per query (unused slots: kNoLabel and
+// +Infinity). Caller holds g.mu shared.
+void SearchRows(const Graph& g, const float* queries, size_t nq, size_t k, size_t ef, const FilterView& filter,
+                uint32_t* out_labels, float* out_dist, uint32_t* out_counts) {
+  std::vector<float> scratch(g.kind == SpaceKind::kCosine ? g.dims : 0);
+  BitsetFilter functor(filter);
+  hnswlib::BaseFilterFunctor* fp = filter.present ? &functor : nullptr;
+  for (size_t q = 0; q < nq; ++q) {
+    const float* row = queries + q * g.dims;
+    if (g.kind == SpaceKind::kCosine) {
+      NormalizeInto(row, scratch.data(), g.dims);
+      row = scratch.data();
+    }
+    EfStopCondition stop(ef, k);
+    auto found = g.index->searchStopConditionClosest(row, stop, fp);
+    size_t n = std::min(found.size(), k);
+    for (size_t j = 0; j < n; ++j) {
+      out_labels[q * k + j] = static_cast<uint32_t>(found[j].second);
+      out_dist[q * k + j] = found[j].first;
+    }
+    for (size_t j = n; j < k; ++j) {
+      out_labels[q * k + j] = kNoLabel;
+      out_dist[q * k + j] = std::numeric_limits<float>::infinity();
+    }
+    out_counts[q] = static_cast<uint32_t>(n);
+  }
+}
+
+std::unique_ptr<hnswlib::SpaceInterface<float>> MakeSpace(SpaceKind kind, size_t dims) {
+  if (kind == SpaceKind::kL2) return std::make_unique<hnswlib::L2Space>(dims);
+  return std::make_unique<hnswlib::InnerProductSpace>(dims);
+}
+
+// Wraps an exported function: hnswlib reports failures as std::runtime_error
+// (and allocation failures as std::bad_alloc); turn them into JS Errors.
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+Napi::Value Guard(const Napi::CallbackInfo& info) {
+  try {
+    return Fn(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw Napi::RangeError::New(info.Env(), "hnswlib: out of memory");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string("hnswlib: ") + e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Exports.
+
+// create(space, dims, maxElements, M, efConstruction, seed, allowReplaceDeleted) -> handle
+Napi::Value Create(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SpaceKind kind = ArgSpace(info, 0);
+  auto dims = static_cast<size_t>(ArgInt(info, 1, "dims", 1, kMaxDims));
+  auto max_elements = static_cast<size_t>(ArgInt(info, 2, "maxElements", 1, kMaxU32));
+  auto m = static_cast<size_t>(ArgInt(info, 3, "M", 2, kMaxM));
+  auto ef_construction = static_cast<size_t>(ArgInt(info, 4, "efConstruction", 1, kMaxEf));
+  auto seed = static_cast<size_t>(ArgInt(info, 5, "seed", 0, kMaxU32));
+  bool allow_replace = ArgBool(info, 6, "allowReplaceDeleted", false);
+
+  auto g = std::make_shared<Graph>();
+  g->kind = kind;
+  g->dims = dims;
+  g->allowReplaceDeleted = allow_replace;
+  g->space = MakeSpace(kind, dims);
+  g->index = std::make_unique<hnswlib::HierarchicalNSW<float>>(g->space.get(), max_elements, m, ef_construction, seed,
+                                                                allow_replace);
+  return Napi::Number::New(env, Register(std::move(g)));
+}
+
+// free(handle) -> boolean (false when the handle was not open)
+Napi::Value Free(const Napi::CallbackInfo& info) {
+  double h = ArgInt(info, 0, "handle", 1, kMaxU32);
+  std::shared_ptr<Graph> dropped;
+  {
+    std::lock_guard<std::mutex> lock(RegistryMutex());
+    auto& map = Registry();
+    auto it = map.find(static_cast<uint32_t>(h));
+    if (it == map.end()) return Napi::Boolean::New(info.Env(), false);
+    dropped = std::move(it->second);
+    map.erase(it);
+  }
+  // The graph itself is destroyed here, outside the registry lock, or later
+  // by whichever in-flight call drops the last reference.
+  dropped.reset();
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+struct AddArgs {
+  std::shared_ptr<Graph> graph;
+  View<float> data;
+  View<uint32_t> labels;
+  size_t rows{0};
+};
+
+AddArgs ParseAdd(const Napi::CallbackInfo& info) {
+  AddArgs a;
+  a.graph = ArgGraph(info, 0);
+  a.data = ArgTyped<float>(info, 1, "data", napi_float32_array);
+  a.labels = ArgTyped<uint32_t>(info, 2, "labels", napi_uint32_array);
+  a.rows = RowsOf(info.Env(), a.data, a.graph->dims, "data");
+  if (a.labels.length != a.rows) {
+    ThrowRange(info.Env(), "labels.length (" + std::to_string(a.labels.length) +
+                               ") must equal the number of rows in data (" + std::to_string(a.rows) + ")");
+  }
+  return a;
+}
+
+void CheckReplace(Napi::Env env, const Graph& g, bool replace) {
+  if (replace && !g.allowReplaceDeleted) {
+    ThrowRange(env, "replaceDeleted is true but the graph was created with allowReplaceDeleted = false");
+  }
+}
+
+// addPoints(handle, data, labels, replaceDeleted?) -> undefined; synchronous.
+Napi::Value AddPoints(const Napi::CallbackInfo& info) {
+  AddArgs a = ParseAdd(info);
+  bool replace = ArgBool(info, 3, "replaceDeleted", false);
+  CheckReplace(info.Env(), *a.graph, replace);
+  std::shared_lock<std::shared_mutex> lock(a.graph->mu);
+  InsertRows(*a.graph, a.data.data, a.labels.data, 0, a.rows, replace);
+  return info.Env().Undefined();
+}
+
+class AddWorker : public Napi::AsyncWorker {
+ public:
+  AddWorker(Napi::Env env, AddArgs args, size_t threads, bool replace, Napi::Object data, Napi::Object labels)
+      : Napi::AsyncWorker(env, "vecforge.hnsw.addPointsParallel"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        args_(std::move(args)),
+        threads_(threads),
+        replace_(replace),
+        data_ref_(Napi::Persistent(data)),
+        labels_ref_(Napi::Persistent(labels)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      std::shared_lock<std::shared_mutex> lock(args_.graph->mu);
+      InsertParallel(*args_.graph, args_.data.data, args_.labels.data, args_.rows, threads_, replace_);
+    } catch (const std::exception& e) {
+      SetError(std::string("hnswlib: ") + e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  AddArgs args_;
+  size_t threads_;
+  bool replace_;
+  // Keep the typed arrays (and so their memory) alive until Execute is done.
+  Napi::ObjectReference data_ref_;
+  Napi::ObjectReference labels_ref_;
+};
+
+// addPointsParallel(handle, data, labels, numThreads, replaceDeleted?) -> Promise<void>
+Napi::Value AddPointsParallel(const Napi::CallbackInfo& info) {
+  AddArgs a = ParseAdd(info);
+  auto threads = static_cast<size_t>(ArgInt(info, 3, "numThreads", 1, kMaxThreads));
+  bool replace = ArgBool(info, 4, "replaceDeleted", false);
+  CheckReplace(info.Env(), *a.graph, replace);
+  auto* worker = new AddWorker(info.Env(), std::move(a), threads, replace, info[1].As<Napi::Object>(),
+                               info[2].As<Napi::Object>());
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+struct SearchArgs {
+  std::shared_ptr<Graph> graph;
+  View<float> queries;
+  size_t nq{0};
+  size_t k{0};
+  size_t ef{0};
+  FilterView filter;
+};
+
+SearchArgs ParseSearch(const Napi::CallbackInfo& info) {
+  SearchArgs s;
+  s.graph = ArgGraph(info, 0);
+  s.queries = ArgTyped<float>(info, 1, "queries", napi_float32_array);
+  s.nq = RowsOf(info.Env(), s.queries, s.graph->dims, "queries");
+  s.k = static_cast<size_t>(ArgInt(info, 2, "k", 1, kMaxK));
+  s.ef = static_cast<size_t>(ArgInt(info, 3, "ef", 1, kMaxEf));
+  s.filter = ArgFilter(info, 4);
+  return s;
+}
+
+Napi::Object MakeResult(Napi::Env env, Napi::Uint32Array labels, Napi::Float32Array distances,
+                        Napi::Uint32Array counts) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("labels", labels);
+  out.Set("distances", distances);
+  out.Set("counts", counts);
+  return out;
+}
+
+// searchKnn(handle, queries, k, ef, filter?) -> { labels, distances, counts }
+Napi::Value SearchKnn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SearchArgs s = ParseSearch(info);
+  auto labels = Napi::Uint32Array::New(env, s.nq * s.k);
+  auto distances = Napi::Float32Array::New(env, s.nq * s.k);
+  auto counts = Napi::Uint32Array::New(env, s.nq);
+  {
+    std::shared_lock<std::shared_mutex> lock(s.graph->mu);
+    SearchRows(*s.graph, s.queries.data, s.nq, s.k, s.ef, s.filter, labels.Data(), distances.Data(), counts.Data());
+  }
+  return MakeResult(env, labels, distances, counts);
+}
+
+class SearchWorker : public Napi::AsyncWorker {
+ public:
+  SearchWorker(Napi::Env env, SearchArgs args, Napi::Object queries, Napi::Value filter)
+      : Napi::AsyncWorker(env, "vecforge.hnsw.searchKnnAsync"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        args_(std::move(args)),
+        queries_ref_(Napi::Persistent(queries)),
+        labels_(args_.nq * args_.k),
+        distances_(args_.nq * args_.k),
+        counts_(args_.nq) {
+    if (args_.filter.present) filter_ref_ = Napi::Persistent(filter.As<Napi::Object>());
+  }
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      std::shared_lock<std::shared_mutex> lock(args_.graph->mu);
+      SearchRows(*args_.graph, args_.queries.data, args_.nq, args_.k, args_.ef, args_.filter, labels_.data(),
+                 distances_.data(), counts_.data());
+    } catch (const std::exception& e) {
+      SetError(std::string("hnswlib: ") + e.what());
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    auto labels = Napi::Uint32Array::New(env, labels_.size());
+    auto distances = Napi::Float32Array::New(env, distances_.size());
+    auto counts = Napi::Uint32Array::New(env, counts_.size());
+    if (!labels_.empty()) std::memcpy(labels.Data(), labels_.data(), labels_.size() * sizeof(uint32_t));
+    if (!distances_.empty()) std::memcpy(distances.Data(), distances_.data(), distances_.size() * sizeof(float));
+    if (!counts_.empty()) std::memcpy(counts.Data(), counts_.data(), counts_.size() * sizeof(uint32_t));
+    deferred_.Resolve(MakeResult(env, labels, distances, counts));
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  SearchArgs args_;
+  Napi::ObjectReference queries_ref_;
+  Napi::ObjectReference filter_ref_;
+  std::vector<uint32_t> labels_;
+  std::vector<float> distances_;
+  std::vector<uint32_t> counts_;
+};
+
+// searchKnnAsync(handle, queries, k, ef, filter?) -> Promise<{ labels, distances, counts }>
+Napi::Value SearchKnnAsync(const Napi::CallbackInfo& info) {
+  SearchArgs s = ParseSearch(info);
+  auto* worker = new SearchWorker(info.Env(), std::move(s), info[1].As<Napi::Object>(), info[4]);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+// resize(handle, newMaxElements) -> undefined
+Napi::Value Resize(const Napi::CallbackInfo& info) {
+  auto g = ArgGraph(info, 0);
+  auto n = static_cast<size_t>(ArgInt(info, 1, "newMaxElements", 1, kMaxU32));
+  std::unique_lock<std::shared_mutex> lock(g->mu);
+  size_t count = g->index->cur_element_count;
+  if (n < count) {
+    ThrowRange(info.Env(), "newMaxElements (" + std::to_string(n) + ") must be >= the current count (" +
+                               std::to_string(count) + ")");
+  }
+  g->index->resizeIndex(n);
+  return info.Env().Undefined();
+}
+
+Napi::Value GetCurrentCount(const Napi::CallbackInfo& info) {
+  auto g = ArgGraph(info, 0);
+  return Napi::Number::New(info.Env(), static_cast<double>(g->index->cur_element_count.load()));
+}
+
+Napi::Value GetMaxElements(const Napi::CallbackInfo& info) {
+  auto g = ArgGraph(info, 0);
+  std::shared_lock<std::shared_mutex> lock(g->mu);
+  return Napi::Number::New(info.Env(), static_cast<double>(g->index->max_elements_));
+}
+
+Napi::Value GetDeletedCount(const Napi::CallbackInfo& info) {
+  auto g = ArgGraph(info, 0);
+  return Napi::Number::New(info.Env(), static_cast<double>(g->index->num_deleted_.load()));
+}
+
+// getInfo(handle) -> { space, dims, M, efConstruction, maxElements, count, deleted, allowReplaceDeleted }
+Napi::Value GetInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto g = ArgGraph(info, 0);
+  std::shared_lock<std::shared_mutex> lock(g->mu);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("space", SpaceName(g->kind));
+  out.Set("dims", static_cast<double>(g->dims));
+  out.Set("M", static_cast<double>(g->index->M_));
+  out.Set("efConstruction", static_cast<double>(g->index->ef_construction_));
+  out.Set("maxElements", static_cast<double>(g->index->max_elements_));
+  out.Set("count", static_cast<double>(g->index->cur_element_count.load()));
+  out.Set("deleted", static_cast<double>(g->index->num_deleted_.load()));
+  out.Set("allowReplaceDeleted", g->allowReplaceDeleted);
+  return out;
+}
+
+Napi::Value MarkDelete(const Napi::CallbackInfo& info) {
+  auto g = ArgGraph(info, 0);
+  auto label = static_cast<hnswlib::labeltype>(ArgInt(info, 1, "label", 0, kMaxU32));
+  std::shared_lock<std::shared_mutex> lock(g->mu);
+  g->index->markDelete(label);
+  return info.Env().Undefined();
+}
+
+Napi::Value UnmarkDelete(const Napi::CallbackInfo& info) {
+  auto g = ArgGraph(info, 0);
+  auto label = static_cast<hnswlib::labeltype>(ArgInt(info, 1, "label", 0, kMaxU32));
+  std::shared_lock<std::shared_mutex> lock(g->mu);
+  g->index->unmarkDelete(label);
+  return info.Env().Undefined();
+}
+
+// getVector(handle, label) -> Float32Array (cosine graphs store unit vectors)
+Napi::Value GetVector(const Napi::CallbackInfo& info) {
+  auto g = ArgGraph(info, 0);
+  auto label = static_cast<hnswlib::labeltype>(ArgInt(info, 1, "label", 0, kMaxU32));
+  std::vector<float> v;
+  {
+    std::shared_lock<std::shared_mutex> lock(g->mu);
+    v = g->index->getDataByLabel<float>(label);
+  }
+  auto out = Napi::Float32Array::New(info.Env(), v.size());
+  if (!v.empty()) std::memcpy(out.Data(), v.data(), v.size() * sizeof(float));
+  return out;
+}
+
+// save(handle, path) -> undefined; hnswlib's own format (readable by hnswlib-node).
+Napi::Value Save(const Napi::CallbackInfo& info) {
+  auto g = ArgGraph(info, 0);
+  std::string path = ArgString(info, 1, "path");
+  {
+    // hnswlib's saveIndex never checks its stream, so probe the path first.
+    std::ofstream probe(path, std::ios::binary | std::ios::trunc);
+    if (!probe.is_open()) throw Napi::Error::New(info.Env(), "cannot open '" + path + "' for writing");
+  }
+  std::unique_lock<std::shared_mutex> lock(g->mu);
+  g->index->saveIndex(path);
+  std::ifstream check(path, std::ios::binary | std::ios::ate);
+  if (!check.is_open() || check.tellg() <= 0) {
+    throw Napi::Error::New(info.Env(), "writing '" + path + "' failed (file missing or empty after save)");
+  }
+  return info.Env().Undefined();
+}
+
+// load(path, space, dims, maxElements?, allowReplaceDeleted?) -> handle
+Napi::Value Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = ArgString(info, 0, "path");
+  SpaceKind kind = ArgSpace(info, 1);
+  auto dims = static_cast<size_t>(ArgInt(info, 2, "dims", 1, kMaxDims));
+  size_t max_elements = 0;
+  if (!info[3].IsUndefined()) max_elements = static_cast<size_t>(ArgInt(info, 3, "maxElements", 0, kMaxU32));
+  bool allow_replace = ArgBool(info, 4, "allowReplaceDeleted", false);
+  {
+    std::ifstream probe(path, std::ios::binary);
+    if (!probe.is_open()) throw Napi::Error::New(env, "cannot open '" + path + "' for reading");
+  }
+  auto g = std::make_shared<Graph>();
+  g->kind = kind;
+  g->dims = dims;
+  g->allowReplaceDeleted = allow_replace;
+  g->space = MakeSpace(kind, dims);
+  g->index = std::make_unique<hnswlib::HierarchicalNSW<float>>(g->space.get(), path, false, max_elements,
+                                                                allow_replace);
+  // The file stores its vector size but hnswlib trusts the caller's space.
+  size_t file_vector_bytes = g->index->label_offset_ - g->index->offsetData_;
+  if (file_vector_bytes != dims * sizeof(float)) {
+    ThrowRange(env, "dims (" + std::to_string(dims) + ") does not match the graph file '" + path + "' (" +
+                        std::to_string(file_vector_bytes / sizeof(float)) + " dims)");
+  }
+  return Napi::Number::New(env, Register(std::move(g)));
+}
+
+// openHandles() -> number of graphs in the process-wide registry
+Napi::Value OpenHandles(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(RegistryMutex());
+  return Napi::Number::New(info.Env(), static_cast<double>(Registry().size()));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("create", Napi::Function::New<Guard<Create>>(env, "create"));
+  exports.Set("free", Napi::Function::New<Guard<Free>>(env, "free"));
+  exports.Set("addPoints", Napi::Function::New<Guard<AddPoints>>(env, "addPoints"));
+  exports.Set("addPointsParallel", Napi::Function::New<Guard<AddPointsParallel>>(env, "addPointsParallel"));
+  exports.Set("searchKnn", Napi::Function::New<Guard<SearchKnn>>(env, "searchKnn"));
+  exports.Set("searchKnnAsync", Napi::Function::New<Guard<SearchKnnAsync>>(env, "searchKnnAsync"));
+  exports.Set("resize", Napi::Function::New<Guard<Resize>>(env, "resize"));
+  exports.Set("getCurrentCount", Napi::Function::New<Guard<GetCurrentCount>>(env, "getCurrentCount"));
+  exports.Set("getMaxElements", Napi::Function::New<Guard<GetMaxElements>>(env, "getMaxElements"));
+  exports.Set("getDeletedCount", Napi::Function::New<Guard<GetDeletedCount>>(env, "getDeletedCount"));
+  exports.Set("getInfo", Napi::Function::New<Guard<GetInfo>>(env, "getInfo"));
+  exports.Set("markDelete", Napi::Function::New<Guard<MarkDelete>>(env, "markDelete"));
+  exports.Set("unmarkDelete", Napi::Function::New<Guard<UnmarkDelete>>(env, "unmarkDelete"));
+  exports.Set("getVector", Napi::Function::New<Guard<GetVector>>(env, "getVector"));
+  exports.Set("save", Napi::Function::New<Guard<Save>>(env, "save"));
+  exports.Set("load", Napi::Function::New<Guard<Load>>(env, "load"));
+  exports.Set("openHandles", Napi::Function::New<Guard<OpenHandles>>(env, "openHandles"));
+  exports.Set("kNoLabel", Napi::Number::New(env, kNoLabel));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(vecforge_hnsw, Init)

@@ -1,0 +1,435 @@
+/**
+ * The typed face of the native HNSW core (`build/Release/vecforge_hnsw.node`,
+ * built from `native/hnsw_addon.cc` over the hnswlib headers), and the loader
+ * that picks it or the hnswlib-node fallback (`hnsw-fallback.ts`).
+ *
+ * Graphs live in native memory in a process-wide registry keyed by a numeric
+ * handle. Any worker thread that loads the addon can insert into and search
+ * the same graph by passing the handle it was given (for example through
+ * `workerData`); data is read in place from `Float32Array`/`Uint32Array`
+ * views, which may sit on a `SharedArrayBuffer`. This file and
+ * `hnsw-fallback.ts` are the only modules that load the addon or hnswlib-node.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { VecforgeError } from '../errors.js';
+import { createFallbackHnswCore } from './hnsw-fallback.js';
+
+/**
+ * Distance space. `l2`: squared Euclidean distance. `ip`: `1 - dot(a, b)`.
+ * `cosine`: vectors are normalised to unit length before insert and search,
+ * and the distance is `1 - dot(a, b)` of the unit vectors.
+ */
+export type HnswSpace = 'l2' | 'ip' | 'cosine';
+
+/** The valid {@link HnswSpace} names, in order. */
+export const kHnswSpaces: readonly HnswSpace[] = Object.freeze(['l2', 'ip', 'cosine'] as const);
+
+/** A numeric id of an open graph; valid in every thread of the process (native core) or only in the creating thread (fallback). */
+export type HnswHandle = number;
+
+/**
+ * A label filter: a bitset indexed by label. Bit `label & 7` of byte
+ * `label >> 3` (Uint8Array) or bit `label & 31` of word `label >> 5`
+ * (Uint32Array) set means the label may be returned; labels past the end of
+ * the bitset are excluded.
+ */
+export type HnswFilter = Uint8Array | Uint32Array;
+
+/** The label written into result slots that no neighbour filled. */
+export const kHnswNoLabel = 0xffff_ffff;
+
+/**
+ * The k nearest neighbours of `nq` queries, row-major, closest first.
+ * Slot `q * k + j` holds the j-th neighbour of query q for `j < counts[q]`;
+ * the remaining slots hold label {@link kHnswNoLabel} and distance `Infinity`.
+ */
+export interface HnswSearchResult {
+  /** `nq * k` labels. */
+  readonly labels: Uint32Array;
+  /** `nq * k` distances in the graph's space (see {@link HnswSpace}). */
+  readonly distances: Float32Array;
+  /** How many neighbours each query found (≤ k: filters, deletions or a small graph give fewer). */
+  readonly counts: Uint32Array;
+}
+
+/** What a graph was created with and holds now. */
+export interface HnswGraphInfo {
+  /** The distance space. */
+  readonly space: HnswSpace;
+  /** Vector dimensions. */
+  readonly dims: number;
+  /** hnswlib's M (links per node per layer, 2·M on layer 0). */
+  readonly M: number;
+  /** hnswlib's efConstruction (hnswlib raises it to at least M). */
+  readonly efConstruction: number;
+  /** Capacity: elements the graph can hold before {@link HnswCore.resize}. */
+  readonly maxElements: number;
+  /** Elements stored, deleted ones included. */
+  readonly count: number;
+  /** Elements marked deleted. */
+  readonly deleted: number;
+  /** Whether inserts may reuse slots of deleted elements. */
+  readonly allowReplaceDeleted: boolean;
+}
+
+/**
+ * The operations of one HNSW implementation. Every method validates its
+ * arguments and throws a TypeError (wrong type) or RangeError (out of range,
+ * or in conflict) naming the argument, e.g.
+ * `dims must be an integer in [1, 65536], got 0`. Failures reported by
+ * hnswlib itself are plain Errors whose message starts with `hnswlib: `.
+ */
+export interface HnswCore {
+  /** `native`: the vecforge_hnsw addon; `hnswlib-node`: the single-threaded fallback. */
+  readonly kind: 'native' | 'hnswlib-node';
+  /** Whether a handle may be used from other worker threads of the process. */
+  readonly sharedAcrossThreads: boolean;
+
+  /**
+   * Creates an empty graph.
+   * @param space - the distance space.
+   * @param dims - vector dimensions, an integer in [1, 65536].
+   * @param maxElements - capacity, an integer in [1, 4294967295] (grow it later with {@link HnswCore.resize}).
+   * @param M - links per node, an integer in [2, 2048]; 16 is the usual choice.
+   * @param efConstruction - build-time candidate list size, an integer in [1, 1048576]; 200 is usual.
+   * @param seed - level-generator seed, an integer in [0, 4294967295].
+   * @param allowReplaceDeleted - whether inserts may later reuse deleted slots.
+   * @returns the handle of the new graph.
+   * @throws {TypeError | RangeError} on an invalid argument.
+   */
+  create(
+    space: HnswSpace,
+    dims: number,
+    maxElements: number,
+    M: number,
+    efConstruction: number,
+    seed: number,
+    allowReplaceDeleted: boolean,
+  ): HnswHandle;
+
+  /**
+   * Releases a graph. Calls still running on other threads finish safely;
+   * later calls with the handle throw a RangeError.
+   * @param handle - the graph.
+   * @returns false when the handle was not open.
+   */
+  free(handle: HnswHandle): boolean;
+
+  /**
+   * Inserts rows synchronously (in the calling thread). Several threads may
+   * call it at once on the same handle (native core). An existing label is
+   * updated in place.
+   * @param handle - the graph.
+   * @param data - row-major vectors, `length` a multiple of dims; read in place.
+   * @param labels - one label per row.
+   * @param replaceDeleted - reuse slots of deleted elements (needs allowReplaceDeleted). @default false
+   * @throws {TypeError | RangeError} on an invalid argument; Error when the graph is full.
+   */
+  addPoints(handle: HnswHandle, data: Float32Array, labels: Uint32Array, replaceDeleted?: boolean): void;
+
+  /**
+   * Inserts rows with `numThreads` native threads off the event loop. Do not
+   * detach or transfer the buffers before the promise settles.
+   * @param handle - the graph.
+   * @param data - row-major vectors, `length` a multiple of dims.
+   * @param labels - one label per row.
+   * @param numThreads - native insert threads, an integer in [1, 1024] (ignored by the fallback).
+   * @param replaceDeleted - reuse slots of deleted elements. @default false
+   * @returns a promise that settles when every row is in; rejects (never throws) on an invalid argument.
+   */
+  addPointsParallel(
+    handle: HnswHandle,
+    data: Float32Array,
+    labels: Uint32Array,
+    numThreads: number,
+    replaceDeleted?: boolean,
+  ): Promise<void>;
+
+  /**
+   * Searches synchronously. Runs concurrently with inserts and other searches.
+   * @param handle - the graph.
+   * @param queries - `nq * dims` row-major query vectors.
+   * @param k - neighbours per query, an integer in [1, 65536].
+   * @param ef - search candidate list size, an integer in [1, 1048576]; the effective value is max(ef, k).
+   * @param filter - optional label bitset, evaluated natively (no JS call per candidate in the native core).
+   * @returns labels, distances and counts, closest first.
+   * @throws {TypeError | RangeError} on an invalid argument.
+   */
+  searchKnn(handle: HnswHandle, queries: Float32Array, k: number, ef: number, filter?: HnswFilter): HnswSearchResult;
+
+  /**
+   * {@link HnswCore.searchKnn} on a libuv pool thread, so the event loop is
+   * never blocked (the fallback runs it in-thread).
+   * @param handle - the graph.
+   * @param queries - `nq * dims` row-major query vectors.
+   * @param k - neighbours per query.
+   * @param ef - search candidate list size.
+   * @param filter - optional label bitset.
+   * @returns a promise of the result; rejects (never throws) on an invalid argument.
+   */
+  searchKnnAsync(
+    handle: HnswHandle,
+    queries: Float32Array,
+    k: number,
+    ef: number,
+    filter?: HnswFilter,
+  ): Promise<HnswSearchResult>;
+
+  /**
+   * Changes the capacity; waits for running inserts and searches to finish.
+   * @param handle - the graph.
+   * @param newMaxElements - new capacity, ≥ the current count.
+   * @throws {RangeError} when newMaxElements is below the current count.
+   */
+  resize(handle: HnswHandle, newMaxElements: number): void;
+
+  /**
+   * @param handle - the graph.
+   * @returns elements stored, deleted ones included.
+   */
+  getCurrentCount(handle: HnswHandle): number;
+
+  /**
+   * @param handle - the graph.
+   * @returns the capacity.
+   */
+  getMaxElements(handle: HnswHandle): number;
+
+  /**
+   * @param handle - the graph.
+   * @returns elements marked deleted.
+   */
+  getDeletedCount(handle: HnswHandle): number;
+
+  /**
+   * @param handle - the graph.
+   * @returns the graph's parameters and counts.
+   */
+  getInfo(handle: HnswHandle): HnswGraphInfo;
+
+  /**
+   * Marks a label deleted: searches never return it again, its slot stays.
+   * @param handle - the graph.
+   * @param label - the label.
+   * @throws {Error} `hnswlib: Label not found` or `hnswlib: ... already deleted`.
+   */
+  markDelete(handle: HnswHandle, label: number): void;
+
+  /**
+   * Undoes {@link HnswCore.markDelete}.
+   * @param handle - the graph.
+   * @param label - the label.
+   * @throws {Error} when the label is unknown or not deleted.
+   */
+  unmarkDelete(handle: HnswHandle, label: number): void;
+
+  /**
+   * Copies one stored vector out (unit-normalised for `cosine` graphs).
+   * @param handle - the graph.
+   * @param label - the label.
+   * @returns a new Float32Array of dims values.
+   * @throws {Error} `hnswlib: Label not found` for unknown or deleted labels.
+   */
+  getVector(handle: HnswHandle, label: number): Float32Array;
+
+  /**
+   * Writes the graph in hnswlib's own format (readable by hnswlib-node's
+   * `readIndex`); waits for running inserts so the file is one snapshot.
+   * @param handle - the graph.
+   * @param path - the file to write.
+   * @throws {Error} when the file cannot be written.
+   */
+  save(handle: HnswHandle, path: string): void;
+
+  /**
+   * Reads a graph written by {@link HnswCore.save} or by hnswlib / hnswlib-node.
+   * hnswlib's format has no checksum: verify files before they get here.
+   * @param path - the file.
+   * @param space - the space it was built with (the file does not record it).
+   * @param dims - vector dimensions; checked against the file.
+   * @param maxElements - capacity; values below the stored count keep the file's capacity. @default the file's
+   * @param allowReplaceDeleted - whether inserts may reuse deleted slots. @default false
+   * @returns the handle of the loaded graph.
+   * @throws {RangeError} when dims does not match the file; Error when it cannot be read.
+   */
+  load(path: string, space: HnswSpace, dims: number, maxElements?: number, allowReplaceDeleted?: boolean): HnswHandle;
+}
+
+/** The raw addon exports (see native/hnsw_addon.cc). */
+interface NativeHnswAddon {
+  create(
+    space: string,
+    dims: number,
+    maxElements: number,
+    M: number,
+    efConstruction: number,
+    seed: number,
+    allowReplaceDeleted: boolean,
+  ): number;
+  free(handle: number): boolean;
+  addPoints(handle: number, data: Float32Array, labels: Uint32Array, replaceDeleted?: boolean): void;
+  addPointsParallel(
+    handle: number,
+    data: Float32Array,
+    labels: Uint32Array,
+    numThreads: number,
+    replaceDeleted?: boolean,
+  ): Promise<void>;
+  searchKnn(handle: number, queries: Float32Array, k: number, ef: number, filter?: HnswFilter): HnswSearchResult;
+  searchKnnAsync(
+    handle: number,
+    queries: Float32Array,
+    k: number,
+    ef: number,
+    filter?: HnswFilter,
+  ): Promise<HnswSearchResult>;
+  resize(handle: number, newMaxElements: number): void;
+  getCurrentCount(handle: number): number;
+  getMaxElements(handle: number): number;
+  getDeletedCount(handle: number): number;
+  getInfo(handle: number): HnswGraphInfo;
+  markDelete(handle: number, label: number): void;
+  unmarkDelete(handle: number, label: number): void;
+  getVector(handle: number, label: number): Float32Array;
+  save(handle: number, path: string): void;
+  load(path: string, space: string, dims: number, maxElements?: number, allowReplaceDeleted?: boolean): number;
+  openHandles(): number;
+}
+
+const kAddonRelativePath = path.join('build', 'Release', 'vecforge_hnsw.node');
+const kRequire = createRequire(import.meta.url);
+
+type AddonState = { readonly ok: true; readonly addon: NativeHnswAddon; readonly path: string } | { readonly ok: false; readonly error: unknown };
+let gAddonState: AddonState | undefined;
+let gNativeCore: HnswCore | undefined;
+
+/**
+ * Where the built addon is: `$VECFORGE_HNSW_ADDON` if set, else
+ * `build/Release/vecforge_hnsw.node` in the nearest ancestor directory of
+ * this module that has one (works from `src/` and from `dist/src/`).
+ * @returns the absolute path, or undefined when no build exists.
+ */
+export function nativeHnswAddonPath(): string | undefined {
+  const override = process.env['VECFORGE_HNSW_ADDON'];
+  if (override !== undefined && override !== '') return existsSync(override) ? path.resolve(override) : undefined;
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 6; depth++) {
+    const candidate = path.join(dir, kAddonRelativePath);
+    if (existsSync(candidate)) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return undefined;
+}
+
+function loadAddon(): AddonState {
+  if (gAddonState !== undefined) return gAddonState;
+  const addonPath = nativeHnswAddonPath();
+  if (addonPath === undefined) {
+    gAddonState = {
+      ok: false,
+      error: new Error(`${kAddonRelativePath} not found (run \`node native/build.mjs\`)`),
+    };
+    return gAddonState;
+  }
+  try {
+    gAddonState = { ok: true, addon: kRequire(addonPath) as NativeHnswAddon, path: addonPath };
+  } catch (error: unknown) {
+    gAddonState = { ok: false, error };
+  }
+  return gAddonState;
+}
+
+/**
+ * Whether the native addon is built and loads in this thread (ignores
+ * `VECFORGE_NATIVE`).
+ * @returns true when {@link loadNativeHnswCore} will succeed.
+ */
+export function nativeHnswAvailable(): boolean {
+  return loadAddon().ok;
+}
+
+function wrapNative(addon: NativeHnswAddon): HnswCore {
+  return Object.freeze({
+    kind: 'native' as const,
+    sharedAcrossThreads: true,
+    create: (
+      space: HnswSpace,
+      dims: number,
+      maxElements: number,
+      M: number,
+      efConstruction: number,
+      seed: number,
+      allowReplaceDeleted: boolean,
+    ) => addon.create(space, dims, maxElements, M, efConstruction, seed, allowReplaceDeleted),
+    free: (handle: HnswHandle) => addon.free(handle),
+    addPoints: (handle: HnswHandle, data: Float32Array, labels: Uint32Array, replaceDeleted = false) =>
+      addon.addPoints(handle, data, labels, replaceDeleted),
+    // async: argument errors thrown by the addon become rejections.
+    addPointsParallel: async (
+      handle: HnswHandle,
+      data: Float32Array,
+      labels: Uint32Array,
+      numThreads: number,
+      replaceDeleted = false,
+    ) => addon.addPointsParallel(handle, data, labels, numThreads, replaceDeleted),
+    searchKnn: (handle: HnswHandle, queries: Float32Array, k: number, ef: number, filter?: HnswFilter) =>
+      addon.searchKnn(handle, queries, k, ef, filter),
+    searchKnnAsync: async (handle: HnswHandle, queries: Float32Array, k: number, ef: number, filter?: HnswFilter) =>
+      addon.searchKnnAsync(handle, queries, k, ef, filter),
+    resize: (handle: HnswHandle, newMaxElements: number) => addon.resize(handle, newMaxElements),
+    getCurrentCount: (handle: HnswHandle) => addon.getCurrentCount(handle),
+    getMaxElements: (handle: HnswHandle) => addon.getMaxElements(handle),
+    getDeletedCount: (handle: HnswHandle) => addon.getDeletedCount(handle),
+    getInfo: (handle: HnswHandle) => addon.getInfo(handle),
+    markDelete: (handle: HnswHandle, label: number) => addon.markDelete(handle, label),
+    unmarkDelete: (handle: HnswHandle, label: number) => addon.unmarkDelete(handle, label),
+    getVector: (handle: HnswHandle, label: number) => addon.getVector(handle, label),
+    save: (handle: HnswHandle, filePath: string) => addon.save(handle, filePath),
+    load: (filePath: string, space: HnswSpace, dims: number, maxElements?: number, allowReplaceDeleted = false) =>
+      addon.load(filePath, space, dims, maxElements, allowReplaceDeleted),
+  });
+}
+
+/**
+ * The native core, without fallback.
+ * @returns the addon-backed {@link HnswCore} (one frozen instance per thread).
+ * @throws {VecforgeError} `ERR_NATIVE` when the addon is missing or fails to load; `cause` holds the reason.
+ */
+export function loadNativeHnswCore(): HnswCore {
+  if (gNativeCore !== undefined) return gNativeCore;
+  const state = loadAddon();
+  if (!state.ok) {
+    const reason = state.error instanceof Error ? state.error.message : String(state.error);
+    throw new VecforgeError('ERR_NATIVE', `the native HNSW addon is not available: ${reason}`, {
+      cause: state.error,
+    });
+  }
+  gNativeCore = wrapNative(state.addon);
+  return gNativeCore;
+}
+
+/**
+ * The HNSW core to use: the native addon when it is built and loads and
+ * `VECFORGE_NATIVE` is not `0`, otherwise the hnswlib-node fallback
+ * (single-threaded, handles valid only in the creating thread).
+ * @returns an {@link HnswCore}; check `kind` / `sharedAcrossThreads` before sharing handles.
+ */
+export function loadHnswCore(): HnswCore {
+  if (process.env['VECFORGE_NATIVE'] === '0' || !nativeHnswAvailable()) return createFallbackHnswCore();
+  return loadNativeHnswCore();
+}
+
+/**
+ * Number of graphs open in the process-wide native registry (for leak checks).
+ * @returns the count, or 0 when the addon is not available.
+ */
+export function nativeHnswOpenHandles(): number {
+  const state = loadAddon();
+  return state.ok ? state.addon.openHandles() : 0;
+}
