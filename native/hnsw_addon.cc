@@ -24,6 +24,8 @@
 // through hnswlib's own searchStopConditionClosest with a small stop
 // condition (EfStopCondition below) that reproduces searchKnn's ef rule with
 // the ef passed to this call, so no shared state is written by a search.
+// (searchStopConditionClosest hands back internal ids in place of labels;
+// SearchRows maps them through getExternalLabel.)
 //
 // The module keeps no per-environment state, so it is context-aware: it can be
 // loaded by the main thread and by any number of worker_threads at once.
@@ -311,6 +313,7 @@ class EfStopCondition : public hnswlib::BaseSearchStopCondition<float> {
     return size_ < ef_ || lower_bound > candidate_dist;
   }
   bool should_remove_extra() override { return size_ > ef_; }
+  // The candidates carry internal ids, not labels (see SearchRows).
   void filter_results(std::vector<std::pair<float, hnswlib::labeltype>>& candidates) override {
     if (candidates.size() > k_) candidates.resize(k_);
   }
@@ -409,7 +412,10 @@ void SearchRows(const Graph& g, const float* queries, size_t nq, size_t k, size_
     auto found = g.index->searchStopConditionClosest(row, stop, fp);
     size_t n = std::min(found.size(), k);
     for (size_t j = 0; j < n; ++j) {
-      out_labels[q * k + j] = static_cast<uint32_t>(found[j].second);
+      // searchStopConditionClosest returns hnswlib INTERNAL ids in .second
+      // (it copies its candidate queue as is), so map them to labels here.
+      auto internal = static_cast<hnswlib::tableint>(found[j].second);
+      out_labels[q * k + j] = static_cast<uint32_t>(g.index->getExternalLabel(internal));
       out_dist[q * k + j] = found[j].first;
     }
     for (size_t j = n; j < k; ++j) {

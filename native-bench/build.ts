@@ -1,0 +1,157 @@
+/**
+ * Compiles the native HNSW baseline (`native-bench/hnsw_bench.cpp`) with g++
+ * from the same hnswlib headers the vecforge_hnsw addon uses, into
+ * `native-bench/bin/hnsw_bench` (gitignored).
+ *
+ *   npx tsc -p tsconfig.json && node dist/native-bench/build.js
+ *
+ * Tries `-O3 -march=native` first and, if the compiler rejects it, `-O3`
+ * alone. Says exactly which tool is missing when it cannot build.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { VecforgeError } from '../src/errors.js';
+
+/** Options of {@link buildHnswBench}; every field is optional. */
+export interface HnswBenchBuildOptions {
+  /** Try `-march=native` first. @default true */
+  readonly marchNative?: boolean;
+  /** The C++ compiler to run. @default process.env.CXX ?? 'g++' */
+  readonly compiler?: string;
+  /** Print the compiler command lines. @default true */
+  readonly verbose?: boolean;
+}
+
+/** Defaults of {@link HnswBenchBuildOptions}. */
+export const kDefaultHnswBenchBuildOptions: Readonly<Required<HnswBenchBuildOptions>> = Object.freeze({
+  marchNative: true,
+  compiler: process.env['CXX'] ?? 'g++',
+  verbose: true,
+});
+
+/** What {@link buildHnswBench} produced. */
+export interface HnswBenchBuild {
+  /** Absolute path of the executable. */
+  readonly binary: string;
+  /** The compiler flags that succeeded. */
+  readonly flags: readonly string[];
+  /** Whether `-march=native` was used. */
+  readonly marchNative: boolean;
+}
+
+/**
+ * The repository root: the nearest ancestor of this module with vecforge's
+ * package.json (works from `native-bench/` and from `dist/native-bench/`).
+ * @returns the absolute root directory.
+ * @throws {VecforgeError} `ERR_IO` when none is found.
+ */
+export function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'vecforge') return dir;
+      } catch {
+        // Not a readable package.json; keep walking up.
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new VecforgeError('ERR_IO', 'cannot find the vecforge repository root');
+    dir = parent;
+  }
+}
+
+/**
+ * The directory that holds `hnswlib/hnswalg.h`: hnswlib-node's `src`.
+ * @returns the include directory for `-I`.
+ * @throws {VecforgeError} `ERR_NATIVE` when hnswlib-node is not installed.
+ */
+export function hnswlibIncludeDir(): string {
+  let pkg: string;
+  try {
+    pkg = createRequire(import.meta.url).resolve('hnswlib-node/package.json');
+  } catch (error: unknown) {
+    throw new VecforgeError('ERR_NATIVE', 'hnswlib-node is not installed (run `npm ci`): its headers are needed', {
+      cause: error,
+    });
+  }
+  const dir = path.join(path.dirname(pkg), 'src');
+  if (!existsSync(path.join(dir, 'hnswlib', 'hnswalg.h'))) {
+    throw new VecforgeError('ERR_NATIVE', `hnswlib headers not found under ${dir}`);
+  }
+  return dir;
+}
+
+function toolAvailable(command: string): boolean {
+  const probe = spawnSync(command, ['--version'], { stdio: 'ignore' });
+  return probe.error === undefined && probe.status === 0;
+}
+
+/**
+ * Compiles `native-bench/hnsw_bench.cpp` into `native-bench/bin/hnsw_bench`.
+ * @param options - see {@link HnswBenchBuildOptions}.
+ * @returns the binary path and the flags used.
+ * @throws {VecforgeError} `ERR_NATIVE` when the compiler is missing or every attempt fails.
+ */
+export function buildHnswBench(options: HnswBenchBuildOptions = {}): HnswBenchBuild {
+  const resolved = { ...kDefaultHnswBenchBuildOptions, ...options };
+  const root = repoRoot();
+  const source = path.join(root, 'native-bench', 'hnsw_bench.cpp');
+  const binDir = path.join(root, 'native-bench', 'bin');
+  const binary = path.join(binDir, process.platform === 'win32' ? 'hnsw_bench.exe' : 'hnsw_bench');
+  if (!toolAvailable(resolved.compiler)) {
+    const hint = process.platform === 'darwin' ? 'xcode-select --install' : 'apt-get install g++ (Debian/Ubuntu)';
+    throw new VecforgeError(
+      'ERR_NATIVE',
+      `the C++ compiler '${resolved.compiler}' was not found: install one (${hint}) or set CXX`,
+    );
+  }
+  if (!toolAvailable('make') && resolved.verbose) {
+    // hnsw_bench needs no make, but node-gyp (the addon build) does.
+    console.warn('[native-bench] note: make not found; hnsw_bench builds without it, the vecforge_hnsw addon does not');
+  }
+  const include = hnswlibIncludeDir();
+  mkdirSync(binDir, { recursive: true });
+  const attempts: Array<{ march: boolean; flags: string[] }> = [];
+  const base = ['-O3', '-std=c++17', '-pthread', '-DNDEBUG'];
+  if (resolved.marchNative) attempts.push({ march: true, flags: [...base, '-march=native'] });
+  attempts.push({ march: false, flags: base });
+  const failures: string[] = [];
+  for (const attempt of attempts) {
+    const args = [...attempt.flags, `-I${include}`, source, '-o', binary];
+    if (resolved.verbose) console.log(`[native-bench] ${resolved.compiler} ${args.join(' ')}`);
+    const result = spawnSync(resolved.compiler, args, { encoding: 'utf8' });
+    if (result.status === 0 && existsSync(binary)) {
+      return { binary, flags: attempt.flags, marchNative: attempt.march };
+    }
+    const stderr = (result.stderr ?? '').trim().split('\n').slice(-5).join('\n');
+    failures.push(`${attempt.flags.join(' ')}: ${result.error?.message ?? stderr}`);
+    if (resolved.verbose && attempt.march) console.warn('[native-bench] -march=native failed, retrying without it');
+  }
+  throw new VecforgeError('ERR_NATIVE', `compiling ${source} failed:\n${failures.join('\n')}`);
+}
+
+function isMain(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  try {
+    const built = buildHnswBench();
+    console.log(`[native-bench] built ${built.binary} (${built.flags.join(' ')})`);
+  } catch (error: unknown) {
+    console.error(`[native-bench] ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  }
+}
