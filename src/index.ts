@@ -1,1 +1,16 @@
-export const kVersion = "0.1.0";
+/**
+ * vecforge's public API: named re-exports and types only.
+ */
+export { Engine } from './engine.js';
+export type { EngineCreateContext, EmbedOptions, EmbedStreamOptions, EmbedStreamBatch, EngineInfo } from './engine.js';
+export type { EngineOptions, ResolvedEngineOptions, OptionSource } from './config/engine-options.js';
+export { resolveEngineOptions, resolveEngineSourced, readConfigFile } from './config/resolve.js';
+export { VecforgeError, AbortError } from './errors.js';
+export type { VecforgeErrorCode } from './errors.js';
+export type { EmbedResult } from './scheduler/scheduler.js';
+export type { ItemOutcome, ItemOk, ItemFailed, ItemFailureCode } from './scheduler/outcome.js';
+export type { EngineMetrics } from './scheduler/metrics.js';
+export type { EmbedKernel, ModelDefinition, PreparedModel } from './models/embedder.js';
+export { kModels } from './models/registry.js';
+export { kBackendNames } from './tensor/backend.js';
+export type { BackendName, BackendChoice } from './tensor/backend.js';

@@ -1,0 +1,76 @@
+/**
+ * Engine options: the public `EngineOptions`, the frozen defaults and the
+ * resolved type (STYLE.md, "options in threes").
+ */
+import { availableParallelism, homedir } from 'node:os';
+import { join } from 'node:path';
+import { kBackendNames, type BackendChoice } from '../tensor/backend.js';
+import { enumField, intField, stringField, type FieldMap } from './fields.js';
+
+/** Options of {@link Engine.create}. Every field is optional. */
+export interface EngineOptions {
+  /** Pool size. @default the number of available cores */
+  workers?: number;
+  /** TF.js backend, or `auto` for tfjs-node-gpu > tfjs-node > wasm > cpu. @default 'auto' */
+  backend?: BackendChoice;
+  /** Embedding model name from the model registry. @default 'glove-100d' */
+  model?: string;
+  /** Where converted model caches live. @default $VECFORGE_CACHE_DIR, else $XDG_CACHE_HOME/vecforge, else ~/.cache/vecforge */
+  cacheDir?: string;
+  /** Largest accepted text, in UTF-8 bytes. @default 1048576 (1 MiB) */
+  maxTextBytes?: number;
+  /** Token budget of one batch (estimated as characters / 5 + 1 per text). @default 4096 */
+  batchTokens?: number;
+  /** Texts are sorted by length within windows of this many items. @default 4096 */
+  sortWindow?: number;
+  /** Retries of a failed batch before it is split to isolate the bad item. @default 2 */
+  maxRetries?: number;
+}
+
+/** Engine options after defaults are applied: nothing is undefined. */
+export type ResolvedEngineOptions = Readonly<Required<EngineOptions>>;
+
+/** Where a resolved value came from. */
+export type OptionSource = 'option' | 'env' | 'file' | 'default';
+
+/** The fields of the `engine` config section, with their allowed values. */
+export const kEngineFields = Object.freeze({
+  workers: intField(1, 64),
+  backend: enumField(['auto', ...kBackendNames] as const),
+  model: stringField(),
+  cacheDir: stringField(),
+  maxTextBytes: intField(1, 64 * 1024 * 1024),
+  batchTokens: intField(16, 1_000_000),
+  sortWindow: intField(1, 1_000_000),
+  maxRetries: intField(0, 10),
+}) satisfies FieldMap;
+
+/**
+ * The default cache directory: `$VECFORGE_CACHE_DIR`, else
+ * `$XDG_CACHE_HOME/vecforge`, else `~/.cache/vecforge`.
+ * @param env - the environment to read.
+ * @returns an absolute path.
+ */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const explicit = env.VECFORGE_CACHE_DIR;
+  if (explicit !== undefined && explicit !== '') return explicit;
+  const xdg = env.XDG_CACHE_HOME;
+  return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.cache'), 'vecforge');
+}
+
+/**
+ * The defaults, computed for this machine.
+ * @returns frozen defaults.
+ */
+export function engineDefaults(): ResolvedEngineOptions {
+  return Object.freeze({
+    workers: Math.max(1, Math.min(64, availableParallelism())),
+    backend: 'auto',
+    model: 'glove-100d',
+    cacheDir: defaultCacheDir(),
+    maxTextBytes: 1024 * 1024,
+    batchTokens: 4096,
+    sortWindow: 4096,
+    maxRetries: 2,
+  });
+}

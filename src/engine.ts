@@ -1,0 +1,239 @@
+/**
+ * Engine: owns the resolved config, the prepared model and the worker pool.
+ */
+import { AbortError, VecforgeError, throwIfAborted } from './errors.js';
+import { readConfigFile, resolveEngineOptions } from './config/resolve.js';
+import type { EngineOptions, ResolvedEngineOptions } from './config/engine-options.js';
+import { getModel } from './models/registry.js';
+import type { PreparedModel } from './models/embedder.js';
+import { isGpuBackend, resolveBackend, type BackendName } from './tensor/backend.js';
+import type { EngineMetrics } from './scheduler/metrics.js';
+import type { FaultSpec, WorkerInit } from './scheduler/protocol.js';
+import { Scheduler, type EmbedResult } from './scheduler/scheduler.js';
+import { workerFile } from './scheduler/worker-url.js';
+
+/** Where `Engine.create` reads configuration besides `options`. */
+export interface EngineCreateContext {
+  /** The environment for `VECFORGE_*` variables. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+  /** A JSON config file with an `engine` section. */
+  readonly configFile?: string;
+  /** Cancels start-up (model conversion, worker start). */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of one embedding call. */
+export interface EmbedOptions {
+  /** Cancels queued and running batches of this call. */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of {@link Engine.embedStream}. */
+export interface EmbedStreamOptions extends EmbedOptions {
+  /** Items per window; each window is one {@link Engine.embed} call. @default options.sortWindow */
+  readonly windowSize?: number;
+  /** Windows embedded ahead of the consumer. @default 2 */
+  readonly prefetch?: number;
+}
+
+/** One window of {@link Engine.embedStream}, in input order. */
+export interface EmbedStreamBatch extends EmbedResult {
+  /** Index of this window's first item in the whole stream. */
+  readonly offset: number;
+}
+
+/** What `engine.info()` reports. */
+export interface EngineInfo {
+  readonly backend: BackendName;
+  readonly model: string;
+  readonly modelId: string;
+  readonly dims: number;
+  readonly workers: number;
+  readonly cacheDir: string;
+  readonly modelFiles: Readonly<Record<string, string | number>>;
+  readonly options: ResolvedEngineOptions;
+}
+
+function parseFault(raw: string | undefined): FaultSpec | null {
+  if (raw === undefined || raw === '') return null;
+  const match = /^(exit|throw):(\d+):(.+)$/s.exec(raw);
+  if (match === null) throw new RangeError(`VECFORGE_TEST_FAULT must look like "exit|throw:<times>:<marker>", got ${JSON.stringify(raw)}`);
+  const counter = new SharedArrayBuffer(4);
+  return { mode: match[1] as 'exit' | 'throw', times: Number(match[2]), marker: match[3] ?? '', counter };
+}
+
+/** The vecforge engine. Create with {@link Engine.create}. */
+export class Engine {
+  readonly #options: ResolvedEngineOptions;
+  readonly #backend: BackendName;
+  readonly #model: PreparedModel;
+  readonly #scheduler: Scheduler;
+  #closed = false;
+
+  private constructor(options: ResolvedEngineOptions, backend: BackendName, model: PreparedModel, scheduler: Scheduler) {
+    this.#options = options;
+    this.#backend = backend;
+    this.#model = model;
+    this.#scheduler = scheduler;
+  }
+
+  /**
+   * Resolves configuration (options > env > config file > defaults),
+   * prepares the model (converting its cache on first use) and starts the
+   * worker pool.
+   * @param options - engine options; see {@link EngineOptions}.
+   * @param context - env, config file and signal.
+   * @returns a ready engine.
+   * @throws {TypeError | RangeError} for invalid options, naming the option.
+   * @throws {VecforgeError} ERR_BACKEND, ERR_MODEL or ERR_CACHE when start-up fails.
+   */
+  static async create(options: EngineOptions = {}, context: EngineCreateContext = {}): Promise<Engine> {
+    throwIfAborted(context.signal);
+    const env = context.env ?? process.env;
+    const file = context.configFile !== undefined ? readConfigFile(context.configFile) : undefined;
+    const resolved = resolveEngineOptions({ options: options as Record<string, unknown>, env, ...(file !== undefined ? { file } : {}) });
+    const model = getModel(resolved.model);
+    const backend = resolveBackend(resolved.backend);
+    // tfjs-node-gpu fails when several threads share the GPU: one worker owns it.
+    const workers = isGpuBackend(backend) ? 1 : resolved.workers;
+    const prepared = await model.prepare({ cacheDir: resolved.cacheDir, signal: context.signal });
+    throwIfAborted(context.signal);
+    const init: WorkerInit = { backend, kernel: prepared.kernel, shared: prepared.shared, needsTf: prepared.needsTf, fault: parseFault(env.VECFORGE_TEST_FAULT) };
+    const scheduler = new Scheduler(workerFile('embed-worker'), init, {
+      workers,
+      dims: prepared.dims,
+      maxTextBytes: resolved.maxTextBytes,
+      batchTokens: resolved.batchTokens,
+      sortWindow: resolved.sortWindow,
+      maxRetries: resolved.maxRetries,
+    });
+    try {
+      await scheduler.warmUp();
+    } catch (error) {
+      await scheduler.close();
+      throw new VecforgeError('ERR_WORKER', `workers failed to start: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    return new Engine(Object.freeze({ ...resolved, workers }), backend, prepared, scheduler);
+  }
+
+  /**
+   * Embeds texts on the pool. Invalid items (not a string, empty, too large,
+   * lone surrogates, no known word) fail one by one; the rest succeed.
+   * @param texts - the texts.
+   * @param options - `signal` cancels queued and running batches.
+   * @returns vectors (rows × dims, input order) and per-item outcomes.
+   * @throws {TypeError} when `texts` is not an array.
+   * @throws {AbortError} when cancelled.
+   */
+  async embed(texts: readonly unknown[], options: EmbedOptions = {}): Promise<EmbedResult> {
+    this.#checkOpen();
+    if (!Array.isArray(texts)) throw new TypeError(`texts must be an array of strings, got ${texts === null ? 'null' : typeof texts}`);
+    throwIfAborted(options.signal);
+    return this.#scheduler.embed(texts, options.signal);
+  }
+
+  /**
+   * Embeds a stream of texts window by window, yielding windows in input
+   * order. At most `prefetch` windows are in flight, so memory stays
+   * bounded whatever the input size; the source is read only as the
+   * consumer pulls.
+   * @param source - an (async) iterable of texts.
+   * @param options - window size, prefetch and signal.
+   * @returns an async iterable of windows.
+   * @throws {TypeError | RangeError} for invalid options.
+   */
+  async *embedStream(source: AsyncIterable<unknown> | Iterable<unknown>, options: EmbedStreamOptions = {}): AsyncGenerator<EmbedStreamBatch, void, undefined> {
+    this.#checkOpen();
+    const windowSize = options.windowSize ?? this.#options.sortWindow;
+    const prefetch = options.prefetch ?? 2;
+    if (!Number.isInteger(windowSize) || windowSize < 1 || windowSize > 1_000_000) {
+      throw new RangeError(`options.windowSize must be an integer in [1, 1000000], got ${String(windowSize)}`);
+    }
+    if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 64) {
+      throw new RangeError(`options.prefetch must be an integer in [1, 64], got ${String(prefetch)}`);
+    }
+    if (source === null || typeof source !== 'object' || (!(Symbol.asyncIterator in source) && !(Symbol.iterator in source))) {
+      throw new TypeError('source must be an iterable or async iterable of texts');
+    }
+    const { signal } = options;
+    throwIfAborted(signal);
+    const inFlight: Array<Promise<EmbedStreamBatch>> = [];
+    const start = (texts: unknown[], offset: number): void => {
+      const p = this.embed(texts, signal !== undefined ? { signal } : {}).then((r) => ({ ...r, offset }));
+      // Rejections surface when the window is awaited below; this only keeps
+      // a window that fails while an earlier one is consumed from being unhandled.
+      p.catch(() => {});
+      inFlight.push(p);
+    };
+    let window: unknown[] = [];
+    let offset = 0;
+    try {
+      for await (const text of source as AsyncIterable<unknown>) {
+        throwIfAborted(signal);
+        window.push(text);
+        if (window.length < windowSize) continue;
+        start(window, offset);
+        offset += window.length;
+        window = [];
+        while (inFlight.length >= prefetch) yield await (inFlight.shift() as Promise<EmbedStreamBatch>);
+      }
+      if (window.length > 0) start(window, offset);
+      while (inFlight.length > 0) yield await (inFlight.shift() as Promise<EmbedStreamBatch>);
+    } finally {
+      inFlight.length = 0;
+    }
+  }
+
+  /**
+   * Describes the running engine.
+   * @returns backend, model, dims, workers and cache locations.
+   */
+  info(): EngineInfo {
+    return {
+      backend: this.#backend,
+      model: this.#options.model,
+      modelId: this.#model.id,
+      dims: this.#model.dims,
+      workers: this.#options.workers,
+      cacheDir: this.#options.cacheDir,
+      modelFiles: this.#model.describe,
+      options: this.#options,
+    };
+  }
+
+  /** The prepared model (for the index and job layers). */
+  get model(): PreparedModel {
+    return this.#model;
+  }
+
+  /**
+   * Current scheduler metrics.
+   * @returns a snapshot.
+   */
+  metrics(): EngineMetrics {
+    return this.#scheduler.metrics.snapshot(this.#scheduler.queueDepth, this.#options.workers);
+  }
+
+  /** Zeroes the metrics and restarts their clock. */
+  resetMetrics(): void {
+    this.#scheduler.metrics.reset();
+  }
+
+  /** Live worker threads (for tests and diagnostics). */
+  get threadCount(): number {
+    return this.#scheduler.threadCount;
+  }
+
+  /** Stops the workers. Further calls reject with ERR_CLOSED. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#scheduler.close();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new VecforgeError('ERR_CLOSED', 'the engine is closed');
+  }
+}
+
+export { AbortError };

@@ -1,0 +1,75 @@
+/**
+ * The Embedder interface every model plugs into. A model has two halves:
+ * a {@link ModelDefinition} that runs once on the main thread (convert or
+ * load weights into shared memory, describe dims), and an
+ * {@link EmbedKernel} that each pool worker builds from the prepared,
+ * shared state and calls per batch. The same shape fits the built-in GloVe
+ * model, a TF.js model from a local directory, an HTTP endpoint (the kernel
+ * awaits fetch) and precomputed vectors (the kernel is never called: vectors
+ * go straight to the index).
+ */
+import type { Tf } from '../tensor/backend.js';
+
+/** Per-item kernel outcome codes, written into the shared status array. */
+export const kItemPending = 0;
+/** The row holds a finite, normalised vector. */
+export const kItemOk = 1;
+/** No token of the text is in the model's vocabulary; the row is zero. */
+export const kItemNoKnownWords = 2;
+
+/** What a model definition prepares once on the main thread. */
+export interface PreparedModel {
+  /** Stable id of the model and its weights, used to key embedding caches. */
+  readonly id: string;
+  /** Output dims. */
+  readonly dims: number;
+  /** Name of the kernel factory workers use, from the kernel registry. */
+  readonly kernel: string;
+  /**
+   * State passed to every worker. Must be structured-clonable; large parts
+   * must be SharedArrayBuffers so that N workers share one copy.
+   */
+  readonly shared: unknown;
+  /** Files and sizes to show in `engine.info()`. */
+  readonly describe: Readonly<Record<string, string | number>>;
+  /** Whether the model needs the TF.js backend in workers. */
+  readonly needsTf: boolean;
+}
+
+/** Context a definition prepares in. */
+export interface PrepareContext {
+  /** Where model caches go. */
+  readonly cacheDir: string;
+  /** Cancels a long preparation. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** The main-thread half of a model. */
+export interface ModelDefinition {
+  /** Registry name, e.g. `glove-100d`. */
+  readonly name: string;
+  /** One line saying what the model is. */
+  readonly summary: string;
+  /**
+   * Makes the model ready: converts or loads weights into shared memory.
+   * @param ctx - cache dir and signal.
+   * @returns the prepared model.
+   */
+  prepare(ctx: PrepareContext): Promise<PreparedModel>;
+}
+
+/** The worker half of a model: embeds one batch. */
+export interface EmbedKernel {
+  /** Output dims. */
+  readonly dims: number;
+  /**
+   * Embeds a batch. Row j of the result belongs to texts[j].
+   * @param texts - the batch, already validated (non-empty, well-formed).
+   * @param status - per-item outcome, written with kItem* codes.
+   * @returns rows × dims, L2-normalised where status is kItemOk, zero elsewhere.
+   */
+  embedBatch(texts: readonly string[], status: Uint8Array): Float32Array | Promise<Float32Array>;
+}
+
+/** Builds a kernel inside a worker from a prepared model's shared state. */
+export type KernelFactory = (shared: unknown, tf: Tf | undefined) => EmbedKernel | Promise<EmbedKernel>;

@@ -1,0 +1,194 @@
+/**
+ * The binary layout of the converted glove-100d table: one file, loaded
+ * whole into one SharedArrayBuffer that every worker maps without copying.
+ *
+ * ```
+ * 0    magic "VECFGLV1" (8 bytes)
+ * 8    u32 format version        12  u32 vocabulary size N
+ * 16   u32 dims                  20  u32 hash slots (power of two)
+ * 24   u32 word UTF-16 units     28  u32 payload bytes
+ * 32   f64 SIF a                 40  f64 source size in bytes
+ * 64   sha256 of the payload (32 bytes)
+ * 128  payload: vectors f32[N*dims] | weights f32[N] | pc f32[dims]
+ *      | word offsets u32[N+1] | hash i32[slots] | word chars u16[units]
+ * ```
+ */
+
+/** File magic. */
+export const kGloveMagic = 'VECFGLV1';
+/** Bump when the layout or the math baked into the file changes. */
+export const kGloveFormatVersion = 1;
+/** Bytes before the payload. */
+export const kGloveHeaderBytes = 128;
+/** Byte offset of the payload checksum in the header. */
+export const kGloveChecksumOffset = 64;
+
+const kVersionOffset = 8;
+const kCountOffset = 12;
+const kDimsOffset = 16;
+const kSlotsOffset = 20;
+const kUnitsOffset = 24;
+const kPayloadBytesOffset = 28;
+const kSifAOffset = 32;
+const kSourceBytesOffset = 40;
+
+/** The counts a table's layout is computed from. */
+export interface GloveHeader {
+  readonly version: number;
+  readonly count: number;
+  readonly dims: number;
+  readonly slots: number;
+  readonly units: number;
+  readonly payloadBytes: number;
+  readonly sifA: number;
+  readonly sourceBytes: number;
+}
+
+/** Byte offsets of each payload section, from the start of the file. */
+export interface GloveSections {
+  readonly vectors: number;
+  readonly weights: number;
+  readonly pc: number;
+  readonly wordOffsets: number;
+  readonly hash: number;
+  readonly chars: number;
+  readonly end: number;
+}
+
+const align8 = (n: number): number => (n + 7) & ~7;
+
+/**
+ * Computes the section offsets of a table.
+ * @param h - the counts.
+ * @returns byte offsets of each section.
+ */
+export function gloveSections(h: Pick<GloveHeader, 'count' | 'dims' | 'slots' | 'units'>): GloveSections {
+  const vectors = kGloveHeaderBytes;
+  const weights = align8(vectors + h.count * h.dims * 4);
+  const pc = align8(weights + h.count * 4);
+  const wordOffsets = align8(pc + h.dims * 4);
+  const hash = align8(wordOffsets + (h.count + 1) * 4);
+  const chars = align8(hash + h.slots * 4);
+  const end = align8(chars + h.units * 2);
+  return { vectors, weights, pc, wordOffsets, hash, chars, end };
+}
+
+/**
+ * Writes a header into the first bytes of `bytes` (checksum excluded).
+ * @param bytes - the file buffer.
+ * @param h - the header values.
+ */
+export function writeGloveHeader(bytes: Uint8Array, h: GloveHeader): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, kGloveHeaderBytes);
+  for (let i = 0; i < kGloveMagic.length; i++) view.setUint8(i, kGloveMagic.charCodeAt(i));
+  view.setUint32(kVersionOffset, h.version, true);
+  view.setUint32(kCountOffset, h.count, true);
+  view.setUint32(kDimsOffset, h.dims, true);
+  view.setUint32(kSlotsOffset, h.slots, true);
+  view.setUint32(kUnitsOffset, h.units, true);
+  view.setUint32(kPayloadBytesOffset, h.payloadBytes, true);
+  view.setFloat64(kSifAOffset, h.sifA, true);
+  view.setFloat64(kSourceBytesOffset, h.sourceBytes, true);
+}
+
+/**
+ * Reads a header, or returns a reason why the bytes are not a table.
+ * @param bytes - at least the first {@link kGloveHeaderBytes} of a file.
+ * @returns the header, or `{ error }`.
+ */
+export function readGloveHeader(bytes: Uint8Array): GloveHeader | { error: string } {
+  if (bytes.byteLength < kGloveHeaderBytes) return { error: 'file is shorter than its header' };
+  const view = new DataView(bytes.buffer, bytes.byteOffset, kGloveHeaderBytes);
+  for (let i = 0; i < kGloveMagic.length; i++) {
+    if (view.getUint8(i) !== kGloveMagic.charCodeAt(i)) return { error: 'bad magic number' };
+  }
+  const version = view.getUint32(kVersionOffset, true);
+  if (version !== kGloveFormatVersion) return { error: `format version ${version}, expected ${kGloveFormatVersion}` };
+  return {
+    version,
+    count: view.getUint32(kCountOffset, true),
+    dims: view.getUint32(kDimsOffset, true),
+    slots: view.getUint32(kSlotsOffset, true),
+    units: view.getUint32(kUnitsOffset, true),
+    payloadBytes: view.getUint32(kPayloadBytesOffset, true),
+    sifA: view.getFloat64(kSifAOffset, true),
+    sourceBytes: view.getFloat64(kSourceBytesOffset, true),
+  };
+}
+
+/** Typed views over a loaded table; all share one buffer. */
+export interface GloveTable {
+  readonly header: GloveHeader;
+  readonly vectors: Float32Array;
+  readonly weights: Float32Array;
+  readonly pc: Float32Array;
+  readonly wordOffsets: Uint32Array;
+  readonly hash: Int32Array;
+  readonly chars: Uint16Array;
+}
+
+/**
+ * Maps typed views over a table buffer (no copies).
+ * @param buffer - the whole file, usually a SharedArrayBuffer.
+ * @param header - its parsed header.
+ * @returns the views.
+ */
+export function gloveViews(buffer: ArrayBufferLike, header: GloveHeader): GloveTable {
+  const s = gloveSections(header);
+  return {
+    header,
+    vectors: new Float32Array(buffer, s.vectors, header.count * header.dims),
+    weights: new Float32Array(buffer, s.weights, header.count),
+    pc: new Float32Array(buffer, s.pc, header.dims),
+    wordOffsets: new Uint32Array(buffer, s.wordOffsets, header.count + 1),
+    hash: new Int32Array(buffer, s.hash, header.slots),
+    chars: new Uint16Array(buffer, s.chars, header.units),
+  };
+}
+
+/**
+ * FNV-1a over the UTF-16 code units of `s[start, end)`.
+ * @param s - the string.
+ * @param start - first code unit.
+ * @param end - one past the last code unit.
+ * @returns an unsigned 32-bit hash.
+ */
+export function hashWord(s: string, start = 0, end = s.length): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/**
+ * Looks a word up in the shared open-addressing hash table.
+ * @param t - the table.
+ * @param s - a string holding the word.
+ * @param start - the word's first code unit in `s`.
+ * @param end - one past its last code unit.
+ * @returns the word's row, or -1 when it is not in the vocabulary.
+ */
+export function lookupWord(t: GloveTable, s: string, start = 0, end = s.length): number {
+  const mask = t.header.slots - 1;
+  const len = end - start;
+  let slot = hashWord(s, start, end) & mask;
+  for (;;) {
+    const row = t.hash[slot] ?? -1;
+    if (row < 0) return -1;
+    const a = t.wordOffsets[row] ?? 0;
+    const b = t.wordOffsets[row + 1] ?? 0;
+    if (b - a === len) {
+      let same = true;
+      for (let i = 0; i < len; i++) {
+        if (t.chars[a + i] !== s.charCodeAt(start + i)) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return row;
+    }
+    slot = (slot + 1) & mask;
+  }
+}

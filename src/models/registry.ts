@@ -1,0 +1,41 @@
+/**
+ * The frozen model registry (main side) and kernel registry (worker side).
+ */
+import { VecforgeError } from '../errors.js';
+import type { KernelFactory, ModelDefinition } from './embedder.js';
+import { kGloveDefinition } from './glove/definition.js';
+import { createGloveKernel } from './glove/kernel.js';
+
+/** Models by name. */
+export const kModels: Readonly<Record<string, ModelDefinition>> = Object.freeze({
+  [kGloveDefinition.name]: kGloveDefinition,
+});
+
+/** Worker kernels by name. */
+export const kKernels: Readonly<Record<string, KernelFactory>> = Object.freeze({
+  glove: createGloveKernel,
+});
+
+/**
+ * Finds a model by name.
+ * @param name - the registry name.
+ * @returns its definition.
+ * @throws {RangeError} naming the valid models, for an unknown name.
+ */
+export function getModel(name: string): ModelDefinition {
+  const model = kModels[name];
+  if (model === undefined) throw new RangeError(`options.model must be one of ${Object.keys(kModels).map((k) => JSON.stringify(k)).join(', ')}, got ${JSON.stringify(name)}`);
+  return model;
+}
+
+/**
+ * Finds a worker kernel factory by name.
+ * @param name - the kernel name a prepared model gives.
+ * @returns the factory.
+ * @throws {VecforgeError} ERR_MODEL for an unknown kernel.
+ */
+export function getKernel(name: string): KernelFactory {
+  const kernel = kKernels[name];
+  if (kernel === undefined) throw new VecforgeError('ERR_MODEL', `unknown embedding kernel "${name}"; known: ${Object.keys(kKernels).join(', ')}`);
+  return kernel;
+}

@@ -1,0 +1,232 @@
+/**
+ * The main-thread scheduler: validates and dedupes texts, packs them into a
+ * shared slab, cuts batches, runs them on the pool with retries, splits a
+ * batch that keeps failing to isolate the bad item, and collects per-item
+ * outcomes.
+ */
+import { setMaxListeners } from 'node:events';
+import { Piscina } from 'piscina';
+import { AbortError, VecforgeError, errorMessage, throwIfAborted } from '../errors.js';
+import { kItemNoKnownWords, kItemOk } from '../models/embedder.js';
+import { planBatches, type BatchRange } from './batcher.js';
+import { createSlab, type EmbedSlab } from './layout.js';
+import { MetricsRecorder } from './metrics.js';
+import { kItemOkOutcome, validateText, type ItemFailed, type ItemOutcome } from './outcome.js';
+import type { EmbedReply, WorkerInit, WorkerReply, WorkerRequest } from './protocol.js';
+
+/** The result of embedding a list of texts. */
+export interface EmbedResult {
+  /** rows × dims, row i for input i; a failed item's row is all zero. */
+  readonly vectors: Float32Array;
+  /** Vector dims. */
+  readonly dims: number;
+  /** One outcome per input, in input order. */
+  readonly items: readonly ItemOutcome[];
+}
+
+/** Settings the scheduler runs with. */
+export interface SchedulerSettings {
+  readonly workers: number;
+  readonly dims: number;
+  readonly maxTextBytes: number;
+  readonly batchTokens: number;
+  readonly sortWindow: number;
+  readonly maxRetries: number;
+}
+
+/** Items isolated as failed, with no batch succeeding, before a call gives up. */
+const kBreakerThreshold = 8;
+
+interface CallBreaker {
+  succeeded: number;
+  isolatedFailures: number;
+}
+
+/** Owns the Piscina pool and runs embedding calls on it. */
+export class Scheduler {
+  readonly #pool: Piscina<WorkerRequest, WorkerReply>;
+  readonly #settings: SchedulerSettings;
+  readonly #metrics = new MetricsRecorder();
+  #closed = false;
+
+  /**
+   * @param filename - the embed worker entry file.
+   * @param init - workerData for every worker.
+   * @param settings - batching and retry settings.
+   */
+  constructor(filename: string, init: WorkerInit, settings: SchedulerSettings) {
+    this.#settings = settings;
+    this.#pool = new Piscina<WorkerRequest, WorkerReply>({
+      filename,
+      minThreads: settings.workers,
+      maxThreads: settings.workers,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      concurrentTasksPerWorker: 1,
+      workerData: init,
+    });
+    // Piscina emits 'error' for a worker that dies outside a task; the task
+    // path already retries, so an unhandled 'error' must not crash the host.
+    this.#pool.on('error', () => {});
+  }
+
+  /** The metrics recorder. */
+  get metrics(): MetricsRecorder {
+    return this.#metrics;
+  }
+
+  /** Tasks waiting for a worker. */
+  get queueDepth(): number {
+    return this.#pool.queueSize;
+  }
+
+
+  /** Live worker threads. */
+  get threadCount(): number {
+    return this.#pool.threads.length;
+  }
+
+  /**
+   * Starts every worker and waits until each has its kernel ready.
+   * @returns one pong per started worker.
+   */
+  async warmUp(): Promise<Array<Extract<WorkerReply, { kind: 'pong' }>>> {
+    const replies = await Promise.all(Array.from({ length: this.#settings.workers }, () => this.#pool.run({ kind: 'ping' })));
+    return replies.filter((r): r is Extract<WorkerReply, { kind: 'pong' }> => r.kind === 'pong');
+  }
+
+  /**
+   * Embeds texts on the pool.
+   * @param texts - the inputs; anything not a valid string fails per item.
+   * @param signal - cancels queued and running batches.
+   * @returns vectors in input order and per-item outcomes.
+   */
+  async embed(texts: readonly unknown[], signal?: AbortSignal): Promise<EmbedResult> {
+    throwIfAborted(signal);
+    const { dims, maxTextBytes } = this.#settings;
+    const n = texts.length;
+    const outcomes: Array<ItemOutcome | undefined> = new Array<ItemOutcome | undefined>(n);
+    const include = new Uint8Array(n);
+    const lengths = new Uint32Array(n);
+    const firstOf = new Map<string, number>();
+    const duplicates: Array<[number, number]> = [];
+    const unique: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const text = texts[i];
+      const failure = validateText(text, maxTextBytes);
+      if (failure !== undefined) {
+        outcomes[i] = failure;
+        continue;
+      }
+      const s = text as string;
+      const first = firstOf.get(s);
+      if (first !== undefined) {
+        duplicates.push([i, first]);
+        continue;
+      }
+      firstOf.set(s, i);
+      include[i] = 1;
+      lengths[i] = s.length;
+      unique.push(i);
+    }
+    const strings = texts.map((t) => (typeof t === 'string' ? t : ''));
+    const slab = createSlab(strings, include, dims);
+    const batches = planBatches(unique, lengths, new Uint32Array(slab.order), this.#settings.sortWindow, this.#settings.batchTokens);
+    const failed = new Map<number, ItemFailed>();
+    await this.#runAll(slab, batches, failed, signal);
+
+    const status = new Uint8Array(slab.status);
+    const vectors = new Float32Array(slab.out, 0, n * dims);
+    let ok = 0;
+    for (const i of unique) {
+      const failure = failed.get(i);
+      if (failure !== undefined) outcomes[i] = failure;
+      else if (status[i] === kItemOk) {
+        outcomes[i] = kItemOkOutcome;
+        ok++;
+      } else if (status[i] === kItemNoKnownWords) {
+        outcomes[i] = { state: 'failed', code: 'NO_KNOWN_WORDS', reason: 'no word of the text is in the model vocabulary' };
+      } else {
+        outcomes[i] = { state: 'failed', code: 'WORKER_FAILED', reason: `worker left the item unembedded (status ${status[i] ?? 0})` };
+      }
+    }
+    for (const [i, first] of duplicates) {
+      outcomes[i] = outcomes[first];
+      vectors.copyWithin(i * dims, first * dims, (first + 1) * dims);
+      if (outcomes[i]?.state === 'ok') ok++;
+    }
+    this.#metrics.addItems(ok);
+    this.#metrics.addFailures(n - ok);
+    return { vectors, dims, items: outcomes as ItemOutcome[] };
+  }
+
+  async #runAll(slab: EmbedSlab, batches: readonly BatchRange[], failed: Map<number, ItemFailed>, signal?: AbortSignal): Promise<void> {
+    const controller = new AbortController();
+    // Every queued task listens on this signal.
+    setMaxListeners(0, controller.signal);
+    const breaker: CallBreaker = { succeeded: 0, isolatedFailures: 0 };
+    const onAbort = (): void => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await Promise.all(batches.map((b) => this.#runIsolating(slab, b, failed, controller.signal, breaker)));
+    } catch (error) {
+      controller.abort(error);
+      if (signal?.aborted === true) throw new AbortError(signal.reason);
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Runs a batch; when it keeps failing, splits it until the bad item is alone. */
+  async #runIsolating(slab: EmbedSlab, batch: BatchRange, failed: Map<number, ItemFailed>, signal: AbortSignal, breaker: CallBreaker): Promise<void> {
+    const error = await this.#runWithRetries(slab, batch, signal);
+    if (error === undefined) {
+      breaker.succeeded++;
+      return;
+    }
+    const size = batch.end - batch.start;
+    if (size === 1) {
+      const item = new Uint32Array(slab.order)[batch.start] ?? 0;
+      failed.set(item, { state: 'failed', code: 'WORKER_FAILED', reason: `embedding failed in the worker: ${errorMessage(error)}` });
+      breaker.isolatedFailures++;
+      // Splitting isolates a bad item in log2(n) rounds; when nothing at all
+      // succeeds, the fault is the model or backend, not an item, and
+      // splitting every batch down to single items would take n·log n runs.
+      if (breaker.succeeded === 0 && breaker.isolatedFailures >= kBreakerThreshold) {
+        throw new VecforgeError('ERR_WORKER', `every batch failed, giving up: ${errorMessage(error)}`, { cause: error });
+      }
+      return;
+    }
+    const mid = batch.start + (size >> 1);
+    await Promise.all([
+      this.#runIsolating(slab, { start: batch.start, end: mid }, failed, signal, breaker),
+      this.#runIsolating(slab, { start: mid, end: batch.end }, failed, signal, breaker),
+    ]);
+  }
+
+  /** @returns undefined on success, else the last error. */
+  async #runWithRetries(slab: EmbedSlab, batch: BatchRange, signal: AbortSignal): Promise<unknown> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt <= this.#settings.maxRetries; attempt++) {
+      if (signal.aborted) throw new AbortError(signal.reason);
+      if (this.#closed) throw new AbortError(new Error('engine closed'));
+      if (attempt > 0) this.#metrics.addRetry();
+      try {
+        const reply = (await this.#pool.run({ kind: 'embed', slab, start: batch.start, end: batch.end }, { signal })) as EmbedReply;
+        this.#metrics.addBatch(reply.durationMs);
+        return undefined;
+      } catch (error) {
+        if (signal.aborted) throw new AbortError(signal.reason);
+        lastError = error;
+      }
+    }
+    return lastError;
+  }
+
+  /** Stops the pool; queued work is cancelled. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.close({ force: true });
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * Embed worker: decodes a request, calls src/, replies. The kernel (a model
+ * bound to the shared table and a TF.js backend) is built once per worker
+ * and cached at module level.
+ */
+import { threadId } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { WorkerInit, WorkerReply, WorkerRequest } from '../src/scheduler/protocol.js';
+import { createWorkerKernel, handleEmbed } from '../src/scheduler/worker-side.js';
+import type { EmbedKernel } from '../src/models/embedder.js';
+
+const init = Piscina.workerData as WorkerInit;
+let kernel: Promise<{ kernel: EmbedKernel; backend: string }> | undefined;
+
+/**
+ * Piscina task handler.
+ * @param request - the message.
+ * @returns the reply.
+ */
+export default async function handle(request: WorkerRequest): Promise<WorkerReply> {
+  kernel ??= createWorkerKernel(init);
+  const ready = await kernel;
+  switch (request.kind) {
+    case 'ping':
+      return { kind: 'pong', backend: ready.backend, threadId, rssBytes: process.memoryUsage.rss() };
+    case 'embed':
+      return handleEmbed(ready.kernel, request, init.fault);
+  }
+}
