@@ -3,10 +3,11 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 300_000,
-    // Each test file starts worker pools of its own; two cores run at most
-    // two files at once so pools do not starve each other.
+    // Test files start worker pools of their own; on two cores, two files
+    // at once keep pools from starving each other.
     maxWorkers: 2,
     pool: 'forks',
   },

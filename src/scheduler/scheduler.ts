@@ -139,8 +139,11 @@ export class Scheduler {
     let ok = 0;
     for (const i of unique) {
       const failure = failed.get(i);
-      if (failure !== undefined) outcomes[i] = failure;
-      else if (status[i] === kItemOk) {
+      if (failure !== undefined) {
+        outcomes[i] = failure;
+        // A failed attempt may have written part of the row before dying.
+        vectors.fill(0, i * dims, (i + 1) * dims);
+      } else if (status[i] === kItemOk) {
         outcomes[i] = kItemOkOutcome;
         ok++;
       } else if (status[i] === kItemNoKnownWords) {

@@ -1,0 +1,55 @@
+import { afterEach, describe, expect, test } from 'vitest';
+import { Engine } from '../src/index.js';
+import { kTestCacheDir, row } from './helpers.js';
+
+const texts = Array.from({ length: 600 }, (_, i) => `a short english sentence about the weather number ${i}`);
+texts[317] = 'this sentence holds the FAULTMARKER word';
+
+let engines: Engine[] = [];
+afterEach(async () => {
+  await Promise.all(engines.map((e) => e.close()));
+  engines = [];
+});
+
+async function create(fault?: string, workers = 2): Promise<Engine> {
+  const env = { ...process.env, VECFORGE_TEST_FAULT: fault ?? '' };
+  const e = await Engine.create({ cacheDir: kTestCacheDir, workers, backend: 'wasm', batchTokens: 128 }, { env });
+  engines.push(e);
+  return e;
+}
+
+describe('worker faults (test-only hook VECFORGE_TEST_FAULT)', () => {
+  test('a worker that exits mid-batch loses and duplicates nothing', async () => {
+    const clean = await (await create()).embed(texts);
+    const faulty = await create('exit:2:FAULTMARKER');
+    const result = await faulty.embed(texts);
+    expect(result.items.every((i) => i.state === 'ok')).toBe(true);
+    expect(Buffer.from(result.vectors.buffer, 0, result.vectors.byteLength).equals(Buffer.from(clean.vectors.buffer, 0, clean.vectors.byteLength))).toBe(true);
+    const m = faulty.metrics();
+    expect(m.retries).toBe(2);
+    expect(m.items).toBe(texts.length);
+    // The pool replaced the dead worker and keeps working.
+    const again = await faulty.embed(['after the crash']);
+    expect(again.items[0]?.state).toBe('ok');
+    expect(faulty.threadCount).toBe(2);
+  });
+
+  test('a batch that keeps failing is split until only the bad item fails', async () => {
+    const faulty = await create('throw:1000:FAULTMARKER');
+    const result = await faulty.embed(texts);
+    const failed = result.items.flatMap((item, i) => (item.state === 'failed' ? [{ i, item }] : []));
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.i).toBe(317);
+    expect(failed[0]?.item).toMatchObject({ state: 'failed', code: 'WORKER_FAILED' });
+    expect(failed[0]?.item.state === 'failed' && failed[0].item.reason).toMatch(/injected fault on "FAULTMARKER"/);
+    expect(Array.from(row(result.vectors, result.dims, 317)).every((x) => x === 0)).toBe(true);
+    expect(faulty.metrics().failures).toBe(1);
+  });
+
+  test('a worker killed on every try of one item fails only that item', async () => {
+    const faulty = await create('exit:1000:FAULTMARKER');
+    const result = await faulty.embed(texts);
+    expect(result.items.filter((i) => i.state === 'failed')).toHaveLength(1);
+    expect(result.items[317]).toMatchObject({ state: 'failed', code: 'WORKER_FAILED' });
+  });
+});
