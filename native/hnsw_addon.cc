@@ -7,13 +7,22 @@
 // that loads the addon can insert into and search the SAME graph, reading
 // Float32Array / Uint32Array data (SharedArrayBuffer-backed or not) in place.
 //
-// Concurrency model (per graph, one std::shared_mutex):
-//   - addPoints, addPointsParallel, searchKnn(Async), markDelete,
-//     unmarkDelete, getVector take a SHARED lock: hnswlib's addPoint is
-//     thread-safe for concurrent inserts and searches (per-element link
-//     locks, label locks), as in hnswlib's Python bindings.
-//   - resize, save take a UNIQUE lock: resizeIndex reallocates every buffer,
-//     and save must see one consistent snapshot.
+// Concurrency model (per graph, one PhaseLock with three modes):
+//   - INSERT phase, shared among inserters: addPoints, addPointsParallel,
+//     markDelete, unmarkDelete. hnswlib's addPoint is thread-safe against
+//     other addPoint calls (per-element link locks, label locks), as used by
+//     hnswlib's Python bindings' ParallelFor.
+//   - SEARCH phase, shared among searchers: searchKnn(Async), getVector.
+//     Concurrent searches are safe in hnswlib.
+//   - EXCLUSIVE: resize (reallocates every buffer) and save (one consistent
+//     snapshot).
+//   hnswlib's searches are NOT safe while inserts run (they read link lists
+//   without locks: nmslib/hnswlib#29, #100, #562), which is why a plain
+//   shared_mutex with inserts and searches both "shared" is not enough: the
+//   two shared phases exclude each other. The lock is taken per row / per
+//   query, not per call, and hands over fairly (a waiting phase gets the next
+//   turn), so a long insert batch delays a search by about one insert and a
+//   long query batch cannot starve inserters.
 //   - The registry holds std::shared_ptr<Graph>; every call copies the
 //     pointer before it unlocks the registry, so free(handle) while another
 //     thread still uses the graph only drops the registry's reference and the
@@ -32,7 +41,22 @@
 
 #include <napi.h>
 
+// hnswlib is third-party code compiled with our flags; keep its warnings
+// (unused variables, unsigned < 0 checks, GCC's AVX-512 intrinsics) out of
+// every `npm ci` log.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-variable"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wtype-limits"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <hnswlib/hnswlib.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -44,7 +68,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
+#include <condition_variable>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -73,6 +97,97 @@ const char* SpaceName(SpaceKind kind) {
   return "?";
 }
 
+// Two shared phases that exclude each other, plus an exclusive mode that
+// excludes both (see the concurrency model above). Exclusive requests block
+// new shared entries (resize must not starve). When one phase drains while the
+// other waits, the waiters at that moment get a quota of entries, and new
+// arrivals of the drained phase wait behind them.
+class PhaseLock {
+ public:
+  enum Phase { kSearch = 0, kInsert = 1 };
+
+  void LockShared(Phase g) {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++waiting_[g];
+    cv_.wait(lock, [&] { return CanEnter(g); });
+    --waiting_[g];
+    if (waiting_[Other(g)] > 0 && quota_[g] > 0) --quota_[g];
+    ++active_[g];
+  }
+
+  void UnlockShared(Phase g) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--active_[g] == 0) {
+      Phase o = Other(g);
+      if (waiting_[o] > 0) {
+        quota_[o] = waiting_[o];
+        quota_[g] = 0;
+      }
+      cv_.notify_all();
+    }
+  }
+
+  void Lock() {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++waiting_exclusive_;
+    cv_.wait(lock, [&] { return !exclusive_ && active_[kSearch] == 0 && active_[kInsert] == 0; });
+    --waiting_exclusive_;
+    exclusive_ = true;
+  }
+
+  void Unlock() {
+    std::lock_guard<std::mutex> lock(mu_);
+    exclusive_ = false;
+    // Both phases may have queued up behind the exclusive holder: searches go first.
+    if (waiting_[kSearch] > 0 && waiting_[kInsert] > 0) {
+      quota_[kSearch] = waiting_[kSearch];
+      quota_[kInsert] = 0;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  static Phase Other(Phase g) { return g == kSearch ? kInsert : kSearch; }
+  bool CanEnter(Phase g) const {
+    if (exclusive_ || waiting_exclusive_ > 0) return false;
+    Phase o = Other(g);
+    if (active_[o] > 0) return false;
+    if (waiting_[o] == 0) return true;
+    return quota_[g] > 0;
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t active_[2]{0, 0};
+  size_t waiting_[2]{0, 0};
+  size_t quota_[2]{0, 0};
+  size_t waiting_exclusive_{0};
+  bool exclusive_{false};
+};
+
+class PhaseGuard {
+ public:
+  PhaseGuard(PhaseLock& lock, PhaseLock::Phase phase) : lock_(lock), phase_(phase) { lock_.LockShared(phase_); }
+  ~PhaseGuard() { lock_.UnlockShared(phase_); }
+  PhaseGuard(const PhaseGuard&) = delete;
+  PhaseGuard& operator=(const PhaseGuard&) = delete;
+
+ private:
+  PhaseLock& lock_;
+  PhaseLock::Phase phase_;
+};
+
+class ExclusiveGuard {
+ public:
+  explicit ExclusiveGuard(PhaseLock& lock) : lock_(lock) { lock_.Lock(); }
+  ~ExclusiveGuard() { lock_.Unlock(); }
+  ExclusiveGuard(const ExclusiveGuard&) = delete;
+  ExclusiveGuard& operator=(const ExclusiveGuard&) = delete;
+
+ private:
+  PhaseLock& lock_;
+};
+
 struct Graph {
   SpaceKind kind{SpaceKind::kL2};
   size_t dims{0};
@@ -81,7 +196,9 @@ struct Graph {
   // raw pointers into the space (distance function parameter).
   std::unique_ptr<hnswlib::SpaceInterface<float>> space;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> index;
-  mutable std::shared_mutex mu;
+  // Mirrors index->max_elements_ so it can be read without the phase lock.
+  std::atomic<size_t> capacity{0};
+  PhaseLock phase;
 };
 
 // Leaked on purpose: static destructors run at process exit while libuv
@@ -332,17 +449,20 @@ inline void NormalizeInto(const float* src, float* dst, size_t dims) {
   for (size_t j = 0; j < dims; ++j) dst[j] = src[j] * norm;
 }
 
-// Inserts rows [begin, end) of data. Caller holds g.mu shared.
+// Inserts one row, holding the insert phase for just this row.
+inline void InsertRow(Graph& g, const float* row, uint32_t label, bool replace, float* scratch) {
+  if (g.kind == SpaceKind::kCosine) {
+    NormalizeInto(row, scratch, g.dims);
+    row = scratch;
+  }
+  PhaseGuard guard(g.phase, PhaseLock::kInsert);
+  g.index->addPoint(row, label, replace);
+}
+
+// Inserts rows [begin, end) of data in the calling thread.
 void InsertRows(Graph& g, const float* data, const uint32_t* labels, size_t begin, size_t end, bool replace) {
   std::vector<float> scratch(g.kind == SpaceKind::kCosine ? g.dims : 0);
-  for (size_t i = begin; i < end; ++i) {
-    const float* row = data + i * g.dims;
-    if (g.kind == SpaceKind::kCosine) {
-      NormalizeInto(row, scratch.data(), g.dims);
-      row = scratch.data();
-    }
-    g.index->addPoint(row, labels[i], replace);
-  }
+  for (size_t i = begin; i < end; ++i) InsertRow(g, data + i * g.dims, labels[i], replace, scratch.data());
 }
 
 // Like hnswlib's Python ParallelFor: threads pull row indexes from one atomic
@@ -385,19 +505,13 @@ void InsertParallel(Graph& g, const float* data, const uint32_t* labels, size_t 
     return;
   }
   std::vector<std::vector<float>> scratch(threads, std::vector<float>(g.kind == SpaceKind::kCosine ? g.dims : 0));
-  ParallelFor(rows, threads, [&](size_t i, size_t t) {
-    const float* row = data + i * g.dims;
-    if (g.kind == SpaceKind::kCosine) {
-      NormalizeInto(row, scratch[t].data(), g.dims);
-      row = scratch[t].data();
-    }
-    g.index->addPoint(row, labels[i], replace);
-  });
+  ParallelFor(rows, threads,
+              [&](size_t i, size_t t) { InsertRow(g, data + i * g.dims, labels[i], replace, scratch[t].data()); });
 }
 
 // Searches nq queries; writes k slots per query (unused slots: kNoLabel and
-// +Infinity). Caller holds g.mu shared.
-void SearchRows(const Graph& g, const float* queries, size_t nq, size_t k, size_t ef, const FilterView& filter,
+// +Infinity). Takes the search phase per query.
+void SearchRows(Graph& g, const float* queries, size_t nq, size_t k, size_t ef, const FilterView& filter,
                 uint32_t* out_labels, float* out_dist, uint32_t* out_counts) {
   std::vector<float> scratch(g.kind == SpaceKind::kCosine ? g.dims : 0);
   BitsetFilter functor(filter);
@@ -409,6 +523,7 @@ void SearchRows(const Graph& g, const float* queries, size_t nq, size_t k, size_
       row = scratch.data();
     }
     EfStopCondition stop(ef, k);
+    PhaseGuard guard(g.phase, PhaseLock::kSearch);
     auto found = g.index->searchStopConditionClosest(row, stop, fp);
     size_t n = std::min(found.size(), k);
     for (size_t j = 0; j < n; ++j) {
@@ -467,6 +582,7 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
   g->space = MakeSpace(kind, dims);
   g->index = std::make_unique<hnswlib::HierarchicalNSW<float>>(g->space.get(), max_elements, m, ef_construction, seed,
                                                                 allow_replace);
+  g->capacity = g->index->max_elements_;
   return Napi::Number::New(env, Register(std::move(g)));
 }
 
@@ -519,7 +635,6 @@ Napi::Value AddPoints(const Napi::CallbackInfo& info) {
   AddArgs a = ParseAdd(info);
   bool replace = ArgBool(info, 3, "replaceDeleted", false);
   CheckReplace(info.Env(), *a.graph, replace);
-  std::shared_lock<std::shared_mutex> lock(a.graph->mu);
   InsertRows(*a.graph, a.data.data, a.labels.data, 0, a.rows, replace);
   return info.Env().Undefined();
 }
@@ -539,7 +654,6 @@ class AddWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      std::shared_lock<std::shared_mutex> lock(args_.graph->mu);
       InsertParallel(*args_.graph, args_.data.data, args_.labels.data, args_.rows, threads_, replace_);
     } catch (const std::exception& e) {
       SetError(std::string("hnswlib: ") + e.what());
@@ -607,10 +721,7 @@ Napi::Value SearchKnn(const Napi::CallbackInfo& info) {
   auto labels = Napi::Uint32Array::New(env, s.nq * s.k);
   auto distances = Napi::Float32Array::New(env, s.nq * s.k);
   auto counts = Napi::Uint32Array::New(env, s.nq);
-  {
-    std::shared_lock<std::shared_mutex> lock(s.graph->mu);
-    SearchRows(*s.graph, s.queries.data, s.nq, s.k, s.ef, s.filter, labels.Data(), distances.Data(), counts.Data());
-  }
+  SearchRows(*s.graph, s.queries.data, s.nq, s.k, s.ef, s.filter, labels.Data(), distances.Data(), counts.Data());
   return MakeResult(env, labels, distances, counts);
 }
 
@@ -631,7 +742,6 @@ class SearchWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      std::shared_lock<std::shared_mutex> lock(args_.graph->mu);
       SearchRows(*args_.graph, args_.queries.data, args_.nq, args_.k, args_.ef, args_.filter, labels_.data(),
                  distances_.data(), counts_.data());
     } catch (const std::exception& e) {
@@ -674,13 +784,14 @@ Napi::Value SearchKnnAsync(const Napi::CallbackInfo& info) {
 Napi::Value Resize(const Napi::CallbackInfo& info) {
   auto g = ArgGraph(info, 0);
   auto n = static_cast<size_t>(ArgInt(info, 1, "newMaxElements", 1, kMaxU32));
-  std::unique_lock<std::shared_mutex> lock(g->mu);
+  ExclusiveGuard guard(g->phase);
   size_t count = g->index->cur_element_count;
   if (n < count) {
     ThrowRange(info.Env(), "newMaxElements (" + std::to_string(n) + ") must be >= the current count (" +
                                std::to_string(count) + ")");
   }
   g->index->resizeIndex(n);
+  g->capacity = g->index->max_elements_;
   return info.Env().Undefined();
 }
 
@@ -691,8 +802,7 @@ Napi::Value GetCurrentCount(const Napi::CallbackInfo& info) {
 
 Napi::Value GetMaxElements(const Napi::CallbackInfo& info) {
   auto g = ArgGraph(info, 0);
-  std::shared_lock<std::shared_mutex> lock(g->mu);
-  return Napi::Number::New(info.Env(), static_cast<double>(g->index->max_elements_));
+  return Napi::Number::New(info.Env(), static_cast<double>(g->capacity.load()));
 }
 
 Napi::Value GetDeletedCount(const Napi::CallbackInfo& info) {
@@ -704,13 +814,12 @@ Napi::Value GetDeletedCount(const Napi::CallbackInfo& info) {
 Napi::Value GetInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto g = ArgGraph(info, 0);
-  std::shared_lock<std::shared_mutex> lock(g->mu);
   Napi::Object out = Napi::Object::New(env);
   out.Set("space", SpaceName(g->kind));
   out.Set("dims", static_cast<double>(g->dims));
   out.Set("M", static_cast<double>(g->index->M_));
   out.Set("efConstruction", static_cast<double>(g->index->ef_construction_));
-  out.Set("maxElements", static_cast<double>(g->index->max_elements_));
+  out.Set("maxElements", static_cast<double>(g->capacity.load()));
   out.Set("count", static_cast<double>(g->index->cur_element_count.load()));
   out.Set("deleted", static_cast<double>(g->index->num_deleted_.load()));
   out.Set("allowReplaceDeleted", g->allowReplaceDeleted);
@@ -720,7 +829,7 @@ Napi::Value GetInfo(const Napi::CallbackInfo& info) {
 Napi::Value MarkDelete(const Napi::CallbackInfo& info) {
   auto g = ArgGraph(info, 0);
   auto label = static_cast<hnswlib::labeltype>(ArgInt(info, 1, "label", 0, kMaxU32));
-  std::shared_lock<std::shared_mutex> lock(g->mu);
+  PhaseGuard guard(g->phase, PhaseLock::kInsert);
   g->index->markDelete(label);
   return info.Env().Undefined();
 }
@@ -728,7 +837,7 @@ Napi::Value MarkDelete(const Napi::CallbackInfo& info) {
 Napi::Value UnmarkDelete(const Napi::CallbackInfo& info) {
   auto g = ArgGraph(info, 0);
   auto label = static_cast<hnswlib::labeltype>(ArgInt(info, 1, "label", 0, kMaxU32));
-  std::shared_lock<std::shared_mutex> lock(g->mu);
+  PhaseGuard guard(g->phase, PhaseLock::kInsert);
   g->index->unmarkDelete(label);
   return info.Env().Undefined();
 }
@@ -739,7 +848,7 @@ Napi::Value GetVector(const Napi::CallbackInfo& info) {
   auto label = static_cast<hnswlib::labeltype>(ArgInt(info, 1, "label", 0, kMaxU32));
   std::vector<float> v;
   {
-    std::shared_lock<std::shared_mutex> lock(g->mu);
+    PhaseGuard guard(g->phase, PhaseLock::kSearch);
     v = g->index->getDataByLabel<float>(label);
   }
   auto out = Napi::Float32Array::New(info.Env(), v.size());
@@ -756,7 +865,7 @@ Napi::Value Save(const Napi::CallbackInfo& info) {
     std::ofstream probe(path, std::ios::binary | std::ios::trunc);
     if (!probe.is_open()) throw Napi::Error::New(info.Env(), "cannot open '" + path + "' for writing");
   }
-  std::unique_lock<std::shared_mutex> lock(g->mu);
+  ExclusiveGuard guard(g->phase);
   g->index->saveIndex(path);
   std::ifstream check(path, std::ios::binary | std::ios::ate);
   if (!check.is_open() || check.tellg() <= 0) {
@@ -785,6 +894,7 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
   g->space = MakeSpace(kind, dims);
   g->index = std::make_unique<hnswlib::HierarchicalNSW<float>>(g->space.get(), path, false, max_elements,
                                                                 allow_replace);
+  g->capacity = g->index->max_elements_;
   // The file stores its vector size but hnswlib trusts the caller's space.
   size_t file_vector_bytes = g->index->label_offset_ - g->index->offsetData_;
   if (file_vector_bytes != dims * sizeof(float)) {

@@ -483,6 +483,39 @@ describe.skipIf(!kNativeAvailable)('native core only', () => {
     expect(() => core.searchKnn(h, data.subarray(0, d), 1, 10)).toThrow(RangeError);
   });
 
+  test('searches, deletes and resizes interleave safely with a parallel insert', async () => {
+    const core = loadNativeHnswCore();
+    const d = 16;
+    const n = 12_000;
+    const data = randomRows(n, d, 61);
+    const h = core.create('l2', d, n / 2, 16, 100, 1, false);
+    core.addPoints(h, data.subarray(0, 1000 * d), iota(1000));
+    core.resize(h, n);
+    let done = false;
+    const inserting = core.addPointsParallel(h, data.subarray(1000 * d), iota(n - 1000, 1000), 2).finally(() => {
+      done = true;
+    });
+    let rounds = 0;
+    while (!done || rounds < 3) {
+      const res = await core.searchKnnAsync(h, data.subarray(0, 20 * d), 5, 32);
+      for (let i = 0; i < res.labels.length; i++) {
+        const label = res.labels[i] ?? kHnswNoLabel;
+        expect(label === kHnswNoLabel || label < n).toBe(true);
+      }
+      const sync = core.searchKnn(h, data.subarray(0, d), 1, 16);
+      expect(sync.labels[0]).toBe(0);
+      if (rounds === 1) core.resize(h, n + 500);
+      if (rounds === 2) core.markDelete(h, 999);
+      rounds++;
+    }
+    await inserting;
+    expect(core.getCurrentCount(h)).toBe(n);
+    expect(core.getDeletedCount(h)).toBe(1);
+    expect(core.getMaxElements(h)).toBe(n + 500);
+    expect(rounds).toBeGreaterThan(3);
+    core.free(h);
+  });
+
   test('inserts and searches from a SharedArrayBuffer view are read in place', () => {
     const core = loadNativeHnswCore();
     const d = 8;

@@ -121,8 +121,8 @@ export interface HnswCore {
 
   /**
    * Inserts rows synchronously (in the calling thread). Several threads may
-   * call it at once on the same handle (native core). An existing label is
-   * updated in place.
+   * call it at once on the same handle (native core); searches interleave
+   * between rows. An existing label is updated in place.
    * @param handle - the graph.
    * @param data - row-major vectors, `length` a multiple of dims; read in place.
    * @param labels - one label per row.
@@ -150,7 +150,9 @@ export interface HnswCore {
   ): Promise<void>;
 
   /**
-   * Searches synchronously. Runs concurrently with inserts and other searches.
+   * Searches synchronously. Runs concurrently with other searches; hnswlib
+   * cannot search while it inserts, so the native core alternates the two per
+   * query / per row (a search waits for at most the rows being inserted).
    * @param handle - the graph.
    * @param queries - `nq * dims` row-major query vectors.
    * @param k - neighbours per query, an integer in [1, 65536].
