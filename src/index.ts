@@ -14,3 +14,6 @@ export type { EmbedKernel, ModelDefinition, PreparedModel } from './models/embed
 export { kModels } from './models/registry.js';
 export { kBackendNames } from './tensor/backend.js';
 export type { BackendName, BackendChoice } from './tensor/backend.js';
+export { NpyWriter, readNpy } from './io/npy.js';
+export { readLines } from './io/lines.js';
+export type { FileLine } from './io/lines.js';

@@ -1,0 +1,123 @@
+/**
+ * `vecforge embed`: JSONL of {id, text} in, a float32 .npy matrix, an ids
+ * file and an errors file out.
+ */
+import { createWriteStream, statSync } from 'node:fs';
+import { Engine, NpyWriter, VecforgeError, readLines, type EngineOptions } from '../index.js';
+import { kExitOk, kExitPartial } from './exit-codes.js';
+import { createProgress } from './progress.js';
+
+/** Options of the embed command. */
+export interface EmbedCommandOptions {
+  readonly input: string;
+  readonly output: string;
+  readonly json: boolean;
+  readonly engine: EngineOptions;
+  readonly configFile?: string | undefined;
+}
+
+interface Pending {
+  readonly id: string;
+  readonly line: number;
+}
+
+function sidePath(output: string, suffix: string): string {
+  return output.endsWith('.npy') ? `${output.slice(0, -4)}${suffix}` : `${output}${suffix}`;
+}
+
+/**
+ * Runs the command.
+ * @param options - parsed flags.
+ * @returns the process exit code.
+ */
+export async function runEmbed(options: EmbedCommandOptions): Promise<number> {
+  const started = performance.now();
+  let totalBytes: number;
+  try {
+    totalBytes = statSync(options.input).size;
+  } catch (error) {
+    throw new VecforgeError('ERR_IO', `cannot read input ${options.input}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+  }
+  const engine = await Engine.create(options.engine, options.configFile !== undefined ? { configFile: options.configFile } : {});
+  const idsPath = sidePath(options.output, '.ids.txt');
+  const errorsPath = sidePath(options.output, '.errors.jsonl');
+  const npy = new NpyWriter(options.output, engine.info().dims);
+  const ids = createWriteStream(idsPath);
+  const errors = createWriteStream(errorsPath);
+  const progress = createProgress(totalBytes, process.stderr.isTTY && !options.json);
+  const pending: Pending[] = [];
+  let bytesRead = 0;
+  let failed = 0;
+  let count = 0;
+  const fail = (line: number, reason: string, id?: string): void => {
+    failed++;
+    errors.write(`${JSON.stringify({ line, ...(id !== undefined ? { id } : {}), reason })}\n`);
+  };
+  async function* texts(): AsyncGenerator<string> {
+    for await (const l of readLines(options.input)) {
+      bytesRead = l.bytesRead;
+      if (l.state === 'failed') {
+        fail(l.line, l.reason);
+        continue;
+      }
+      if (l.text.trim() === '') continue;
+      let row: unknown;
+      try {
+        row = JSON.parse(l.text);
+      } catch {
+        fail(l.line, 'line is not valid JSON');
+        continue;
+      }
+      if (row === null || typeof row !== 'object' || Array.isArray(row)) {
+        fail(l.line, 'line is not a JSON object');
+        continue;
+      }
+      const { id, text } = row as { id?: unknown; text?: unknown };
+      if (typeof id !== 'string' || id === '') {
+        fail(l.line, 'missing or non-string "id"');
+        continue;
+      }
+      if (typeof text !== 'string') {
+        fail(l.line, 'missing or non-string "text"', id);
+        continue;
+      }
+      pending.push({ id, line: l.line });
+      yield text;
+    }
+  }
+  try {
+    for await (const batch of engine.embedStream(texts())) {
+      const { dims } = batch;
+      for (let i = 0; i < batch.items.length; i++) {
+        const item = batch.items[i];
+        const meta = pending.shift() as Pending;
+        if (item?.state === 'ok') {
+          npy.write(batch.vectors.subarray(i * dims, (i + 1) * dims));
+          ids.write(`${meta.id}\n`);
+          count++;
+        } else if (item?.state === 'failed') {
+          fail(meta.line, item.reason, meta.id);
+        }
+      }
+      progress.update(bytesRead, count, failed);
+    }
+    npy.close();
+  } catch (error) {
+    npy.abort();
+    throw error;
+  } finally {
+    progress.stop();
+    await Promise.all([new Promise((r) => ids.end(r)), new Promise((r) => errors.end(r))]);
+    await engine.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const info = engine.info();
+  const summary = { count, failed, seconds: Number(seconds.toFixed(3)), itemsPerSecond: Math.round(count / seconds), backend: info.backend, workers: info.workers };
+  if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else {
+    process.stdout.write(`embedded ${count} texts in ${summary.seconds}s (${summary.itemsPerSecond} items/s, ${info.backend}, ${info.workers} workers)\n`);
+    process.stdout.write(`  vectors: ${options.output}\n  ids:     ${idsPath}\n`);
+    if (failed > 0) process.stdout.write(`  ${failed} rows failed: ${errorsPath}\n`);
+  }
+  return failed > 0 ? kExitPartial : kExitOk;
+}
