@@ -96,7 +96,7 @@ export class Engine {
     const backend = resolveBackend(resolved.backend);
     // tfjs-node-gpu fails when several threads share the GPU: one worker owns it.
     const workers = isGpuBackend(backend) ? 1 : resolved.workers;
-    const prepared = await model.prepare({ cacheDir: resolved.cacheDir, signal: context.signal });
+    const prepared = await model.prepare({ cacheDir: resolved.cacheDir, signal: context.signal, backend, math: resolved.math });
     throwIfAborted(context.signal);
     const init: WorkerInit = { backend, kernel: prepared.kernel, shared: prepared.shared, needsTf: prepared.needsTf, fault: parseFault(env.VECFORGE_TEST_FAULT) };
     const scheduler = new Scheduler(workerFile('embed-worker'), init, {

@@ -16,7 +16,7 @@ describe('option validation', () => {
     [{ maxRetries: -1 }, RangeError, 'options.maxRetries must be an integer in [0, 10], got -1'],
     [{ model: '' }, RangeError, 'options.model must be a non-empty string, got ""'],
     [{ cacheDir: 5 }, TypeError, 'options.cacheDir must be a non-empty string, got 5'],
-    [{ wrokers: 2 }, TypeError, 'options.wrokers is not a known option; known options: workers, backend, model, cacheDir, maxTextBytes, batchTokens, sortWindow, maxRetries'],
+    [{ wrokers: 2 }, TypeError, 'options.wrokers is not a known option; known options: workers, backend, model, cacheDir, maxTextBytes, batchTokens, sortWindow, maxRetries, math'],
   ])('%j is refused', async (options, type, message) => {
     await expect(Engine.create(options as never)).rejects.toThrow(new type(message));
     await expect(Engine.create(options as never)).rejects.toBeInstanceOf(type);
@@ -40,7 +40,7 @@ describe('option validation', () => {
   test('env values are validated and named by their variable', () => {
     expect(() => resolveEngineOptions({ env: { VECFORGE_WORKERS: 'many' } })).toThrow(new TypeError('env.workers must be an integer in [1, 64], got "many"'));
     expect(() => resolveEngineOptions({ env: { VECFORGE_ENGINE__NOPE: '1' } })).toThrow(
-      new TypeError('environment variable VECFORGE_ENGINE__NOPE names no option of section "engine"; known: workers, backend, model, cacheDir, maxTextBytes, batchTokens, sortWindow, maxRetries'),
+      new TypeError('environment variable VECFORGE_ENGINE__NOPE names no option of section "engine"; known: workers, backend, model, cacheDir, maxTextBytes, batchTokens, sortWindow, maxRetries, math'),
     );
   });
 

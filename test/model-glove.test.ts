@@ -72,9 +72,12 @@ describe('embeddings on the real model', () => {
     expect(paraphrase).toBeGreaterThan(unrelated + 0.2);
   });
 
-  test('vectors are unit length and match the plain-JS SIF reference', async () => {
-    const texts = ['The quick brown fox jumps over the lazy dog.', 'Stock markets fell sharply on Tuesday.', 'water'];
-    const { vectors, dims } = await engine.embed(texts);
+  test.each(['js', 'tfjs'] as const)('%s math: unit vectors matching the plain-JS SIF reference', async (math) => {
+    const texts = ['The quick brown fox jumps over the lazy dog.', 'Stock markets fell sharply on Tuesday.', 'water', 'qqzzxx', 'the the the'];
+    const e = await Engine.create({ cacheDir: kTestCacheDir, workers: 1, backend: 'wasm', math });
+    const { vectors, dims, items } = await e.embed(texts).finally(() => e.close());
+    expect(e.info().modelFiles.math).toBe(math);
+    expect(items[3]).toMatchObject({ state: 'failed', code: 'NO_KNOWN_WORDS' });
     texts.forEach((text, i) => {
       const ref = referenceSif(table, text);
       const got = row(vectors, dims, i);
@@ -83,8 +86,12 @@ describe('embeddings on the real model', () => {
         expect(got[d]).toBeCloseTo(ref[d] ?? 0, 4);
         norm += (got[d] ?? 0) ** 2;
       }
-      expect(Math.sqrt(norm)).toBeCloseTo(1, 5);
+      expect(Math.sqrt(norm)).toBeCloseTo(items[i]?.state === 'ok' ? 1 : 0, 5);
     });
+  });
+
+  test('auto math picks fused JS on wasm', () => {
+    expect(engine.info().modelFiles.math).toBe('js');
   });
 
   test('info reports backend, model, dims, workers and the cache file', () => {

@@ -25,6 +25,14 @@ export interface EngineOptions {
   sortWindow?: number;
   /** Retries of a failed batch before it is split to isolate the bad item. @default 2 */
   maxRetries?: number;
+  /**
+   * How glove-100d computes sentence vectors: `tfjs` as TF.js ops, `js` as
+   * one fused loop over the shared table; `auto` picks `js` on the wasm and
+   * cpu backends (measured faster there, see the README) and `tfjs` on
+   * tfjs-node and tfjs-node-gpu.
+   * @default 'auto'
+   */
+  math?: 'auto' | 'tfjs' | 'js';
 }
 
 /** Engine options after defaults are applied: nothing is undefined. */
@@ -43,6 +51,7 @@ export const kEngineFields = Object.freeze({
   batchTokens: intField(16, 1_000_000),
   sortWindow: intField(1, 1_000_000),
   maxRetries: intField(0, 10),
+  math: enumField(['auto', 'tfjs', 'js'] as const),
 }) satisfies FieldMap;
 
 /**
@@ -72,5 +81,6 @@ export function engineDefaults(): ResolvedEngineOptions {
     batchTokens: 4096,
     sortWindow: 4096,
     maxRetries: 2,
+    math: 'auto',
   });
 }

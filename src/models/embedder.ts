@@ -8,7 +8,7 @@
  * awaits fetch) and precomputed vectors (the kernel is never called: vectors
  * go straight to the index).
  */
-import type { Tf } from '../tensor/backend.js';
+import type { BackendName, Tf } from '../tensor/backend.js';
 
 /** Per-item kernel outcome codes, written into the shared status array. */
 export const kItemPending = 0;
@@ -42,6 +42,10 @@ export interface PrepareContext {
   readonly cacheDir: string;
   /** Cancels a long preparation. */
   readonly signal?: AbortSignal | undefined;
+  /** The TF.js backend workers will run. */
+  readonly backend: BackendName;
+  /** The engine's `math` option: TF.js ops, fused JS, or auto. */
+  readonly math: 'auto' | 'tfjs' | 'js';
 }
 
 /** The main-thread half of a model. */

@@ -1,16 +1,14 @@
 /**
- * The SIF sentence-vector kernel as TF.js ops: gather word rows, weighted
- * segment sums per sentence (scatterND), removal of the common component by matmul,
+ * The SIF sentence-vector kernel as TF.js ops over gathered word rows:
+ * weighted segment sums per sentence (scatterND), removal of the common component by matmul,
  * L2 normalisation.
  */
 import type { Tf } from './backend.js';
 
 /** One batch, flattened: the words of every sentence, in order. */
 export interface SifBatch {
-  /** Distinct word vectors used by the batch, rows × dims. */
+  /** Every token's word vector, tokens × dims (already gathered). */
   readonly rows: Float32Array;
-  /** For every token, its row in `rows`. */
-  readonly tokenRows: Int32Array;
   /** For every token, its sentence (0-based). */
   readonly tokenSentence: Int32Array;
   /** For every token, its SIF weight divided by its sentence's token count. */
@@ -32,10 +30,9 @@ export interface SifBatch {
  */
 export function sifEmbed(tf: Tf, batch: SifBatch, pc: Float32Array): Float32Array {
   const { dims, sentences } = batch;
-  if (batch.tokenRows.length === 0) return new Float32Array(sentences * dims);
+  if (batch.tokenSentence.length === 0) return new Float32Array(sentences * dims);
   return tf.tidy(() => {
-    const rows = tf.tensor2d(batch.rows, [batch.rows.length / dims, dims]);
-    const gathered = tf.gather(rows, tf.tensor1d(batch.tokenRows, 'int32'));
+    const gathered = tf.tensor2d(batch.rows, [batch.rows.length / dims, dims]);
     const weighted = tf.mul(gathered, tf.tensor2d(batch.tokenWeight, [batch.tokenWeight.length, 1]));
     // scatterND sums updates that share an index: a weighted segment sum
     // that, unlike unsortedSegmentSum, every backend (wasm included) has.

@@ -15,14 +15,15 @@ export const kGloveDefinition: ModelDefinition = Object.freeze({
     throwIfAborted(ctx.signal);
     const { version } = gloveSource();
     const { buffer, header, path, converted } = ensureGloveCache(ctx.cacheDir);
-    const shared: GloveShared = { buffer, header };
+    const math = ctx.math === 'auto' ? (ctx.backend === 'wasm' || ctx.backend === 'cpu' ? 'js' : 'tfjs') : ctx.math;
+    const shared: GloveShared = { buffer, header, math };
     return {
       id: `glove-100d@wink-${version}/v${kGloveFormatVersion}`,
       dims: header.dims,
       kernel: 'glove',
       shared,
-      needsTf: true,
-      describe: { cacheFile: path, vocabulary: header.count, sharedBytes: buffer.byteLength, convertedNow: converted ? 'yes' : 'no' },
+      needsTf: math === 'tfjs',
+      describe: { math, cacheFile: path, vocabulary: header.count, sharedBytes: buffer.byteLength, convertedNow: converted ? 'yes' : 'no' },
     };
   },
 });

@@ -1,6 +1,6 @@
 /**
  * The worker half of glove-100d: tokenises a batch against the shared
- * table and runs the SIF kernel on TF.js.
+ * table and computes SIF sentence vectors, with TF.js ops or fused JS.
  */
 import type { Tf } from '../../tensor/backend.js';
 import { sifEmbed } from '../../tensor/sif.js';
@@ -12,21 +12,34 @@ import { tokenizeToRows } from './tokenize.js';
 export interface GloveShared {
   readonly buffer: SharedArrayBuffer;
   readonly header: GloveHeader;
+  readonly math: GloveMath;
 }
+
+/**
+ * How glove-100d computes sentence vectors: `tfjs` runs TF.js ops (gather
+ * done in JS, because the wasm backend's Gather kernel is slow; weighted
+ * segment sum, matmul and normalisation on TF.js); `js` runs the same math
+ * as one fused loop straight over the shared table.
+ */
+export type GloveMath = 'tfjs' | 'js';
 
 /** Embeds batches with the shared GloVe table. */
 export class GloveKernel implements EmbedKernel {
   readonly dims: number;
   readonly #table: GloveTable;
-  readonly #tf: Tf;
+  readonly #tf: Tf | undefined;
+  readonly #math: GloveMath;
 
   /**
    * @param table - views over the shared table.
-   * @param tf - TF.js with a backend ready.
+   * @param tf - TF.js with a backend ready (required for `tfjs` math).
+   * @param math - which implementation computes the vectors.
    */
-  constructor(table: GloveTable, tf: Tf) {
+  constructor(table: GloveTable, tf: Tf | undefined, math: GloveMath) {
+    if (math === 'tfjs' && tf === undefined) throw new Error('glove-100d tfjs math needs TF.js');
     this.#table = table;
     this.#tf = tf;
+    this.#math = math;
     this.dims = table.header.dims;
   }
 
@@ -37,13 +50,53 @@ export class GloveKernel implements EmbedKernel {
    * @returns texts.length × dims vectors.
    */
   embedBatch(texts: readonly string[], status: Uint8Array): Float32Array {
+    return this.#math === 'js' ? this.#embedJs(texts, status) : this.#embedTf(texts, status);
+  }
+
+  #embedJs(texts: readonly string[], status: Uint8Array): Float32Array {
     const t = this.#table;
     const dims = this.dims;
-    const tokenRows: number[] = [];
+    const { vectors, weights, pc } = t;
+    const out = new Float32Array(texts.length * dims);
+    const acc = new Float64Array(dims);
+    const rows: number[] = [];
+    for (let s = 0; s < texts.length; s++) {
+      rows.length = 0;
+      tokenizeToRows(t, texts[s] ?? '', rows);
+      if (rows.length === 0) {
+        status[s] = kItemNoKnownWords;
+        continue;
+      }
+      status[s] = kItemOk;
+      acc.fill(0);
+      const share = 1 / rows.length;
+      for (const row of rows) {
+        const w = (weights[row] ?? 0) * share;
+        const base = row * dims;
+        for (let d = 0; d < dims; d++) acc[d] = (acc[d] ?? 0) + w * (vectors[base + d] ?? 0);
+      }
+      let proj = 0;
+      for (let d = 0; d < dims; d++) proj += (acc[d] ?? 0) * (pc[d] ?? 0);
+      let norm = 0;
+      for (let d = 0; d < dims; d++) {
+        const x = (acc[d] ?? 0) - proj * (pc[d] ?? 0);
+        acc[d] = x;
+        norm += x * x;
+      }
+      // A zero vector (every word on the common component) stays zero.
+      const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+      const o = s * dims;
+      for (let d = 0; d < dims; d++) out[o + d] = (acc[d] ?? 0) * inv;
+    }
+    return out;
+  }
+
+  #embedTf(texts: readonly string[], status: Uint8Array): Float32Array {
+    const t = this.#table;
+    const dims = this.dims;
     const tokenSentence: number[] = [];
     const tokenWeight: number[] = [];
-    const local = new Map<number, number>();
-    const distinct: number[] = [];
+    const tokenWord: number[] = [];
     const rows: number[] = [];
     for (let s = 0; s < texts.length; s++) {
       rows.length = 0;
@@ -51,32 +104,22 @@ export class GloveKernel implements EmbedKernel {
       status[s] = rows.length > 0 ? kItemOk : kItemNoKnownWords;
       const share = 1 / Math.max(1, rows.length);
       for (const row of rows) {
-        let l = local.get(row);
-        if (l === undefined) {
-          l = distinct.length;
-          local.set(row, l);
-          distinct.push(row);
-        }
-        tokenRows.push(l);
+        tokenWord.push(row);
         tokenSentence.push(s);
         tokenWeight.push((t.weights[row] ?? 0) * share);
       }
     }
-    const gathered = new Float32Array(distinct.length * dims);
-    for (let i = 0; i < distinct.length; i++) {
-      const src = (distinct[i] ?? 0) * dims;
+    // The gather: copy each token's row out of shared memory. TF.js would
+    // copy the rows into its heap anyway, and wasm's Gather kernel is ~30×
+    // slower than this loop.
+    const gathered = new Float32Array(tokenWord.length * dims);
+    for (let i = 0; i < tokenWord.length; i++) {
+      const src = (tokenWord[i] ?? 0) * dims;
       gathered.set(t.vectors.subarray(src, src + dims), i * dims);
     }
     return sifEmbed(
-      this.#tf,
-      {
-        rows: gathered,
-        tokenRows: Int32Array.from(tokenRows),
-        tokenSentence: Int32Array.from(tokenSentence),
-        tokenWeight: Float32Array.from(tokenWeight),
-        sentences: texts.length,
-        dims,
-      },
+      this.#tf as Tf,
+      { rows: gathered, tokenSentence: Int32Array.from(tokenSentence), tokenWeight: Float32Array.from(tokenWeight), sentences: texts.length, dims },
       t.pc,
     );
   }
@@ -89,7 +132,6 @@ export class GloveKernel implements EmbedKernel {
  * @returns the kernel.
  */
 export function createGloveKernel(shared: unknown, tf: Tf | undefined): EmbedKernel {
-  if (tf === undefined) throw new Error('glove-100d needs TF.js');
   const s = shared as GloveShared;
-  return new GloveKernel(gloveViews(s.buffer, s.header), tf);
+  return new GloveKernel(gloveViews(s.buffer, s.header), tf, s.math);
 }
