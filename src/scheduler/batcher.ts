@@ -11,48 +11,39 @@ export interface BatchRange {
 }
 
 /**
- * Estimated tokens of a text of `bytes` UTF-8 bytes: English words average
- * about 5 bytes plus a separator.
- * @param bytes - the text's UTF-8 length.
+ * Estimated tokens of a text of `length` UTF-16 units: English words
+ * average about 5 letters plus a separator.
+ * @param length - the text's length.
  * @returns the estimate, at least 1.
  */
-export function estimateTokens(bytes: number): number {
-  return Math.ceil(bytes / 6) + 1;
+export function estimateTokens(length: number): number {
+  return Math.ceil(length / 6) + 1;
 }
 
 /**
- * Fills `order` with the items to embed, sorted by length within windows,
- * and cuts it into batches.
- * @param items - indexes of the items to embed, in input order.
- * @param lengths - byte length of every item, by item index.
- * @param order - receives the batch order (length ≥ items.length).
- * @param sortWindow - items per sorting window.
+ * Sorts one window's items by length into `order` and cuts it into batches.
+ * @param items - indexes of the window's items to embed, in input order.
+ * @param lengths - UTF-16 length of every item, by item index.
+ * @param order - the call's order array; positions [at, at + items.length) are filled.
+ * @param at - where in `order` the window starts.
  * @param batchTokens - token budget of one batch.
- * @returns the batches, covering order[0, items.length).
+ * @returns the batches, covering order[at, at + items.length).
  */
-export function planBatches(
-  items: readonly number[],
-  lengths: Uint32Array,
-  order: Uint32Array,
-  sortWindow: number,
-  batchTokens: number,
-): BatchRange[] {
+export function planWindow(items: number[], lengths: Uint32Array, order: Uint32Array, at: number, batchTokens: number): BatchRange[] {
   const batches: BatchRange[] = [];
-  for (let w = 0; w < items.length; w += sortWindow) {
-    const window = items.slice(w, w + sortWindow).sort((a, b) => (lengths[a] ?? 0) - (lengths[b] ?? 0));
-    order.set(window, w);
-    let start = w;
-    let tokens = 0;
-    for (let j = 0; j < window.length; j++) {
-      const t = estimateTokens(lengths[window[j] ?? 0] ?? 0);
-      if (tokens > 0 && tokens + t > batchTokens) {
-        batches.push({ start, end: w + j });
-        start = w + j;
-        tokens = 0;
-      }
-      tokens += t;
+  const window = items.sort((a, b) => (lengths[a] ?? 0) - (lengths[b] ?? 0));
+  order.set(window, at);
+  let start = at;
+  let tokens = 0;
+  for (let j = 0; j < window.length; j++) {
+    const t = estimateTokens(lengths[window[j] ?? 0] ?? 0);
+    if (tokens > 0 && tokens + t > batchTokens) {
+      batches.push({ start, end: at + j });
+      start = at + j;
+      tokens = 0;
     }
-    if (start < w + window.length) batches.push({ start, end: w + window.length });
+    tokens += t;
   }
+  if (start < at + window.length) batches.push({ start, end: at + window.length });
   return batches;
 }

@@ -10,13 +10,18 @@
  * Atomics are needed on the data itself.
  */
 
-/** The shared buffers of one embedding call. */
+/**
+ * The shared buffers of one window of an embedding call. Windows of a call
+ * share `order`, `out` and `status`; each has its own text bytes.
+ */
 export interface EmbedSlab {
-  /** UTF-8 bytes of every text, back to back. */
+  /** UTF-8 bytes of the window's texts, back to back. */
   readonly textBytes: SharedArrayBuffer;
-  /** Uint32[n + 1]: text i is bytes [offsets[i], offsets[i + 1]). */
+  /** Uint32[window + 1]: item base + j is bytes [offsets[j], offsets[j + 1]). */
   readonly offsets: SharedArrayBuffer;
-  /** Uint32[m]: item indexes in batch order (length-sorted within windows). */
+  /** Index of the window's first item in the call. */
+  readonly base: number;
+  /** Uint32[n]: item indexes in batch order (length-sorted within windows). */
   readonly order: SharedArrayBuffer;
   /** Float32[n × dims]: row i is item i's vector, in input order. */
   readonly out: SharedArrayBuffer;
@@ -26,37 +31,55 @@ export interface EmbedSlab {
   readonly dims: number;
 }
 
+/** The buffers every window of a call shares. */
+export interface CallBuffers {
+  readonly order: SharedArrayBuffer;
+  readonly out: SharedArrayBuffer;
+  readonly status: SharedArrayBuffer;
+  readonly dims: number;
+}
+
 /** Index of the fault counter in the fault SharedArrayBuffer. */
 export const kFaultCountSlot = 0;
 
 /**
- * Encodes texts into a fresh slab.
- * @param texts - the texts, indexed like the items.
- * @param include - which items to encode (others get zero-length ranges).
+ * Allocates the buffers of a call of `n` items.
+ * @param n - items.
  * @param dims - vector dims.
- * @returns the slab and byte views for the caller.
+ * @returns zeroed shared buffers.
  */
-export function createSlab(texts: readonly string[], include: Uint8Array, dims: number): EmbedSlab {
-  const n = texts.length;
-  let total = 0;
-  for (let i = 0; i < n; i++) if (include[i] === 1) total += Buffer.byteLength(texts[i] ?? '', 'utf8');
-  const textBytes = new SharedArrayBuffer(Math.max(1, total));
-  const offsets = new SharedArrayBuffer((n + 1) * 4);
-  const bytes = new Uint8Array(textBytes);
-  const offs = new Uint32Array(offsets);
-  const encoder = new TextEncoder();
-  let pos = 0;
-  for (let i = 0; i < n; i++) {
-    offs[i] = pos;
-    if (include[i] === 1) pos += encoder.encodeInto(texts[i] ?? '', bytes.subarray(pos)).written;
-  }
-  offs[n] = pos;
+export function createCallBuffers(n: number, dims: number): CallBuffers {
   return {
-    textBytes,
-    offsets,
     order: new SharedArrayBuffer(Math.max(1, n) * 4),
     out: new SharedArrayBuffer(Math.max(1, n * dims) * 4),
     status: new SharedArrayBuffer(Math.max(1, n)),
     dims,
   };
+}
+
+/**
+ * Encodes one window's texts into a slab over the call's buffers.
+ * @param call - the call's shared buffers.
+ * @param texts - the call's texts.
+ * @param base - the window's first item.
+ * @param end - one past its last item.
+ * @param include - which items to encode (others get zero-length ranges).
+ * @returns the slab.
+ */
+export function createSlab(call: CallBuffers, texts: readonly unknown[], base: number, end: number, include: Uint8Array): EmbedSlab {
+  let total = 0;
+  for (let i = base; i < end; i++) if (include[i] === 1) total += (texts[i] as string).length * 3;
+  // length × 3 bounds the UTF-8 size of any string; encodeInto fills less.
+  const textBytes = new SharedArrayBuffer(Math.max(1, total));
+  const offsets = new SharedArrayBuffer((end - base + 1) * 4);
+  const bytes = new Uint8Array(textBytes);
+  const offs = new Uint32Array(offsets);
+  const encoder = new TextEncoder();
+  let pos = 0;
+  for (let i = base; i < end; i++) {
+    offs[i - base] = pos;
+    if (include[i] === 1) pos += encoder.encodeInto(texts[i] as string, bytes.subarray(pos)).written;
+  }
+  offs[end - base] = pos;
+  return { textBytes, offsets, base, order: call.order, out: call.out, status: call.status, dims: call.dims };
 }

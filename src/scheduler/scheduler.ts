@@ -8,8 +8,8 @@ import { setMaxListeners } from 'node:events';
 import { Piscina } from 'piscina';
 import { AbortError, VecforgeError, errorMessage, throwIfAborted } from '../errors.js';
 import { kItemNoKnownWords, kItemOk } from '../models/embedder.js';
-import { planBatches, type BatchRange } from './batcher.js';
-import { createSlab, type EmbedSlab } from './layout.js';
+import { planWindow, type BatchRange } from './batcher.js';
+import { createCallBuffers, createSlab, type EmbedSlab } from './layout.js';
 import { MetricsRecorder } from './metrics.js';
 import { kItemOkOutcome, validateText, type ItemFailed, type ItemOutcome } from './outcome.js';
 import type { EmbedReply, WorkerInit, WorkerReply, WorkerRequest } from './protocol.js';
@@ -95,14 +95,16 @@ export class Scheduler {
   }
 
   /**
-   * Embeds texts on the pool.
+   * Embeds texts on the pool. Windows of `sortWindow` items are validated,
+   * packed and dispatched one after another, so workers start on the first
+   * window while the main thread prepares the next.
    * @param texts - the inputs; anything not a valid string fails per item.
    * @param signal - cancels queued and running batches.
    * @returns vectors in input order and per-item outcomes.
    */
   async embed(texts: readonly unknown[], signal?: AbortSignal): Promise<EmbedResult> {
     throwIfAborted(signal);
-    const { dims, maxTextBytes } = this.#settings;
+    const { dims, maxTextBytes, sortWindow, batchTokens } = this.#settings;
     const n = texts.length;
     const outcomes: Array<ItemOutcome | undefined> = new Array<ItemOutcome | undefined>(n);
     const include = new Uint8Array(n);
@@ -110,32 +112,64 @@ export class Scheduler {
     const firstOf = new Map<string, number>();
     const duplicates: Array<[number, number]> = [];
     const unique: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const text = texts[i];
-      const failure = validateText(text, maxTextBytes);
-      if (failure !== undefined) {
-        outcomes[i] = failure;
-        continue;
-      }
-      const s = text as string;
-      const first = firstOf.get(s);
-      if (first !== undefined) {
-        duplicates.push([i, first]);
-        continue;
-      }
-      firstOf.set(s, i);
-      include[i] = 1;
-      lengths[i] = s.length;
-      unique.push(i);
-    }
-    const strings = texts.map((t) => (typeof t === 'string' ? t : ''));
-    const slab = createSlab(strings, include, dims);
-    const batches = planBatches(unique, lengths, new Uint32Array(slab.order), this.#settings.sortWindow, this.#settings.batchTokens);
+    const call = createCallBuffers(n, dims);
+    const order = new Uint32Array(call.order);
     const failed = new Map<number, ItemFailed>();
-    await this.#runAll(slab, batches, failed, signal);
+    const controller = new AbortController();
+    // Every queued task listens on this signal.
+    setMaxListeners(0, controller.signal);
+    const breaker: CallBreaker = { succeeded: 0, isolatedFailures: 0 };
+    const onAbort = (): void => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const running: Array<Promise<void>> = [];
+    try {
+      let placed = 0;
+      for (let base = 0; base < n; base += sortWindow) {
+        const end = Math.min(n, base + sortWindow);
+        const windowItems: number[] = [];
+        for (let i = base; i < end; i++) {
+          const text = texts[i];
+          const failure = validateText(text, maxTextBytes);
+          if (failure !== undefined) {
+            outcomes[i] = failure;
+            continue;
+          }
+          const s = text as string;
+          const first = firstOf.get(s);
+          if (first !== undefined) {
+            duplicates.push([i, first]);
+            continue;
+          }
+          firstOf.set(s, i);
+          include[i] = 1;
+          lengths[i] = s.length;
+          windowItems.push(i);
+          unique.push(i);
+        }
+        if (windowItems.length === 0) continue;
+        const slab = createSlab(call, texts, base, end, include);
+        for (const batch of planWindow(windowItems, lengths, order, placed, batchTokens)) {
+          const p = this.#runIsolating(slab, batch, failed, controller.signal, breaker);
+          // Failures are collected by Promise.all below; this keeps a batch
+          // that fails while later windows are still being packed from
+          // counting as unhandled.
+          p.catch(() => {});
+          running.push(p);
+        }
+        placed += windowItems.length;
+      }
+      await Promise.all(running);
+    } catch (error) {
+      controller.abort(error);
+      await Promise.allSettled(running);
+      if (signal?.aborted === true) throw new AbortError(signal.reason);
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
 
-    const status = new Uint8Array(slab.status);
-    const vectors = new Float32Array(slab.out, 0, n * dims);
+    const status = new Uint8Array(call.status);
+    const vectors = new Float32Array(call.out, 0, n * dims);
     let ok = 0;
     for (const i of unique) {
       const failure = failed.get(i);
@@ -160,24 +194,6 @@ export class Scheduler {
     this.#metrics.addItems(ok);
     this.#metrics.addFailures(n - ok);
     return { vectors, dims, items: outcomes as ItemOutcome[] };
-  }
-
-  async #runAll(slab: EmbedSlab, batches: readonly BatchRange[], failed: Map<number, ItemFailed>, signal?: AbortSignal): Promise<void> {
-    const controller = new AbortController();
-    // Every queued task listens on this signal.
-    setMaxListeners(0, controller.signal);
-    const breaker: CallBreaker = { succeeded: 0, isolatedFailures: 0 };
-    const onAbort = (): void => controller.abort(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      await Promise.all(batches.map((b) => this.#runIsolating(slab, b, failed, controller.signal, breaker)));
-    } catch (error) {
-      controller.abort(error);
-      if (signal?.aborted === true) throw new AbortError(signal.reason);
-      throw error;
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-    }
   }
 
   /** Runs a batch; when it keeps failing, splits it until the bad item is alone. */

@@ -50,8 +50,8 @@ export async function handleEmbed(kernel: EmbedKernel, request: EmbedRequest, fa
   const status = new Uint8Array(slab.status);
   const texts: string[] = new Array<string>(order.length);
   for (let j = 0; j < order.length; j++) {
-    const i = order[j] ?? 0;
-    texts[j] = decoder.decode(bytes.subarray(offsets[i] ?? 0, offsets[i + 1] ?? 0));
+    const local = (order[j] ?? 0) - slab.base;
+    texts[j] = decoder.decode(bytes.subarray(offsets[local] ?? 0, offsets[local + 1] ?? 0));
   }
   const local = new Uint8Array(order.length);
   const rows = await kernel.embedBatch(texts, local);

@@ -1,0 +1,153 @@
+/**
+ * embed suite: sequential per-item on the main thread (the naive pattern)
+ * vs batched on the main thread vs the pooled engine with 1..N workers;
+ * memory with 1 vs 2 workers; SAB vs transfer vs structured clone.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Engine } from '../../index.js';
+import { ensureGloveCache } from '../../models/glove/convert.js';
+import { createGloveKernel } from '../../models/glove/kernel.js';
+import { defaultCacheDir } from '../../config/engine-options.js';
+import { loadTf } from '../../tensor/backend.js';
+import { prepareDefinitions } from '../data/definitions.js';
+import { ExchangeProbe, type ExchangeMode } from '../exchange.js';
+import { timeTasks } from '../measure.js';
+import type { Report } from '../report.js';
+import type { SuiteContext } from './suite.js';
+
+function readTexts(path: string, limit: number): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (line === '') continue;
+    out.push((JSON.parse(line) as { text: string }).text);
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+/**
+ * Runs the embed and exchange figures.
+ * @param report - receives tables and figures.
+ * @param ctx - suite context (quick mode, data dir).
+ */
+export async function runEmbedSuite(report: Report, ctx: SuiteContext): Promise<void> {
+  const count = ctx.quick ? 10_000 : 100_000;
+  const corpus = await prepareDefinitions({ cacheDir: ctx.dataDir, count });
+  const texts = readTexts(corpus.path, count);
+  const naiveCount = ctx.quick ? 300 : 2_000;
+  const naiveTexts = texts.filter((_, i) => i % Math.floor(texts.length / naiveCount) === 0).slice(0, naiveCount);
+  const iterations = ctx.quick ? 1 : 3;
+  const dataset = `${texts.length} WordNet definitions (Debian wordnet-base)`;
+
+  // Main-thread baselines: the same glove-100d kernel on the same backend.
+  const cacheDir = defaultCacheDir();
+  const { buffer, header } = ensureGloveCache(cacheDir);
+  const tf = await loadTf('wasm');
+  const kernel = createGloveKernel({ buffer, header }, tf);
+  const status = new Uint8Array(256);
+  const naive = async (text: string): Promise<Float32Array> => kernel.embedBatch([text], status);
+
+  const engines = new Map<number, Engine>();
+  const maxWorkers = Math.max(2, ctx.maxWorkers);
+  for (let w = 1; w <= maxWorkers; w++) engines.set(w, await Engine.create({ workers: w, backend: 'wasm' }));
+  try {
+    const tasks: Array<readonly [string, () => unknown]> = [
+      [
+        'sequential: await embed(text) per item, main thread',
+        async () => {
+          for (const t of naiveTexts) await naive(t);
+        },
+      ],
+      [
+        'batched: 256 per call, main thread',
+        () => {
+          for (let i = 0; i < texts.length; i += 256) kernel.embedBatch(texts.slice(i, i + 256), status);
+        },
+      ],
+    ];
+    for (const [w, engine] of engines) tasks.push([`pooled: engine.embed, ${w} worker${w > 1 ? 's' : ''}`, () => engine.embed(texts)]);
+    const timings = await timeTasks(tasks, iterations);
+    const rate = (i: number, n: number): number => n / ((timings[i]?.meanMs ?? Number.NaN) / 1000);
+    const naiveRate = rate(0, naiveTexts.length);
+    const rows = timings.map((t, i) => {
+      const r = rate(i, i === 0 ? naiveTexts.length : texts.length);
+      return [t.name, i === 0 ? naiveTexts.length : texts.length, r, r / naiveRate] as const;
+    });
+    const oneWorker = rate(2, texts.length);
+    report.table({
+      suite: 'embed',
+      title: `throughput, glove-100d on wasm, ${dataset}`,
+      columns: ['pattern', 'items', 'items/s', '× sequential'],
+      rows: rows.map((r) => [...r]),
+      note: `Mean of ${iterations} iteration(s) after a warm-up, tinybench, all in one run. The sequential pattern runs on ${naiveTexts.length} texts spread over the same corpus.`,
+    });
+    const conditions = { dataset, backend: 'wasm', iterations };
+    rows.forEach(([name, , r]) => report.figure({ suite: 'embed', name: `items/s: ${name}`, value: r, unit: 'items/s', conditions }));
+    const twoWorkers = rate(3, texts.length);
+    report.figure({ suite: 'embed', name: 'ratio: 2 workers / 1 worker', value: twoWorkers / oneWorker, unit: '×', conditions });
+    report.figure({ suite: 'embed', name: 'ratio: pooled 2 workers / sequential per item', value: twoWorkers / naiveRate, unit: '×', conditions });
+    process.stdout.write(`\n2 workers / 1 worker: ${(twoWorkers / oneWorker).toFixed(2)}×   pooled (2 workers) / sequential: ${(twoWorkers / naiveRate).toFixed(1)}×\n`);
+  } finally {
+    await Promise.all([...engines.values()].map((e) => e.close()));
+  }
+
+  await runMemory(report, corpus.path, ctx);
+  await runExchange(report, ctx);
+}
+
+async function runMemory(report: Report, input: string, ctx: SuiteContext): Promise<void> {
+  const probe = fileURLToPath(new URL('../rss-probe.js', import.meta.url));
+  const limit = ctx.quick ? 5_000 : 20_000;
+  const measure = (workers: number): { peakRssBytes: number; rssAfterStartBytes: number; sharedTableBytes: number } =>
+    JSON.parse(execFileSync(process.execPath, [probe, '--workers', String(workers), '--input', input, '--limit', String(limit)], { encoding: 'utf8' }).trim()) as never;
+  const one = measure(1);
+  const two = measure(2);
+  const mib = (b: number): number => b / 2 ** 20;
+  report.table({
+    suite: 'embed',
+    title: 'resident memory of the whole process (main + workers)',
+    columns: ['workers', 'RSS after start (MiB)', 'peak RSS (MiB)', 'shared table (MiB)'],
+    rows: [
+      [1, mib(one.rssAfterStartBytes), mib(one.peakRssBytes), mib(one.sharedTableBytes)],
+      [2, mib(two.rssAfterStartBytes), mib(two.peakRssBytes), mib(two.sharedTableBytes)],
+    ],
+    note: `Each row is a fresh process embedding ${limit} definitions twice; RSS sampled every 20 ms. Ratio 2/1 of peak RSS: ${(two.peakRssBytes / one.peakRssBytes).toFixed(3)}×.`,
+  });
+  report.figure({ suite: 'embed', name: 'ratio: peak RSS 2 workers / 1 worker', value: two.peakRssBytes / one.peakRssBytes, unit: '×', conditions: { texts: limit } });
+}
+
+async function runExchange(report: Report, ctx: SuiteContext): Promise<void> {
+  const shapes: ReadonlyArray<readonly [number, number, string]> = [
+    [512, 100, 'a typical engine batch'],
+    [10_000, 100, 'a sort window of glove-100d rows'],
+    [10_000, 384, "DESIGN.md's measurement shape"],
+  ];
+  const probe = new ExchangeProbe(10_000 * 384);
+  const modes: readonly ExchangeMode[] = ['sab', 'transfer', 'clone'];
+  const rows: Array<Array<string | number>> = [];
+  try {
+    for (const [n, dims, label] of shapes) {
+      const reps = ctx.quick ? 20 : 100;
+      const overhead: number[] = [];
+      for (const m of modes) {
+        const [timing] = await timeTasks([[`${m} ${n}×${dims}`, () => probe.roundTrip(m, n, dims)]], reps);
+        // Warm-up round trips are in the compute list too; they weigh 1 in reps + 1.
+        overhead.push(Math.max(0, (timing?.meanMs ?? 0) - probe.takeMeanComputeMs(m)));
+      }
+      const [sab = 0, transfer = 0, clone = 0] = overhead;
+      rows.push([`${n} × ${dims} (${label})`, sab, transfer, clone, clone / sab]);
+      report.figure({ suite: 'exchange', name: `ratio: clone / SAB exchange overhead per batch, ${n}×${dims}`, value: clone / sab, unit: '×', conditions: { rows: n, dims, iterations: reps } });
+    }
+  } finally {
+    await probe.close();
+  }
+  report.table({
+    suite: 'exchange',
+    title: 'per-batch exchange overhead, worker → main thread output array (ms, mean)',
+    columns: ['batch', 'SharedArrayBuffer', 'transferred buffer', 'structured clone', 'clone / SAB'],
+    rows,
+    note: 'Overhead = round trip minus the worker\'s compute (writing the values, the same loop in every mode). SAB: the worker writes straight into the shared arena and posts a tiny message. Transfer/clone: the worker writes a fresh array and posts it; the main thread copies it into the arena.',
+  });
+}
