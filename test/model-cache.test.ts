@@ -13,7 +13,7 @@ describe('glove-100d cache', () => {
     // Kill it the moment its temporary file appears: mid-write.
     await new Promise<void>((resolve, reject) => {
       const timer = setInterval(() => {
-        if (readdirSync(dir).some((f) => f.includes('.tmp-'))) {
+        if (readdirSync(dir).some((f) => f.endsWith('.tmp'))) {
           clearInterval(timer);
           child.kill('SIGKILL');
           resolve();

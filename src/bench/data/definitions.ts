@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { throwIfAborted } from '../../errors.js';
-import { writeFileAtomicSync } from './atomic-file.js';
+import { writeFileAtomicSync } from '../../store/atomic.js';
 import { readWordNet, type WordNetSynset, withWordNet } from './wordnet.js';
 
 /** Bumped whenever the selection or the line format changes; part of the file name. */

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { VecforgeError } from '../../errors.js';
-import { writeFileAtomicSync } from './atomic-file.js';
+import { writeFileAtomicSync } from '../../store/atomic.js';
 
 /** A matrix read from a Texmex file: `rows` × `dims` values, row-major. */
 export interface VecsMatrix<T extends Float32Array | Int32Array> {

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { throwIfAborted, VecforgeError } from '../../errors.js';
-import { writeFileAtomicSync } from './atomic-file.js';
+import { writeFileAtomicSync } from '../../store/atomic.js';
 import { writeFvecs, writeIvecs } from './fvecs.js';
 import { computeGroundTruth, type GroundTruthEngine } from './ground-truth.js';
 

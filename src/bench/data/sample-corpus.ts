@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { throwIfAborted, VecforgeError } from '../../errors.js';
-import { writeFileAtomicSync } from './atomic-file.js';
+import { writeFileAtomicSync } from '../../store/atomic.js';
 import { readWordNet, type WordNetPartOfSpeech, type WordNetSynset, withWordNet } from './wordnet.js';
 
 /** Every this-many-th eligible synset goes into the sample. */

