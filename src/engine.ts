@@ -11,6 +11,7 @@ import type { EngineMetrics } from './scheduler/metrics.js';
 import type { FaultSpec, WorkerInit } from './scheduler/protocol.js';
 import { Scheduler, type EmbedResult } from './scheduler/scheduler.js';
 import { workerFile } from './scheduler/worker-url.js';
+import { VectorIndex, type IndexHost, type IndexOptions } from './index/vector-index.js';
 
 /** Where `Engine.create` reads configuration besides `options`. */
 export interface EngineCreateContext {
@@ -198,6 +199,39 @@ export class Engine {
       cacheDir: this.#options.cacheDir,
       modelFiles: this.#model.describe,
       options: this.#options,
+    };
+  }
+
+  /**
+   * Creates an empty index (written on `save()`).
+   * @param options - dir, space, m, efConstruction, efSearch, capacity, dims.
+   * @returns the index.
+   * @throws {TypeError | RangeError} for invalid options.
+   * @throws {VecforgeError} ERR_INDEX when `dir` already holds an index.
+   */
+  async createIndex(options: IndexOptions): Promise<VectorIndex> {
+    this.#checkOpen();
+    return VectorIndex.create(this.#indexHost(), options);
+  }
+
+  /**
+   * Opens the current version of an index directory, after checking every
+   * file against its manifest.
+   * @param dir - the index directory.
+   * @returns the index.
+   * @throws {VecforgeError} ERR_INDEX, ERR_INDEX_CORRUPT or ERR_INDEX_VERSION.
+   */
+  async openIndex(dir: string): Promise<VectorIndex> {
+    this.#checkOpen();
+    return VectorIndex.open(this.#indexHost(), dir);
+  }
+
+  #indexHost(): IndexHost {
+    return {
+      scheduler: this.#scheduler,
+      workers: this.#options.workers,
+      model: { id: this.#model.id, dims: this.#model.dims },
+      embed: (texts, signal) => this.#scheduler.embed(texts, signal),
     };
   }
 

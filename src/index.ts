@@ -17,3 +17,7 @@ export type { BackendName, BackendChoice } from './tensor/backend.js';
 export { NpyWriter, readNpy } from './io/npy.js';
 export { readLines } from './io/lines.js';
 export type { FileLine } from './io/lines.js';
+export { VectorIndex, contentHash } from './index/vector-index.js';
+export type { IndexOptions, IndexItem, IndexItemOutcome, IndexItemFailureCode, Hit, SearchOptions, IndexStats } from './index/vector-index.js';
+export type { MetadataFilter, FieldCondition, RangeCondition, InCondition } from './index/filter.js';
+export type { IndexManifest } from './index/persist.js';

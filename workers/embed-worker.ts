@@ -6,7 +6,7 @@
 import { threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { WorkerInit, WorkerReply, WorkerRequest } from '../src/scheduler/protocol.js';
-import { createWorkerKernel, handleEmbed } from '../src/scheduler/worker-side.js';
+import { createWorkerKernel, handleEmbed, handleGraphFile, handleInsert, handleSearch } from '../src/scheduler/worker-side.js';
 import type { EmbedKernel } from '../src/models/embedder.js';
 
 const init = Piscina.workerData as WorkerInit;
@@ -18,6 +18,17 @@ let kernel: Promise<{ kernel: EmbedKernel; backend: string }> | undefined;
  * @returns the reply.
  */
 export default async function handle(request: WorkerRequest): Promise<WorkerReply> {
+  switch (request.kind) {
+    case 'insert':
+      return handleInsert(request);
+    case 'search':
+      return handleSearch(request);
+    case 'save-graph':
+    case 'load-graph':
+      return handleGraphFile(request);
+    default:
+      break;
+  }
   kernel ??= createWorkerKernel(init);
   const ready = await kernel;
   switch (request.kind) {

@@ -12,7 +12,7 @@ import { planWindow, type BatchRange } from './batcher.js';
 import { createCallBuffers, createSlab, type EmbedSlab } from './layout.js';
 import { MetricsRecorder } from './metrics.js';
 import { kItemOkOutcome, validateText, type ItemFailed, type ItemOutcome } from './outcome.js';
-import type { EmbedReply, WorkerInit, WorkerReply, WorkerRequest } from './protocol.js';
+import type { DoneReply, EmbedReply, GraphFileRequest, InsertRequest, InsertSpec, SearchRequest, WorkerInit, WorkerReply, WorkerRequest } from './protocol.js';
 
 /** The result of embedding a list of texts. */
 export interface EmbedResult {
@@ -102,7 +102,7 @@ export class Scheduler {
    * @param signal - cancels queued and running batches.
    * @returns vectors in input order and per-item outcomes.
    */
-  async embed(texts: readonly unknown[], signal?: AbortSignal): Promise<EmbedResult> {
+  async embed(texts: readonly unknown[], signal?: AbortSignal, insert: InsertSpec | null = null): Promise<EmbedResult> {
     throwIfAborted(signal);
     const { dims, maxTextBytes, sortWindow, batchTokens } = this.#settings;
     const n = texts.length;
@@ -149,7 +149,7 @@ export class Scheduler {
         if (windowItems.length === 0) continue;
         const slab = createSlab(call, texts, base, end, include);
         for (const batch of planWindow(windowItems, lengths, order, placed, batchTokens)) {
-          const p = this.#runIsolating(slab, batch, failed, controller.signal, breaker);
+          const p = this.#runIsolating(slab, batch, failed, controller.signal, breaker, insert);
           // Failures are collected by Promise.all below; this keeps a batch
           // that fails while later windows are still being packed from
           // counting as unhandled.
@@ -197,8 +197,8 @@ export class Scheduler {
   }
 
   /** Runs a batch; when it keeps failing, splits it until the bad item is alone. */
-  async #runIsolating(slab: EmbedSlab, batch: BatchRange, failed: Map<number, ItemFailed>, signal: AbortSignal, breaker: CallBreaker): Promise<void> {
-    const error = await this.#runWithRetries(slab, batch, signal);
+  async #runIsolating(slab: EmbedSlab, batch: BatchRange, failed: Map<number, ItemFailed>, signal: AbortSignal, breaker: CallBreaker, insert: InsertSpec | null): Promise<void> {
+    const error = await this.#runWithRetries(slab, batch, signal, insert);
     if (error === undefined) {
       breaker.succeeded++;
       return;
@@ -218,20 +218,20 @@ export class Scheduler {
     }
     const mid = batch.start + (size >> 1);
     await Promise.all([
-      this.#runIsolating(slab, { start: batch.start, end: mid }, failed, signal, breaker),
-      this.#runIsolating(slab, { start: mid, end: batch.end }, failed, signal, breaker),
+      this.#runIsolating(slab, { start: batch.start, end: mid }, failed, signal, breaker, insert),
+      this.#runIsolating(slab, { start: mid, end: batch.end }, failed, signal, breaker, insert),
     ]);
   }
 
   /** @returns undefined on success, else the last error. */
-  async #runWithRetries(slab: EmbedSlab, batch: BatchRange, signal: AbortSignal): Promise<unknown> {
+  async #runWithRetries(slab: EmbedSlab, batch: BatchRange, signal: AbortSignal, insert: InsertSpec | null): Promise<unknown> {
     let lastError: unknown;
     for (let attempt = 0; attempt <= this.#settings.maxRetries; attempt++) {
       if (signal.aborted) throw new AbortError(signal.reason);
       if (this.#closed) throw new AbortError(new Error('engine closed'));
       if (attempt > 0) this.#metrics.addRetry();
       try {
-        const reply = (await this.#pool.run({ kind: 'embed', slab, start: batch.start, end: batch.end }, { signal })) as EmbedReply;
+        const reply = (await this.#pool.run({ kind: 'embed', slab, start: batch.start, end: batch.end, insert }, { signal })) as EmbedReply;
         this.#metrics.addBatch(reply.durationMs);
         return undefined;
       } catch (error) {
@@ -240,6 +240,32 @@ export class Scheduler {
       }
     }
     return lastError;
+  }
+
+  /**
+   * Runs one insert, search or graph-file task on the pool, retried on
+   * another worker when one fails (these tasks are idempotent).
+   * @param request - the task.
+   * @param signal - cancels it.
+   * @returns the reply.
+   * @throws {AbortError} when cancelled; the last worker error after the retries.
+   */
+  async run(request: InsertRequest | SearchRequest | GraphFileRequest, signal?: AbortSignal): Promise<DoneReply> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt <= this.#settings.maxRetries; attempt++) {
+      throwIfAborted(signal);
+      if (this.#closed) throw new VecforgeError('ERR_CLOSED', 'the engine is closed');
+      if (attempt > 0) this.#metrics.addRetry();
+      try {
+        return (await this.#pool.run(request, signal !== undefined ? { signal } : {})) as DoneReply;
+      } catch (error) {
+        if (signal?.aborted === true) throw new AbortError(signal.reason);
+        lastError = error;
+        // Argument errors are the caller's and would fail the same way again.
+        if (error instanceof TypeError || error instanceof RangeError) break;
+      }
+    }
+    throw lastError;
   }
 
   /** Stops the pool; queued work is cancelled. */

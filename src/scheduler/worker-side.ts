@@ -6,7 +6,16 @@ import { loadTf } from '../tensor/backend.js';
 import { getKernel } from '../models/registry.js';
 import type { EmbedKernel } from '../models/embedder.js';
 import { kFaultCountSlot } from './layout.js';
-import type { EmbedReply, EmbedRequest, FaultSpec, WorkerInit } from './protocol.js';
+import { loadNativeHnswCore, type HnswCore } from '../index/hnsw-native.js';
+import { kItemOk } from '../models/embedder.js';
+import type { DoneReply, EmbedReply, EmbedRequest, FaultSpec, GraphFileRequest, InsertRequest, SearchRequest, WorkerInit } from './protocol.js';
+
+let hnsw: HnswCore | undefined;
+
+function core(): HnswCore {
+  hnsw ??= loadNativeHnswCore();
+  return hnsw;
+}
 
 /**
  * Builds this worker's kernel: starts TF.js when the model needs it, then
@@ -66,5 +75,67 @@ export async function handleEmbed(kernel: EmbedKernel, request: EmbedRequest, fa
   // with a partly written batch (rows are idempotent: same place, same value).
   maybeFault(fault, texts, () => write(0, order.length >> 1));
   write(0, order.length);
+  if (request.insert !== null) {
+    // Insert the rows this worker just embedded into the shared graph; a
+    // retried batch re-inserts the same labels, which hnswlib treats as an
+    // update, so nothing is duplicated.
+    const labels = new Uint32Array(request.insert.labels);
+    let ok = 0;
+    for (let j = 0; j < order.length; j++) if (local[j] === kItemOk) ok++;
+    const rowsOk = ok === order.length ? rows : new Float32Array(ok * dims);
+    const labelsOk = new Uint32Array(ok);
+    for (let j = 0, o = 0; j < order.length; j++) {
+      if (local[j] !== kItemOk) continue;
+      if (rowsOk !== rows) rowsOk.set(rows.subarray(j * dims, (j + 1) * dims), o * dims);
+      labelsOk[o++] = labels[order[j] ?? 0] ?? 0;
+    }
+    if (ok > 0) core().addPoints(request.insert.handle, rowsOk, labelsOk, request.insert.replaceDeleted);
+  }
   return { kind: 'embedded', items: order.length, durationMs: performance.now() - started };
+}
+
+/**
+ * Inserts rows [start, end) of a shared matrix into a shared graph.
+ * @param request - the rows and labels.
+ * @returns the reply.
+ */
+export function handleInsert(request: InsertRequest): DoneReply {
+  const started = performance.now();
+  const { dims, start, end } = request;
+  const data = new Float32Array(request.data, start * dims * 4, (end - start) * dims);
+  const labels = new Uint32Array(request.labels, start * 4, end - start);
+  core().addPoints(request.handle, data, labels, request.replaceDeleted);
+  return { kind: 'done', durationMs: performance.now() - started, handle: request.handle };
+}
+
+/**
+ * Searches queries [start, end) and writes results in place.
+ * @param request - the queries and output buffers.
+ * @returns the reply.
+ */
+export function handleSearch(request: SearchRequest): DoneReply {
+  const started = performance.now();
+  const { dims, start, end, k } = request;
+  const queries = new Float32Array(request.queries, start * dims * 4, (end - start) * dims);
+  const filter = request.filter === null ? undefined : new Uint8Array(request.filter);
+  const r = core().searchKnn(request.handle, queries, k, request.ef, filter);
+  new Uint32Array(request.outLabels, start * k * 4, (end - start) * k).set(r.labels);
+  new Float32Array(request.outDistances, start * k * 4, (end - start) * k).set(r.distances);
+  new Uint32Array(request.outCounts, start * 4, end - start).set(r.counts);
+  return { kind: 'done', durationMs: performance.now() - started, handle: request.handle };
+}
+
+/**
+ * Saves a graph to a file, or loads one (returning its handle).
+ * @param request - the file request.
+ * @returns the reply.
+ */
+export function handleGraphFile(request: GraphFileRequest): DoneReply {
+  const started = performance.now();
+  if (request.kind === 'save-graph') {
+    core().save(request.handle, request.path);
+    return { kind: 'done', durationMs: performance.now() - started, handle: request.handle };
+  }
+  const handle = core().load(request.path, request.space, request.dims, request.maxElements, true);
+  return { kind: 'done', durationMs: performance.now() - started, handle };
 }

@@ -1,0 +1,163 @@
+/**
+ * Index directories: one sub-directory per version, a manifest written last
+ * with the size and SHA-256 of every file, and a `current` pointer swapped
+ * atomically. No file reaches native code before its checksum matches.
+ *
+ * ```
+ * DIR/current                 "v000003"
+ * DIR/versions/v000003/       graph.hnsw, docs.lmdb, manifest.json, ...
+ * ```
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { VecforgeError } from '../errors.js';
+import { writeFileAtomicSync } from '../store/atomic.js';
+
+/** The index format this build writes and reads. */
+export const kIndexFormatVersion = 1;
+/** Versions kept after a save (the newest and the one before). */
+export const kKeptVersions = 2;
+
+/** Size and checksum of one file of a version. */
+export interface FileEntry {
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+/** manifest.json. */
+export interface IndexManifest {
+  readonly format: 'vecforge-index';
+  readonly formatVersion: number;
+  readonly createdAt: string;
+  readonly model: { readonly id: string; readonly dims: number } | null;
+  readonly space: 'cosine' | 'ip' | 'l2';
+  /** Dims of the vectors in the graph (after PCA, when there is one). */
+  readonly dims: number;
+  readonly params: { readonly m: number; readonly efConstruction: number; readonly efSearch: number };
+  readonly counts: { readonly count: number; readonly deleted: number; readonly nextLabel: number; readonly capacity: number };
+  readonly files: Readonly<Record<string, FileEntry>>;
+  /** Free-form sections later layers add (PCA, jobs). */
+  readonly extra: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * SHA-256 and size of a file, streamed in chunks.
+ * @param path - the file.
+ * @returns its entry.
+ */
+export function hashFile(path: string): FileEntry {
+  const hash = createHash('sha256');
+  const fd = openSync(path, 'r');
+  const buf = Buffer.allocUnsafe(1 << 22);
+  let bytes = 0;
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, bytes);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+      bytes += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { bytes, sha256: hash.digest('hex') };
+}
+
+/**
+ * The directory of the version `current` points at, or undefined for a
+ * directory without a published version.
+ * @param dir - the index directory.
+ * @returns the version directory and name.
+ */
+export function currentVersion(dir: string): { name: string; path: string } | undefined {
+  const pointer = join(dir, 'current');
+  if (!existsSync(pointer)) return undefined;
+  const name = readFileSync(pointer, 'utf8').trim();
+  if (!/^v\d{6}$/.test(name)) throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: the current pointer holds ${JSON.stringify(name.slice(0, 40))}, not a version name`);
+  return { name, path: join(dir, 'versions', name) };
+}
+
+/**
+ * Creates the directory for the next version (not yet published).
+ * @param dir - the index directory.
+ * @returns its name and path.
+ */
+export function nextVersionDir(dir: string): { name: string; path: string } {
+  const versions = join(dir, 'versions');
+  mkdirSync(versions, { recursive: true });
+  let max = 0;
+  for (const entry of readdirSync(versions)) {
+    const m = /^v(\d{6})$/.exec(entry);
+    if (m !== null) max = Math.max(max, Number(m[1]));
+  }
+  const name = `v${String(max + 1).padStart(6, '0')}`;
+  const path = join(versions, name);
+  rmSync(path, { recursive: true, force: true });
+  mkdirSync(path);
+  return { name, path };
+}
+
+/**
+ * Writes the manifest of a fully written version, then points `current` at
+ * it (atomic rename), then drops versions beyond {@link kKeptVersions}.
+ * @param dir - the index directory.
+ * @param version - the new version.
+ * @param manifest - its manifest, files hashed.
+ */
+export function publishVersion(dir: string, version: { name: string; path: string }, manifest: IndexManifest): void {
+  writeFileAtomicSync(join(version.path, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileAtomicSync(join(dir, 'current'), `${version.name}\n`);
+  const versions = join(dir, 'versions');
+  const names = readdirSync(versions)
+    .filter((n) => /^v\d{6}$/.test(n))
+    .sort();
+  for (const old of names.slice(0, Math.max(0, names.length - kKeptVersions))) rmSync(join(versions, old), { recursive: true, force: true });
+  // Half-written versions newer than current (a crash mid-save) are dropped too.
+  for (const n of names) if (n > version.name) rmSync(join(versions, n), { recursive: true, force: true });
+}
+
+/**
+ * Hashes the listed files of a version directory.
+ * @param path - the version directory.
+ * @param names - file names.
+ * @returns name → entry.
+ */
+export function hashFiles(path: string, names: readonly string[]): Record<string, FileEntry> {
+  const out: Record<string, FileEntry> = {};
+  for (const name of names) out[name] = hashFile(join(path, name));
+  return out;
+}
+
+/**
+ * Reads and checks the current version of an index: the manifest parses,
+ * its format version is one this build reads, and every file matches its
+ * size and SHA-256.
+ * @param dir - the index directory.
+ * @returns the manifest and version directory.
+ * @throws {VecforgeError} ERR_INDEX (no index), ERR_INDEX_VERSION (newer format), ERR_INDEX_CORRUPT (mismatch).
+ */
+export function readVerifiedVersion(dir: string): { manifest: IndexManifest; path: string; name: string } {
+  const version = currentVersion(dir);
+  if (version === undefined) throw new VecforgeError('ERR_INDEX', `${dir} holds no published index (no "current" file)`);
+  let manifest: IndexManifest;
+  try {
+    manifest = JSON.parse(readFileSync(join(version.path, 'manifest.json'), 'utf8')) as IndexManifest;
+  } catch (error) {
+    throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: manifest of ${version.name} is missing or not valid JSON`, { cause: error });
+  }
+  if (manifest.format !== 'vecforge-index' || typeof manifest.formatVersion !== 'number') {
+    throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: ${version.name}/manifest.json is not a vecforge index manifest`);
+  }
+  if (manifest.formatVersion > kIndexFormatVersion) {
+    throw new VecforgeError('ERR_INDEX_VERSION', `index ${dir} has format version ${manifest.formatVersion}; this vecforge reads up to ${kIndexFormatVersion}: upgrade vecforge`);
+  }
+  for (const [name, entry] of Object.entries(manifest.files)) {
+    const path = join(version.path, name);
+    if (!existsSync(path)) throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: file ${name} of ${version.name} is missing`);
+    const size = statSync(path).size;
+    if (size !== entry.bytes) throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: file ${name} is ${size} bytes, the manifest says ${entry.bytes} (truncated or replaced)`);
+    if (hashFile(path).sha256 !== entry.sha256) throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: file ${name} does not match its checksum`);
+  }
+  return { manifest, path: version.path, name: version.name };
+}

@@ -1,0 +1,840 @@
+/**
+ * VectorIndex: an HNSW graph (one per index, shared by every pool worker)
+ * plus the doc store mapping string ids to 32-bit labels, namespaces and
+ * metadata. Texts are embedded on the pool and inserted by the worker that
+ * embedded them; vectors are inserted by pool workers in parallel.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { AbortError, VecforgeError, throwIfAborted } from '../errors.js';
+import { DocStore, type DocRecord } from '../store/doc-store.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import { compileFilter, LabelBitset, type MetadataFilter } from './filter.js';
+import { kHnswNoLabel, loadHnswCore, type HnswCore, type HnswSearchResult, type HnswSpace } from './hnsw-native.js';
+import { currentVersion, hashFiles, kIndexFormatVersion, nextVersionDir, publishVersion, readVerifiedVersion, type IndexManifest } from './persist.js';
+
+/** Options of `engine.createIndex`. */
+export interface IndexOptions {
+  /** The index directory (created when missing; must not hold an index yet). */
+  dir: string;
+  /** Distance space. Scores: cosine similarity, inner product, or minus squared L2. @default 'cosine' */
+  space?: HnswSpace;
+  /** HNSW links per node. @default 16 */
+  m?: number;
+  /** Build-time candidate list size. @default 200 */
+  efConstruction?: number;
+  /** Default search candidate list size. @default 64 */
+  efSearch?: number;
+  /** Initial capacity; grows automatically. @default 1024 */
+  capacity?: number;
+  /** Vector dims. @default the engine model's dims */
+  dims?: number;
+  /** Level-generator seed. @default 100 */
+  seed?: number;
+}
+
+/** Resolved index options. */
+export type ResolvedIndexOptions = Readonly<Required<IndexOptions>>;
+
+/** One item to add. Exactly one of `text` and `vector`. */
+export interface IndexItem {
+  readonly id: string;
+  readonly text?: string;
+  readonly vector?: Float32Array | readonly number[];
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  /** @default 'default' */
+  readonly namespace?: string;
+}
+
+/** Why an item was not added, updated or deleted. */
+export type IndexItemFailureCode =
+  | 'INVALID_ITEM'
+  | 'INVALID_ID'
+  | 'DUPLICATE_ID'
+  | 'EXISTS'
+  | 'NOT_FOUND'
+  | 'WRONG_DIMS'
+  | 'NON_FINITE'
+  | 'INVALID_NAMESPACE'
+  | 'INVALID_METADATA'
+  | 'NOT_A_STRING'
+  | 'EMPTY'
+  | 'TOO_LARGE'
+  | 'MALFORMED_UTF16'
+  | 'NO_KNOWN_WORDS'
+  | 'WORKER_FAILED';
+
+/** Outcome of one item of addBatch, upsert or delete. */
+export type IndexItemOutcome =
+  | { readonly state: 'ok'; readonly id: string }
+  | { readonly state: 'failed'; readonly id: string | null; readonly code: IndexItemFailureCode; readonly reason: string };
+
+/** A search hit. */
+export interface Hit {
+  readonly id: string;
+  /** Higher is better: cosine similarity, inner product, or −(squared L2). */
+  readonly score: number;
+  readonly namespace: string;
+  readonly metadata: Readonly<Record<string, unknown>> | null;
+}
+
+/** Options of a search. */
+export interface SearchOptions {
+  /** Neighbours to return, in [1, count]. @default 10 */
+  readonly k?: number;
+  /** Candidate list size, ≥ k. @default max(efSearch, k) */
+  readonly ef?: number;
+  /** Only these namespaces. */
+  readonly namespace?: string | readonly string[];
+  /** Only items whose metadata matches. */
+  readonly filter?: MetadataFilter;
+  readonly signal?: AbortSignal;
+}
+
+/** What `index.stats()` reports. */
+export interface IndexStats {
+  readonly count: number;
+  readonly deleted: number;
+  readonly dims: number;
+  readonly space: HnswSpace;
+  readonly capacity: number;
+  /** Graph bytes per stored element: the vector plus its links and header, as hnswlib lays it out. */
+  readonly bytesPerVector: number;
+  readonly params: { readonly m: number; readonly efConstruction: number; readonly efSearch: number };
+  readonly namespaces: Readonly<Record<string, number>>;
+  readonly core: 'native' | 'hnswlib-node';
+  readonly version: string | null;
+}
+
+/** What the index needs from its engine. */
+export interface IndexHost {
+  readonly scheduler: Scheduler;
+  readonly workers: number;
+  readonly model: { readonly id: string; readonly dims: number };
+  /** Embeds query texts (no insert). */
+  embed(texts: readonly unknown[], signal?: AbortSignal): Promise<{ vectors: Float32Array; items: ReadonlyArray<{ state: string; reason?: string }> }>;
+}
+
+const kDefaultNamespace = 'default';
+const kMaxIdBytes = 1024;
+
+function intOption(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number') throw new TypeError(`options.${name} must be an integer in [${min}, ${max}], got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`options.${name} must be an integer in [${min}, ${max}], got ${value}`);
+  return value;
+}
+
+/**
+ * Validates and resolves index options.
+ * @param options - as given.
+ * @param modelDims - the engine model's dims.
+ * @returns resolved options.
+ * @throws {TypeError | RangeError} naming the option.
+ */
+export function resolveIndexOptions(options: unknown, modelDims: number): ResolvedIndexOptions {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object with at least { dir }');
+  const o = options as Record<string, unknown>;
+  const known = ['dir', 'space', 'm', 'efConstruction', 'efSearch', 'capacity', 'dims', 'seed'];
+  for (const key of Object.keys(o)) if (!known.includes(key)) throw new TypeError(`options.${key} is not a known index option; known: ${known.join(', ')}`);
+  if (typeof o.dir !== 'string' || o.dir === '') throw new TypeError(`options.dir must be a non-empty string, got ${String(o.dir)}`);
+  const space = o.space ?? 'cosine';
+  if (space !== 'cosine' && space !== 'ip' && space !== 'l2') throw new RangeError(`options.space must be one of "cosine", "ip", "l2", got ${JSON.stringify(space)}`);
+  return Object.freeze({
+    dir: o.dir,
+    space,
+    m: intOption('m', o.m ?? 16, 2, 2048),
+    efConstruction: intOption('efConstruction', o.efConstruction ?? 200, 1, 4096),
+    efSearch: intOption('efSearch', o.efSearch ?? 64, 1, 4096),
+    capacity: intOption('capacity', o.capacity ?? 1024, 1, 2 ** 32 - 2),
+    dims: intOption('dims', o.dims ?? modelDims, 1, 65536),
+    seed: intOption('seed', o.seed ?? 100, 0, 2 ** 32 - 1),
+  });
+}
+
+function failed(id: string | null, code: IndexItemFailureCode, reason: string): IndexItemOutcome {
+  return { state: 'failed', id, code, reason };
+}
+
+/**
+ * Content hash of a text, the key of the embedding cache and of reindex
+ * change detection.
+ * @param text - the text.
+ * @returns hex SHA-256.
+ */
+export function contentHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** A searchable HNSW index. Create with `engine.createIndex` or `engine.openIndex`. */
+export class VectorIndex {
+  readonly #host: IndexHost;
+  readonly #core: HnswCore;
+  readonly #options: ResolvedIndexOptions;
+  #handle: number;
+  #nextLabel: number;
+  readonly #idToLabel = new Map<string, number>();
+  readonly #docs: Array<DocRecord | undefined> = [];
+  readonly #namespaces = new Map<string, LabelBitset>();
+  readonly #live = new LabelBitset();
+  #liveCount = 0;
+  #version: string | null;
+  #closed = false;
+  #mutations = 0;
+  #filterCache: { key: string; mutations: number; bits: Uint8Array } | undefined;
+  /** Serialises mutations and saves: one at a time, searches run freely. */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(host: IndexHost, core: HnswCore, options: ResolvedIndexOptions, handle: number, nextLabel: number, version: string | null) {
+    this.#host = host;
+    this.#core = core;
+    this.#options = options;
+    this.#handle = handle;
+    this.#nextLabel = nextLabel;
+    this.#version = version;
+  }
+
+  /**
+   * Creates an empty index in `options.dir`.
+   * @param host - the engine side.
+   * @param options - index options.
+   * @returns the index (nothing is written until `save()`).
+   * @throws {TypeError | RangeError} for invalid options.
+   * @throws {VecforgeError} ERR_INDEX when the directory already holds an index.
+   */
+  static create(host: IndexHost, options: IndexOptions): VectorIndex {
+    const resolved = resolveIndexOptions(options, host.model.dims);
+    if (existsSync(resolved.dir) && currentVersion(resolved.dir) !== undefined) {
+      throw new VecforgeError('ERR_INDEX', `${resolved.dir} already holds an index; open it with engine.openIndex`);
+    }
+    mkdirSync(resolved.dir, { recursive: true });
+    const core = loadHnswCore();
+    const handle = core.create(resolved.space, resolved.dims, resolved.capacity, resolved.m, resolved.efConstruction, resolved.seed, true);
+    return new VectorIndex(host, core, resolved, handle, 0, null);
+  }
+
+  /**
+   * Opens the current version of an index directory. Every file is checked
+   * against the manifest before any of it reaches native code.
+   * @param host - the engine side.
+   * @param dir - the index directory.
+   * @returns the index.
+   * @throws {VecforgeError} ERR_INDEX, ERR_INDEX_CORRUPT or ERR_INDEX_VERSION.
+   */
+  static async open(host: IndexHost, dir: string): Promise<VectorIndex> {
+    if (typeof dir !== 'string' || dir === '') throw new TypeError(`dir must be a non-empty string, got ${String(dir)}`);
+    const { manifest, path, name } = readVerifiedVersion(dir);
+    if (manifest.model !== null && manifest.model.id !== host.model.id) {
+      throw new VecforgeError('ERR_INDEX', `index ${dir} was built with model ${manifest.model.id}, but the engine runs ${host.model.id}`);
+    }
+    const core = loadHnswCore();
+    const graphPath = join(path, 'graph.hnsw');
+    let handle: number;
+    try {
+      handle = core.sharedAcrossThreads
+        ? (await host.scheduler.run({ kind: 'load-graph', handle: 0, path: graphPath, space: manifest.space, dims: manifest.dims, maxElements: manifest.counts.capacity })).handle
+        : core.load(graphPath, manifest.space, manifest.dims, manifest.counts.capacity, true);
+    } catch (error) {
+      throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: the graph file does not load: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    const options: ResolvedIndexOptions = Object.freeze({
+      dir,
+      space: manifest.space,
+      m: manifest.params.m,
+      efConstruction: manifest.params.efConstruction,
+      efSearch: manifest.params.efSearch,
+      capacity: manifest.counts.capacity,
+      dims: manifest.dims,
+      seed: 100,
+    });
+    const index = new VectorIndex(host, core, options, handle, manifest.counts.nextLabel, name);
+    const store = DocStore.open(join(path, 'docs.lmdb'), true);
+    try {
+      for (const [label, record] of store.entries()) index.#remember(label, record);
+    } finally {
+      await store.close();
+    }
+    if (index.#liveCount !== manifest.counts.count) {
+      throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: doc store holds ${index.#liveCount} items, the manifest says ${manifest.counts.count}`);
+    }
+    return index;
+  }
+
+  #remember(label: number, record: DocRecord): void {
+    this.#docs[label] = record;
+    this.#idToLabel.set(record.id, label);
+    this.#live.set(label);
+    this.#liveCount++;
+    let ns = this.#namespaces.get(record.namespace);
+    if (ns === undefined) {
+      ns = new LabelBitset();
+      this.#namespaces.set(record.namespace, ns);
+    }
+    ns.set(label);
+    this.#mutations++;
+  }
+
+  #forget(label: number): void {
+    const record = this.#docs[label];
+    if (record === undefined) return;
+    this.#docs[label] = undefined;
+    this.#idToLabel.delete(record.id);
+    this.#live.clear(label);
+    this.#liveCount--;
+    this.#namespaces.get(record.namespace)?.clear(label);
+    this.#mutations++;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new VecforgeError('ERR_CLOSED', 'the index is closed');
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Items in the index (deleted ones excluded). */
+  get count(): number {
+    return this.#liveCount;
+  }
+
+  /** Vector dims. */
+  get dims(): number {
+    return this.#options.dims;
+  }
+
+  /**
+   * Adds items. An id already in the index fails with EXISTS (use upsert);
+   * a repeated id within one batch fails with DUPLICATE_ID (the first
+   * occurrence is added). Every other item is added.
+   * @param items - the items.
+   * @param options - `signal` cancels embedding and insertion.
+   * @returns one outcome per item, in order.
+   * @throws {TypeError} when `items` is not an array.
+   */
+  addBatch(items: readonly IndexItem[], options: { signal?: AbortSignal } = {}): Promise<IndexItemOutcome[]> {
+    return this.#write(items, false, options.signal);
+  }
+
+  /**
+   * Adds items, replacing the vector, namespace and metadata of ids already
+   * in the index. A repeated id within one batch fails with DUPLICATE_ID.
+   * @param items - the items.
+   * @param options - `signal`.
+   * @returns one outcome per item, in order.
+   * @throws {TypeError} when `items` is not an array.
+   */
+  upsert(items: readonly IndexItem[], options: { signal?: AbortSignal } = {}): Promise<IndexItemOutcome[]> {
+    return this.#write(items, true, options.signal);
+  }
+
+  async #write(items: readonly IndexItem[], replace: boolean, signal?: AbortSignal): Promise<IndexItemOutcome[]> {
+    this.#checkOpen();
+    if (!Array.isArray(items)) throw new TypeError(`items must be an array, got ${items === null ? 'null' : typeof items}`);
+    throwIfAborted(signal);
+    return this.#serial(async () => {
+      const outcomes: IndexItemOutcome[] = new Array<IndexItemOutcome>(items.length);
+      const dims = this.#options.dims;
+      const seen = new Set<string>();
+      const texts: Array<{ at: number; id: string; text: string; label: number; record: DocRecord }> = [];
+      const vectors: Array<{ at: number; id: string; vector: Float32Array; label: number; record: DocRecord }> = [];
+      const fresh: number[] = [];
+      const take = (id: string): number => {
+        const existing = this.#idToLabel.get(id);
+        if (existing !== undefined) return existing;
+        const label = this.#nextLabel++;
+        fresh.push(label);
+        return label;
+      };
+      items.forEach((raw, at) => {
+        const item = raw as unknown;
+        if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+          outcomes[at] = failed(null, 'INVALID_ITEM', 'item must be an object { id, text | vector, metadata?, namespace? }');
+          return;
+        }
+        const { id, text, vector, metadata, namespace } = item as Record<string, unknown>;
+        if (typeof id !== 'string' || id === '' || Buffer.byteLength(id) > kMaxIdBytes) {
+          outcomes[at] = failed(typeof id === 'string' ? id : null, 'INVALID_ID', `id must be a non-empty string of at most ${kMaxIdBytes} bytes`);
+          return;
+        }
+        if (seen.has(id)) {
+          outcomes[at] = failed(id, 'DUPLICATE_ID', 'id appears earlier in the same batch; the first occurrence is used');
+          return;
+        }
+        seen.add(id);
+        if (!replace && this.#idToLabel.has(id)) {
+          outcomes[at] = failed(id, 'EXISTS', 'id is already in the index; use upsert to replace it');
+          return;
+        }
+        if ((text === undefined) === (vector === undefined)) {
+          outcomes[at] = failed(id, 'INVALID_ITEM', 'item must have exactly one of text and vector');
+          return;
+        }
+        const ns = namespace ?? kDefaultNamespace;
+        if (typeof ns !== 'string' || ns === '' || ns.length > 256) {
+          outcomes[at] = failed(id, 'INVALID_NAMESPACE', 'namespace must be a non-empty string of at most 256 characters');
+          return;
+        }
+        if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))) {
+          outcomes[at] = failed(id, 'INVALID_METADATA', 'metadata must be a plain object');
+          return;
+        }
+        const meta = (metadata ?? null) as Readonly<Record<string, unknown>> | null;
+        if (vector !== undefined) {
+          let v: Float32Array;
+          if (vector instanceof Float32Array) v = vector;
+          else if (Array.isArray(vector) && vector.every((x) => typeof x === 'number')) v = Float32Array.from(vector as number[]);
+          else {
+            outcomes[at] = failed(id, 'INVALID_ITEM', 'vector must be a Float32Array or an array of numbers');
+            return;
+          }
+          if (v.length !== dims) {
+            outcomes[at] = failed(id, 'WRONG_DIMS', `vector has ${v.length} dims, the index has ${dims}`);
+            return;
+          }
+          for (let d = 0; d < dims; d++) {
+            if (!Number.isFinite(v[d])) {
+              outcomes[at] = failed(id, 'NON_FINITE', `vector component ${d} is ${String(v[d])}`);
+              return;
+            }
+          }
+          vectors.push({ at, id, vector: v, label: take(id), record: { id, namespace: ns, metadata: meta, hash: null } });
+          return;
+        }
+        if (dims !== this.#host.model.dims) {
+          outcomes[at] = failed(id, 'WRONG_DIMS', `the index has ${dims} dims but the model embeds ${this.#host.model.dims}; add vectors instead of texts`);
+          return;
+        }
+        if (typeof text !== 'string') {
+          outcomes[at] = failed(id, 'NOT_A_STRING', `text must be a string, got ${text === null ? 'null' : typeof text}`);
+          return;
+        }
+        texts.push({ at, id, text, label: take(id), record: { id, namespace: ns, metadata: meta, hash: contentHash(text) } });
+      });
+
+      this.#ensureCapacity(fresh.length);
+      try {
+        await Promise.all([this.#insertTexts(texts, outcomes, signal), this.#insertVectors(vectors, signal)]);
+      } catch (error) {
+        // Labels that never made it into the doc store are simply unused;
+        // a partly inserted graph element without a doc is never returned
+        // (search maps labels through the doc store) and is marked deleted.
+        this.#markOrphans(fresh);
+        throw error;
+      }
+      for (const v of vectors) this.#commit(v.label, v.record);
+      for (const v of vectors) outcomes[v.at] = { state: 'ok', id: v.id };
+      for (const t of texts) if (outcomes[t.at] === undefined) {
+        this.#commit(t.label, t.record);
+        outcomes[t.at] = { state: 'ok', id: t.id };
+      }
+      this.#markOrphans(fresh);
+      return outcomes;
+    });
+  }
+
+  #commit(label: number, record: DocRecord): void {
+    if (this.#docs[label] !== undefined) this.#forget(label);
+    this.#remember(label, record);
+  }
+
+  /** Marks fresh labels that got no doc (failed items) deleted in the graph, if they were inserted. */
+  #markOrphans(fresh: readonly number[]): void {
+    for (const label of fresh) {
+      if (this.#docs[label] !== undefined) continue;
+      try {
+        this.#core.markDelete(this.#handle, label);
+      } catch {
+        // Not in the graph: the item failed before insertion.
+      }
+    }
+  }
+
+  #ensureCapacity(extra: number): void {
+    const count = this.#core.getCurrentCount(this.#handle);
+    const max = this.#core.getMaxElements(this.#handle);
+    if (count + extra <= max) return;
+    this.#core.resize(this.#handle, Math.max(count + extra, Math.ceil(max * 1.5)));
+  }
+
+  async #insertTexts(texts: ReadonlyArray<{ at: number; id: string; text: string; label: number }>, outcomes: IndexItemOutcome[], signal?: AbortSignal): Promise<void> {
+    if (texts.length === 0) return;
+    const labels = new Uint32Array(new SharedArrayBuffer(texts.length * 4));
+    texts.forEach((t, i) => {
+      labels[i] = t.label;
+    });
+    const shared = this.#core.sharedAcrossThreads;
+    const result = await this.#host.scheduler.embed(
+      texts.map((t) => t.text),
+      signal,
+      shared ? { handle: this.#handle, labels: labels.buffer as SharedArrayBuffer, replaceDeleted: true } : null,
+    );
+    const dims = this.#options.dims;
+    result.items.forEach((item, i) => {
+      const t = texts[i];
+      if (t === undefined) return;
+      if (item.state === 'failed') outcomes[t.at] = failed(t.id, item.code, item.reason);
+      else if (!shared) this.#core.addPoints(this.#handle, result.vectors.subarray(i * dims, (i + 1) * dims), labels.subarray(i, i + 1), true);
+    });
+  }
+
+  async #insertVectors(vectors: ReadonlyArray<{ vector: Float32Array; label: number }>, signal?: AbortSignal): Promise<void> {
+    if (vectors.length === 0) return;
+    const dims = this.#options.dims;
+    const data = new Float32Array(new SharedArrayBuffer(vectors.length * dims * 4));
+    const labels = new Uint32Array(new SharedArrayBuffer(vectors.length * 4));
+    vectors.forEach((v, i) => {
+      data.set(v.vector, i * dims);
+      labels[i] = v.label;
+    });
+    if (!this.#core.sharedAcrossThreads) {
+      this.#core.addPoints(this.#handle, data, labels, true);
+      return;
+    }
+    // Every pool worker inserts its own slice into the one shared graph.
+    const workers = this.#host.workers;
+    const per = Math.max(256, Math.ceil(vectors.length / (workers * 4)));
+    const tasks: Array<Promise<unknown>> = [];
+    for (let start = 0; start < vectors.length; start += per) {
+      const end = Math.min(vectors.length, start + per);
+      tasks.push(
+        this.#host.scheduler.run(
+          { kind: 'insert', handle: this.#handle, data: data.buffer as SharedArrayBuffer, dims, labels: labels.buffer as SharedArrayBuffer, start, end, replaceDeleted: true },
+          signal,
+        ),
+      );
+    }
+    const settled = await Promise.allSettled(tasks);
+    const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (rejected !== undefined) throw rejected.reason;
+  }
+
+  /**
+   * Marks items deleted; searches never return them again and their graph
+   * slots are reused by later inserts. Unknown ids fail per item.
+   * @param ids - the ids.
+   * @returns one outcome per id.
+   * @throws {TypeError} when `ids` is not an array.
+   */
+  delete(ids: readonly string[]): Promise<IndexItemOutcome[]> {
+    this.#checkOpen();
+    if (!Array.isArray(ids)) return Promise.reject(new TypeError(`ids must be an array of strings, got ${ids === null ? 'null' : typeof ids}`));
+    return this.#serial(async () =>
+      ids.map((id) => {
+        if (typeof id !== 'string') return failed(null, 'INVALID_ID', 'id must be a string');
+        const label = this.#idToLabel.get(id);
+        if (label === undefined) return failed(id, 'NOT_FOUND', 'id is not in the index');
+        this.#core.markDelete(this.#handle, label);
+        this.#forget(label);
+        return { state: 'ok', id } as const;
+      }),
+    );
+  }
+
+  #searchParams(options: SearchOptions): { k: number; ef: number; filter: Uint8Array | undefined } {
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+    const count = this.#liveCount;
+    if (count === 0) throw new RangeError('the index is empty');
+    const k = options.k ?? Math.min(10, count);
+    if (typeof k !== 'number' || !Number.isInteger(k)) throw new TypeError(`options.k must be an integer in [1, ${count}], got ${String(k)}`);
+    if (k < 1 || k > count) throw new RangeError(`options.k must be an integer in [1, ${count}] (the index holds ${count} items), got ${k}`);
+    const ef = options.ef ?? Math.max(this.#options.efSearch, k);
+    if (typeof ef !== 'number' || !Number.isInteger(ef)) throw new TypeError(`options.ef must be an integer in [${k}, 1048576], got ${String(ef)}`);
+    if (ef < k || ef > 1_048_576) throw new RangeError(`options.ef must be an integer in [k = ${k}, 1048576], got ${ef}`);
+    return { k, ef, filter: this.#filterBits(options) };
+  }
+
+  #filterBits(options: SearchOptions): Uint8Array | undefined {
+    const { namespace, filter } = options;
+    if (namespace === undefined && filter === undefined) return undefined;
+    const key = JSON.stringify([namespace, filter]);
+    if (this.#filterCache?.key === key && this.#filterCache.mutations === this.#mutations) return this.#filterCache.bits;
+    let bits: LabelBitset | undefined;
+    if (namespace !== undefined) {
+      const names = typeof namespace === 'string' ? [namespace] : namespace;
+      if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) throw new TypeError('options.namespace must be a string or an array of strings');
+      bits = new LabelBitset(this.#nextLabel);
+      for (const n of names) {
+        const ns = this.#namespaces.get(n);
+        if (ns !== undefined) bits.or(ns);
+      }
+    }
+    if (filter !== undefined) {
+      const test = compileFilter(filter);
+      const matching = new LabelBitset(this.#nextLabel);
+      for (let label = 0; label < this.#docs.length; label++) {
+        const d = this.#docs[label];
+        if (d !== undefined && test(d.metadata)) matching.set(label);
+      }
+      if (bits === undefined) bits = matching;
+      else bits.and(matching);
+    }
+    const out = bits?.bytes ?? new Uint8Array(1);
+    this.#filterCache = { key, mutations: this.#mutations, bits: out };
+    return out;
+  }
+
+  async #queryVectors(queries: readonly (string | Float32Array)[], signal?: AbortSignal): Promise<Float32Array> {
+    const dims = this.#options.dims;
+    const out = new Float32Array(new SharedArrayBuffer(Math.max(1, queries.length) * dims * 4));
+    const textAt: number[] = [];
+    const texts: string[] = [];
+    queries.forEach((q, i) => {
+      if (typeof q === 'string') {
+        textAt.push(i);
+        texts.push(q);
+      } else if (q instanceof Float32Array) {
+        if (q.length !== dims) throw new RangeError(`query ${i} has ${q.length} dims, the index has ${dims}`);
+        for (let d = 0; d < dims; d++) if (!Number.isFinite(q[d])) throw new RangeError(`query ${i} component ${d} is ${String(q[d])}`);
+        out.set(q, i * dims);
+      } else throw new TypeError(`query ${i} must be a string or a Float32Array`);
+    });
+    if (texts.length > 0) {
+      if (dims !== this.#host.model.dims) throw new RangeError(`the index has ${dims} dims but the model embeds ${this.#host.model.dims}; search with vectors`);
+      const r = await this.#host.embed(texts, signal);
+      r.items.forEach((item, j) => {
+        if (item.state !== 'ok') throw new VecforgeError('ERR_INVALID_INPUT', `query ${textAt[j] ?? j} cannot be embedded: ${item.reason ?? 'failed'}`);
+        out.set(r.vectors.subarray(j * dims, (j + 1) * dims), (textAt[j] ?? 0) * dims);
+      });
+    }
+    return out;
+  }
+
+  #hits(r: HnswSearchResult, q: number, k: number): Hit[] {
+    const hits: Hit[] = [];
+    const n = r.counts[q] ?? 0;
+    for (let j = 0; j < n; j++) {
+      const label = r.labels[q * k + j] ?? kHnswNoLabel;
+      const doc = label === kHnswNoLabel ? undefined : this.#docs[label];
+      if (doc === undefined) continue;
+      const distance = r.distances[q * k + j] ?? Number.POSITIVE_INFINITY;
+      const score = this.#options.space === 'l2' ? -distance : 1 - distance;
+      hits.push({ id: doc.id, score, namespace: doc.namespace, metadata: doc.metadata });
+    }
+    return hits;
+  }
+
+  /**
+   * Finds the k nearest items to a text or a vector.
+   * @param query - a text (embedded on the pool) or a vector of the index dims.
+   * @param options - k, ef, namespace, filter, signal.
+   * @returns hits, best first.
+   * @throws {RangeError} for k ≤ 0, k > count, ef < k, wrong dims.
+   * @throws {AbortError} when cancelled.
+   */
+  async search(query: string | Float32Array, options: SearchOptions = {}): Promise<Hit[]> {
+    this.#checkOpen();
+    throwIfAborted(options.signal);
+    const { k, ef, filter } = this.#searchParams(options);
+    const q = await this.#queryVectors([query], options.signal);
+    const r = this.#core.sharedAcrossThreads ? await this.#core.searchKnnAsync(this.#handle, q, k, ef, filter) : this.#core.searchKnn(this.#handle, q, k, ef, filter);
+    if (options.signal?.aborted === true) throw new AbortError(options.signal.reason);
+    return this.#hits(r, 0, k);
+  }
+
+  /**
+   * Searches many queries on the pool in parallel.
+   * @param queries - texts or vectors, or one row-major Float32Array of nq × dims.
+   * @param options - as for search.
+   * @returns one hit list per query.
+   */
+  async searchBatch(queries: readonly (string | Float32Array)[] | Float32Array, options: SearchOptions = {}): Promise<Hit[][]> {
+    this.#checkOpen();
+    throwIfAborted(options.signal);
+    const { k, ef, filter } = this.#searchParams(options);
+    const dims = this.#options.dims;
+    let q: Float32Array;
+    if (queries instanceof Float32Array) {
+      if (queries.length % dims !== 0) throw new RangeError(`queries length ${queries.length} is not a multiple of dims ${dims}`);
+      q = new Float32Array(new SharedArrayBuffer(Math.max(1, queries.length) * 4));
+      q.set(queries);
+    } else if (Array.isArray(queries)) q = await this.#queryVectors(queries, options.signal);
+    else throw new TypeError('queries must be an array of texts or vectors, or a Float32Array');
+    const nq = queries instanceof Float32Array ? queries.length / dims : queries.length;
+    if (nq === 0) return [];
+    const r = await this.#searchOnPool(q, nq, k, ef, filter, options.signal);
+    return Array.from({ length: nq }, (_, i) => this.#hits(r, i, k));
+  }
+
+  async #searchOnPool(q: Float32Array, nq: number, k: number, ef: number, filter: Uint8Array | undefined, signal?: AbortSignal): Promise<HnswSearchResult> {
+    if (!this.#core.sharedAcrossThreads) return this.#core.searchKnn(this.#handle, q.subarray(0, nq * this.#options.dims), k, ef, filter);
+    const outLabels = new SharedArrayBuffer(nq * k * 4);
+    const outDistances = new SharedArrayBuffer(nq * k * 4);
+    const outCounts = new SharedArrayBuffer(nq * 4);
+    let filterSab: SharedArrayBuffer | null = null;
+    if (filter !== undefined) {
+      filterSab = new SharedArrayBuffer(filter.length);
+      new Uint8Array(filterSab).set(filter);
+    }
+    const workers = this.#host.workers;
+    const per = Math.max(1, Math.ceil(nq / (workers * 4)));
+    const tasks: Array<Promise<unknown>> = [];
+    for (let start = 0; start < nq; start += per) {
+      const end = Math.min(nq, start + per);
+      tasks.push(
+        this.#host.scheduler.run(
+          { kind: 'search', handle: this.#handle, queries: q.buffer as SharedArrayBuffer, dims: this.#options.dims, start, end, k, ef, filter: filterSab, outLabels, outDistances, outCounts },
+          signal,
+        ),
+      );
+    }
+    await Promise.all(tasks);
+    return { labels: new Uint32Array(outLabels), distances: new Float32Array(outDistances), counts: new Uint32Array(outCounts) };
+  }
+
+  /**
+   * Embeds one query once and searches several namespaces in parallel: one
+   * call for "all memory types at once".
+   * @param query - a text or a vector.
+   * @param options - `namespaces`: name → k; `ef`, `filter`, `signal`.
+   * @returns name → hits.
+   */
+  async retrieveAll(
+    query: string | Float32Array,
+    options: { namespaces: Readonly<Record<string, number>>; ef?: number; filter?: MetadataFilter; signal?: AbortSignal },
+  ): Promise<Record<string, Hit[]>> {
+    this.#checkOpen();
+    if (options === null || typeof options !== 'object' || options.namespaces === null || typeof options.namespaces !== 'object') {
+      throw new TypeError('options.namespaces must be an object of namespace → k');
+    }
+    throwIfAborted(options.signal);
+    const q = await this.#queryVectors([query], options.signal);
+    const entries = Object.entries(options.namespaces);
+    const results = await Promise.all(
+      entries.map(async ([name, k]) => {
+        const ns = this.#namespaces.get(name);
+        let nsCount = 0;
+        if (ns !== undefined) for (const b of ns.bytes) nsCount += popcount(b);
+        if (nsCount === 0) return [name, []] as const;
+        const params = this.#searchParams({ k: Math.min(k, nsCount), namespace: name, ...(options.ef !== undefined ? { ef: Math.max(options.ef, Math.min(k, nsCount)) } : {}), ...(options.filter !== undefined ? { filter: options.filter } : {}) });
+        const r = this.#core.sharedAcrossThreads
+          ? await this.#core.searchKnnAsync(this.#handle, q, params.k, params.ef, params.filter)
+          : this.#core.searchKnn(this.#handle, q, params.k, params.ef, params.filter);
+        return [name, this.#hits(r, 0, params.k)] as const;
+      }),
+    );
+    return Object.fromEntries(results);
+  }
+
+  /**
+   * Statistics.
+   * @returns counts, dims, parameters and bytes per vector.
+   */
+  stats(): IndexStats {
+    this.#checkOpen();
+    const info = this.#core.getInfo(this.#handle);
+    const m = this.#options.m;
+    // hnswlib's level-0 element: links (2M ids + count) + vector + label; upper levels average 1/(M−1) extra link lists.
+    const level0 = (2 * m + 1) * 4 + this.#options.dims * 4 + 8;
+    const upper = ((m + 1) * 4) / Math.max(1, m - 1) + 8;
+    const namespaces: Record<string, number> = {};
+    for (const [name, bits] of this.#namespaces) {
+      let n = 0;
+      for (const b of bits.bytes) n += popcount(b);
+      namespaces[name] = n;
+    }
+    return {
+      count: this.#liveCount,
+      deleted: info.deleted,
+      dims: this.#options.dims,
+      space: this.#options.space,
+      capacity: info.maxElements,
+      bytesPerVector: Math.round(level0 + upper),
+      params: { m, efConstruction: this.#options.efConstruction, efSearch: this.#options.efSearch },
+      namespaces,
+      core: this.#core.kind,
+      version: this.#version,
+    };
+  }
+
+  /**
+   * Saves a new version: graph and doc store are written into a fresh
+   * version directory, checksummed, and published by swapping `current`.
+   * The previous version stays readable until the new one is complete.
+   * @returns the version name.
+   */
+  save(): Promise<string> {
+    this.#checkOpen();
+    return this.#serial(async () => {
+      const dir = this.#options.dir;
+      const version = nextVersionDir(dir);
+      const graph = join(version.path, 'graph.hnsw');
+      if (this.#core.sharedAcrossThreads) {
+        await this.#host.scheduler.run({ kind: 'save-graph', handle: this.#handle, path: graph, space: this.#options.space, dims: this.#options.dims, maxElements: 0 });
+      } else this.#core.save(this.#handle, graph);
+      const store = DocStore.open(join(version.path, 'docs.lmdb'));
+      try {
+        store.writeAll(this.#liveRecords());
+      } finally {
+        await store.close();
+      }
+      const info = this.#core.getInfo(this.#handle);
+      const manifest: IndexManifest = {
+        format: 'vecforge-index',
+        formatVersion: kIndexFormatVersion,
+        createdAt: new Date().toISOString(),
+        model: this.#options.dims === this.#host.model.dims ? { id: this.#host.model.id, dims: this.#host.model.dims } : null,
+        space: this.#options.space,
+        dims: this.#options.dims,
+        params: { m: this.#options.m, efConstruction: this.#options.efConstruction, efSearch: this.#options.efSearch },
+        counts: { count: this.#liveCount, deleted: info.deleted, nextLabel: this.#nextLabel, capacity: info.maxElements },
+        files: hashFiles(version.path, ['graph.hnsw', 'docs.lmdb']),
+        extra: {},
+      };
+      publishVersion(dir, version, manifest);
+      this.#version = version.name;
+      return version.name;
+    });
+  }
+
+  *#liveRecords(): Generator<readonly [number, DocRecord]> {
+    for (let label = 0; label < this.#docs.length; label++) {
+      const d = this.#docs[label];
+      if (d !== undefined) yield [label, d] as const;
+    }
+  }
+
+  /**
+   * The stored record of an id.
+   * @param id - the id.
+   * @returns its namespace, metadata and content hash, or undefined.
+   */
+  get(id: string): DocRecord | undefined {
+    const label = this.#idToLabel.get(id);
+    return label === undefined ? undefined : this.#docs[label];
+  }
+
+  /**
+   * Every id in the index.
+   * @returns the ids.
+   */
+  ids(): string[] {
+    return [...this.#idToLabel.keys()];
+  }
+
+  /**
+   * The stored vector of an id (unit-normalised in cosine indexes).
+   * @param id - the id.
+   * @returns a copy of the vector, or undefined.
+   */
+  getVector(id: string): Float32Array | undefined {
+    const label = this.#idToLabel.get(id);
+    return label === undefined ? undefined : this.#core.getVector(this.#handle, label);
+  }
+
+  /** Releases the graph. Unsaved changes are lost. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#queue;
+    this.#closed = true;
+    this.#core.free(this.#handle);
+  }
+}
+
+function popcount(b: number): number {
+  let n = 0;
+  for (let x = b; x !== 0; x &= x - 1) n++;
+  return n;
+}
