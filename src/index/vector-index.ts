@@ -314,7 +314,7 @@ export class VectorIndex {
    * @returns one outcome per item, in order.
    * @throws {TypeError} when `items` is not an array.
    */
-  addBatch(items: readonly IndexItem[], options: { signal?: AbortSignal } = {}): Promise<IndexItemOutcome[]> {
+  async addBatch(items: readonly IndexItem[], options: { signal?: AbortSignal } = {}): Promise<IndexItemOutcome[]> {
     return this.#write(items, false, options.signal);
   }
 
@@ -326,7 +326,7 @@ export class VectorIndex {
    * @returns one outcome per item, in order.
    * @throws {TypeError} when `items` is not an array.
    */
-  upsert(items: readonly IndexItem[], options: { signal?: AbortSignal } = {}): Promise<IndexItemOutcome[]> {
+  async upsert(items: readonly IndexItem[], options: { signal?: AbortSignal } = {}): Promise<IndexItemOutcome[]> {
     return this.#write(items, true, options.signal);
   }
 
@@ -453,7 +453,9 @@ export class VectorIndex {
   }
 
   #ensureCapacity(extra: number): void {
-    const count = this.#core.getCurrentCount(this.#handle);
+    // Inserts take deleted slots first (replaceDeleted), so only live
+    // elements and the new ones need room.
+    const count = this.#core.getCurrentCount(this.#handle) - this.#core.getDeletedCount(this.#handle);
     const max = this.#core.getMaxElements(this.#handle);
     if (count + extra <= max) return;
     this.#core.resize(this.#handle, Math.max(count + extra, Math.ceil(max * 1.5)));
@@ -518,9 +520,9 @@ export class VectorIndex {
    * @returns one outcome per id.
    * @throws {TypeError} when `ids` is not an array.
    */
-  delete(ids: readonly string[]): Promise<IndexItemOutcome[]> {
+  async delete(ids: readonly string[]): Promise<IndexItemOutcome[]> {
     this.#checkOpen();
-    if (!Array.isArray(ids)) return Promise.reject(new TypeError(`ids must be an array of strings, got ${ids === null ? 'null' : typeof ids}`));
+    if (!Array.isArray(ids)) throw new TypeError(`ids must be an array of strings, got ${ids === null ? 'null' : typeof ids}`);
     return this.#serial(async () =>
       ids.map((id) => {
         if (typeof id !== 'string') return failed(null, 'INVALID_ID', 'id must be a string');
@@ -755,7 +757,7 @@ export class VectorIndex {
    * The previous version stays readable until the new one is complete.
    * @returns the version name.
    */
-  save(): Promise<string> {
+  async save(): Promise<string> {
     this.#checkOpen();
     return this.#serial(async () => {
       const dir = this.#options.dir;
