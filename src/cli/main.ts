@@ -64,6 +64,43 @@ export function buildProgram(setExit: (code: number) => void): Command {
     setExit(await runDemo({ engine: engineOptions(flags), json: flags.json === true, configFile: flags.config }));
   });
 
+  withCommon(program.command('build').description('build an index from precomputed vectors (--vectors FILE.npy)'))
+    .requiredOption('--vectors <file>', 'float32 .npy matrix, one row per item')
+    .option('--ids <file>', 'one id per line (default: the row number)')
+    .requiredOption('--out <dir>', 'index directory')
+    .addOption(new Option('--space <space>', 'distance space').choices(['cosine', 'ip', 'l2']).default('cosine'))
+    .addOption(new Option('--m <n>', 'HNSW links per node').argParser(intArg('--m', 2, 2048)).default(16))
+    .addOption(new Option('--ef-construction <n>', 'build candidate list size').argParser(intArg('--ef-construction', 1, 4096)).default(200))
+    .action(async (flags: CommonFlags & { vectors: string; ids?: string; out: string; space: 'cosine' | 'ip' | 'l2'; m: number; efConstruction: number }) => {
+      const { runBuildVectors } = await import('./index-commands.js');
+      setExit(
+        await runBuildVectors({
+          vectors: flags.vectors,
+          ids: flags.ids,
+          out: flags.out,
+          space: flags.space,
+          m: flags.m,
+          efConstruction: flags.efConstruction,
+          json: flags.json === true,
+          engine: engineOptions(flags),
+          configFile: flags.config,
+        }),
+      );
+    });
+
+  withCommon(program.command('search').description('search an index').argument('<dir>', 'index directory'))
+    .option('--vectors <file>', 'float32 .npy of query vectors')
+    .option('--query <text>', 'one query text')
+    .addOption(new Option('--k <n>', 'neighbours per query').argParser(intArg('--k', 1, 65536)).default(10))
+    .addOption(new Option('--ef <n>', 'search candidate list size').argParser(intArg('--ef', 1, 1048576)))
+    .option('--namespace <name>', 'only this namespace')
+    .action(async (dir: string, flags: CommonFlags & { vectors?: string; query?: string; k: number; ef?: number; namespace?: string }) => {
+      const { runSearch } = await import('./index-commands.js');
+      setExit(
+        await runSearch({ dir, vectors: flags.vectors, query: flags.query, k: flags.k, ef: flags.ef, namespace: flags.namespace, json: flags.json === true, engine: engineOptions(flags), configFile: flags.config }),
+      );
+    });
+
   return program;
 }
 
