@@ -7,10 +7,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Report } from './report.js';
 import { runEmbedSuite } from './suites/embed.js';
+import { runIndexSuite } from './suites/index.js';
 import type { SuiteContext } from './suites/suite.js';
 import { packageRoot } from '../cli/paths.js';
 
-const kSuites = Object.freeze({ embed: runEmbedSuite } as Record<string, (report: Report, ctx: SuiteContext) => Promise<void>>);
+const kSuites = Object.freeze({ embed: runEmbedSuite, index: runIndexSuite } as Record<string, (report: Report, ctx: SuiteContext) => Promise<void>>);
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -22,10 +22,11 @@ export interface Timing {
  * for `iterations` iterations after one warm-up iteration.
  * @param tasks - name → async function doing one iteration.
  * @param iterations - iterations per task.
+ * @param warmup - run one untimed iteration first. @default true
  * @returns one timing per task, in the given order.
  */
-export async function timeTasks(tasks: ReadonlyArray<readonly [string, () => unknown]>, iterations: number): Promise<Timing[]> {
-  const bench = new Bench({ iterations, time: 0, warmup: true, warmupIterations: 1, warmupTime: 0, throws: true });
+export async function timeTasks(tasks: ReadonlyArray<readonly [string, () => unknown]>, iterations: number, warmup = true): Promise<Timing[]> {
+  const bench = new Bench({ iterations, time: 0, warmup, warmupIterations: 1, warmupTime: 0, throws: true });
   for (const [name, fn] of tasks) bench.add(name, fn);
   await bench.run();
   return bench.tasks.map((task) => {

@@ -117,6 +117,11 @@ export interface IndexHost {
 }
 
 const kDefaultNamespace = 'default';
+/**
+ * Searches with ef × dims up to this run inline on the calling thread
+ * (about 0.2 ms of work at most); larger ones go to a libuv thread.
+ */
+const kInlineSearchBudget = 32_768;
 const kMaxIdBytes = 1024;
 
 function intOption(name: string, value: unknown, min: number, max: number): number {
@@ -578,6 +583,13 @@ export class VectorIndex {
     return out;
   }
 
+  #checkedQuery(q: Float32Array): Float32Array {
+    const dims = this.#options.dims;
+    if (q.length !== dims) throw new RangeError(`query 0 has ${q.length} dims, the index has ${dims}`);
+    for (let d = 0; d < dims; d++) if (!Number.isFinite(q[d])) throw new RangeError(`query 0 component ${d} is ${String(q[d])}`);
+    return q;
+  }
+
   async #queryVectors(queries: readonly (string | Float32Array)[], signal?: AbortSignal): Promise<Float32Array> {
     const dims = this.#options.dims;
     const out = new Float32Array(new SharedArrayBuffer(Math.max(1, queries.length) * dims * 4));
@@ -630,8 +642,12 @@ export class VectorIndex {
     this.#checkOpen();
     throwIfAborted(options.signal);
     const { k, ef, filter } = this.#searchParams(options);
-    const q = await this.#queryVectors([query], options.signal);
-    const r = this.#core.sharedAcrossThreads ? await this.#core.searchKnnAsync(this.#handle, q, k, ef, filter) : this.#core.searchKnn(this.#handle, q, k, ef, filter);
+    const q = query instanceof Float32Array ? this.#checkedQuery(query) : await this.#queryVectors([query], options.signal);
+    // A small search (tens of microseconds) runs inline: the hop to a libuv
+    // thread and back costs more than the search itself. Larger ones run
+    // off the main thread so the event loop stays free.
+    const inline = !this.#core.sharedAcrossThreads || ef * this.#options.dims <= kInlineSearchBudget;
+    const r = inline ? this.#core.searchKnn(this.#handle, q, k, ef, filter) : await this.#core.searchKnnAsync(this.#handle, q, k, ef, filter);
     if (options.signal?.aborted === true) throw new AbortError(options.signal.reason);
     return this.#hits(r, 0, k);
   }

