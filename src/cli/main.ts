@@ -101,6 +101,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
       );
     });
 
+  program
+    .command('bench')
+    .description('run throughput benchmarks and write report.md / report.json')
+    .addOption(new Option('--suite <name>', 'suite to run').default('all'))
+    .option('--quick', 'small data, few iterations (CI smoke run)', false)
+    .option('--report <dir>', 'report directory (default: reports/latest)')
+    .action(async (flags: { suite: string; quick: boolean; report?: string }) => {
+      const { runBench } = await import('../bench/main.js');
+      await runBench({ suites: [flags.suite], quick: flags.quick, ...(flags.report !== undefined ? { reportDir: flags.report } : {}) });
+      setExit(0);
+    });
+
   return program;
 }
 
