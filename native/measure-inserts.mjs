@@ -57,26 +57,39 @@ for (let i = 0; i < rows; i++) labels[i] = i;
 const results = {};
 const log = (msg) => console.error(`[measure] ${msg}`);
 
-function record(name, seconds) {
-  results[name] = { seconds: Number(seconds.toFixed(3)), insertsPerSecond: Math.round(rows / seconds) };
-  log(`${name}: ${seconds.toFixed(1)} s, ${Math.round(rows / seconds)} inserts/s`);
+// cpuSeconds: CPU time of the whole process (all threads) during the run, so
+// that a machine shared with other work still shows per-CPU efficiency.
+function record(name, seconds, cpuSeconds) {
+  results[name] = {
+    seconds: Number(seconds.toFixed(3)),
+    insertsPerSecond: Math.round(rows / seconds),
+    cpuSeconds: Number(cpuSeconds.toFixed(3)),
+    insertsPerCpuSecond: Math.round(rows / cpuSeconds),
+  };
+  log(`${name}: ${seconds.toFixed(1)} s, ${Math.round(rows / seconds)} inserts/s, ${cpuSeconds.toFixed(1)} CPU s`);
 }
+const cpuSince = (start) => {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1e6;
+};
 
 // 1. hnswlib-node
 {
   const index = new HierarchicalNSW(space, dims);
   index.initIndex(rows, M, efC, seed);
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < rows; i++) index.addPoint(Array.from(data.subarray(i * dims, (i + 1) * dims)), i);
-  record('hnswlibNode', (performance.now() - t0) / 1000);
+  record('hnswlibNode', (performance.now() - t0) / 1000, cpuSince(c0));
 }
 
 // 2, 3. addPointsParallel
 for (const threads of [1, 2]) {
   const h = addon.create(space, dims, rows, M, efC, seed, false);
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   await addon.addPointsParallel(h, data, labels, threads);
-  record(`addPointsParallel${threads}`, (performance.now() - t0) / 1000);
+  record(`addPointsParallel${threads}`, (performance.now() - t0) / 1000, cpuSince(c0));
   addon.free(h);
 }
 
@@ -104,6 +117,7 @@ for (const threads of [1, 2]) {
       new Worker(source, { eval: true, workerData: { addonPath, handle: h, dims, begin, end, dataSab, labelSab } }),
   );
   await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))));
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     workers.map(
@@ -115,7 +129,7 @@ for (const threads of [1, 2]) {
         }),
     ),
   );
-  record('workers2', (performance.now() - t0) / 1000);
+  record('workers2', (performance.now() - t0) / 1000, cpuSince(c0));
   if (addon.getCurrentCount(h) !== rows) throw new Error('workers2: wrong count');
   await Promise.all(workers.map((w) => w.terminate()));
   addon.free(h);
@@ -166,7 +180,8 @@ if (withCxx && existsSync(bench)) {
         { encoding: 'utf8', maxBuffer: 1 << 20 },
       );
       if (out.status !== 0) throw new Error(`hnsw_bench failed: ${out.stderr}`);
-      record(`cxx${threads}`, JSON.parse(out.stdout).build_seconds);
+      const report = JSON.parse(out.stdout);
+      record(`cxx${threads}`, report.build_seconds, report.build_cpu_seconds);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -177,9 +192,24 @@ const base = results.hnswlibNode.insertsPerSecond;
 const ratios = Object.fromEntries(
   Object.entries(results).map(([name, r]) => [name, Number((r.insertsPerSecond / base).toFixed(3))]),
 );
+const baseCpu = results.hnswlibNode.insertsPerCpuSecond;
+const cpuRatios = Object.fromEntries(
+  Object.entries(results).map(([name, r]) => [name, Number((r.insertsPerCpuSecond / baseCpu).toFixed(3))]),
+);
 console.log(
   JSON.stringify(
-    { rows, dims, space, M, efConstruction: efC, cpus: os.cpus().length, results, ratiosToHnswlibNode: ratios },
+    {
+      rows,
+      dims,
+      space,
+      M,
+      efConstruction: efC,
+      cpus: os.cpus().length,
+      loadAverageAtEnd: os.loadavg(),
+      results,
+      ratiosToHnswlibNode: ratios,
+      perCpuSecondRatiosToHnswlibNode: cpuRatios,
+    },
     null,
     2,
   ),

@@ -127,7 +127,8 @@ export interface HnswCore {
    * @param data - row-major vectors, `length` a multiple of dims; read in place.
    * @param labels - one label per row.
    * @param replaceDeleted - reuse slots of deleted elements (needs allowReplaceDeleted). @default false
-   * @throws {TypeError | RangeError} on an invalid argument; Error when the graph is full.
+   * @throws {TypeError | RangeError} on an invalid argument; Error (`hnswlib: The number of elements exceeds
+   *   the specified limit`) when the graph is full, with the rows before the failing one inserted.
    */
   addPoints(handle: HnswHandle, data: Float32Array, labels: Uint32Array, replaceDeleted?: boolean): void;
 
