@@ -26,6 +26,8 @@ export interface ItemFailed {
 /** One item's outcome. */
 export type ItemOutcome = ItemOk | ItemFailed;
 
+const kNonSpace = /\S/;
+
 /** The shared ok outcome (frozen, so one object serves every item). */
 export const kItemOkOutcome: ItemOk = Object.freeze({ state: 'ok' });
 
@@ -39,7 +41,8 @@ export function validateText(text: unknown, maxTextBytes: number): ItemFailed | 
   if (typeof text !== 'string') {
     return { state: 'failed', code: 'NOT_A_STRING', reason: `text must be a string, got ${text === null ? 'null' : typeof text}` };
   }
-  if (text.trim().length === 0) return { state: 'failed', code: 'EMPTY', reason: 'text is empty' };
+  // Most texts start with a visible character; only the rest pay for a scan.
+  if (text.length === 0 || (text.charCodeAt(0) <= 32 && !kNonSpace.test(text))) return { state: 'failed', code: 'EMPTY', reason: 'text is empty' };
   // A UTF-8 byte is at most one UTF-16 unit, so short strings skip the count.
   if (text.length * 3 > maxTextBytes) {
     const bytes = Buffer.byteLength(text, 'utf8');

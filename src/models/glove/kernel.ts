@@ -62,31 +62,35 @@ export class GloveKernel implements EmbedKernel {
     const rows: number[] = [];
     for (let s = 0; s < texts.length; s++) {
       rows.length = 0;
-      tokenizeToRows(t, texts[s] ?? '', rows);
-      if (rows.length === 0) {
+      tokenizeToRows(t, texts[s] as string, rows);
+      const n = rows.length;
+      if (n === 0) {
         status[s] = kItemNoKnownWords;
         continue;
       }
       status[s] = kItemOk;
       acc.fill(0);
-      const share = 1 / rows.length;
-      for (const row of rows) {
-        const w = (weights[row] ?? 0) * share;
+      const share = 1 / n;
+      // Hot loop: indexes are in range by construction, so the values are
+      // read without the `?? 0` guards noUncheckedIndexedAccess would ask for.
+      for (let r = 0; r < n; r++) {
+        const row = rows[r] as number;
+        const w = (weights[row] as number) * share;
         const base = row * dims;
-        for (let d = 0; d < dims; d++) acc[d] = (acc[d] ?? 0) + w * (vectors[base + d] ?? 0);
+        for (let d = 0; d < dims; d++) acc[d] = (acc[d] as number) + w * (vectors[base + d] as number);
       }
       let proj = 0;
-      for (let d = 0; d < dims; d++) proj += (acc[d] ?? 0) * (pc[d] ?? 0);
+      for (let d = 0; d < dims; d++) proj += (acc[d] as number) * (pc[d] as number);
       let norm = 0;
       for (let d = 0; d < dims; d++) {
-        const x = (acc[d] ?? 0) - proj * (pc[d] ?? 0);
+        const x = (acc[d] as number) - proj * (pc[d] as number);
         acc[d] = x;
         norm += x * x;
       }
       // A zero vector (every word on the common component) stays zero.
       const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
       const o = s * dims;
-      for (let d = 0; d < dims; d++) out[o + d] = (acc[d] ?? 0) * inv;
+      for (let d = 0; d < dims; d++) out[o + d] = (acc[d] as number) * inv;
     }
     return out;
   }
