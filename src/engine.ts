@@ -63,6 +63,17 @@ function parseFault(raw: string | undefined): FaultSpec | null {
   return { mode: match[1] as 'exit' | 'throw', times: Number(match[2]), marker: match[3] ?? '', counter };
 }
 
+/**
+ * The pool size for a backend: tfjs-node-gpu fails when several threads
+ * share the GPU, so on CUDA exactly one worker owns it.
+ * @param backend - the resolved backend.
+ * @param requested - the configured pool size.
+ * @returns the pool size to start.
+ */
+export function effectiveWorkers(backend: BackendName, requested: number): number {
+  return isGpuBackend(backend) ? 1 : requested;
+}
+
 /** The vecforge engine. Create with {@link Engine.create}. */
 export class Engine {
   readonly #options: ResolvedEngineOptions;
@@ -95,8 +106,7 @@ export class Engine {
     const resolved = resolveEngineOptions({ options: options as Record<string, unknown>, env, ...(file !== undefined ? { file } : {}) });
     const model = getModel(resolved.model);
     const backend = resolveBackend(resolved.backend);
-    // tfjs-node-gpu fails when several threads share the GPU: one worker owns it.
-    const workers = isGpuBackend(backend) ? 1 : resolved.workers;
+    const workers = effectiveWorkers(backend, resolved.workers);
     const prepared = await model.prepare({ cacheDir: resolved.cacheDir, signal: context.signal, backend, math: resolved.math });
     throwIfAborted(context.signal);
     const init: WorkerInit = { backend, kernel: prepared.kernel, shared: prepared.shared, needsTf: prepared.needsTf, fault: parseFault(env.VECFORGE_TEST_FAULT) };

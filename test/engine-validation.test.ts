@@ -125,3 +125,20 @@ describe('per-item validation', () => {
     await expect(e.embed(['x'])).rejects.toMatchObject({ code: 'ERR_CLOSED', message: 'the engine is closed' });
   });
 });
+
+describe('backend and pool size', () => {
+  test('on CUDA exactly one worker owns the GPU; other backends keep the configured pool', async () => {
+    const { effectiveWorkers } = await import('../src/engine.js');
+    expect(effectiveWorkers('tensorflow-gpu', 8)).toBe(1);
+    expect(effectiveWorkers('tensorflow', 8)).toBe(8);
+    expect(effectiveWorkers('wasm', 2)).toBe(2);
+  });
+
+  test('auto resolves to wasm when no native TF.js package is installed', async () => {
+    const { resolveBackend, isBackendInstalled } = await import('../src/tensor/backend.js');
+    expect(isBackendInstalled('tensorflow-gpu')).toBe(false);
+    expect(isBackendInstalled('tensorflow')).toBe(false);
+    expect(resolveBackend('auto')).toBe('wasm');
+    expect(resolveBackend('cpu')).toBe('cpu');
+  });
+});
