@@ -45,6 +45,13 @@ export interface IndexItem {
   readonly metadata?: Readonly<Record<string, unknown>>;
   /** @default 'default' */
   readonly namespace?: string;
+  /**
+   * For a `vector` item: the content hash of the text it was computed from,
+   * kept in the doc store (`get(id).hash`) for change detection. Ignored for
+   * text items, which always store `contentHash(text)`.
+   * @default null
+   */
+  readonly hash?: string;
 }
 
 /** Why an item was not added, updated or deleted. */
@@ -359,7 +366,7 @@ export class VectorIndex {
           outcomes[at] = failed(null, 'INVALID_ITEM', 'item must be an object { id, text | vector, metadata?, namespace? }');
           return;
         }
-        const { id, text, vector, metadata, namespace } = item as Record<string, unknown>;
+        const { id, text, vector, metadata, namespace, hash } = item as Record<string, unknown>;
         if (typeof id !== 'string' || id === '' || Buffer.byteLength(id) > kMaxIdBytes) {
           outcomes[at] = failed(typeof id === 'string' ? id : null, 'INVALID_ID', `id must be a non-empty string of at most ${kMaxIdBytes} bytes`);
           return;
@@ -405,7 +412,11 @@ export class VectorIndex {
               return;
             }
           }
-          vectors.push({ at, id, vector: v, label: take(id), record: { id, namespace: ns, metadata: meta, hash: null } });
+          if (hash !== undefined && (typeof hash !== 'string' || hash === '' || hash.length > 128)) {
+            outcomes[at] = failed(id, 'INVALID_ITEM', 'hash must be a non-empty string of at most 128 characters');
+            return;
+          }
+          vectors.push({ at, id, vector: v, label: take(id), record: { id, namespace: ns, metadata: meta, hash: hash ?? null } });
           return;
         }
         if (dims !== this.#host.model.dims) {
