@@ -1,7 +1,11 @@
 /**
- * Compiles the native HNSW baseline (`native-bench/hnsw_bench.cpp`) with g++
- * from the same hnswlib headers the vecforge_hnsw addon uses, into
- * `native-bench/bin/hnsw_bench` (gitignored).
+ * Compiles the native baselines with g++ into `native-bench/bin/`
+ * (gitignored):
+ *   - `hnsw_bench` from `native-bench/hnsw_bench.cpp`, with the same
+ *     hnswlib headers the vecforge_hnsw addon uses;
+ *   - `matmul` from `native-bench/matmul.cpp`, its blocked, vectorised
+ *     kernel; and `matmul-openblas`, the same program on OpenBLAS, where
+ *     OpenBLAS (headers and library) is installed.
  *
  *   npx tsc -p tsconfig.json && node dist/native-bench/build.js
  *
@@ -92,30 +96,41 @@ function toolAvailable(command: string): boolean {
   return probe.error === undefined && probe.status === 0;
 }
 
+/** One program to compile. */
+interface CompileJob {
+  /** Source file, relative to the repository root. */
+  readonly source: string;
+  /** Executable name inside `native-bench/bin/`. */
+  readonly name: string;
+  /** Flags after the optimisation flags (includes, defines). */
+  readonly extraFlags: readonly string[];
+  /** Linker arguments, after the source. */
+  readonly libs: readonly string[];
+}
+
 /**
- * Compiles `native-bench/hnsw_bench.cpp` into `native-bench/bin/hnsw_bench`.
- * @param options - see {@link HnswBenchBuildOptions}.
- * @returns the binary path and the flags used.
- * @throws {VecforgeError} `ERR_NATIVE` when the compiler is missing or every attempt fails.
+ * Checks that the compiler runs, with an install hint when it does not.
+ * @param compiler - the compiler command.
+ * @param verbose - print a note when make is missing.
+ * @throws {VecforgeError} `ERR_NATIVE` when the compiler is missing.
  */
-export function buildHnswBench(options: HnswBenchBuildOptions = {}): HnswBenchBuild {
-  const resolved = { ...kDefaultHnswBenchBuildOptions, ...options };
-  const root = repoRoot();
-  const source = path.join(root, 'native-bench', 'hnsw_bench.cpp');
-  const binDir = path.join(root, 'native-bench', 'bin');
-  const binary = path.join(binDir, process.platform === 'win32' ? 'hnsw_bench.exe' : 'hnsw_bench');
-  if (!toolAvailable(resolved.compiler)) {
+function checkCompiler(compiler: string, verbose: boolean): void {
+  if (!toolAvailable(compiler)) {
     const hint = process.platform === 'darwin' ? 'xcode-select --install' : 'apt-get install g++ (Debian/Ubuntu)';
-    throw new VecforgeError(
-      'ERR_NATIVE',
-      `the C++ compiler '${resolved.compiler}' was not found: install one (${hint}) or set CXX`,
-    );
+    throw new VecforgeError('ERR_NATIVE', `the C++ compiler '${compiler}' was not found: install one (${hint}) or set CXX`);
   }
-  if (!toolAvailable('make') && resolved.verbose) {
-    // hnsw_bench needs no make, but node-gyp (the addon build) does.
-    console.warn('[native-bench] note: make not found; hnsw_bench builds without it, the vecforge_hnsw addon does not');
+  if (!toolAvailable('make') && verbose) {
+    // The baselines need no make, but node-gyp (the addon build) does.
+    console.warn('[native-bench] note: make not found; the baselines build without it, the vecforge_hnsw addon does not');
   }
-  const include = hnswlibIncludeDir();
+}
+
+/** Compiles one job, `-march=native` first when asked; throws with the compiler's last lines when every attempt fails. */
+function compile(job: CompileJob, resolved: Readonly<Required<HnswBenchBuildOptions>>): HnswBenchBuild {
+  const root = repoRoot();
+  const source = path.join(root, job.source);
+  const binDir = path.join(root, 'native-bench', 'bin');
+  const binary = path.join(binDir, process.platform === 'win32' ? `${job.name}.exe` : job.name);
   mkdirSync(binDir, { recursive: true });
   const attempts: Array<{ march: boolean; flags: string[] }> = [];
   const base = ['-O3', '-std=c++17', '-pthread', '-DNDEBUG'];
@@ -123,7 +138,7 @@ export function buildHnswBench(options: HnswBenchBuildOptions = {}): HnswBenchBu
   attempts.push({ march: false, flags: base });
   const failures: string[] = [];
   for (const attempt of attempts) {
-    const args = [...attempt.flags, `-I${include}`, source, '-o', binary];
+    const args = [...attempt.flags, ...job.extraFlags, source, '-o', binary, ...job.libs];
     if (resolved.verbose) console.log(`[native-bench] ${resolved.compiler} ${args.join(' ')}`);
     const result = spawnSync(resolved.compiler, args, { encoding: 'utf8' });
     if (result.status === 0 && existsSync(binary)) {
@@ -134,6 +149,58 @@ export function buildHnswBench(options: HnswBenchBuildOptions = {}): HnswBenchBu
     if (resolved.verbose && attempt.march) console.warn('[native-bench] -march=native failed, retrying without it');
   }
   throw new VecforgeError('ERR_NATIVE', `compiling ${source} failed:\n${failures.join('\n')}`);
+}
+
+/**
+ * Compiles `native-bench/hnsw_bench.cpp` into `native-bench/bin/hnsw_bench`.
+ * @param options - see {@link HnswBenchBuildOptions}.
+ * @returns the binary path and the flags used.
+ * @throws {VecforgeError} `ERR_NATIVE` when the compiler is missing or every attempt fails.
+ */
+export function buildHnswBench(options: HnswBenchBuildOptions = {}): HnswBenchBuild {
+  const resolved = { ...kDefaultHnswBenchBuildOptions, ...options };
+  checkCompiler(resolved.compiler, resolved.verbose);
+  const include = hnswlibIncludeDir();
+  return compile({ source: path.join('native-bench', 'hnsw_bench.cpp'), name: 'hnsw_bench', extraFlags: [`-I${include}`], libs: [] }, resolved);
+}
+
+/** What {@link buildMatmulBench} produced. */
+export interface MatmulBenchBuild {
+  /** The blocked, vectorised kernel: always built. */
+  readonly blocked: HnswBenchBuild;
+  /** The same program on OpenBLAS, when OpenBLAS is installed; else undefined. */
+  readonly openblas: HnswBenchBuild | undefined;
+  /** Why there is no OpenBLAS build, when there is none. */
+  readonly openblasMissing: string | undefined;
+}
+
+/**
+ * Compiles `native-bench/matmul.cpp` into `native-bench/bin/matmul` (the
+ * blocked kernel), and into `native-bench/bin/matmul-openblas` when the
+ * OpenBLAS headers and library are installed (`apt-get install
+ * libopenblas-dev`).
+ * @param options - the same options as {@link buildHnswBench}.
+ * @returns the binaries and the flags used.
+ * @throws {VecforgeError} `ERR_NATIVE` when the compiler is missing or the blocked kernel fails to build.
+ */
+export function buildMatmulBench(options: HnswBenchBuildOptions = {}): MatmulBenchBuild {
+  const resolved = { ...kDefaultHnswBenchBuildOptions, ...options };
+  checkCompiler(resolved.compiler, resolved.verbose);
+  const source = path.join('native-bench', 'matmul.cpp');
+  const blocked = compile({ source, name: 'matmul', extraFlags: [], libs: [] }, resolved);
+  // Debian installs cblas.h under an arch directory that g++ searches; other layouts keep it in openblas/.
+  const includes = ['/usr/include/openblas', '/usr/local/include/openblas', '/opt/homebrew/opt/openblas/include'].filter((d) => existsSync(d));
+  try {
+    const openblas = compile(
+      { source, name: 'matmul-openblas', extraFlags: ['-DHAVE_OPENBLAS', ...includes.map((d) => `-I${d}`)], libs: ['-lopenblas'] },
+      { ...resolved, verbose: false },
+    );
+    return { blocked, openblas, openblasMissing: undefined };
+  } catch (error: unknown) {
+    const why = 'OpenBLAS is not installed (apt-get install libopenblas-dev), so only the blocked kernel is measured';
+    if (resolved.verbose) console.warn(`[native-bench] ${why}`);
+    return { blocked, openblas: undefined, openblasMissing: error instanceof Error ? `${why}: ${error.message.split('\n')[1] ?? ''}` : why };
+  }
 }
 
 function isMain(): boolean {
@@ -150,6 +217,8 @@ if (isMain()) {
   try {
     const built = buildHnswBench();
     console.log(`[native-bench] built ${built.binary} (${built.flags.join(' ')})`);
+    const matmul = buildMatmulBench();
+    for (const b of [matmul.blocked, matmul.openblas]) if (b !== undefined) console.log(`[native-bench] built ${b.binary} (${b.flags.join(' ')})`);
   } catch (error: unknown) {
     console.error(`[native-bench] ${error instanceof Error ? error.message : String(error)}`);
     process.exitCode = 1;
