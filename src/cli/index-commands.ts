@@ -4,21 +4,15 @@
  */
 import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Engine, VecforgeError, readNpy, type EngineOptions, type Hit, type IndexItem } from '../index.js';
+import { Engine, VecforgeError, readNpy, type Hit, type IndexItem, type ResolvedConfig } from '../index.js';
 import { kExitOk, kExitPartial } from './exit-codes.js';
 import { createProgress } from './progress.js';
 
-/** Flags of `build --vectors`. */
+/** What `build --vectors` needs. */
 export interface BuildVectorsOptions {
   readonly vectors: string;
   readonly ids?: string | undefined;
-  readonly out: string;
-  readonly space: 'cosine' | 'ip' | 'l2';
-  readonly m: number;
-  readonly efConstruction: number;
-  readonly json: boolean;
-  readonly engine: EngineOptions;
-  readonly configFile?: string | undefined;
+  readonly config: ResolvedConfig;
 }
 
 const kChunkRows = 50_000;
@@ -30,6 +24,10 @@ const kChunkRows = 50_000;
  */
 export async function runBuildVectors(o: BuildVectorsOptions): Promise<number> {
   const started = performance.now();
+  const out = o.config.job.dir;
+  if (out === undefined) throw new TypeError('build needs --out DIR (or job.dir in the config)');
+  const json = o.config.output.json;
+  const { space, m, efConstruction, efSearch } = o.config.index;
   const { data, rows, dims } = readNpy(o.vectors);
   let ids: string[];
   if (o.ids !== undefined) {
@@ -37,13 +35,13 @@ export async function runBuildVectors(o: BuildVectorsOptions): Promise<number> {
     if (ids[ids.length - 1] === '') ids.pop();
     if (ids.length !== rows) throw new VecforgeError('ERR_INVALID_INPUT', `${o.ids} has ${ids.length} ids but ${o.vectors} has ${rows} rows`);
   } else ids = Array.from({ length: rows }, (_, i) => String(i));
-  const engine = await Engine.create(o.engine, o.configFile !== undefined ? { configFile: o.configFile } : {});
+  const engine = await Engine.create({ ...o.config.engine });
   let failed = 0;
   let added = 0;
   try {
-    const index = await engine.createIndex({ dir: o.out, dims, space: o.space, m: o.m, efConstruction: o.efConstruction, capacity: Math.max(1, rows) });
-    const errors = createWriteStream(join(o.out, 'errors.jsonl'));
-    const progress = createProgress(rows, process.stderr.isTTY && !o.json);
+    const index = await engine.createIndex({ dir: out, dims, space, m, efConstruction, efSearch, capacity: Math.max(1, rows) });
+    const errors = createWriteStream(join(out, 'errors.jsonl'));
+    const progress = createProgress(rows, process.stderr.isTTY && !json);
     try {
       for (let start = 0; start < rows; start += kChunkRows) {
         const end = Math.min(rows, start + kChunkRows);
@@ -69,53 +67,113 @@ export async function runBuildVectors(o: BuildVectorsOptions): Promise<number> {
     await engine.close();
   }
   const seconds = (performance.now() - started) / 1000;
-  const summary = { count: added, failed, dims, seconds: Number(seconds.toFixed(3)), insertsPerSecond: Math.round(added / seconds), out: o.out };
-  if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  else process.stdout.write(`built ${o.out}: ${added} vectors of ${dims} dims in ${summary.seconds}s (${summary.insertsPerSecond}/s)${failed > 0 ? `, ${failed} failed: ${join(o.out, 'errors.jsonl')}` : ''}\n`);
+  const summary = { count: added, failed, dims, seconds: Number(seconds.toFixed(3)), insertsPerSecond: Math.round(added / seconds), out };
+  if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else process.stdout.write(`built ${out}: ${added} vectors of ${dims} dims in ${summary.seconds}s (${summary.insertsPerSecond}/s)${failed > 0 ? `, ${failed} failed: ${join(out, 'errors.jsonl')}` : ''}\n`);
   return failed > 0 ? kExitPartial : kExitOk;
 }
 
-/** Flags of `search`. */
+/** What `search` needs. */
 export interface SearchCommandOptions {
   readonly dir: string;
   readonly vectors?: string | undefined;
-  readonly query?: string | undefined;
-  readonly k: number;
-  readonly ef?: number | undefined;
-  readonly namespace?: string | undefined;
-  readonly json: boolean;
-  readonly engine: EngineOptions;
-  readonly configFile?: string | undefined;
+  readonly config: ResolvedConfig;
+}
+
+interface QueryLine {
+  readonly label: string | number;
+  readonly query: string | Float32Array;
+  readonly line?: number;
+}
+
+function readQueries(path: string): { queries: QueryLine[]; failed: Array<{ line: number; reason: string }> } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new VecforgeError('ERR_IO', `cannot read queries ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+  }
+  const queries: QueryLine[] = [];
+  const failed: Array<{ line: number; reason: string }> = [];
+  text.split('\n').forEach((raw, i) => {
+    if (raw.trim() === '') return;
+    try {
+      const row = JSON.parse(raw) as unknown;
+      const q = typeof row === 'string' ? row : row !== null && typeof row === 'object' ? ((row as Record<string, unknown>).query ?? (row as Record<string, unknown>).text) : undefined;
+      if (typeof q !== 'string' || q.trim() === '') failed.push({ line: i + 1, reason: 'no "query" string' });
+      else queries.push({ label: q, query: q, line: i + 1 });
+    } catch {
+      failed.push({ line: i + 1, reason: 'line is not valid JSON' });
+    }
+  });
+  return { queries, failed };
+}
+
+function snippetOf(hit: Hit, chars: number): string {
+  const s = hit.metadata?._snippet;
+  if (typeof s !== 'string') return '';
+  const flat = s.replace(/\s+/g, ' ');
+  return flat.length > chars ? `${flat.slice(0, chars - 3)}...` : flat;
 }
 
 /**
- * Searches an index with query vectors from a .npy file or one query text.
- * @param o - the flags.
- * @returns the exit code.
+ * Searches an index with one query text, a JSONL file of queries, or query
+ * vectors from a .npy file; prints id, score and a snippet per hit, or one
+ * JSON line per query with --json.
+ * @param o - directory, vectors file and config.
+ * @returns the exit code: 0, or 3 when some queries failed.
+ * @throws {TypeError} unless exactly one of --query, --queries, --vectors is given.
  */
 export async function runSearch(o: SearchCommandOptions): Promise<number> {
-  if ((o.vectors === undefined) === (o.query === undefined)) throw new TypeError('search needs exactly one of --vectors FILE.npy and --query TEXT');
-  const engine = await Engine.create(o.engine, o.configFile !== undefined ? { configFile: o.configFile } : {});
+  const { search, output } = o.config;
+  const given = [o.vectors, search.query, search.queries].filter((x) => x !== undefined).length;
+  if (given !== 1) throw new TypeError('search needs exactly one of --query TEXT, --queries FILE.jsonl and --vectors FILE.npy');
+  const engine = await Engine.create({ ...o.config.engine });
+  let failedCount = 0;
   try {
     const index = await engine.openIndex(o.dir);
     try {
-      const opts = { k: o.k, ...(o.ef !== undefined ? { ef: o.ef } : {}), ...(o.namespace !== undefined ? { namespace: o.namespace } : {}) };
-      let results: Hit[][];
-      let labels: Array<string | number>;
+      if (index.count === 0) throw new VecforgeError('ERR_INDEX', `${o.dir} holds no documents`);
+      const k = Math.min(search.k, index.count);
+      const opts = { k, ...(search.ef !== undefined ? { ef: Math.max(search.ef, k) } : {}), ...(search.namespace !== undefined ? { namespace: search.namespace } : {}) };
+      let queries: QueryLine[];
       if (o.vectors !== undefined) {
         const q = readNpy(o.vectors);
         if (q.dims !== index.dims) throw new VecforgeError('ERR_INVALID_INPUT', `${o.vectors} has ${q.dims} dims, the index has ${index.dims}`);
-        results = await index.searchBatch(q.data, opts);
-        labels = results.map((_, i) => i);
-      } else {
-        results = [await index.search(o.query ?? '', opts)];
-        labels = [o.query ?? ''];
+        queries = Array.from({ length: q.rows }, (_, i) => ({ label: i, query: q.data.subarray(i * q.dims, (i + 1) * q.dims) }));
+      } else if (search.queries !== undefined) {
+        const r = readQueries(search.queries);
+        for (const f of r.failed) process.stderr.write(`vecforge: ${search.queries}:${f.line}: ${f.reason}\n`);
+        failedCount += r.failed.length;
+        queries = r.queries;
+      } else queries = [{ label: search.query ?? '', query: search.query ?? '' }];
+      let results: Array<Hit[] | Error>;
+      try {
+        results = await index.searchBatch(
+          queries.map((q) => q.query),
+          opts,
+        );
+      } catch (error) {
+        if (!(error instanceof VecforgeError) || error.code !== 'ERR_INVALID_INPUT') throw error;
+        // One query cannot be embedded: search one by one to report it alone.
+        results = [];
+        for (const q of queries) results.push(await index.search(q.query, opts).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))));
       }
       results.forEach((hits, i) => {
-        if (o.json) process.stdout.write(`${JSON.stringify({ query: labels[i], ids: hits.map((h) => h.id), scores: hits.map((h) => Number(h.score.toFixed(6))) })}\n`);
+        const q = queries[i] as QueryLine;
+        if (hits instanceof Error) {
+          failedCount++;
+          process.stderr.write(`vecforge: query ${q.line !== undefined ? `on line ${q.line} ` : ''}${JSON.stringify(q.label)}: ${hits.message}\n`);
+          return;
+        }
+        if (output.json) process.stdout.write(`${JSON.stringify({ query: q.label, ids: hits.map((h) => h.id), scores: hits.map((h) => Number(h.score.toFixed(6))) })}\n`);
         else {
-          process.stdout.write(`query ${JSON.stringify(labels[i])}\n`);
-          for (const h of hits) process.stdout.write(`  ${h.score.toFixed(4)}  ${h.id}${h.namespace !== 'default' ? `  [${h.namespace}]` : ''}\n`);
+          process.stdout.write(`query ${JSON.stringify(q.label)}\n`);
+          hits.forEach((h, r) => {
+            const ns = h.namespace !== 'default' ? `  [${h.namespace}]` : '';
+            const snip = snippetOf(h, 80);
+            process.stdout.write(`  ${String(r + 1).padStart(2)}  ${h.score.toFixed(4)}  ${h.id}${ns}${snip !== '' ? `  ${snip}` : ''}\n`);
+          });
         }
       });
     } finally {
@@ -124,5 +182,5 @@ export async function runSearch(o: SearchCommandOptions): Promise<number> {
   } finally {
     await engine.close();
   }
-  return kExitOk;
+  return failedCount > 0 ? kExitPartial : kExitOk;
 }

@@ -1,7 +1,8 @@
 /**
- * `vecforge info`: the engine's backend, model and cache locations.
+ * `vecforge info`: the engine's backend, model and cache locations; with a
+ * directory, the index's manifest, counts, sizes and any job in progress.
  */
-import { Engine, type EngineOptions } from '../index.js';
+import { Engine, inspectIndex, type EngineOptions } from '../index.js';
 import { kExitOk } from './exit-codes.js';
 
 /**
@@ -9,8 +10,8 @@ import { kExitOk } from './exit-codes.js';
  * @param options - engine options and output mode.
  * @returns the exit code.
  */
-export async function runInfo(options: { engine: EngineOptions; json: boolean; configFile?: string | undefined }): Promise<number> {
-  const engine = await Engine.create(options.engine, options.configFile !== undefined ? { configFile: options.configFile } : {});
+export async function runInfo(options: { engine: EngineOptions; json: boolean }): Promise<number> {
+  const engine = await Engine.create(options.engine);
   try {
     const info = engine.info();
     if (options.json) process.stdout.write(`${JSON.stringify(info)}\n`);
@@ -22,4 +23,43 @@ export async function runInfo(options: { engine: EngineOptions; json: boolean; c
   } finally {
     await engine.close();
   }
+}
+
+function mib(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+/**
+ * Prints what an index directory holds (no engine needed, nothing verified).
+ * @param dir - the index directory.
+ * @param json - one JSON object instead of text.
+ * @returns the exit code.
+ */
+export function runIndexInfo(dir: string, json: boolean): number {
+  const d = inspectIndex(dir);
+  if (json) {
+    process.stdout.write(`${JSON.stringify(d)}\n`);
+    return kExitOk;
+  }
+  const m = d.manifest;
+  const lines = [
+    `index:      ${d.dir}`,
+    `version:    ${d.version} (of ${d.versions.join(', ')}), created ${m.createdAt}`,
+    `format:     ${m.format} v${m.formatVersion}`,
+    `model:      ${m.model !== null ? `${m.model.id}, ${m.model.dims} dims` : `none (vectors of ${m.dims} dims)`}`,
+    `space:      ${m.space}; M=${m.params.m}, efConstruction=${m.params.efConstruction}, efSearch=${m.params.efSearch}`,
+    `documents:  ${m.counts.count} (${m.counts.deleted} deleted slots, capacity ${m.counts.capacity})`,
+    `size:       ${mib(d.totalBytes)}`,
+    ...Object.entries(d.files).map(([name, bytes]) => `  ${name.padEnd(12)} ${mib(bytes)}`),
+  ];
+  const job = m.extra.job as { kind?: string; source?: string; finishedAt?: string; counts?: Record<string, number> } | undefined;
+  if (job !== undefined) {
+    const c = job.counts ?? {};
+    lines.push(`last job:   ${job.kind ?? '?'} from ${job.source ?? '?'} at ${job.finishedAt ?? '?'}: ${c.added ?? 0} added, ${c.updated ?? 0} updated, ${c.deleted ?? 0} deleted, ${c.failed ?? 0} failed`);
+  }
+  if (d.errors > 0) lines.push(`errors:     ${d.errors} in ${d.dir}/errors.jsonl`);
+  if (d.job !== null) lines.push(`in progress: ${String(d.job.kind)} job, ${d.job.phase}, checkpointed at line ${d.job.line} (${d.job.counts.read} records) at ${d.job.updatedAt}; rerun it to resume`);
+  if (d.lock !== null) lines.push(`lock:       held by process ${d.lock.pid} (${d.lock.alive ? 'running' : 'not running: the next job takes it over'})`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return kExitOk;
 }

@@ -1,42 +1,48 @@
 /**
  * The `vecforge` command. Built on the public API only.
+ *
+ * Every flag that sets a config key is parsed and validated by that key's
+ * field (src/config), and resolves flags > env > config file > defaults;
+ * see cli-config.ts.
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { VecforgeError, type EngineOptions } from '../index.js';
+import { Command, CommanderError, Option } from 'commander';
+import { VecforgeError } from '../index.js';
+import { flagOption, resolveCliConfig, type FlagName } from './cli-config.js';
 import { kExitFatal, kExitUsage } from './exit-codes.js';
 
-function intArg(name: string, min: number, max: number) {
-  return (raw: string): number => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
-    return n;
-  };
+type Flags = Record<string, unknown>;
+
+function withFlags(cmd: Command, names: readonly FlagName[]): Command {
+  for (const name of names) cmd.addOption(flagOption(name));
+  return cmd;
 }
 
-interface CommonFlags {
-  workers?: number;
-  model?: string;
-  backend?: string;
-  config?: string;
-  json?: boolean;
+const kCommon: readonly FlagName[] = ['workers', 'model', 'backend', 'json'];
+
+function withCommon(cmd: Command, extra: readonly FlagName[] = []): Command {
+  withFlags(cmd, [...kCommon, ...extra]);
+  return cmd.option('--config <file>', 'config file, JSON or YAML (default: vecforge.config.yaml, .yml or .json in the working directory)');
 }
 
-function engineOptions(flags: CommonFlags): EngineOptions {
-  const out: EngineOptions = {};
-  if (flags.workers !== undefined) out.workers = flags.workers;
-  if (flags.model !== undefined) out.model = flags.model;
-  if (flags.backend !== undefined) out.backend = flags.backend as EngineOptions['backend'];
-  return out;
-}
-
-function withCommon(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('--workers <n>', 'worker threads (default: cores)').argParser(intArg('--workers', 1, 64)))
-    .option('--model <name>', 'embedding model (default: glove-100d)')
-    .addOption(new Option('--backend <name>', 'TF.js backend').choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']))
-    .option('--config <file>', 'JSON config file')
-    .option('--json', 'machine-readable output', false);
-}
+const kJobFlags: readonly FlagName[] = [
+  'input',
+  'format',
+  'idField',
+  'textField',
+  'namespaceField',
+  'metadataField',
+  'checkpointItems',
+  'checkpointSeconds',
+  'chunkSize',
+  'snippetChars',
+  'maxRecordBytes',
+  'embeddingCache',
+  'space',
+  'm',
+  'efConstruction',
+  'efSearch',
+  'progress',
+];
 
 /**
  * Builds the program.
@@ -44,62 +50,85 @@ function withCommon(cmd: Command): Command {
  * @returns the commander program.
  */
 export function buildProgram(setExit: (code: number) => void): Command {
-  const program = new Command('vecforge').description('Build and search HNSW vector indexes from text or vectors.').exitOverride();
+  const program = new Command('vecforge').description('Build, update and search HNSW vector indexes from text or vectors.').exitOverride();
 
   withCommon(program.command('embed').description('embed a JSONL file of {"id","text"} rows into a float32 .npy matrix'))
     .requiredOption('--input <file>', 'JSONL input')
     .requiredOption('--output <file>', '.npy output; ids go to <name>.ids.txt, failures to <name>.errors.jsonl')
-    .action(async (flags: CommonFlags & { input: string; output: string }) => {
+    .action(async (flags: Flags & { input: string; output: string }) => {
+      const { config } = resolveCliConfig(flags);
       const { runEmbed } = await import('./embed-command.js');
-      setExit(await runEmbed({ input: flags.input, output: flags.output, json: flags.json === true, engine: engineOptions(flags), configFile: flags.config }));
+      setExit(await runEmbed({ input: flags.input, output: flags.output, json: config.output.json, engine: { ...config.engine } }));
     });
 
-  withCommon(program.command('info').description("print the engine's backend, model and cache locations")).action(async (flags: CommonFlags) => {
-    const { runInfo } = await import('./info-command.js');
-    setExit(await runInfo({ engine: engineOptions(flags), json: flags.json === true, configFile: flags.config }));
-  });
+  withCommon(program.command('info').description("print the engine's backend, model and cache locations; with DIR, what the index holds").argument('[dir]', 'index directory')).action(
+    async (dir: string | undefined, flags: Flags) => {
+      const { config } = resolveCliConfig(flags);
+      const { runInfo, runIndexInfo } = await import('./info-command.js');
+      setExit(dir !== undefined ? runIndexInfo(dir, config.output.json) : await runInfo({ engine: { ...config.engine }, json: config.output.json }));
+    },
+  );
 
-  withCommon(program.command('demo').description('embed the bundled sample corpus and answer its sample queries')).action(async (flags: CommonFlags) => {
-    const { runDemo } = await import('./demo-command.js');
-    setExit(await runDemo({ engine: engineOptions(flags), json: flags.json === true, configFile: flags.config }));
-  });
-
-  withCommon(program.command('build').description('build an index from precomputed vectors (--vectors FILE.npy)'))
-    .requiredOption('--vectors <file>', 'float32 .npy matrix, one row per item')
-    .option('--ids <file>', 'one id per line (default: the row number)')
-    .requiredOption('--out <dir>', 'index directory')
-    .addOption(new Option('--space <space>', 'distance space').choices(['cosine', 'ip', 'l2']).default('cosine'))
-    .addOption(new Option('--m <n>', 'HNSW links per node').argParser(intArg('--m', 2, 2048)).default(16))
-    .addOption(new Option('--ef-construction <n>', 'build candidate list size').argParser(intArg('--ef-construction', 1, 4096)).default(200))
-    .action(async (flags: CommonFlags & { vectors: string; ids?: string; out: string; space: 'cosine' | 'ip' | 'l2'; m: number; efConstruction: number }) => {
-      const { runBuildVectors } = await import('./index-commands.js');
-      setExit(
-        await runBuildVectors({
-          vectors: flags.vectors,
-          ids: flags.ids,
-          out: flags.out,
-          space: flags.space,
-          m: flags.m,
-          efConstruction: flags.efConstruction,
-          json: flags.json === true,
-          engine: engineOptions(flags),
-          configFile: flags.config,
-        }),
-      );
+  withCommon(program.command('demo').description('index the bundled sample corpus and answer its sample queries'))
+    .option('--out <dir>', 'keep the demo index in DIR (default: a temporary directory, removed at the end)')
+    .action(async (flags: Flags & { out?: string }) => {
+      const { out, ...rest } = flags;
+      const { config } = resolveCliConfig(rest);
+      const { runDemo } = await import('./demo-command.js');
+      setExit(await runDemo({ config, out }));
     });
 
-  withCommon(program.command('search').description('search an index').argument('<dir>', 'index directory'))
+  withCommon(program.command('build').description('build a new index from JSONL or CSV (--input), or from precomputed vectors (--vectors FILE.npy)'), [...kJobFlags, 'out'])
+    .option('--vectors <file>', 'float32 .npy matrix, one row per item, instead of --input')
+    .option('--ids <file>', 'with --vectors: one id per line (default: the row number)')
+    .action(async (flags: Flags & { vectors?: string; ids?: string }) => {
+      const cli = resolveCliConfig(flags);
+      if (flags.vectors !== undefined) {
+        if (flags.input !== undefined) throw new TypeError('build takes one of --input and --vectors, not both');
+        const { runBuildVectors } = await import('./index-commands.js');
+        setExit(await runBuildVectors({ vectors: flags.vectors, ids: flags.ids, config: cli.config }));
+        return;
+      }
+      const { runJobCommand } = await import('./job-commands.js');
+      setExit(await runJobCommand('build', cli));
+    });
+
+  withCommon(program.command('reindex').description('update an index from its source: embed only new or changed documents, delete missing ones, publish a new version'), [
+    ...kJobFlags,
+    'index',
+    'keepMissing',
+    'full',
+  ]).action(async (flags: Flags) => {
+    const cli = resolveCliConfig(flags);
+    const { runJobCommand } = await import('./job-commands.js');
+    setExit(await runJobCommand('reindex', cli));
+  });
+
+  withCommon(program.command('search').description('search an index').argument('[dir]', 'index directory (default: job.dir of the config)'), ['query', 'queries', 'k', 'ef', 'namespace'])
     .option('--vectors <file>', 'float32 .npy of query vectors')
-    .option('--query <text>', 'one query text')
-    .addOption(new Option('--k <n>', 'neighbours per query').argParser(intArg('--k', 1, 65536)).default(10))
-    .addOption(new Option('--ef <n>', 'search candidate list size').argParser(intArg('--ef', 1, 1048576)))
-    .option('--namespace <name>', 'only this namespace')
-    .action(async (dir: string, flags: CommonFlags & { vectors?: string; query?: string; k: number; ef?: number; namespace?: string }) => {
+    .action(async (dir: string | undefined, flags: Flags & { vectors?: string }) => {
+      const { config } = resolveCliConfig(flags);
+      const target = dir ?? config.job.dir;
+      if (target === undefined) throw new TypeError('search needs an index directory: vecforge search DIR ...');
       const { runSearch } = await import('./index-commands.js');
-      setExit(
-        await runSearch({ dir, vectors: flags.vectors, query: flags.query, k: flags.k, ef: flags.ef, namespace: flags.namespace, json: flags.json === true, engine: engineOptions(flags), configFile: flags.config }),
-      );
+      setExit(await runSearch({ dir: target, vectors: flags.vectors, config }));
     });
+
+  withCommon(program.command('verify').description('check an index: checksums, counts, the graph loads, stored vectors find themselves').argument('[dir]', 'index directory (default: job.dir of the config)')).action(
+    async (dir: string | undefined, flags: Flags) => {
+      const { config } = resolveCliConfig(flags);
+      const target = dir ?? config.job.dir;
+      if (target === undefined) throw new TypeError('verify needs an index directory: vecforge verify DIR');
+      const { runVerify } = await import('./verify-command.js');
+      setExit(await runVerify(target, { engine: { ...config.engine }, json: config.output.json }));
+    },
+  );
+
+  withCommon(program.command('config').description('print the resolved configuration and where each value comes from')).action(async (flags: Flags) => {
+    const cli = resolveCliConfig(flags);
+    const { runConfig } = await import('./config-command.js');
+    setExit(runConfig(cli));
+  });
 
   program
     .command('bench')

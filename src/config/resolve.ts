@@ -3,13 +3,34 @@
  * config file > defaults. Each section is a field map; later issues add
  * sections to {@link kConfigSections}.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { VecforgeError } from '../errors.js';
-import { parseFields, type FieldMap } from './fields.js';
+import { formatValue, parseFields, type FieldMap } from './fields.js';
 import { engineDefaults, kEngineFields, type OptionSource, type ResolvedEngineOptions } from './engine-options.js';
+import {
+  kDefaultIndexSection,
+  kDefaultJobSection,
+  kDefaultOutputSection,
+  kDefaultSearchSection,
+  kIndexFields,
+  kJobFields,
+  kOutputFields,
+  kSearchFields,
+  type IndexSection,
+  type JobSection,
+  type OutputSection,
+  type SearchSection,
+} from './job-options.js';
 
 /** The config sections and their fields. */
-export const kConfigSections = Object.freeze({ engine: kEngineFields }) satisfies Readonly<Record<string, FieldMap>>;
+export const kConfigSections = Object.freeze({ engine: kEngineFields, index: kIndexFields, job: kJobFields, search: kSearchFields, output: kOutputFields }) satisfies Readonly<
+  Record<string, FieldMap>
+>;
+
+/** Config file names looked for in the working directory, in this order. */
+export const kConfigFileNames = Object.freeze(['vecforge.config.yaml', 'vecforge.config.yml', 'vecforge.config.json']);
 
 /** A section name. */
 export type SectionName = keyof typeof kConfigSections;
@@ -82,10 +103,11 @@ export function envValues(section: SectionName, env: NodeJS.ProcessEnv): Record<
 }
 
 /**
- * Reads a JSON config file.
+ * Reads a config file: YAML when its name ends in `.yaml` or `.yml`, JSON
+ * otherwise.
  * @param path - the file path.
  * @returns its parsed object.
- * @throws {VecforgeError} ERR_CONFIG when unreadable or not a JSON object.
+ * @throws {VecforgeError} ERR_CONFIG when unreadable, not valid JSON/YAML, or not an object.
  */
 export function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
@@ -94,16 +116,146 @@ export function readConfigFile(path: string): Record<string, unknown> {
   } catch (error) {
     throw new VecforgeError('ERR_CONFIG', `cannot read config file ${path}`, { cause: error });
   }
+  const yaml = ['.yaml', '.yml'].includes(extname(path).toLowerCase());
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = yaml ? parseYaml(text) : JSON.parse(text);
   } catch (error) {
-    throw new VecforgeError('ERR_CONFIG', `config file ${path} is not valid JSON`, { cause: error });
+    const detail = yaml && error instanceof Error ? `: ${error.message.split('\n')[0] ?? ''}` : '';
+    throw new VecforgeError('ERR_CONFIG', `config file ${path} is not valid ${yaml ? 'YAML' : 'JSON'}${detail}`, { cause: error });
   }
+  if (yaml && (parsed === null || parsed === undefined)) return {};
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new VecforgeError('ERR_CONFIG', `config file ${path} must hold a JSON object`);
+    throw new VecforgeError('ERR_CONFIG', `config file ${path} must hold ${yaml ? 'a YAML mapping' : 'a JSON object'}`);
   }
   return parsed as Record<string, unknown>;
+}
+
+/**
+ * Finds the config file of a working directory: the first of
+ * {@link kConfigFileNames} that exists.
+ * @param cwd - the directory.
+ * @returns its path, or undefined.
+ */
+export function findConfigFile(cwd: string = process.cwd()): string | undefined {
+  for (const name of kConfigFileNames) {
+    const path = join(cwd, name);
+    if (existsSync(path)) return path;
+  }
+  return undefined;
+}
+
+/**
+ * The canonical environment variable of a key: `VECFORGE_JOB__CHECKPOINT_ITEMS`
+ * for job.checkpointItems.
+ * @param section - the section.
+ * @param key - the key.
+ * @returns the variable name.
+ */
+export function envVarName(section: SectionName, key: string): string {
+  return `VECFORGE_${section.toUpperCase()}__${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+/** Every section resolved, each value with its source. */
+export interface SourcedConfig {
+  readonly engine: { readonly [K in keyof ResolvedEngineOptions]: Sourced<ResolvedEngineOptions[K]> };
+  readonly index: { readonly [K in keyof IndexSection]: Sourced<IndexSection[K]> };
+  readonly job: { readonly [K in keyof JobSection]: Sourced<JobSection[K]> };
+  readonly search: { readonly [K in keyof SearchSection]: Sourced<SearchSection[K]> };
+  readonly output: { readonly [K in keyof OutputSection]: Sourced<OutputSection[K]> };
+}
+
+/** Every section resolved to plain values. */
+export interface ResolvedConfig {
+  readonly engine: ResolvedEngineOptions;
+  readonly index: IndexSection;
+  readonly job: JobSection;
+  readonly search: SearchSection;
+  readonly output: OutputSection;
+}
+
+/** The sources of {@link resolveConfig}: options per section. */
+export interface FullConfigSources {
+  /** Values given in code or as CLI flags, by section. */
+  readonly options?: Readonly<Partial<Record<SectionName, Readonly<Record<string, unknown>>>>>;
+  /** The environment. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+  /** A parsed config file. */
+  readonly file?: Readonly<Record<string, unknown>>;
+  /** How the file is named in messages. @default 'config' */
+  readonly fileName?: string;
+}
+
+const kSectionDefaults: Readonly<Record<Exclude<SectionName, 'engine'>, Readonly<Record<string, unknown>>>> = Object.freeze({
+  index: { ...kDefaultIndexSection },
+  job: { ...kDefaultJobSection },
+  search: { ...kDefaultSearchSection },
+  output: { ...kDefaultOutputSection },
+});
+
+function envSection(section: SectionName, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const fields: FieldMap = kConfigSections[section];
+  const values = envValues(section, env);
+  for (const [key, value] of Object.entries(values)) {
+    const field = fields[key];
+    if (field === undefined || field.schema.safeParse(value).success) continue;
+    const typeMatches = typeof value === field.expectedType;
+    const message = `environment variable ${envVarName(section, key)} must be ${field.describe}, got ${formatValue(typeof value === 'string' ? value : String(value))}`;
+    throw typeMatches ? new RangeError(message) : new TypeError(message);
+  }
+  return values;
+}
+
+/**
+ * Resolves every config section: options (flags) > env > file > defaults,
+ * with the source of each value. The file may hold only known sections.
+ * @param sources - options by section, env, file.
+ * @returns every section's values and sources.
+ * @throws {TypeError | RangeError} naming the key and its allowed values.
+ */
+export function resolveConfigSourced(sources: FullConfigSources = {}): SourcedConfig {
+  const env = sources.env ?? process.env;
+  const file = sources.file ?? {};
+  const fileName = sources.fileName ?? 'config';
+  for (const key of Object.keys(file)) {
+    if (!(key in kConfigSections)) throw new TypeError(`${fileName}: "${key}" is not a known section; known sections: ${Object.keys(kConfigSections).join(', ')}`);
+  }
+  const engine = resolveEngineSourced({ options: sources.options?.engine ?? {}, env, file });
+  const out: Record<string, Record<string, Sourced<unknown>>> = { engine: engine as unknown as Record<string, Sourced<unknown>> };
+  for (const section of ['index', 'job', 'search', 'output'] as const) {
+    const fields: FieldMap = kConfigSections[section];
+    const fileSection = file[section];
+    const layers: ReadonlyArray<readonly [OptionSource, Record<string, unknown>]> = [
+      ['option', parseFields(fields, sources.options?.[section] ?? {}, `options.${section}`)],
+      ['env', envSection(section, env)],
+      ['file', parseFields(fields, fileSection ?? {}, `config.${section}`)],
+    ];
+    const defaults = kSectionDefaults[section];
+    const resolved: Record<string, Sourced<unknown>> = {};
+    for (const key of Object.keys(fields)) {
+      const layer = layers.find(([, values]) => values[key] !== undefined);
+      resolved[key] = layer !== undefined ? { value: layer[1][key], source: layer[0] } : { value: defaults[key], source: 'default' };
+    }
+    out[section] = resolved;
+  }
+  return out as unknown as SourcedConfig;
+}
+
+/**
+ * Resolves every config section to plain values.
+ * @param sources - options by section, env, file.
+ * @returns frozen sections.
+ * @throws {TypeError | RangeError} naming the key and its allowed values.
+ */
+export function resolveConfig(sources: FullConfigSources = {}): ResolvedConfig {
+  const sourced = resolveConfigSourced(sources);
+  const out: Record<string, Readonly<Record<string, unknown>>> = {};
+  for (const [section, entries] of Object.entries(sourced)) {
+    const values: Record<string, unknown> = {};
+    for (const [key, entry] of Object.entries(entries as Record<string, Sourced<unknown>>)) values[key] = entry.value;
+    out[section] = Object.freeze(values);
+  }
+  return Object.freeze(out) as unknown as ResolvedConfig;
 }
 
 /**

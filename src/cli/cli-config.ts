@@ -1,0 +1,117 @@
+/**
+ * Flags and config: every config key a command takes has a flag, parsed
+ * and validated by the same field map as the config file and the
+ * environment; values resolve flags > env > file > defaults.
+ */
+import { InvalidArgumentError, Option } from 'commander';
+import { findConfigFile, kConfigSections, readConfigFile, resolveConfigSourced, type ResolvedConfig, type SectionName, type SourcedConfig } from '../index.js';
+
+/** A flag bound to a config key. */
+export interface FlagSpec {
+  /** The flag, e.g. `--ef-construction <n>`. */
+  readonly flags: string;
+  readonly section: SectionName;
+  readonly key: string;
+  readonly description: string;
+}
+
+/** Flags by name (commander's attribute name for them). */
+export const kFlags = Object.freeze({
+  workers: { flags: '--workers <n>', section: 'engine', key: 'workers', description: 'worker threads (default: cores)' },
+  model: { flags: '--model <name>', section: 'engine', key: 'model', description: 'embedding model (default: glove-100d)' },
+  backend: { flags: '--backend <name>', section: 'engine', key: 'backend', description: 'TF.js backend (default: auto)' },
+  input: { flags: '--input <path>', section: 'job', key: 'input', description: 'JSONL or CSV input' },
+  out: { flags: '--out <dir>', section: 'job', key: 'dir', description: 'index directory to create' },
+  index: { flags: '--index <dir>', section: 'job', key: 'dir', description: 'index directory to update' },
+  format: { flags: '--format <format>', section: 'job', key: 'format', description: 'input format: auto, jsonl, csv (default: auto)' },
+  idField: { flags: '--id-field <name>', section: 'job', key: 'idField', description: 'field or CSV column holding the id (default: id)' },
+  textField: { flags: '--text-field <name>', section: 'job', key: 'textField', description: 'field or CSV column holding the text (default: text)' },
+  namespaceField: { flags: '--namespace-field <name>', section: 'job', key: 'namespaceField', description: 'field or CSV column holding the namespace (default: namespace)' },
+  metadataField: { flags: '--metadata-field <name>', section: 'job', key: 'metadataField', description: 'JSON field holding the metadata object (default: metadata)' },
+  keepMissing: { flags: '--keep-missing', section: 'job', key: 'keepMissing', description: 'keep documents missing from the input' },
+  full: { flags: '--full', section: 'job', key: 'full', description: 'rebuild from scratch instead of diffing' },
+  checkpointItems: { flags: '--checkpoint-items <n>', section: 'job', key: 'checkpointItems', description: 'checkpoint every N records (default: 50000)' },
+  checkpointSeconds: { flags: '--checkpoint-seconds <s>', section: 'job', key: 'checkpointSeconds', description: 'checkpoint every S seconds (default: 60)' },
+  chunkSize: { flags: '--chunk-size <n>', section: 'job', key: 'chunkSize', description: 'records per chunk (default: 4096)' },
+  snippetChars: { flags: '--snippet-chars <n>', section: 'job', key: 'snippetChars', description: 'characters of text kept for search output (default: 200)' },
+  maxRecordBytes: { flags: '--max-record-bytes <n>', section: 'job', key: 'maxRecordBytes', description: 'largest input line or CSV record (default: 8 MiB)' },
+  embeddingCache: { flags: '--no-embedding-cache', section: 'job', key: 'embeddingCache', description: 'do not use the embedding cache' },
+  space: { flags: '--space <space>', section: 'index', key: 'space', description: 'distance: cosine, ip, l2 (default: cosine)' },
+  m: { flags: '--m <n>', section: 'index', key: 'm', description: 'HNSW links per node (default: 16)' },
+  efConstruction: { flags: '--ef-construction <n>', section: 'index', key: 'efConstruction', description: 'HNSW build candidate list size (default: 200)' },
+  efSearch: { flags: '--ef-search <n>', section: 'index', key: 'efSearch', description: 'default search candidate list size stored in the index (default: 64)' },
+  query: { flags: '--query <text>', section: 'search', key: 'query', description: 'one query text' },
+  queries: { flags: '--queries <file>', section: 'search', key: 'queries', description: 'JSONL of {"query": text} (or {"text": text}), one query a line' },
+  k: { flags: '--k <n>', section: 'search', key: 'k', description: 'neighbours per query (default: 10)' },
+  ef: { flags: '--ef <n>', section: 'search', key: 'ef', description: 'search candidate list size (default: the index efSearch)' },
+  namespace: { flags: '--namespace <name>', section: 'search', key: 'namespace', description: 'only this namespace' },
+  json: { flags: '--json', section: 'output', key: 'json', description: 'machine-readable output' },
+  progress: { flags: '--progress <mode>', section: 'output', key: 'progress', description: 'auto, bar, log (one JSON line per checkpoint on stderr), off (default: auto)' },
+} satisfies Record<string, FlagSpec>);
+
+/** A flag name. */
+export type FlagName = keyof typeof kFlags;
+
+function flagName(spec: FlagSpec): string {
+  return spec.flags.split(' ')[0] ?? spec.flags;
+}
+
+/**
+ * A commander option for a flag, whose value is parsed and validated by
+ * the key's field: `--m must be an integer in [2, 2048], got "0"`.
+ * @param name - the flag name.
+ * @returns the option (no default: defaults come from the config).
+ */
+export function flagOption(name: FlagName): Option {
+  const spec: FlagSpec = kFlags[name];
+  const option = new Option(spec.flags, spec.description);
+  const field = (kConfigSections[spec.section] as Record<string, (typeof kConfigSections)['job'][keyof (typeof kConfigSections)['job']]>)[spec.key];
+  if (field === undefined || field.expectedType === 'boolean') return option;
+  return option.argParser((raw: string) => {
+    const value = field.expectedType === 'number' ? (raw.trim() === '' ? Number.NaN : Number(raw)) : raw;
+    if (!field.schema.safeParse(value).success) throw new InvalidArgumentError(`${flagName(spec)} must be ${field.describe}, got ${JSON.stringify(raw)}`);
+    return value;
+  });
+}
+
+/** The config of one command run. */
+export interface CliConfig {
+  readonly config: ResolvedConfig;
+  readonly sourced: SourcedConfig;
+  /** The config file used, if any. */
+  readonly file: string | undefined;
+}
+
+/**
+ * Resolves the config of a command: flags > env > file > defaults. The
+ * file is `--config FILE`, else the first of vecforge.config.yaml / .yml /
+ * .json in the working directory.
+ * @param flags - commander's parsed options.
+ * @param env - the environment.
+ * @returns the resolved config and where each value came from.
+ * @throws {TypeError | RangeError} naming the key, for an invalid value.
+ * @throws {VecforgeError} ERR_CONFIG for an unreadable config file.
+ */
+export function resolveCliConfig(flags: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv = process.env): CliConfig {
+  const options: Partial<Record<SectionName, Record<string, unknown>>> = {};
+  for (const [name, spec] of Object.entries(kFlags) as Array<[string, FlagSpec]>) {
+    const value = flags[name];
+    if (value === undefined) continue;
+    // A negated flag (--no-embedding-cache) is true unless given.
+    if (spec.flags.startsWith('--no-') && value === true) continue;
+    // Boolean flags are either given (true) or absent: false never overrides the config.
+    if (value === false && !spec.flags.startsWith('--no-')) continue;
+    (options[spec.section] ??= {})[spec.key] = value;
+  }
+  const configFlag = flags.config;
+  const file = typeof configFlag === 'string' ? configFlag : findConfigFile();
+  const parsed = file !== undefined ? readConfigFile(file) : undefined;
+  const sourced = resolveConfigSourced({ options, env, ...(parsed !== undefined ? { file: parsed, fileName: `config file ${file}` } : {}) });
+  const config: Record<string, Record<string, unknown>> = {};
+  for (const [section, entries] of Object.entries(sourced)) {
+    const values: Record<string, unknown> = {};
+    for (const [key, entry] of Object.entries(entries as Record<string, { value: unknown }>)) values[key] = entry.value;
+    config[section] = values;
+  }
+  return { config: config as unknown as ResolvedConfig, sourced, file };
+}

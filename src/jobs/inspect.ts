@@ -1,0 +1,151 @@
+/**
+ * Looking at an index directory from outside: what it holds (`inspectIndex`,
+ * no checksum work) and whether it is sound (`verifyIndex`).
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Engine } from '../engine.js';
+import { VecforgeError, errorMessage } from '../errors.js';
+import { readVerifiedVersion, type IndexManifest } from '../index/persist.js';
+import { kLockFile, processAlive, readLock, type LockInfo } from './lock.js';
+import { currentManifest, jobPaths, readCheckpoint, type JobCounts } from './workdir.js';
+
+/** What {@link inspectIndex} reports. */
+export interface IndexDescription {
+  readonly dir: string;
+  /** The published version `current` points at. */
+  readonly version: string;
+  readonly manifest: IndexManifest;
+  /** Every version directory, oldest first. */
+  readonly versions: readonly string[];
+  /** Bytes of each file of the current version, from the manifest. */
+  readonly files: Readonly<Record<string, number>>;
+  /** Bytes of the current version's files in all. */
+  readonly totalBytes: number;
+  /** A job in progress or stopped (resumable), if any. */
+  readonly job: {
+    readonly phase: string;
+    readonly kind: unknown;
+    readonly line: number;
+    readonly item: number;
+    readonly counts: JobCounts;
+    readonly updatedAt: string;
+  } | null;
+  /** The lock, if one is there, and whether its process is alive. */
+  readonly lock: (LockInfo & { readonly alive: boolean }) | null;
+  /** Lines of errors.jsonl (failures of the latest job). */
+  readonly errors: number;
+}
+
+/**
+ * Describes an index directory: manifest, counts, sizes, versions, any
+ * job in progress, the lock. Reads only small files; checks nothing.
+ * @param dir - the index directory.
+ * @returns the description.
+ * @throws {VecforgeError} ERR_INDEX when `dir` holds no published index; ERR_INDEX_CORRUPT when its manifest does not parse.
+ */
+export function inspectIndex(dir: string): IndexDescription {
+  if (typeof dir !== 'string' || dir === '') throw new TypeError(`dir must be a non-empty string, got ${String(dir)}`);
+  const abs = resolve(dir);
+  if (!existsSync(abs)) throw new VecforgeError('ERR_INDEX', `${dir} does not exist`);
+  const current = currentManifest(abs);
+  if (current === undefined) throw new VecforgeError('ERR_INDEX', `${dir} holds no published index (no "current" file)`);
+  const files: Record<string, number> = {};
+  let totalBytes = 0;
+  for (const [name, entry] of Object.entries(current.manifest.files)) {
+    files[name] = entry.bytes;
+    totalBytes += entry.bytes;
+  }
+  const versionsDir = join(abs, 'versions');
+  const versions = existsSync(versionsDir)
+    ? readdirSync(versionsDir)
+        .filter((n) => /^v\d{6}$/.test(n))
+        .sort()
+    : [];
+  const paths = jobPaths(abs);
+  const cp = readCheckpoint(paths);
+  const job =
+    cp !== undefined
+      ? { phase: cp.phase, kind: cp.fingerprint.kind, line: cp.committed.position.line, item: cp.committed.position.item, counts: cp.committed.counts, updatedAt: cp.updatedAt }
+      : null;
+  const lockInfo = readLock(join(abs, kLockFile));
+  const lock = lockInfo !== null ? { ...lockInfo, alive: processAlive(lockInfo.pid) } : null;
+  let errors = 0;
+  if (existsSync(paths.errors) && statSync(paths.errors).size > 0) {
+    const text = readFileSync(paths.errors, 'utf8');
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) errors++;
+  }
+  return { dir: abs, version: current.name, manifest: current.manifest, versions, files, totalBytes, job, lock, errors };
+}
+
+/** One check of {@link verifyIndex}. */
+export interface VerifyCheck {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+/** What {@link verifyIndex} reports. */
+export interface VerifyReport {
+  readonly dir: string;
+  readonly version: string | null;
+  readonly ok: boolean;
+  readonly checks: readonly VerifyCheck[];
+}
+
+/**
+ * Checks an index: every file against its manifest checksum and size; the
+ * doc store's count against the manifest; that the graph loads; that the
+ * graph's element counts match; that stored vectors find themselves.
+ * @param dir - the index directory.
+ * @param engine - an engine running the index's model.
+ * @returns the checks; `ok` when all passed.
+ */
+export async function verifyIndex(dir: string, engine: Engine): Promise<VerifyReport> {
+  const abs = resolve(dir);
+  const checks: VerifyCheck[] = [];
+  let manifest: IndexManifest;
+  let version: string;
+  try {
+    const v = readVerifiedVersion(abs);
+    manifest = v.manifest;
+    version = v.name;
+    const bytes = Object.values(manifest.files).reduce((a, f) => a + f.bytes, 0);
+    checks.push({ name: 'checksums', ok: true, detail: `${Object.keys(manifest.files).length} files, ${bytes} bytes, sizes and SHA-256 match the manifest of ${v.name}` });
+  } catch (error) {
+    checks.push({ name: 'checksums', ok: false, detail: errorMessage(error) });
+    return { dir: abs, version: null, ok: false, checks };
+  }
+  let index;
+  try {
+    index = await engine.openIndex(abs);
+    checks.push({ name: 'graph loads', ok: true, detail: `graph and doc store of ${version} open; doc store holds ${index.count} items as the manifest says` });
+  } catch (error) {
+    checks.push({ name: 'graph loads', ok: false, detail: errorMessage(error) });
+    return { dir: abs, version, ok: false, checks };
+  }
+  try {
+    const stats = index.stats();
+    const countsOk = stats.count === manifest.counts.count && stats.deleted === manifest.counts.deleted && stats.dims === manifest.dims;
+    checks.push({
+      name: 'counts',
+      ok: countsOk,
+      detail: `${stats.count} live, ${stats.deleted} deleted, ${stats.dims} dims (manifest: ${manifest.counts.count}, ${manifest.counts.deleted}, ${manifest.dims})`,
+    });
+    const ids = index.ids();
+    const sample = Math.min(ids.length, 20);
+    let found = 0;
+    const step = Math.max(1, Math.floor(ids.length / Math.max(1, sample)));
+    for (let i = 0, n = 0; n < sample && i < ids.length; i += step, n++) {
+      const id = ids[i] as string;
+      const vector = index.getVector(id);
+      if (vector === undefined) continue;
+      const hits = await index.search(vector, { k: Math.min(10, index.count), ef: Math.max(64, Math.min(10, index.count)) });
+      if (hits.some((h) => h.id === id)) found++;
+    }
+    checks.push({ name: 'self search', ok: sample === 0 || found >= Math.ceil(sample * 0.9), detail: `${found} of ${sample} sampled items find themselves in their top 10` });
+  } finally {
+    await index.close();
+  }
+  return { dir: abs, version, ok: checks.every((c) => c.ok), checks };
+}

@@ -1,0 +1,662 @@
+/**
+ * The job runner behind `buildIndex` and `reindex`: streams a source in
+ * chunks, diffs against the index (reindex), takes vectors from the
+ * embedding cache or embeds them on the pool, upserts them into a work
+ * index that is checkpointed every N items or T seconds, and publishes the
+ * result as one new version of the index directory.
+ *
+ * Every vector reaches the index by one path: the model's output (fresh
+ * from `engine.embed`, or the same bytes from the embedding cache) added as
+ * a `vector` item. So a resumed job, a cached run and a clean build store
+ * bit-identical vectors.
+ */
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { Engine } from '../engine.js';
+import type { EngineOptions } from '../config/engine-options.js';
+import { VecforgeError, throwIfAborted } from '../errors.js';
+import { currentVersion } from '../index/persist.js';
+import type { IndexItem, VectorIndex } from '../index/vector-index.js';
+import { EmbeddingCache, embeddingCachePath } from '../store/embedding-cache.js';
+import { acquireLock, type HeldLock } from './lock.js';
+import { canonicalJson, readId, toItem, type FieldNames, type ItemLimits, type JobFailureCode, type JobItem } from './records.js';
+import { detectFormat, inputIdentity, readFileRecords, readIterableRecords, type RecordPosition, type SourceFormat, type SourceRecord } from './sources.js';
+import {
+  clearJob,
+  currentManifest,
+  forkIndex,
+  jobPaths,
+  publishWork,
+  readCheckpoint,
+  resumableProgress,
+  workIsPublished,
+  writeCheckpoint,
+  zeroCounts,
+  type JobCounts,
+  type JobPaths,
+  type Progress,
+} from './workdir.js';
+
+/** Time spent per stage, in ms. Stages run one after another, never overlapping. */
+export interface JobStages {
+  /** Reading, decoding and parsing the input; validating items; diffing against the index. */
+  readonly readMs: number;
+  /** Looking vectors up in, and writing them to, the embedding cache. */
+  readonly cacheMs: number;
+  /** Embedding texts on the pool. */
+  readonly embedMs: number;
+  /** Inserting into (and deleting from) the HNSW graph and doc store. */
+  readonly insertMs: number;
+  /** Checkpoints, the final save, publishing, errors.jsonl. */
+  readonly writeMs: number;
+  /** Everything else: engine start, opening the index, replaying the input before a resume point. */
+  readonly otherMs: number;
+}
+
+/** Progress of a running job, reported after every chunk. */
+export interface JobProgress {
+  readonly counts: Readonly<JobCounts>;
+  /** The last record processed. */
+  readonly position: RecordPosition;
+  /** Input bytes in all (files only). */
+  readonly totalBytes: number | null;
+  readonly elapsedMs: number;
+  /** Records per second since the job started. */
+  readonly itemsPerSecond: number;
+  /** True when this chunk ended with a checkpoint. */
+  readonly checkpoint: boolean;
+  /** True while records before the resume point are read again (ids only). */
+  readonly replaying: boolean;
+}
+
+/** What a job returns. */
+export interface JobSummary {
+  /** ok: every record succeeded; partial: some failed (see errors.jsonl); interrupted: stopped at a checkpoint, rerun to resume. */
+  readonly state: 'ok' | 'partial' | 'interrupted';
+  readonly kind: 'build' | 'reindex';
+  readonly full: boolean;
+  /** The index directory. */
+  readonly dir: string;
+  /** The version published by this job; the unchanged current version when nothing changed; null when interrupted. */
+  readonly version: string | null;
+  /** Whether this job published a new version. */
+  readonly published: boolean;
+  readonly counts: Readonly<JobCounts>;
+  /** Where this run resumed, when it did. */
+  readonly resumedFrom: { readonly item: number; readonly line: number } | null;
+  /** Why an existing checkpoint was not used, when one was found. */
+  readonly discardedCheckpoint: string | null;
+  /** A stale lock of a dead process that was taken over. */
+  readonly tookOverLockOf: number | null;
+  /** errors.jsonl, when some record failed. */
+  readonly errorsFile: string | null;
+  readonly seconds: number;
+  /** Records read per second. */
+  readonly itemsPerSecond: number;
+  readonly stages: JobStages;
+}
+
+/** A fully resolved job. */
+export interface JobSpec {
+  readonly kind: 'build' | 'reindex';
+  readonly full: boolean;
+  readonly keepMissing: boolean;
+  readonly dir: string;
+  readonly source: string | AsyncIterable<unknown> | Iterable<unknown>;
+  readonly sourceId: string;
+  readonly format: 'auto' | SourceFormat;
+  readonly fields: FieldNames;
+  readonly snippetChars: number;
+  readonly maxRecordBytes: number;
+  readonly chunkSize: number;
+  readonly checkpointItems: number;
+  readonly checkpointSeconds: number;
+  /** HNSW parameters for a new index; for a full reindex, unset keys keep the existing index's. */
+  readonly index: { readonly space?: 'cosine' | 'ip' | 'l2'; readonly m?: number; readonly efConstruction?: number; readonly efSearch?: number };
+  readonly embeddingCache: boolean | string;
+  readonly engine: Engine | EngineOptions;
+  readonly command: string;
+  readonly signal: AbortSignal | undefined;
+  readonly stopSignal: AbortSignal | undefined;
+  readonly onProgress: ((p: JobProgress) => void) | undefined;
+}
+
+type Stage = 'read' | 'cache' | 'embed' | 'insert' | 'write';
+
+class StageTimers {
+  readonly ms: Record<Stage, number> = { read: 0, cache: 0, embed: 0, insert: 0, write: 0 };
+
+  async time<T>(stage: Stage, fn: () => Promise<T> | T): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.ms[stage] += performance.now() - t0;
+    }
+  }
+
+  timeSync<T>(stage: Stage, fn: () => T): T {
+    const t0 = performance.now();
+    try {
+      return fn();
+    } finally {
+      this.ms[stage] += performance.now() - t0;
+    }
+  }
+}
+
+interface Failure {
+  readonly line: number;
+  readonly id?: string;
+  readonly code: JobFailureCode | string;
+  readonly reason: string;
+}
+
+const kDeleteBatch = 10_000;
+
+/** Appends to errors.jsonl; fsynced at checkpoints. */
+class ErrorsFile {
+  readonly #fd: number;
+  readonly path: string;
+
+  constructor(path: string, keepBytes: number) {
+    this.path = path;
+    try {
+      if (existsSync(path)) truncateSync(path, keepBytes);
+      this.#fd = openSync(path, 'a');
+    } catch (error) {
+      throw new VecforgeError('ERR_IO', `cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+    }
+  }
+
+  write(failures: readonly Failure[]): void {
+    if (failures.length === 0) return;
+    const text = failures.map((f) => `${JSON.stringify(f)}\n`).join('');
+    const bytes = Buffer.from(text, 'utf8');
+    let written = 0;
+    try {
+      while (written < bytes.length) written += writeSync(this.#fd, bytes, written, bytes.length - written);
+    } catch (error) {
+      throw new VecforgeError('ERR_IO', `cannot write ${this.path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+    }
+  }
+
+  /** Flushes to disk and returns the file size. */
+  sync(): number {
+    fsyncSync(this.#fd);
+    return fstatSync(this.#fd).size;
+  }
+
+  close(): void {
+    closeSync(this.#fd);
+  }
+}
+
+/**
+ * Runs a job end to end.
+ * @param spec - the resolved job.
+ * @returns the summary.
+ * @throws {VecforgeError} ERR_LOCKED, ERR_IO, ERR_INDEX, ERR_INDEX_CORRUPT, ERR_INVALID_INPUT when the job fails as a whole.
+ * @throws {AbortError} when `spec.signal` aborts (the last checkpoint stays resumable).
+ */
+export async function runJob(spec: JobSpec): Promise<JobSummary> {
+  throwIfAborted(spec.signal);
+  const started = performance.now();
+  const timers = new StageTimers();
+  const dir = resolve(spec.dir);
+  const paths = jobPaths(dir);
+  if (spec.kind === 'build') {
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (error) {
+      throw new VecforgeError('ERR_IO', `cannot create ${dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+    }
+  } else if (!existsSync(dir) || currentVersion(dir) === undefined) {
+    throw new VecforgeError('ERR_INDEX', `${dir} holds no published index; build one first with \`vecforge build\``);
+  }
+  const lock = acquireLock(dir, spec.command);
+  let engine: Engine | undefined;
+  let cache: EmbeddingCache | null = null;
+  let index: VectorIndex | undefined;
+  let errors: ErrorsFile | undefined;
+  try {
+    engine = spec.engine instanceof Engine ? spec.engine : await Engine.create(spec.engine, spec.signal !== undefined ? { signal: spec.signal } : {});
+    const info = engine.info();
+    if (spec.embeddingCache !== false) cache = EmbeddingCache.open(typeof spec.embeddingCache === 'string' ? spec.embeddingCache : embeddingCachePath(info.cacheDir));
+    const file = typeof spec.source === 'string' ? resolve(spec.source) : null;
+    const format = file !== null ? await detectFormat(file, spec.format) : null;
+    const sourceIdentity = file !== null ? { path: file, format, ...(await inputIdentity(file)) } : { iterable: spec.sourceId };
+    const base = spec.kind === 'reindex' ? currentManifest(dir) : undefined;
+    const incremental = spec.kind === 'reindex' && !spec.full;
+    const params = indexParams(spec, base?.manifest);
+    const fingerprint = {
+      kind: spec.kind,
+      full: spec.full,
+      keepMissing: spec.keepMissing,
+      source: sourceIdentity,
+      model: info.modelId,
+      fields: spec.fields,
+      snippetChars: spec.snippetChars,
+      maxTextBytes: info.options.maxTextBytes,
+      maxRecordBytes: spec.maxRecordBytes,
+      index: params,
+      base: base?.name ?? null,
+    };
+
+    let discarded: string | null = null;
+    let progress: Progress | undefined;
+    const cp = readCheckpoint(paths);
+    if (cp !== undefined) {
+      if (!isDeepStrictEqual(JSON.parse(JSON.stringify(fingerprint)), cp.fingerprint)) discarded = `it belongs to a different job (${describeDifference(cp.fingerprint, fingerprint)})`;
+      else {
+        progress = resumableProgress(paths, cp);
+        if (progress === undefined) discarded = 'its work index does not match it';
+      }
+    } else if (existsSync(paths.jobDir)) discarded = 'the job before stopped before its first checkpoint';
+
+    if (cp !== undefined && progress !== undefined && cp.phase === 'publishing') {
+      const counts = progress.counts;
+      const version = await timers.time('write', () => (workIsPublished(paths.workDir, dir) ? (currentVersion(dir)?.name ?? null) : publishWork(paths.workDir, dir, jobExtra(spec, fingerprint, counts))));
+      clearJob(paths);
+      return summarize(spec, dir, { state: progress.counts.failed > 0 ? 'partial' : 'ok', version, published: true, counts: progress.counts, resumedFrom: progress.position, discarded, lock, errorsPath: paths.errors, started, timers });
+    }
+
+    if (progress === undefined && spec.kind === 'build') {
+      // A build killed after publishing but before exiting: the same command again is a no-op.
+      const done = currentManifest(dir);
+      const job = done?.manifest.extra.job as { fingerprint?: unknown; counts?: JobCounts } | undefined;
+      if (done !== undefined && job?.counts !== undefined && isDeepStrictEqual(job.fingerprint, JSON.parse(JSON.stringify(fingerprint)))) {
+        clearJob(paths);
+        const counts = job.counts;
+        return summarize(spec, dir, { state: counts.failed > 0 ? 'partial' : 'ok', version: done.name, published: false, counts, resumedFrom: null, discarded, lock, errorsPath: paths.errors, started, timers });
+      }
+    }
+
+    if (progress === undefined) {
+      if (spec.kind === 'build' && currentVersion(dir) !== undefined) {
+        throw new VecforgeError('ERR_INDEX', `${dir} already holds an index; update it with \`vecforge reindex --index ${spec.dir} --input ...\` (add --full to rebuild it)`);
+      }
+      clearJob(paths);
+      mkdirSync(paths.jobDir, { recursive: true });
+      const version = incremental ? await timers.time('write', () => forkIndex(dir, paths.workDir)) : null;
+      progress = { version, position: { item: 0, line: 0, offset: 0 }, errorsBytes: 0, counts: zeroCounts() };
+      writeCheckpoint(paths, { fingerprint, phase: 'running', committed: progress, pending: null });
+    }
+    const resumedFrom = progress.position.item > 0 ? progress.position : null;
+
+    index = progress.version === null ? await engine.createIndex({ dir: paths.workDir, ...params }) : await engine.openIndex(paths.workDir);
+    errors = new ErrorsFile(paths.errors, progress.errorsBytes);
+    const run = new JobRun(spec, engine, index, cache, errors, timers, paths, fingerprint, progress, incremental, format, file);
+    const outcome = await run.execute(started);
+    if (outcome === 'interrupted') {
+      return summarize(spec, dir, { state: 'interrupted', version: null, published: false, counts: run.counts, resumedFrom, discarded, lock, errorsPath: paths.errors, started, timers });
+    }
+    const counts = run.counts;
+    const changed = !incremental || counts.added + counts.updated + counts.deleted > 0;
+    let version: string | null;
+    if (changed) {
+      await run.checkpoint(true, 'publishing');
+      await index.close();
+      version = await timers.time('write', () => publishWork(paths.workDir, dir, jobExtra(spec, fingerprint, counts)));
+    } else version = currentVersion(dir)?.name ?? null;
+    clearJob(paths);
+    errors.close();
+    errors = undefined;
+    // An empty errors file would only suggest that something failed.
+    if (counts.failed === 0) rmSync(paths.errors, { force: true });
+    return summarize(spec, dir, { state: counts.failed > 0 ? 'partial' : 'ok', version, published: changed, counts, resumedFrom, discarded, lock, errorsPath: paths.errors, started, timers });
+  } finally {
+    await index?.close().catch(() => {});
+    errors?.close();
+    await cache?.close().catch(() => {});
+    if (engine !== undefined && !(spec.engine instanceof Engine)) await engine.close();
+    lock.release();
+  }
+}
+
+function indexParams(spec: JobSpec, base: import('../index/persist.js').IndexManifest | undefined): { space: 'cosine' | 'ip' | 'l2'; m: number; efConstruction: number; efSearch: number } {
+  return {
+    space: spec.index.space ?? base?.space ?? 'cosine',
+    m: spec.index.m ?? base?.params.m ?? 16,
+    efConstruction: spec.index.efConstruction ?? base?.params.efConstruction ?? 200,
+    efSearch: spec.index.efSearch ?? base?.params.efSearch ?? 64,
+  };
+}
+
+function describeDifference(saved: Readonly<Record<string, unknown>>, now: Readonly<Record<string, unknown>>): string {
+  const keys = Object.keys(now).filter((k) => !isDeepStrictEqual(JSON.parse(JSON.stringify(now[k] ?? null)), saved[k] ?? null));
+  return keys.length > 0 ? `${keys.join(', ')} changed` : 'format changed';
+}
+
+function jobExtra(spec: JobSpec, fingerprint: Readonly<Record<string, unknown>>, counts: JobCounts): Record<string, unknown> {
+  return {
+    job: {
+      kind: spec.kind,
+      full: spec.full,
+      source: typeof spec.source === 'string' ? resolve(spec.source) : spec.sourceId,
+      finishedAt: new Date().toISOString(),
+      counts,
+      fingerprint: JSON.parse(JSON.stringify(fingerprint)) as unknown,
+    },
+  };
+}
+
+function summarize(
+  spec: JobSpec,
+  dir: string,
+  r: {
+    state: JobSummary['state'];
+    version: string | null;
+    published: boolean;
+    counts: JobCounts;
+    resumedFrom: RecordPosition | null;
+    discarded: string | null;
+    lock: HeldLock;
+    errorsPath: string;
+    started: number;
+    timers: StageTimers;
+  },
+): JobSummary {
+  const totalMs = performance.now() - r.started;
+  const t = r.timers.ms;
+  const known = t.read + t.cache + t.embed + t.insert + t.write;
+  const seconds = totalMs / 1000;
+  return {
+    state: r.state,
+    kind: spec.kind,
+    full: spec.full,
+    dir,
+    version: r.version,
+    published: r.published,
+    counts: { ...r.counts },
+    resumedFrom: r.resumedFrom !== null ? { item: r.resumedFrom.item, line: r.resumedFrom.line } : null,
+    discardedCheckpoint: r.discarded,
+    tookOverLockOf: r.lock.tookOver?.pid ?? null,
+    errorsFile: r.counts.failed > 0 ? r.errorsPath : null,
+    seconds,
+    itemsPerSecond: seconds > 0 ? r.counts.read / seconds : 0,
+    stages: { readMs: t.read, cacheMs: t.cache, embedMs: t.embed, insertMs: t.insert, writeMs: t.write, otherMs: Math.max(0, totalMs - known) },
+  };
+}
+
+/** The state of one running job. */
+class JobRun {
+  readonly counts: JobCounts;
+  readonly #spec: JobSpec;
+  readonly #engine: Engine;
+  readonly #index: VectorIndex;
+  readonly #cache: EmbeddingCache | null;
+  readonly #errors: ErrorsFile;
+  readonly #timers: StageTimers;
+  readonly #paths: JobPaths;
+  readonly #fingerprint: Readonly<Record<string, unknown>>;
+  readonly #incremental: boolean;
+  readonly #format: SourceFormat | null;
+  readonly #file: string | null;
+  readonly #limits: ItemLimits;
+  readonly #modelId: string;
+  readonly #dims: number;
+  /** First line of every id read so far (duplicates and, in a reindex, deletions). */
+  readonly #seen = new Map<string, number>();
+  #committed: Progress;
+  #position: RecordPosition;
+  #dirty = false;
+  #sinceCheckpoint = 0;
+  #lastCheckpointAt = performance.now();
+  #totalBytes: number | null = null;
+
+  constructor(
+    spec: JobSpec,
+    engine: Engine,
+    index: VectorIndex,
+    cache: EmbeddingCache | null,
+    errors: ErrorsFile,
+    timers: StageTimers,
+    paths: JobPaths,
+    fingerprint: Readonly<Record<string, unknown>>,
+    progress: Progress,
+    incremental: boolean,
+    format: SourceFormat | null,
+    file: string | null,
+  ) {
+    this.#spec = spec;
+    this.#engine = engine;
+    this.#index = index;
+    this.#cache = cache;
+    this.#errors = errors;
+    this.#timers = timers;
+    this.#paths = paths;
+    this.#fingerprint = fingerprint;
+    this.#committed = progress;
+    this.#position = progress.position;
+    this.counts = { ...progress.counts };
+    this.#incremental = incremental;
+    this.#format = format;
+    this.#file = file;
+    const info = engine.info();
+    this.#limits = { maxTextBytes: info.options.maxTextBytes, snippetChars: spec.snippetChars };
+    this.#modelId = info.modelId;
+    this.#dims = info.dims;
+    if (fingerprint.source !== null && typeof fingerprint.source === 'object' && 'sizeBytes' in fingerprint.source) this.#totalBytes = Number(fingerprint.source.sizeBytes);
+  }
+
+  /**
+   * Reads the whole source, processing records past the resume point.
+   * @param started - when the job started (performance.now()).
+   * @returns whether the input was finished or the job was stopped.
+   */
+  async execute(started: number): Promise<'done' | 'interrupted'> {
+    const spec = this.#spec;
+    const records: AsyncGenerator<SourceRecord> =
+      this.#file !== null
+        ? readFileRecords(this.#file, { format: this.#format ?? 'jsonl', maxRecordBytes: spec.maxRecordBytes, signal: spec.signal })
+        : readIterableRecords(spec.source as AsyncIterable<unknown>, spec.signal);
+    const resumeItem = this.#committed.position.item;
+    const chunk: SourceRecord[] = [];
+    try {
+      for (;;) {
+        const t0 = performance.now();
+        const next = await records.next();
+        const replaying = !next.done && next.value.at.item <= resumeItem;
+        // Replayed records only rebuild the set of ids seen: time outside the stages.
+        if (!replaying) this.#timers.ms.read += performance.now() - t0;
+        if (next.done) break;
+        const record = next.value;
+        if (replaying) {
+          if (record.state === 'ok') {
+            const r = readId(record.value, spec.fields.id);
+            if (r.id !== null && !this.#seen.has(r.id)) this.#seen.set(r.id, record.line);
+          }
+          continue;
+        }
+        chunk.push(record);
+        if (chunk.length < spec.chunkSize) continue;
+        if ((await this.#chunkDone(chunk.splice(0), started)) === 'stop') return 'interrupted';
+      }
+      if (chunk.length > 0 && (await this.#chunkDone(chunk.splice(0), started)) === 'stop') return 'interrupted';
+    } finally {
+      await records.return(undefined);
+    }
+    if (this.#incremental && !spec.keepMissing) await this.#deleteMissing();
+    return 'done';
+  }
+
+  async #chunkDone(chunk: SourceRecord[], started: number): Promise<'go' | 'stop'> {
+    throwIfAborted(this.#spec.signal);
+    await this.#process(chunk);
+    this.#sinceCheckpoint += chunk.length;
+    const stop = this.#spec.stopSignal?.aborted === true;
+    const due = stop || this.#sinceCheckpoint >= this.#spec.checkpointItems || performance.now() - this.#lastCheckpointAt >= this.#spec.checkpointSeconds * 1000;
+    if (due) await this.checkpoint(false, 'running');
+    const elapsedMs = performance.now() - started;
+    this.#spec.onProgress?.({
+      counts: { ...this.counts },
+      position: this.#position,
+      totalBytes: this.#totalBytes,
+      elapsedMs,
+      itemsPerSecond: elapsedMs > 0 ? (this.counts.read * 1000) / elapsedMs : 0,
+      checkpoint: due,
+      replaying: false,
+    });
+    return stop ? 'stop' : 'go';
+  }
+
+  async #process(chunk: readonly SourceRecord[]): Promise<void> {
+    const spec = this.#spec;
+    const failures: Failure[] = [];
+    const pending: JobItem[] = [];
+    this.#timers.timeSync('read', () => {
+      for (const record of chunk) {
+        this.counts.read++;
+        if (record.state === 'failed') {
+          failures.push({ line: record.line, code: record.code, reason: record.reason });
+          continue;
+        }
+        const r = readId(record.value, spec.fields.id);
+        if (r.id === null) {
+          failures.push({ line: record.line, code: r.code, reason: r.reason });
+          continue;
+        }
+        const first = this.#seen.get(r.id);
+        if (first !== undefined) {
+          failures.push({ line: record.line, id: r.id, code: 'DUPLICATE_ID', reason: `id already appears on line ${first}; the first occurrence is kept` });
+          continue;
+        }
+        this.#seen.set(r.id, record.line);
+        const c = toItem(record.value, r.id, record.line, spec.fields, this.#limits, this.#format === 'csv');
+        if (c.state === 'failed') {
+          failures.push({ line: record.line, id: r.id, code: c.code, reason: c.reason });
+          continue;
+        }
+        if (this.#incremental && this.#unchanged(c.item)) {
+          this.counts.unchanged++;
+          continue;
+        }
+        pending.push(c.item);
+      }
+    });
+    const vectors = await this.#vectors(pending, failures);
+    const items: IndexItem[] = [];
+    const existed: boolean[] = [];
+    const lines: number[] = [];
+    for (const item of pending) {
+      const vector = vectors.get(item.hash);
+      if (vector === undefined) continue;
+      items.push({ id: item.id, vector, hash: item.hash, namespace: item.namespace, metadata: item.metadata });
+      existed.push(this.#index.get(item.id) !== undefined);
+      lines.push(item.line);
+    }
+    if (items.length > 0) {
+      const outcomes = await this.#timers.time('insert', () => this.#index.upsert(items, this.#spec.signal !== undefined ? { signal: this.#spec.signal } : {}));
+      outcomes.forEach((o, i) => {
+        if (o.state === 'ok') {
+          if (existed[i] === true) this.counts.updated++;
+          else this.counts.added++;
+          this.#dirty = true;
+        } else failures.push({ line: lines[i] ?? 0, id: items[i]?.id ?? '', code: o.code, reason: o.reason });
+      });
+    }
+    if (failures.length > 0) {
+      failures.sort((a, b) => a.line - b.line);
+      this.counts.failed += failures.length;
+      this.#timers.timeSync('write', () => this.#errors.write(failures));
+    }
+    const last = chunk[chunk.length - 1];
+    if (last !== undefined) this.#position = last.at;
+  }
+
+  #unchanged(item: JobItem): boolean {
+    const existing = this.#index.get(item.id);
+    if (existing === undefined || existing.hash !== item.hash || existing.namespace !== item.namespace) return false;
+    return canonicalJson(existing.metadata ?? {}) === canonicalJson(item.metadata);
+  }
+
+  /** Vectors by content hash: from the cache, else embedded (and cached). Failed texts become failures. */
+  async #vectors(pending: readonly JobItem[], failures: Failure[]): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    if (pending.length === 0) return out;
+    const unique: JobItem[] = [];
+    const seen = new Set<string>();
+    for (const item of pending) {
+      if (seen.has(item.hash)) continue;
+      seen.add(item.hash);
+      unique.push(item);
+    }
+    let misses = unique;
+    if (this.#cache !== null) {
+      const cache = this.#cache;
+      const found = await this.#timers.time('cache', () => cache.getMany(this.#modelId, unique.map((u) => u.hash), this.#dims));
+      misses = [];
+      found.forEach((v, i) => {
+        const u = unique[i] as JobItem;
+        if (v === undefined) misses.push(u);
+        else out.set(u.hash, v);
+      });
+    }
+    this.counts.cacheHits += unique.length - misses.length;
+    if (misses.length === 0) return out;
+    const result = await this.#timers.time('embed', () => this.#engine.embed(misses.map((m) => m.text), this.#spec.signal !== undefined ? { signal: this.#spec.signal } : {}));
+    const fresh: Array<readonly [string, Float32Array]> = [];
+    const failedHashes = new Map<string, { code: string; reason: string }>();
+    const dims = result.dims;
+    result.items.forEach((o, i) => {
+      const m = misses[i] as JobItem;
+      if (o.state === 'ok') {
+        const v = result.vectors.slice(i * dims, (i + 1) * dims);
+        out.set(m.hash, v);
+        fresh.push([m.hash, v]);
+      } else failedHashes.set(m.hash, { code: o.code, reason: o.reason });
+    });
+    this.counts.embedded += fresh.length;
+    if (this.#cache !== null && fresh.length > 0) {
+      const cache = this.#cache;
+      await this.#timers.time('cache', () => cache.putMany(this.#modelId, fresh));
+    }
+    if (failedHashes.size > 0) {
+      for (const item of pending) {
+        const f = failedHashes.get(item.hash);
+        if (f !== undefined) failures.push({ line: item.line, id: item.id, code: f.code, reason: f.reason });
+      }
+    }
+    return out;
+  }
+
+  async #deleteMissing(): Promise<void> {
+    const gone = this.#index.ids().filter((id) => !this.#seen.has(id));
+    for (let i = 0; i < gone.length; i += kDeleteBatch) {
+      throwIfAborted(this.#spec.signal);
+      const outcomes = await this.#timers.time('insert', () => this.#index.delete(gone.slice(i, i + kDeleteBatch)));
+      for (const o of outcomes) if (o.state === 'ok') this.counts.deleted++;
+      if (outcomes.length > 0) this.#dirty = true;
+    }
+  }
+
+  /**
+   * Saves progress: the work index (when it changed) and checkpoint.json,
+   * in the two-step order described in workdir.ts.
+   * @param force - save the work index even when nothing changed since the last save.
+   * @param phase - `publishing` for the last checkpoint before publishing.
+   */
+  async checkpoint(force: boolean, phase: 'running' | 'publishing'): Promise<void> {
+    await this.#timers.time('write', async () => {
+      const errorsBytes = this.#errors.sync();
+      let version = this.#committed.version;
+      if (this.#dirty || (force && version === null)) {
+        writeCheckpoint(this.#paths, {
+          fingerprint: this.#fingerprint,
+          phase: 'running',
+          committed: this.#committed,
+          pending: { afterVersion: this.#committed.version, version: null, position: this.#position, errorsBytes, counts: { ...this.counts } },
+        });
+        version = await this.#index.save();
+        this.#dirty = false;
+      }
+      this.#committed = { version, position: this.#position, errorsBytes, counts: { ...this.counts } };
+      writeCheckpoint(this.#paths, { fingerprint: this.#fingerprint, phase, committed: this.#committed, pending: null });
+      this.#sinceCheckpoint = 0;
+      this.#lastCheckpointAt = performance.now();
+    });
+  }
+}
+

@@ -1,0 +1,286 @@
+/**
+ * Job sources: JSONL and CSV files read as a stream with bounded memory, or
+ * an (async) iterable of objects. Every record carries its 1-based line
+ * number and the position just past it, which checkpoints record.
+ */
+import { open, stat } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { VecforgeError, throwIfAborted } from '../errors.js';
+import { CsvScanner, type CsvRawRecord } from './csv.js';
+
+/** A file format a job reads. */
+export type SourceFormat = 'jsonl' | 'csv';
+
+/** Where a record ends: what a checkpoint stores to resume after it. */
+export interface RecordPosition {
+  /** Records read so far, this one included (blank lines are not records). */
+  readonly item: number;
+  /** The last line this record occupies (1-based). */
+  readonly line: number;
+  /** Byte offset just past this record (for iterables: `item`). */
+  readonly offset: number;
+}
+
+/** Why a record could not be read. */
+export type ReadFailureCode = 'MALFORMED_LINE' | 'MALFORMED_RECORD' | 'INVALID_UTF8' | 'TOO_LARGE' | 'CSV_COLUMNS';
+
+/** One record of a source, as a union on `state`. */
+export type SourceRecord =
+  | { readonly state: 'ok'; readonly line: number; readonly value: Readonly<Record<string, unknown>>; readonly at: RecordPosition }
+  | { readonly state: 'failed'; readonly line: number; readonly code: ReadFailureCode; readonly reason: string; readonly at: RecordPosition };
+
+/** Options of {@link readFileRecords}. */
+export interface ReadFileOptions {
+  /** The file format. */
+  readonly format: SourceFormat;
+  /** A record larger than this is reported TOO_LARGE and skipped without being held in memory. */
+  readonly maxRecordBytes: number;
+  /** Stops reading. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+const kChunkBytes = 1 << 20;
+const kBom = [0xef, 0xbb, 0xbf] as const;
+
+/**
+ * Picks the format of a file: `.csv`/`.tsv`-less names by extension
+ * (`.csv` → csv; `.jsonl`, `.ndjson`, `.json` → jsonl), otherwise by the
+ * first non-blank byte (`{` → jsonl, anything else → csv).
+ * @param path - the file.
+ * @param format - `auto`, or a format to use as is.
+ * @returns the format.
+ * @throws {VecforgeError} ERR_IO when the file cannot be read.
+ */
+export async function detectFormat(path: string, format: 'auto' | SourceFormat): Promise<SourceFormat> {
+  if (format !== 'auto') return format;
+  const ext = extname(path).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.jsonl' || ext === '.ndjson' || ext === '.json') return 'jsonl';
+  const handle = await openInput(path);
+  try {
+    const buf = Buffer.alloc(4096);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    const text = buf.subarray(0, bytesRead).toString('utf8').replace(/^\ufeff/, '').trimStart();
+    return text.startsWith('{') ? 'jsonl' : 'csv';
+  } finally {
+    await handle.close();
+  }
+}
+
+async function openInput(path: string): Promise<import('node:fs/promises').FileHandle> {
+  try {
+    return await open(path, 'r');
+  } catch (error) {
+    throw new VecforgeError('ERR_IO', `cannot read input ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+  }
+}
+
+/**
+ * Size and modification time of an input file: what identifies it across
+ * a resume.
+ * @param path - the file.
+ * @returns bytes and mtime in ms.
+ * @throws {VecforgeError} ERR_IO when the file cannot be read.
+ */
+export async function inputIdentity(path: string): Promise<{ sizeBytes: number; mtimeMs: number }> {
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+    return { sizeBytes: s.size, mtimeMs: Math.round(s.mtimeMs) };
+  } catch (error) {
+    throw new VecforgeError('ERR_IO', `cannot read input ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+  }
+}
+
+async function* chunks(path: string, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
+  const handle = await openInput(path);
+  try {
+    let position = 0;
+    for (;;) {
+      throwIfAborted(signal);
+      const buf = Buffer.allocUnsafe(kChunkBytes);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(buf, 0, kChunkBytes, position));
+      } catch (error) {
+        throw new VecforgeError('ERR_IO', `cannot read input ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+      }
+      if (bytesRead === 0) return;
+      position += bytesRead;
+      // Each read gets a fresh buffer: records may keep subarrays of it.
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Reads a JSONL or CSV file record by record, from the start, with memory
+ * bounded by the chunk size and `maxRecordBytes`.
+ * @param path - the file.
+ * @param options - format, record cap, signal.
+ * @returns an async iterable of records.
+ * @throws {VecforgeError} ERR_IO when the file cannot be read; ERR_INVALID_INPUT for a CSV without a usable header.
+ */
+export function readFileRecords(path: string, options: ReadFileOptions): AsyncGenerator<SourceRecord> {
+  return options.format === 'csv' ? readCsv(path, options) : readJsonl(path, options);
+}
+
+async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerator<SourceRecord> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const max = options.maxRecordBytes;
+  let parts: Uint8Array[] = [];
+  let length = 0;
+  let tooLarge = false;
+  let line = 0;
+  let item = 0;
+  let offset = 0;
+  let firstChunk = true;
+  const finish = (end: number): SourceRecord | undefined => {
+    line++;
+    const bytes = parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts, length);
+    const large = tooLarge;
+    parts = [];
+    length = 0;
+    tooLarge = false;
+    const at = (): RecordPosition => ({ item: ++item, line, offset: end });
+    if (large) return { state: 'failed', line, code: 'TOO_LARGE', reason: `line is over ${max} bytes`, at: at() };
+    const n = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
+    let text: string;
+    try {
+      text = decoder.decode(bytes.subarray(0, n));
+    } catch {
+      return { state: 'failed', line, code: 'INVALID_UTF8', reason: 'line is not valid UTF-8', at: at() };
+    }
+    if (text.trim() === '') return undefined;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return { state: 'failed', line, code: 'MALFORMED_LINE', reason: 'line is not valid JSON', at: at() };
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      return { state: 'failed', line, code: 'MALFORMED_LINE', reason: 'line is not a JSON object', at: at() };
+    }
+    return { state: 'ok', line, value: value as Record<string, unknown>, at: at() };
+  };
+  for await (let chunk of chunks(path, options.signal)) {
+    if (firstChunk && startsWithBom(chunk)) {
+      chunk = chunk.subarray(3);
+      offset = 3;
+    }
+    firstChunk = false;
+    let start = 0;
+    for (let nl = chunk.indexOf(0x0a, start); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
+      add(chunk.subarray(start, nl));
+      offset += nl - start + 1;
+      start = nl + 1;
+      const r = finish(offset);
+      if (r !== undefined) yield r;
+    }
+    if (start < chunk.length) {
+      add(chunk.subarray(start));
+      offset += chunk.length - start;
+    }
+  }
+  if (length > 0 || tooLarge) {
+    const r = finish(offset);
+    if (r !== undefined) yield r;
+  }
+
+  function add(bytes: Uint8Array): void {
+    if (tooLarge) return;
+    if (length + bytes.length > max) {
+      tooLarge = true;
+      parts = [];
+      length = 0;
+      return;
+    }
+    parts.push(bytes);
+    length += bytes.length;
+  }
+}
+
+function startsWithBom(chunk: Uint8Array): boolean {
+  return chunk.length >= 3 && chunk[0] === kBom[0] && chunk[1] === kBom[1] && chunk[2] === kBom[2];
+}
+
+async function* readCsv(path: string, options: ReadFileOptions): AsyncGenerator<SourceRecord> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let scanner: CsvScanner | undefined;
+  let header: string[] | undefined;
+  let item = 0;
+  const convert = (raw: CsvRawRecord): SourceRecord | undefined => {
+    if (raw.blank) return undefined;
+    if (header === undefined) {
+      header = decodeHeader(raw, decoder, path);
+      return undefined;
+    }
+    const at: RecordPosition = { item: ++item, line: raw.endLine, offset: raw.endOffset };
+    if (raw.error !== null) return { state: 'failed', line: raw.line, code: raw.error.code, reason: raw.error.reason, at };
+    if (raw.fields.length !== header.length) {
+      return { state: 'failed', line: raw.line, code: 'CSV_COLUMNS', reason: `row has ${raw.fields.length} field${raw.fields.length === 1 ? '' : 's'}, the header has ${header.length}`, at };
+    }
+    const value: Record<string, unknown> = {};
+    try {
+      raw.fields.forEach((f, i) => {
+        value[header?.[i] ?? String(i)] = decoder.decode(f);
+      });
+    } catch {
+      return { state: 'failed', line: raw.line, code: 'INVALID_UTF8', reason: 'record is not valid UTF-8', at };
+    }
+    return { state: 'ok', line: raw.line, value, at };
+  };
+  for await (let chunk of chunks(path, options.signal)) {
+    if (scanner === undefined) {
+      const bom = startsWithBom(chunk);
+      if (bom) chunk = chunk.subarray(3);
+      scanner = new CsvScanner({ maxRecordBytes: options.maxRecordBytes, offset: bom ? 3 : 0 });
+    }
+    for (const raw of scanner.push(chunk)) {
+      const r = convert(raw);
+      if (r !== undefined) yield r;
+    }
+  }
+  const last = scanner?.end();
+  if (last !== undefined) {
+    const r = convert(last);
+    if (r !== undefined) yield r;
+  }
+  if (header === undefined) throw new VecforgeError('ERR_INVALID_INPUT', `${path} is empty: a CSV input needs a header row`);
+}
+
+function decodeHeader(raw: CsvRawRecord, decoder: InstanceType<typeof TextDecoder>, path: string): string[] {
+  if (raw.error !== null) throw new VecforgeError('ERR_INVALID_INPUT', `${path}: the CSV header on line ${raw.line} is malformed: ${raw.error.reason}`);
+  let names: string[];
+  try {
+    names = raw.fields.map((f) => decoder.decode(f).trim());
+  } catch {
+    throw new VecforgeError('ERR_INVALID_INPUT', `${path}: the CSV header on line ${raw.line} is not valid UTF-8`);
+  }
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (seen.has(name)) throw new VecforgeError('ERR_INVALID_INPUT', `${path}: the CSV header names column ${JSON.stringify(name)} twice`);
+    seen.add(name);
+  }
+  return names;
+}
+
+/**
+ * Reads an (async) iterable of objects as records; item i is "line" i + 1.
+ * @param source - the iterable.
+ * @param signal - stops reading.
+ * @returns an async iterable of records.
+ */
+export async function* readIterableRecords(source: AsyncIterable<unknown> | Iterable<unknown>, signal?: AbortSignal): AsyncGenerator<SourceRecord> {
+  let item = 0;
+  for await (const value of source as AsyncIterable<unknown>) {
+    throwIfAborted(signal);
+    item++;
+    const at: RecordPosition = { item, line: item, offset: item };
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      yield { state: 'failed', line: item, code: 'MALFORMED_RECORD', reason: 'item is not an object', at };
+    } else yield { state: 'ok', line: item, value: value as Record<string, unknown>, at };
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * A job's working state inside the index directory:
+ *
+ * ```
+ * DIR/.lock                  the pid of the job that owns DIR
+ * DIR/errors.jsonl           per-item failures of the latest job
+ * DIR/.job/checkpoint.json   what the job is, and how far it got
+ * DIR/.job/work/             the index being built: its own versioned index
+ *                            directory, saved at every checkpoint
+ * ```
+ *
+ * Checkpoints save into `.job/work`, never into DIR, so DIR's `current`
+ * version stays the last published one, searchable and unchanged, until the
+ * job publishes its result as a new version in one atomic rename.
+ *
+ * A checkpoint is written in two steps so that a kill between any two
+ * instructions leaves a state that resumes correctly: checkpoint.json first
+ * records the progress as `pending` (with the work version it follows),
+ * then the work index is saved, then checkpoint.json records it as
+ * `committed`. On resume, the work index's `current` tells which of the two
+ * the last save reached.
+ */
+import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { VecforgeError } from '../errors.js';
+import { currentVersion, nextVersionDir, publishVersion, type IndexManifest } from '../index/persist.js';
+import { writeFileAtomicSync } from '../store/atomic.js';
+import type { RecordPosition } from './sources.js';
+
+/** Bumped whenever checkpoint.json changes shape. */
+export const kCheckpointFormatVersion = 1;
+
+/** Counters of a job. */
+export interface JobCounts {
+  /** Records read (ok or failed; blank lines excluded). */
+  read: number;
+  /** New ids added to the index. */
+  added: number;
+  /** Ids whose text, namespace or metadata changed, upserted. */
+  updated: number;
+  /** Ids whose content is unchanged (reindex only). */
+  unchanged: number;
+  /** Ids removed because the input no longer has them (reindex only). */
+  deleted: number;
+  /** Records written to errors.jsonl. */
+  failed: number;
+  /** Texts embedded by the model (the rest came from the embedding cache). */
+  embedded: number;
+  /** Vectors found in the embedding cache. */
+  cacheHits: number;
+}
+
+/** How far a job got, as saved by a checkpoint. */
+export interface Progress {
+  /** The work index version holding this progress; null before the first save of a build. */
+  readonly version: string | null;
+  /** The last record processed. */
+  readonly position: RecordPosition;
+  /** Bytes of errors.jsonl belonging to this progress. */
+  readonly errorsBytes: number;
+  readonly counts: JobCounts;
+}
+
+/** checkpoint.json. */
+export interface Checkpoint {
+  readonly format: 'vecforge-checkpoint';
+  readonly formatVersion: number;
+  /** What the job is: a resume must match it exactly. */
+  readonly fingerprint: Readonly<Record<string, unknown>>;
+  readonly phase: 'running' | 'publishing';
+  readonly committed: Progress;
+  readonly pending: (Progress & { readonly afterVersion: string | null }) | null;
+  readonly updatedAt: string;
+}
+
+/** Paths of a job's state. */
+export interface JobPaths {
+  readonly dir: string;
+  readonly jobDir: string;
+  readonly workDir: string;
+  readonly checkpoint: string;
+  readonly errors: string;
+}
+
+/**
+ * The paths of a job on an index directory.
+ * @param dir - the index directory.
+ * @returns the paths.
+ */
+export function jobPaths(dir: string): JobPaths {
+  const jobDir = join(dir, '.job');
+  return { dir, jobDir, workDir: join(jobDir, 'work'), checkpoint: join(jobDir, 'checkpoint.json'), errors: join(dir, 'errors.jsonl') };
+}
+
+/** The zero counters. */
+export function zeroCounts(): JobCounts {
+  return { read: 0, added: 0, updated: 0, unchanged: 0, deleted: 0, failed: 0, embedded: 0, cacheHits: 0 };
+}
+
+/**
+ * Reads checkpoint.json.
+ * @param paths - the job paths.
+ * @returns the checkpoint, or undefined when missing or unreadable.
+ */
+export function readCheckpoint(paths: JobPaths): Checkpoint | undefined {
+  if (!existsSync(paths.checkpoint)) return undefined;
+  try {
+    const cp = JSON.parse(readFileSync(paths.checkpoint, 'utf8')) as Checkpoint;
+    if (cp.format !== 'vecforge-checkpoint' || cp.formatVersion !== kCheckpointFormatVersion) return undefined;
+    return cp;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Writes checkpoint.json atomically (temporary file, fsync, rename).
+ * @param paths - the job paths.
+ * @param cp - the checkpoint.
+ */
+export function writeCheckpoint(paths: JobPaths, cp: Omit<Checkpoint, 'format' | 'formatVersion' | 'updatedAt'>): void {
+  const full: Checkpoint = { format: 'vecforge-checkpoint', formatVersion: kCheckpointFormatVersion, ...cp, updatedAt: new Date().toISOString() };
+  writeFileAtomicSync(paths.checkpoint, `${JSON.stringify(full, null, 2)}\n`);
+}
+
+/**
+ * The progress a checkpoint stands for, given where the work index's
+ * `current` points.
+ * @param paths - the job paths.
+ * @param cp - the checkpoint.
+ * @returns the progress to resume from, or undefined when the work
+ *   directory does not match the checkpoint (start over).
+ */
+export function resumableProgress(paths: JobPaths, cp: Checkpoint): Progress | undefined {
+  let current: string | null;
+  try {
+    current = currentVersion(paths.workDir)?.name ?? null;
+  } catch {
+    return undefined;
+  }
+  if (current === cp.committed.version) return cp.committed;
+  // The save of the pending checkpoint landed; checkpoint.json was not yet rewritten.
+  if (cp.pending !== null && current !== null && cp.pending.afterVersion === cp.committed.version) {
+    const { afterVersion: _after, ...progress } = cp.pending;
+    return { ...progress, version: current };
+  }
+  return undefined;
+}
+
+/**
+ * Removes a job's working state (not the lock, not errors.jsonl).
+ * @param paths - the job paths.
+ */
+export function clearJob(paths: JobPaths): void {
+  rmSync(paths.jobDir, { recursive: true, force: true });
+}
+
+function linkOrCopy(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+  } catch {
+    // No hard links here (another filesystem, or a filesystem without them).
+    copyFileSync(from, to);
+  }
+}
+
+/**
+ * Reads the manifest of the current version of an index directory (not
+ * verified: opening the index verifies it).
+ * @param dir - the index directory.
+ * @returns the version and its manifest, or undefined when there is none.
+ * @throws {VecforgeError} ERR_INDEX_CORRUPT when the manifest does not parse.
+ */
+export function currentManifest(dir: string): { name: string; path: string; manifest: IndexManifest } | undefined {
+  const version = currentVersion(dir);
+  if (version === undefined) return undefined;
+  try {
+    return { ...version, manifest: JSON.parse(readFileSync(join(version.path, 'manifest.json'), 'utf8')) as IndexManifest };
+  } catch (error) {
+    throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: manifest of ${version.name} is missing or not valid JSON`, { cause: error });
+  }
+}
+
+/**
+ * Copies the current version of `from` into `to` as its first version:
+ * files are hard-linked (published files are never written again), so
+ * this costs no copy of the data.
+ * @param from - a published index directory.
+ * @param to - an empty directory for the copy.
+ * @returns the version name in `to`.
+ * @throws {VecforgeError} ERR_INDEX when `from` holds no index.
+ */
+export function forkIndex(from: string, to: string): string {
+  const source = currentManifest(from);
+  if (source === undefined) throw new VecforgeError('ERR_INDEX', `${from} holds no published index (no "current" file)`);
+  mkdirSync(to, { recursive: true });
+  const version = nextVersionDir(to);
+  for (const name of Object.keys(source.manifest.files)) linkOrCopy(join(source.path, name), join(version.path, name));
+  publishVersion(to, version, source.manifest);
+  return version.name;
+}
+
+/**
+ * Publishes the current version of the work index as a new version of the
+ * index directory: files hard-linked, manifest (with `extra`) written, then
+ * `current` swapped atomically.
+ * @param workDir - the work index directory.
+ * @param dir - the index directory.
+ * @param extra - sections added to the manifest's `extra`.
+ * @returns the new version name in `dir`.
+ * @throws {VecforgeError} ERR_INDEX when the work index holds no version; ERR_IO when a write fails.
+ */
+export function publishWork(workDir: string, dir: string, extra: Readonly<Record<string, unknown>>): string {
+  const work = currentManifest(workDir);
+  if (work === undefined) throw new VecforgeError('ERR_INDEX', `the job's work index ${workDir} holds no saved version`);
+  const version = nextVersionDir(dir);
+  try {
+    for (const name of Object.keys(work.manifest.files)) linkOrCopy(join(work.path, name), join(version.path, name));
+  } catch (error) {
+    rmSync(version.path, { recursive: true, force: true });
+    throw new VecforgeError('ERR_IO', `cannot write ${version.path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+  }
+  publishVersion(dir, version, { ...work.manifest, createdAt: new Date().toISOString(), extra: { ...work.manifest.extra, ...extra } });
+  return version.name;
+}
+
+/**
+ * Whether the current version of `dir` holds exactly the files of the
+ * current work version (a publish that completed before a crash).
+ * @param workDir - the work index directory.
+ * @param dir - the index directory.
+ * @returns true when their files' checksums are equal.
+ */
+export function workIsPublished(workDir: string, dir: string): boolean {
+  const work = currentManifest(workDir);
+  const published = currentManifest(dir);
+  if (work === undefined || published === undefined) return false;
+  const a = work.manifest.files;
+  const b = published.manifest.files;
+  const names = Object.keys(a);
+  return names.length === Object.keys(b).length && names.every((n) => a[n]?.sha256 === b[n]?.sha256);
+}
