@@ -57,3 +57,51 @@ describe('speedRatio', () => {
     expect(speedRatio(one, nan)).toBeNaN();
   });
 });
+
+describe('native-bench ratio tables', () => {
+  function indexAndPcaRun(withRawBuild: boolean): Report {
+    const report = new Report();
+    const index = { dataset: 'GloVe 20000 × 100', m: 16, threads: 2 };
+    if (withRawBuild) {
+      report.figure({ suite: 'index', name: 'inserts/s: engine build', value: 4_000, unit: 'inserts/s', conditions: index });
+      report.figure({ suite: 'index', name: 'inserts/s: native build', value: 5_000, unit: 'inserts/s', conditions: index });
+    }
+    report.figure({ suite: 'index', name: 'ratio: engine build / native build', value: 0.8, unit: '×', conditions: index });
+    for (const [ef, engine, native] of [[10, 30_000, 40_000], [40, 12_000, 16_000]] as const) {
+      report.figure({ suite: 'index', name: `recall@10 ef=${ef}: engine`, value: 0.9, unit: 'recall', conditions: index });
+      report.figure({ suite: 'index', name: `recall@10 ef=${ef}: native`, value: 0.89, unit: 'recall', conditions: index });
+      report.figure({ suite: 'index', name: `queries/s ef=${ef}: engine single-query`, value: engine, unit: 'queries/s', conditions: index });
+      report.figure({ suite: 'index', name: `queries/s ef=${ef}: native single-thread`, value: native, unit: 'queries/s', conditions: index });
+    }
+    const shape = { dataset: 'dense float32 4096×1536 · 1536×256' };
+    report.figure({ suite: 'pca', name: 'rows/s: engine PcaProjector.project 4096×1536→256', value: 50_000, unit: 'rows/s', conditions: shape });
+    report.figure({ suite: 'pca', name: 'rows/s: native matmul blocked 4096×1536→256, 1 thread', value: 200_000, unit: 'rows/s', conditions: shape });
+    report.figure({ suite: 'pca', name: 'fit seconds: engine fitPca 20000×1536→256', value: 6, unit: 's', conditions: { dataset: 'sample' } });
+    report.figure({ suite: 'pca', name: 'native covariance matmul seconds: blocked, 1 thread', value: 1.5, unit: 's', conditions: { dataset: 'shape' } });
+    return report;
+  }
+
+  test('build, search and matmul ratios come from the paired figures of the run', async () => {
+    const { ratioTables, renderRatioTables } = await import('../native-bench/run.js');
+    const tables = ratioTables(indexAndPcaRun(true).toDocument());
+    expect(tables.map((t) => t.title)).toEqual(['build', 'search', 'matmul']);
+    const [build, search, matmul] = tables;
+    expect(build?.rows[0]).toMatchObject({ engine: 4_000, native: 5_000, unit: 'inserts/s' });
+    expect(build?.rows[0]?.ratio).toBeCloseTo(0.8);
+    expect(search?.rows.map((r) => r.ratio)).toEqual([0.75, 0.75]);
+    expect(search?.rows[0]?.label).toBe('ef=10 (recall@10 engine 0.900, native 0.890)');
+    expect(matmul?.rows.map((r) => r.ratio)).toEqual([0.25, 0.25]);
+    expect(renderRatioTables(tables)).toContain('| ef=40 (recall@10 engine 0.900, native 0.890) | 12,000 | 16,000 | queries/s | 0.750× |');
+  });
+
+  test('without raw build figures the index suite\'s own ratio is shown', async () => {
+    const { ratioTables } = await import('../native-bench/run.js');
+    const [build] = ratioTables(indexAndPcaRun(false).toDocument());
+    expect(build?.rows[0]).toMatchObject({ engine: null, native: null, unit: '×', ratio: 0.8 });
+  });
+
+  test('a report without index or pca figures gives no table', async () => {
+    const { ratioTables } = await import('../native-bench/run.js');
+    expect(ratioTables(new Report().toDocument())).toEqual([]);
+  });
+});

@@ -4,7 +4,9 @@
  * well-formed SVG file holding its plotted series. Used by the bench tests
  * and by CI's smoke run:
  *
- *   node dist/test/bench-report-check.js REPORT_DIR [--suites a,b,...] [--charts id,...]
+ *   node dist/test/bench-report-check.js REPORT_DIR [--suites a,b,...|all] [--charts id,...]
+ *
+ * `--suites all` requires every suite registered in kSuites (src/bench/main.ts).
  *
  * Figures are never judged: a slow run is still a valid report.
  */
@@ -118,8 +120,10 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
   const list = (s: string | undefined): string[] => (s === undefined || s === '' ? [] : s.split(','));
   try {
     const dir = positionals[0];
-    if (dir === undefined) throw new RangeError('usage: bench-report-check REPORT_DIR [--suites a,b] [--charts id,...]');
-    const document = checkReportDir(dir, { suites: list(values.suites), charts: list(values.charts) });
+    if (dir === undefined) throw new RangeError('usage: bench-report-check REPORT_DIR [--suites a,b|all] [--charts id,...]');
+    let suites = list(values.suites);
+    if (suites.includes('all')) suites = Object.keys((await import('../src/bench/main.js')).kSuites);
+    const document = checkReportDir(dir, { suites, charts: list(values.charts) });
     const seconds = document.suites.reduce((a, s) => a + s.durationMs, 0) / 1000;
     console.log(
       `report ok: ${document.figures.length} figures, ${document.tables.length} tables, charts ${document.charts.map((c) => c.file).join(', ')}; ` +
