@@ -214,7 +214,7 @@ export class Engine {
 
   /**
    * Creates an empty index (written on `save()`).
-   * @param options - dir, space, m, efConstruction, efSearch, capacity, dims.
+   * @param options - dir, space, m, efConstruction, efSearch, capacity, dims, seed, pca.
    * @returns the index.
    * @throws {TypeError | RangeError} for invalid options.
    * @throws {VecforgeError} ERR_INDEX when `dir` already holds an index.
@@ -240,6 +240,7 @@ export class Engine {
     return {
       scheduler: this.#scheduler,
       workers: this.#options.workers,
+      backend: this.#backend,
       model: { id: this.#model.id, dims: this.#model.dims },
       embed: (texts, signal) => this.#scheduler.embed(texts, signal),
     };

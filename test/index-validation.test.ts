@@ -30,7 +30,7 @@ describe('index options', () => {
     [{ dir: 'x', efSearch: '10' }, TypeError, 'options.efSearch must be an integer in [1, 4096], got "10"'],
     [{ dir: 'x', capacity: 0 }, RangeError, 'options.capacity must be an integer in [1, 4294967294], got 0'],
     [{ dir: 'x', dims: 0 }, RangeError, 'options.dims must be an integer in [1, 65536], got 0'],
-    [{ dir: 'x', efconstruction: 5 }, TypeError, 'options.efconstruction is not a known index option; known: dir, space, m, efConstruction, efSearch, capacity, dims, seed'],
+    [{ dir: 'x', efconstruction: 5 }, TypeError, 'options.efconstruction is not a known index option; known: dir, space, m, efConstruction, efSearch, capacity, dims, seed, pca'],
   ])('%j is refused', async (options, type, message) => {
     await expect(engine.createIndex(options as never)).rejects.toThrow(new type(message));
   });

@@ -6,7 +6,7 @@
 import { threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { WorkerInit, WorkerReply, WorkerRequest } from '../src/scheduler/protocol.js';
-import { createWorkerKernel, handleEmbed, handleGraphFile, handleInsert, handleSearch } from '../src/scheduler/worker-side.js';
+import { createWorkerKernel, handleEmbed, handleFitPca, handleGraphFile, handleInsert, handleSearch } from '../src/scheduler/worker-side.js';
 import type { EmbedKernel } from '../src/models/embedder.js';
 
 const init = Piscina.workerData as WorkerInit;
@@ -20,9 +20,11 @@ let kernel: Promise<{ kernel: EmbedKernel; backend: string }> | undefined;
 export default async function handle(request: WorkerRequest): Promise<WorkerReply> {
   switch (request.kind) {
     case 'insert':
-      return handleInsert(request);
+      return handleInsert(request, init.backend);
     case 'search':
-      return handleSearch(request);
+      return handleSearch(request, init.backend);
+    case 'fit-pca':
+      return handleFitPca(request, init.backend);
     case 'save-graph':
     case 'load-graph':
       return handleGraphFile(request);
@@ -35,6 +37,6 @@ export default async function handle(request: WorkerRequest): Promise<WorkerRepl
     case 'ping':
       return { kind: 'pong', backend: ready.backend, threadId, rssBytes: process.memoryUsage.rss() };
     case 'embed':
-      return handleEmbed(ready.kernel, request, init.fault);
+      return handleEmbed(ready.kernel, request, init.fault, init.backend);
   }
 }

@@ -7,9 +7,17 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { AbortError, VecforgeError, throwIfAborted } from '../errors.js';
+import { AbortError, VecforgeError, errorMessage, throwIfAborted } from '../errors.js';
 import { DocStore, type DocRecord } from '../store/doc-store.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
+import type { PcaModelRef, PcaStage } from '../scheduler/protocol.js';
+import { loadTf, type BackendName } from '../tensor/backend.js';
+import { FullVectorStore, kFullVectorEncoding, readFullRow, type FullVectorStorage } from '../pca/full-vectors.js';
+import { parsePcaManifestSection, resolvePcaIndexOptions, type PcaIndexOptions, type PcaManifestSection, type ResolvedPcaIndexOptions } from '../pca/index-options.js';
+import { deserializePcaModel, loadPcaModel, savePcaModel, type PcaModel } from '../pca/model.js';
+import { pcaModelRef, pcaModelRefFromBytes, prepareRows, projectForGraph, searchProjected } from '../pca/pipeline.js';
+import { createRng } from '../pca/random.js';
+import { ReservoirSampler } from '../pca/reservoir.js';
 import { compileFilter, LabelBitset, type MetadataFilter } from './filter.js';
 import { kHnswNoLabel, loadHnswCore, type HnswCore, type HnswSearchResult, type HnswSpace } from './hnsw-native.js';
 import { currentVersion, hashFiles, kIndexFormatVersion, nextVersionDir, publishVersion, readVerifiedVersion, type IndexManifest } from './persist.js';
@@ -32,10 +40,18 @@ export interface IndexOptions {
   dims?: number;
   /** Level-generator seed. @default 100 */
   seed?: number;
+  /**
+   * Store vectors projected by PCA to `pca.dims` dims (see
+   * {@link PcaIndexOptions}); allowed only when `dims` exceeds `pca.dims`.
+   * Vectors and queries keep the input dims: projection happens inside the
+   * pool workers. Omitted, null or false: no PCA.
+   * @default null
+   */
+  pca?: PcaIndexOptions | null | false;
 }
 
-/** Resolved index options. */
-export type ResolvedIndexOptions = Readonly<Required<IndexOptions>>;
+/** Resolved index options. `dims` are the input dims; the graph holds `pca.dims` when `pca` is set. */
+export type ResolvedIndexOptions = Readonly<Required<Omit<IndexOptions, 'pca'>>> & { readonly pca: ResolvedPcaIndexOptions | null };
 
 /** One item to add. Exactly one of `text` and `vector`. */
 export interface IndexItem {
@@ -96,7 +112,64 @@ export interface SearchOptions {
   readonly namespace?: string | readonly string[];
   /** Only items whose metadata matches. */
   readonly filter?: MetadataFilter;
+  /**
+   * PCA indexes that keep full vectors: rerank the top k × this many graph
+   * candidates exactly; 0 returns the graph's (projected) ranking. An
+   * integer in [0, 1000].
+   * @default the index's `pca.rerankFactor`
+   */
+  readonly rerankFactor?: number;
   readonly signal?: AbortSignal;
+}
+
+/** What `index.stats().pca` reports. */
+export interface IndexPcaStats {
+  /** `sampling`: vectors are buffered until the fit; `fitted`: they go through the model. */
+  readonly state: 'sampling' | 'fitted';
+  /** Dims before projection (what vectors and queries have). */
+  readonly inputDims: number;
+  /** Dims after projection (what the graph stores). */
+  readonly outputDims: number;
+  /** The sample size the fit waits for. */
+  readonly sampleSize: number;
+  /** Vectors offered to the sample so far (`sampling` only; null once fitted). */
+  readonly seen: number | null;
+  /** Vectors buffered, waiting for the fit. */
+  readonly pending: number;
+  /** Sample rows the model was fitted on; null before the fit. */
+  readonly fittedOn: number | null;
+  /** Share of the sample's variance the kept components explain, in [0, 1]; null before the fit. */
+  readonly explainedVarianceRatio: number | null;
+  /** Components with zero variance (degenerate data: constant, or of lower rank than outputDims); null before the fit. */
+  readonly zeroVarianceComponents: number | null;
+  readonly rerank: boolean;
+  readonly rerankFactor: number;
+  readonly rerankStorage: FullVectorStorage;
+  /** Graph bytes per vector (hnswlib's layout, as `bytesPerVector`) plus full-vector bytes held in memory, with PCA; and without it (input dims in the graph). */
+  readonly bytesPerVector: { readonly withPca: number; readonly withoutPca: number };
+  /** Vector bytes per vector held in memory: float32 graph vector plus in-memory full vector; and float32 input vector without PCA. */
+  readonly vectorBytesPerVector: { readonly withPca: number; readonly withoutPca: number };
+  /**
+   * The kept full vectors (half precision, row-scaled), null without rerank.
+   * `memoryBytes`: held by the process (`memory` storage). `diskBytes`: the
+   * working file (`disk` storage), and the saved file of each version
+   * (`savedBytes`, rows × bytesPerRow).
+   */
+  readonly fullVectors: { readonly encoding: string; readonly bytesPerRow: number; readonly rows: number; readonly memoryBytes: number; readonly diskBytes: number; readonly savedBytes: number } | null;
+}
+
+/** What `index.fitPca()` and `index.refitPca()` return. */
+export interface PcaFitSummary {
+  readonly inputDims: number;
+  readonly outputDims: number;
+  readonly fittedOn: number;
+  readonly explainedVarianceRatio: number;
+  /** Per-component variance, best first. */
+  readonly explainedVariance: Float32Array;
+  /** Wall time of the fit task on the pool (0 when the model was already fitted). */
+  readonly fitMs: number;
+  /** Vectors projected and inserted after the fit (the buffered ones, or all of them for a refit). */
+  readonly inserted: number;
 }
 
 /** What `index.stats()` reports. */
@@ -112,12 +185,16 @@ export interface IndexStats {
   readonly namespaces: Readonly<Record<string, number>>;
   readonly core: 'native' | 'hnswlib-node';
   readonly version: string | null;
+  /** PCA figures; null for an index without PCA. */
+  readonly pca: IndexPcaStats | null;
 }
 
 /** What the index needs from its engine. */
 export interface IndexHost {
   readonly scheduler: Scheduler;
   readonly workers: number;
+  /** The TF.js backend, for PCA steps run on the main thread (only when the HNSW core cannot be shared). */
+  readonly backend: BackendName;
   readonly model: { readonly id: string; readonly dims: number };
   /** Embeds query texts (no insert). */
   embed(texts: readonly unknown[], signal?: AbortSignal): Promise<{ vectors: Float32Array; items: ReadonlyArray<{ state: string; reason?: string }> }>;
@@ -130,6 +207,15 @@ const kDefaultNamespace = 'default';
  */
 const kInlineSearchBudget = 32_768;
 const kMaxIdBytes = 1024;
+
+/** A search's checked parameters. */
+interface SearchParams {
+  readonly k: number;
+  readonly ef: number;
+  readonly filter: Uint8Array | undefined;
+  /** Graph candidates to rerank exactly per query (PCA with full vectors); 0 for none. */
+  readonly rerank: number;
+}
 
 function intOption(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number') throw new TypeError(`options.${name} must be an integer in [${min}, ${max}], got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
@@ -147,11 +233,12 @@ function intOption(name: string, value: unknown, min: number, max: number): numb
 export function resolveIndexOptions(options: unknown, modelDims: number): ResolvedIndexOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object with at least { dir }');
   const o = options as Record<string, unknown>;
-  const known = ['dir', 'space', 'm', 'efConstruction', 'efSearch', 'capacity', 'dims', 'seed'];
+  const known = ['dir', 'space', 'm', 'efConstruction', 'efSearch', 'capacity', 'dims', 'seed', 'pca'];
   for (const key of Object.keys(o)) if (!known.includes(key)) throw new TypeError(`options.${key} is not a known index option; known: ${known.join(', ')}`);
   if (typeof o.dir !== 'string' || o.dir === '') throw new TypeError(`options.dir must be a non-empty string, got ${String(o.dir)}`);
   const space = o.space ?? 'cosine';
   if (space !== 'cosine' && space !== 'ip' && space !== 'l2') throw new RangeError(`options.space must be one of "cosine", "ip", "l2", got ${JSON.stringify(space)}`);
+  const dims = intOption('dims', o.dims ?? modelDims, 1, 65536);
   return Object.freeze({
     dir: o.dir,
     space,
@@ -159,8 +246,9 @@ export function resolveIndexOptions(options: unknown, modelDims: number): Resolv
     efConstruction: intOption('efConstruction', o.efConstruction ?? 200, 1, 4096),
     efSearch: intOption('efSearch', o.efSearch ?? 64, 1, 4096),
     capacity: intOption('capacity', o.capacity ?? 1024, 1, 2 ** 32 - 2),
-    dims: intOption('dims', o.dims ?? modelDims, 1, 65536),
+    dims,
     seed: intOption('seed', o.seed ?? 100, 0, 2 ** 32 - 1),
+    pca: resolvePcaIndexOptions(o.pca, dims),
   });
 }
 
@@ -178,11 +266,37 @@ export function contentHash(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/** The PCA state of an index. */
+interface PcaRuntime {
+  readonly options: ResolvedPcaIndexOptions;
+  /** Draws the fit sample; null once fitted. */
+  sampler: ReservoirSampler | null;
+  /** label → prepared full vector, buffered until the fit inserts it. */
+  readonly pending: Map<number, Float32Array>;
+  model: PcaModel | null;
+  ref: PcaModelRef | null;
+  /** The full vectors (rerank); null without rerank. */
+  readonly store: FullVectorStore | null;
+  /** Duration of the last fit task, ms. */
+  fitMs: number;
+}
+
+/** Names of the PCA files in a version directory. */
+const kPcaModelFile = 'pca.model';
+const kFullVectorsFile = 'full-vectors.f16';
+/** Rows decoded and inserted per step of a refit's rebuild. */
+const kRebuildChunkRows = 8192;
+/** hnswlib's largest k. */
+const kMaxK = 65_536;
+
 /** A searchable HNSW index. Create with `engine.createIndex` or `engine.openIndex`. */
 export class VectorIndex {
   readonly #host: IndexHost;
   readonly #core: HnswCore;
   readonly #options: ResolvedIndexOptions;
+  /** Dims of the graph's vectors: `pca.dims` with PCA, else the input dims. */
+  readonly #graphDims: number;
+  readonly #pca: PcaRuntime | null;
   #handle: number;
   #nextLabel: number;
   readonly #idToLabel = new Map<string, number>();
@@ -196,11 +310,15 @@ export class VectorIndex {
   #filterCache: { key: string; mutations: number; bits: Uint8Array } | undefined;
   /** Serialises mutations and saves: one at a time, searches run freely. */
   #queue: Promise<unknown> = Promise.resolve();
+  /** Searches running on the pool: a refit and close wait for them before freeing what they read. */
+  readonly #searches = new Set<Promise<unknown>>();
 
-  private constructor(host: IndexHost, core: HnswCore, options: ResolvedIndexOptions, handle: number, nextLabel: number, version: string | null) {
+  private constructor(host: IndexHost, core: HnswCore, options: ResolvedIndexOptions, handle: number, nextLabel: number, version: string | null, pca: PcaRuntime | null) {
     this.#host = host;
     this.#core = core;
     this.#options = options;
+    this.#graphDims = options.pca?.dims ?? options.dims;
+    this.#pca = pca;
     this.#handle = handle;
     this.#nextLabel = nextLabel;
     this.#version = version;
@@ -221,13 +339,19 @@ export class VectorIndex {
     }
     mkdirSync(resolved.dir, { recursive: true });
     const core = loadHnswCore();
-    const handle = core.create(resolved.space, resolved.dims, resolved.capacity, resolved.m, resolved.efConstruction, resolved.seed, true);
-    return new VectorIndex(host, core, resolved, handle, 0, null);
+    const pca = resolved.pca;
+    const store = pca?.rerank === true ? FullVectorStore.create(pca.rerankStorage, resolved.dims, resolved.dir) : null;
+    const graphDims = pca?.dims ?? resolved.dims;
+    const handle = core.create(resolved.space, graphDims, resolved.capacity, resolved.m, resolved.efConstruction, resolved.seed, true);
+    const runtime: PcaRuntime | null =
+      pca === null ? null : { options: pca, sampler: new ReservoirSampler(pca.sample, resolved.dims, pca.seed), pending: new Map(), model: null, ref: null, store, fitMs: 0 };
+    return new VectorIndex(host, core, resolved, handle, 0, null, runtime);
   }
 
   /**
    * Opens the current version of an index directory. Every file is checked
-   * against the manifest before any of it reaches native code.
+   * against the manifest before any of it reaches native code; a PCA model
+   * file whose dims disagree with the manifest is refused.
    * @param host - the engine side.
    * @param dir - the index directory.
    * @returns the index.
@@ -239,6 +363,8 @@ export class VectorIndex {
     if (manifest.model !== null && manifest.model.id !== host.model.id) {
       throw new VecforgeError('ERR_INDEX', `index ${dir} was built with model ${manifest.model.id}, but the engine runs ${host.model.id}`);
     }
+    const section = parsePcaManifestSection(manifest.extra?.pca, manifest.dims, Object.keys(manifest.files), dir);
+    const runtime = section === null ? null : await VectorIndex.#openPca(section, path, dir, manifest.counts.count);
     const core = loadHnswCore();
     const graphPath = join(path, 'graph.hnsw');
     let handle: number;
@@ -247,6 +373,7 @@ export class VectorIndex {
         ? (await host.scheduler.run({ kind: 'load-graph', handle: 0, path: graphPath, space: manifest.space, dims: manifest.dims, maxElements: manifest.counts.capacity })).handle
         : core.load(graphPath, manifest.space, manifest.dims, manifest.counts.capacity, true);
     } catch (error) {
+      runtime?.store?.close();
       throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: the graph file does not load: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     const options: ResolvedIndexOptions = Object.freeze({
@@ -256,20 +383,60 @@ export class VectorIndex {
       efConstruction: manifest.params.efConstruction,
       efSearch: manifest.params.efSearch,
       capacity: manifest.counts.capacity,
-      dims: manifest.dims,
+      dims: section?.inputDims ?? manifest.dims,
       seed: 100,
+      pca: runtime?.options ?? null,
     });
-    const index = new VectorIndex(host, core, options, handle, manifest.counts.nextLabel, name);
-    const store = DocStore.open(join(path, 'docs.lmdb'), true);
+    const index = new VectorIndex(host, core, options, handle, manifest.counts.nextLabel, name, runtime);
     try {
-      for (const [label, record] of store.entries()) index.#remember(label, record);
-    } finally {
-      await store.close();
-    }
-    if (index.#liveCount !== manifest.counts.count) {
-      throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: doc store holds ${index.#liveCount} items, the manifest says ${manifest.counts.count}`);
+      const store = DocStore.open(join(path, 'docs.lmdb'), true);
+      try {
+        for (const [label, record] of store.entries()) index.#remember(label, record);
+      } finally {
+        await store.close();
+      }
+      if (index.#liveCount !== manifest.counts.count) {
+        throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: doc store holds ${index.#liveCount} items, the manifest says ${manifest.counts.count}`);
+      }
+    } catch (error) {
+      await index.close();
+      throw error;
     }
     return index;
+  }
+
+  /** Loads the PCA model and full vectors of a verified version. */
+  static async #openPca(section: PcaManifestSection, path: string, dir: string, count: number): Promise<PcaRuntime> {
+    const options: ResolvedPcaIndexOptions = Object.freeze({
+      inputDims: section.inputDims,
+      dims: section.outputDims,
+      sample: section.sample,
+      rerank: section.rerank,
+      rerankFactor: section.rerankFactor,
+      rerankStorage: section.rerankStorage,
+      seed: section.seed,
+    });
+    if (section.model === null && count > 0) throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir} holds ${count} items but no PCA model`);
+    if (section.rerank && section.fullVectors === null) throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir} reranks but has no full-vector file`);
+    let model: PcaModel | null = null;
+    if (section.model !== null) {
+      try {
+        model = await loadPcaModel(join(path, section.model.file), { inputDims: section.inputDims, outputDims: section.outputDims });
+      } catch (error) {
+        throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: the PCA model is refused: ${errorMessage(error)}`, { cause: error });
+      }
+    }
+    const full = section.fullVectors;
+    const store = full === null ? null : FullVectorStore.load(section.rerankStorage, section.inputDims, join(path, full.file), full.rows, dir);
+    return {
+      options,
+      sampler: model === null ? new ReservoirSampler(options.sample, options.inputDims, options.seed) : null,
+      pending: new Map(),
+      model,
+      ref: model === null ? null : pcaModelRef(model),
+      store,
+      fitMs: 0,
+    };
   }
 
   #remember(label: number, record: DocRecord): void {
@@ -430,9 +597,14 @@ export class VectorIndex {
         texts.push({ at, id, text, label: take(id), record: { id, namespace: ns, metadata: meta, hash: contentHash(text) } });
       });
 
+      const pca = this.#pca;
+      if (pca !== null && pca.model === null) return this.#bufferForFit(pca, texts, vectors, outcomes, signal);
+      if (pca !== null && pca.pending.size > 0) await this.#flushPending(pca, signal);
       this.#ensureCapacity(fresh.length);
+      pca?.store?.ensureRows(this.#nextLabel);
+      const stage = this.#pcaStage();
       try {
-        await Promise.all([this.#insertTexts(texts, outcomes, signal), this.#insertVectors(vectors, signal)]);
+        await Promise.all([this.#insertTexts(texts, outcomes, stage, signal), this.#insertVectors(vectors, stage, signal)]);
       } catch (error) {
         // Labels that never made it into the doc store are simply unused;
         // a partly inserted graph element without a doc is never returned
@@ -477,7 +649,12 @@ export class VectorIndex {
     this.#core.resize(this.#handle, Math.max(count + extra, Math.ceil(max * 1.5)));
   }
 
-  async #insertTexts(texts: ReadonlyArray<{ at: number; id: string; text: string; label: number }>, outcomes: IndexItemOutcome[], signal?: AbortSignal): Promise<void> {
+  async #insertTexts(
+    texts: ReadonlyArray<{ at: number; id: string; text: string; label: number }>,
+    outcomes: IndexItemOutcome[],
+    stage: PcaStage | null,
+    signal?: AbortSignal,
+  ): Promise<void> {
     if (texts.length === 0) return;
     const labels = new Uint32Array(new SharedArrayBuffer(texts.length * 4));
     texts.forEach((t, i) => {
@@ -487,18 +664,28 @@ export class VectorIndex {
     const result = await this.#host.scheduler.embed(
       texts.map((t) => t.text),
       signal,
-      shared ? { handle: this.#handle, labels: labels.buffer as SharedArrayBuffer, replaceDeleted: true } : null,
+      shared ? { handle: this.#handle, labels: labels.buffer as SharedArrayBuffer, replaceDeleted: true, pca: stage } : null,
     );
     const dims = this.#options.dims;
+    const okRows: number[] = [];
     result.items.forEach((item, i) => {
       const t = texts[i];
       if (t === undefined) return;
       if (item.state === 'failed') outcomes[t.at] = failed(t.id, item.code, item.reason);
-      else if (!shared) this.#core.addPoints(this.#handle, result.vectors.subarray(i * dims, (i + 1) * dims), labels.subarray(i, i + 1), true);
+      else okRows.push(i);
     });
+    if (shared || okRows.length === 0) return;
+    // The core is not shared with the workers: insert the embedded rows here.
+    const data = new Float32Array(new SharedArrayBuffer(okRows.length * dims * 4));
+    const okLabels = new Uint32Array(new SharedArrayBuffer(okRows.length * 4));
+    okRows.forEach((i, j) => {
+      data.set(result.vectors.subarray(i * dims, (i + 1) * dims), j * dims);
+      okLabels[j] = labels[i] ?? 0;
+    });
+    await this.#insertRows(this.#handle, data, okLabels, stage, signal);
   }
 
-  async #insertVectors(vectors: ReadonlyArray<{ vector: Float32Array; label: number }>, signal?: AbortSignal): Promise<void> {
+  async #insertVectors(vectors: ReadonlyArray<{ vector: Float32Array; label: number }>, stage: PcaStage | null, signal?: AbortSignal): Promise<void> {
     if (vectors.length === 0) return;
     const dims = this.#options.dims;
     const data = new Float32Array(new SharedArrayBuffer(vectors.length * dims * 4));
@@ -507,19 +694,31 @@ export class VectorIndex {
       data.set(v.vector, i * dims);
       labels[i] = v.label;
     });
+    await this.#insertRows(this.#handle, data, labels, stage, signal);
+  }
+
+  /**
+   * Inserts rows (input dims, on shared memory) into a graph: every pool
+   * worker inserts its slice, projecting it first with a PCA stage; or
+   * here, when the core cannot be shared.
+   */
+  async #insertRows(handle: number, data: Float32Array, labels: Uint32Array, stage: PcaStage | null, signal?: AbortSignal): Promise<void> {
+    const count = labels.length;
+    if (count === 0) return;
+    const dims = this.#options.dims;
     if (!this.#core.sharedAcrossThreads) {
-      this.#core.addPoints(this.#handle, data, labels, true);
+      const rows = stage === null ? data : projectForGraph(data, labels, stage, await loadTf(this.#host.backend));
+      this.#core.addPoints(handle, rows, labels, true);
       return;
     }
-    // Every pool worker inserts its own slice into the one shared graph.
     const workers = this.#host.workers;
-    const per = Math.max(256, Math.ceil(vectors.length / (workers * 4)));
+    const per = Math.max(256, Math.ceil(count / (workers * 4)));
     const tasks: Array<Promise<unknown>> = [];
-    for (let start = 0; start < vectors.length; start += per) {
-      const end = Math.min(vectors.length, start + per);
+    for (let start = 0; start < count; start += per) {
+      const end = Math.min(count, start + per);
       tasks.push(
         this.#host.scheduler.run(
-          { kind: 'insert', handle: this.#handle, data: data.buffer as SharedArrayBuffer, dims, labels: labels.buffer as SharedArrayBuffer, start, end, replaceDeleted: true },
+          { kind: 'insert', handle, data: data.buffer as SharedArrayBuffer, dims, labels: labels.buffer as SharedArrayBuffer, start, end, replaceDeleted: true, pca: stage },
           signal,
         ),
       );
@@ -527,6 +726,239 @@ export class VectorIndex {
     const settled = await Promise.allSettled(tasks);
     const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (rejected !== undefined) throw rejected.reason;
+  }
+
+  /** The PCA step of insert and search tasks; null without PCA or before the fit. */
+  #pcaStage(): PcaStage | null {
+    const pca = this.#pca;
+    if (pca === null || pca.ref === null) return null;
+    return { model: pca.ref, space: this.#options.space, store: pca.store?.ref() ?? null };
+  }
+
+  /** A unit-normalised (cosine) or plain copy of an input vector, as the sample and the buffer keep it. */
+  #prepared(v: Float32Array): Float32Array {
+    const out = prepareRows(v, this.#options.dims, this.#options.space);
+    return out === v ? v.slice() : out;
+  }
+
+  /**
+   * Before the fit: embeds texts (no insert), buffers every vector with its
+   * label, offers it to the sample, commits the records, and fits once the
+   * sample is complete. Buffered items count, can be fetched, upserted and
+   * deleted; they reach the graph when the fit runs.
+   */
+  async #bufferForFit(
+    pca: PcaRuntime,
+    texts: ReadonlyArray<{ at: number; id: string; text: string; label: number; record: DocRecord }>,
+    vectors: ReadonlyArray<{ at: number; id: string; vector: Float32Array; label: number; record: DocRecord }>,
+    outcomes: IndexItemOutcome[],
+    signal?: AbortSignal,
+  ): Promise<IndexItemOutcome[]> {
+    const sampler = pca.sampler as ReservoirSampler;
+    const dims = this.#options.dims;
+    const keep = (label: number, row: Float32Array): void => {
+      const prepared = this.#prepared(row);
+      pca.pending.set(label, prepared);
+      sampler.add(prepared);
+    };
+    if (texts.length > 0) {
+      const result = await this.#host.scheduler.embed(
+        texts.map((t) => t.text),
+        signal,
+        null,
+      );
+      result.items.forEach((item, i) => {
+        const t = texts[i];
+        if (t === undefined) return;
+        if (item.state === 'failed') outcomes[t.at] = failed(t.id, item.code, item.reason);
+        else keep(t.label, result.vectors.subarray(i * dims, (i + 1) * dims));
+      });
+    }
+    throwIfAborted(signal);
+    for (const v of vectors) {
+      keep(v.label, v.vector);
+      this.#commit(v.label, v.record);
+      outcomes[v.at] = { state: 'ok', id: v.id };
+    }
+    for (const t of texts) {
+      if (outcomes[t.at] !== undefined) continue;
+      this.#commit(t.label, t.record);
+      outcomes[t.at] = { state: 'ok', id: t.id };
+    }
+    if (sampler.seen >= pca.options.sample) await this.#fitLocked(signal);
+    return outcomes;
+  }
+
+  /**
+   * Fits the model (unless fitted), then projects and inserts the buffered
+   * vectors. Runs inside the mutation queue.
+   */
+  async #fitLocked(signal?: AbortSignal): Promise<PcaFitSummary> {
+    const pca = this.#requirePca();
+    const { inputDims, dims: target, seed } = pca.options;
+    let fitMs = 0;
+    if (pca.model === null) {
+      const sampler = pca.sampler as ReservoirSampler;
+      const needed = Math.max(2, target);
+      if (sampler.count < needed) {
+        throw new VecforgeError(
+          'ERR_PCA',
+          `cannot fit PCA: ${sampler.seen} vectors added, fewer than the ${needed} the fit needs (options.pca.dims = ${target}); add more vectors before searching, saving or calling fitPca()`,
+        );
+      }
+      const rows = sampler.count;
+      const sample = new SharedArrayBuffer(rows * inputDims * 4);
+      new Float32Array(sample).set(sampler.sample());
+      const reply = await this.#host.scheduler.run({ kind: 'fit-pca', sample, rows, dims: inputDims, components: target, seed }, signal);
+      const bytes = new Uint8Array(reply.model).slice();
+      pca.model = deserializePcaModel(bytes, { inputDims, outputDims: target });
+      pca.ref = pcaModelRefFromBytes(bytes);
+      pca.sampler = null;
+      pca.fitMs = reply.durationMs;
+      fitMs = reply.durationMs;
+    }
+    const inserted = pca.pending.size > 0 ? await this.#flushPending(pca, signal) : 0;
+    return this.#fitSummary(pca, fitMs, inserted);
+  }
+
+  /** Projects and inserts the buffered vectors, in label order. */
+  async #flushPending(pca: PcaRuntime, signal?: AbortSignal): Promise<number> {
+    const dims = this.#options.dims;
+    const labels = [...pca.pending.keys()].sort((a, b) => a - b);
+    const data = new Float32Array(new SharedArrayBuffer(labels.length * dims * 4));
+    const shared = new Uint32Array(new SharedArrayBuffer(labels.length * 4));
+    labels.forEach((label, i) => {
+      data.set(pca.pending.get(label) as Float32Array, i * dims);
+      shared[i] = label;
+    });
+    this.#ensureCapacity(labels.length);
+    pca.store?.ensureRows(this.#nextLabel);
+    await this.#insertRows(this.#handle, data, shared, this.#pcaStage(), signal);
+    pca.pending.clear();
+    return labels.length;
+  }
+
+  #fitSummary(pca: PcaRuntime, fitMs: number, inserted: number): PcaFitSummary {
+    const model = pca.model as PcaModel;
+    return {
+      inputDims: model.inputDims,
+      outputDims: model.outputDims,
+      fittedOn: model.fittedOn,
+      explainedVarianceRatio: model.explainedVarianceRatio,
+      explainedVariance: model.explainedVariance.slice(),
+      fitMs,
+      inserted,
+    };
+  }
+
+  #requirePca(): PcaRuntime {
+    if (this.#pca === null) throw new VecforgeError('ERR_PCA', 'this index has no PCA; create it with options.pca');
+    return this.#pca;
+  }
+
+  /** Fits the model first when the index still samples or buffers (searches and saves need it). */
+  async #ready(signal?: AbortSignal): Promise<void> {
+    const pca = this.#pca;
+    if (pca === null || (pca.model !== null && pca.pending.size === 0)) return;
+    await this.#serial(() => this.#fitLocked(signal));
+  }
+
+  /**
+   * Fits the PCA model now, on the vectors sampled so far, then projects and
+   * inserts the buffered ones. Without this call the fit runs once
+   * `pca.sample` vectors have been added, or at the first search or save.
+   * A fitted index returns its model's figures.
+   * @param options - `signal` cancels the fit.
+   * @returns the model's dims, explained variance and fit time.
+   * @throws {VecforgeError} ERR_PCA when the index has no PCA, or fewer vectors than the fit needs (max(2, pca.dims)).
+   * @throws {AbortError} when cancelled.
+   */
+  async fitPca(options: { signal?: AbortSignal } = {}): Promise<PcaFitSummary> {
+    this.#checkOpen();
+    this.#requirePca();
+    throwIfAborted(options.signal);
+    return this.#serial(() => this.#fitLocked(options.signal));
+  }
+
+  /**
+   * Refits the PCA model on a fresh uniform sample of the index's current
+   * full vectors and rebuilds the graph with it (what `vecforge reindex
+   * --refit-pca` runs). Searches keep using the old graph until the new
+   * one is complete. Needs the full vectors (`pca.rerank: true`); the
+   * rebuilt graph is fed from them, so inputs carry their half-precision
+   * rounding (relative 2⁻¹¹ of each row's largest value).
+   * @param options - `sample`: the sample size, default `pca.sample`; `signal`.
+   * @returns the new model's figures; `inserted` is the number of vectors rebuilt.
+   * @throws {TypeError | RangeError} for an invalid `sample`.
+   * @throws {VecforgeError} ERR_PCA when the index has no PCA, keeps no full vectors, or has too few vectors.
+   * @throws {AbortError} when cancelled (the index keeps its old model and graph).
+   */
+  async refitPca(options: { sample?: number; signal?: AbortSignal } = {}): Promise<PcaFitSummary> {
+    this.#checkOpen();
+    const pca = this.#requirePca();
+    const needed = Math.max(2, pca.options.dims);
+    const sampleSize = options.sample ?? pca.options.sample;
+    if (typeof sampleSize !== 'number') throw new TypeError(`options.sample must be an integer in [${needed}, 16777216], got ${String(sampleSize)}`);
+    if (!Number.isInteger(sampleSize) || sampleSize < needed || sampleSize > 16_777_216) throw new RangeError(`options.sample must be an integer in [${needed}, 16777216], got ${sampleSize}`);
+    const { signal } = options;
+    throwIfAborted(signal);
+    return this.#serial(async () => {
+      if (pca.model === null) return this.#fitLocked(signal);
+      const store = pca.store;
+      if (store === null) {
+        throw new VecforgeError('ERR_PCA', 'refitPca needs the full vectors, but this index was created with pca.rerank false; rebuild it from its source (vecforge reindex --full)');
+      }
+      if (pca.pending.size > 0) await this.#flushPending(pca, signal);
+      const labels: number[] = [];
+      for (const [label] of this.#liveRecords()) labels.push(label);
+      if (labels.length < needed) throw new VecforgeError('ERR_PCA', `cannot refit PCA: the index holds ${labels.length} vectors, fewer than the ${needed} the fit needs (options.pca.dims = ${pca.options.dims})`);
+      const { inputDims, dims: target, seed } = pca.options;
+      // A uniform sample without replacement: partial Fisher–Yates over the live labels.
+      const picked = labels.slice();
+      const rows = Math.min(sampleSize, picked.length);
+      const rng = createRng(seed);
+      for (let i = 0; i < rows; i++) {
+        const j = i + Math.min(picked.length - i - 1, Math.floor(rng.nextFloat() * (picked.length - i)));
+        [picked[i], picked[j]] = [picked[j] as number, picked[i] as number];
+      }
+      const ref = store.ref();
+      const sample = new SharedArrayBuffer(rows * inputDims * 4);
+      const sampleRows = new Float32Array(sample);
+      for (let i = 0; i < rows; i++) readFullRow(ref, picked[i] as number, sampleRows.subarray(i * inputDims, (i + 1) * inputDims));
+      const reply = await this.#host.scheduler.run({ kind: 'fit-pca', sample, rows, dims: inputDims, components: target, seed }, signal);
+      const bytes = new Uint8Array(reply.model).slice();
+      const model = deserializePcaModel(bytes, { inputDims, outputDims: target });
+      const modelRef = pcaModelRefFromBytes(bytes);
+      const capacity = Math.max(labels.length, this.#core.getMaxElements(this.#handle) - this.#core.getDeletedCount(this.#handle), 1);
+      const handle = this.#core.create(this.#options.space, this.#graphDims, capacity, this.#options.m, this.#options.efConstruction, this.#options.seed, true);
+      try {
+        // The stored rows are the inputs: insert their projections, leave the store as it is.
+        const stage: PcaStage = { model: modelRef, space: this.#options.space, store: null };
+        for (let start = 0; start < labels.length; start += kRebuildChunkRows) {
+          throwIfAborted(signal);
+          const end = Math.min(labels.length, start + kRebuildChunkRows);
+          const data = new Float32Array(new SharedArrayBuffer((end - start) * inputDims * 4));
+          const chunk = new Uint32Array(new SharedArrayBuffer((end - start) * 4));
+          for (let i = start; i < end; i++) {
+            chunk[i - start] = labels[i] as number;
+            readFullRow(ref, labels[i] as number, data.subarray((i - start) * inputDims, (i - start + 1) * inputDims));
+          }
+          await this.#insertRows(handle, data, chunk, stage, signal);
+        }
+      } catch (error) {
+        this.#core.free(handle);
+        throw error;
+      }
+      const old = this.#handle;
+      this.#handle = handle;
+      pca.model = model;
+      pca.ref = modelRef;
+      pca.fitMs = reply.durationMs;
+      // Searches dispatched before the swap still read the old graph.
+      await Promise.allSettled([...this.#searches]);
+      this.#core.free(old);
+      return this.#fitSummary(pca, reply.durationMs, labels.length);
+    });
   }
 
   /**
@@ -544,14 +976,15 @@ export class VectorIndex {
         if (typeof id !== 'string') return failed(null, 'INVALID_ID', 'id must be a string');
         const label = this.#idToLabel.get(id);
         if (label === undefined) return failed(id, 'NOT_FOUND', 'id is not in the index');
-        this.#core.markDelete(this.#handle, label);
+        // A vector still buffered for the PCA fit is not in the graph yet.
+        if (this.#pca?.pending.delete(label) !== true) this.#core.markDelete(this.#handle, label);
         this.#forget(label);
         return { state: 'ok', id } as const;
       }),
     );
   }
 
-  #searchParams(options: SearchOptions): { k: number; ef: number; filter: Uint8Array | undefined } {
+  #searchParams(options: SearchOptions): SearchParams {
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
     const count = this.#liveCount;
     if (count === 0) throw new RangeError('the index is empty');
@@ -561,7 +994,16 @@ export class VectorIndex {
     const ef = options.ef ?? Math.max(this.#options.efSearch, k);
     if (typeof ef !== 'number' || !Number.isInteger(ef)) throw new TypeError(`options.ef must be an integer in [${k}, 1048576], got ${String(ef)}`);
     if (ef < k || ef > 1_048_576) throw new RangeError(`options.ef must be an integer in [k = ${k}, 1048576], got ${ef}`);
-    return { k, ef, filter: this.#filterBits(options) };
+    const store = this.#pca?.store ?? null;
+    let rerank = 0;
+    if (options.rerankFactor !== undefined) {
+      const factor: unknown = options.rerankFactor;
+      if (typeof factor !== 'number' || !Number.isInteger(factor)) throw new TypeError(`options.rerankFactor must be an integer in [0, 1000], got ${String(factor)}`);
+      if (factor < 0 || factor > 1000) throw new RangeError(`options.rerankFactor must be an integer in [0, 1000], got ${factor}`);
+      if (factor > 0 && store === null) throw new RangeError('options.rerankFactor needs a PCA index that keeps full vectors (created with pca.rerank true)');
+      rerank = factor;
+    } else if (store !== null) rerank = this.#pca?.options.rerankFactor ?? 0;
+    return { k, ef, filter: this.#filterBits(options), rerank: Math.min(kMaxK, k * rerank) };
   }
 
   #filterBits(options: SearchOptions): Uint8Array | undefined {
@@ -652,12 +1094,19 @@ export class VectorIndex {
   async search(query: string | Float32Array, options: SearchOptions = {}): Promise<Hit[]> {
     this.#checkOpen();
     throwIfAborted(options.signal);
-    const { k, ef, filter } = this.#searchParams(options);
+    const params = this.#searchParams(options);
+    const { k, ef, filter } = params;
     const q = query instanceof Float32Array ? this.#checkedQuery(query) : await this.#queryVectors([query], options.signal);
+    if (this.#pca !== null) {
+      // PCA: the query is projected (and the candidates reranked) on the pool.
+      await this.#ready(options.signal);
+      const shared = q.buffer instanceof SharedArrayBuffer ? q : sharedCopy(q);
+      return this.#hits(await this.#searchOnPool(shared, 1, params, options.signal), 0, k);
+    }
     // A small search (tens of microseconds) runs inline: the hop to a libuv
     // thread and back costs more than the search itself. Larger ones run
     // off the main thread so the event loop stays free.
-    const inline = !this.#core.sharedAcrossThreads || ef * this.#options.dims <= kInlineSearchBudget;
+    const inline = !this.#core.sharedAcrossThreads || ef * this.#graphDims <= kInlineSearchBudget;
     const r = inline ? this.#core.searchKnn(this.#handle, q, k, ef, filter) : await this.#core.searchKnnAsync(this.#handle, q, k, ef, filter);
     if (options.signal?.aborted === true) throw new AbortError(options.signal.reason);
     return this.#hits(r, 0, k);
@@ -672,7 +1121,7 @@ export class VectorIndex {
   async searchBatch(queries: readonly (string | Float32Array)[] | Float32Array, options: SearchOptions = {}): Promise<Hit[][]> {
     this.#checkOpen();
     throwIfAborted(options.signal);
-    const { k, ef, filter } = this.#searchParams(options);
+    const params = this.#searchParams(options);
     const dims = this.#options.dims;
     let q: Float32Array;
     if (queries instanceof Float32Array) {
@@ -683,12 +1132,24 @@ export class VectorIndex {
     else throw new TypeError('queries must be an array of texts or vectors, or a Float32Array');
     const nq = queries instanceof Float32Array ? queries.length / dims : queries.length;
     if (nq === 0) return [];
-    const r = await this.#searchOnPool(q, nq, k, ef, filter, options.signal);
-    return Array.from({ length: nq }, (_, i) => this.#hits(r, i, k));
+    await this.#ready(options.signal);
+    const r = await this.#searchOnPool(q, nq, params, options.signal);
+    return Array.from({ length: nq }, (_, i) => this.#hits(r, i, params.k));
   }
 
-  async #searchOnPool(q: Float32Array, nq: number, k: number, ef: number, filter: Uint8Array | undefined, signal?: AbortSignal): Promise<HnswSearchResult> {
-    if (!this.#core.sharedAcrossThreads) return this.#core.searchKnn(this.#handle, q.subarray(0, nq * this.#options.dims), k, ef, filter);
+  /** Searches `nq` queries (input dims, on shared memory): pool workers in parallel, or here when the core cannot be shared. */
+  async #searchOnPool(q: Float32Array, nq: number, params: SearchParams, signal?: AbortSignal): Promise<HnswSearchResult> {
+    const { k, ef, filter, rerank } = params;
+    // Read together, before any await: a refit swaps both.
+    const handle = this.#handle;
+    const stage = this.#pcaStage();
+    const dims = this.#options.dims;
+    if (!this.#core.sharedAcrossThreads) {
+      const rows = q.subarray(0, nq * dims);
+      if (stage === null) return this.#core.searchKnn(handle, rows, k, ef, filter);
+      const tf = await loadTf(this.#host.backend);
+      return searchProjected((r, width, e) => this.#core.searchKnn(handle, r, width, e, filter), rows, k, ef, stage, rerank, tf);
+    }
     const outLabels = new SharedArrayBuffer(nq * k * 4);
     const outDistances = new SharedArrayBuffer(nq * k * 4);
     const outCounts = new SharedArrayBuffer(nq * 4);
@@ -703,14 +1164,26 @@ export class VectorIndex {
     for (let start = 0; start < nq; start += per) {
       const end = Math.min(nq, start + per);
       tasks.push(
-        this.#host.scheduler.run(
-          { kind: 'search', handle: this.#handle, queries: q.buffer as SharedArrayBuffer, dims: this.#options.dims, start, end, k, ef, filter: filterSab, outLabels, outDistances, outCounts },
-          signal,
+        this.#track(
+          this.#host.scheduler.run(
+            { kind: 'search', handle, queries: q.buffer as SharedArrayBuffer, dims, start, end, k, ef, filter: filterSab, outLabels, outDistances, outCounts, pca: stage, rerankCandidates: rerank },
+            signal,
+          ),
         ),
       );
     }
     await Promise.all(tasks);
     return { labels: new Uint32Array(outLabels), distances: new Float32Array(outDistances), counts: new Uint32Array(outCounts) };
+  }
+
+  /** Registers a pool search, so a refit or close waits for it before freeing what it reads. */
+  #track<T>(task: Promise<T>): Promise<T> {
+    this.#searches.add(task);
+    task.then(
+      () => this.#searches.delete(task),
+      () => this.#searches.delete(task),
+    );
+    return task;
   }
 
   /**
@@ -730,6 +1203,7 @@ export class VectorIndex {
     }
     throwIfAborted(options.signal);
     const q = await this.#queryVectors([query], options.signal);
+    await this.#ready(options.signal);
     const entries = Object.entries(options.namespaces);
     const results = await Promise.all(
       entries.map(async ([name, k]) => {
@@ -738,9 +1212,10 @@ export class VectorIndex {
         if (ns !== undefined) for (const b of ns.bytes) nsCount += popcount(b);
         if (nsCount === 0) return [name, []] as const;
         const params = this.#searchParams({ k: Math.min(k, nsCount), namespace: name, ...(options.ef !== undefined ? { ef: Math.max(options.ef, Math.min(k, nsCount)) } : {}), ...(options.filter !== undefined ? { filter: options.filter } : {}) });
-        const r = this.#core.sharedAcrossThreads
-          ? await this.#core.searchKnnAsync(this.#handle, q, params.k, params.ef, params.filter)
-          : this.#core.searchKnn(this.#handle, q, params.k, params.ef, params.filter);
+        let r: HnswSearchResult;
+        if (this.#pca !== null) r = await this.#searchOnPool(q, 1, params, options.signal);
+        else if (this.#core.sharedAcrossThreads) r = await this.#core.searchKnnAsync(this.#handle, q, params.k, params.ef, params.filter);
+        else r = this.#core.searchKnn(this.#handle, q, params.k, params.ef, params.filter);
         return [name, this.#hits(r, 0, params.k)] as const;
       }),
     );
@@ -749,15 +1224,14 @@ export class VectorIndex {
 
   /**
    * Statistics.
-   * @returns counts, dims, parameters and bytes per vector.
+   * @returns counts, dims, parameters, bytes per vector and, for a PCA
+   *   index, dims before and after, explained variance, bytes per vector
+   *   with and without PCA, and the full vectors' memory and disk use.
    */
   stats(): IndexStats {
     this.#checkOpen();
     const info = this.#core.getInfo(this.#handle);
     const m = this.#options.m;
-    // hnswlib's level-0 element: links (2M ids + count) + vector + label; upper levels average 1/(M−1) extra link lists.
-    const level0 = (2 * m + 1) * 4 + this.#options.dims * 4 + 8;
-    const upper = ((m + 1) * 4) / Math.max(1, m - 1) + 8;
     const namespaces: Record<string, number> = {};
     for (const [name, bits] of this.#namespaces) {
       let n = 0;
@@ -770,34 +1244,103 @@ export class VectorIndex {
       dims: this.#options.dims,
       space: this.#options.space,
       capacity: info.maxElements,
-      bytesPerVector: Math.round(level0 + upper),
+      bytesPerVector: graphBytesPerVector(m, this.#graphDims),
       params: { m, efConstruction: this.#options.efConstruction, efSearch: this.#options.efSearch },
       namespaces,
       core: this.#core.kind,
       version: this.#version,
+      pca: this.#pcaStats(),
+    };
+  }
+
+  #pcaStats(): IndexPcaStats | null {
+    const pca = this.#pca;
+    if (pca === null) return null;
+    const { inputDims, dims: outputDims } = pca.options;
+    const store = pca.store;
+    const inMemory = store !== null && store.storage === 'memory' ? store.rowBytes : 0;
+    const model = pca.model;
+    let zero = 0;
+    if (model !== null) for (const v of model.explainedVariance) if (v === 0) zero++;
+    return {
+      state: model === null ? 'sampling' : 'fitted',
+      inputDims,
+      outputDims,
+      sampleSize: pca.options.sample,
+      seen: pca.sampler?.seen ?? null,
+      pending: pca.pending.size,
+      fittedOn: model?.fittedOn ?? null,
+      explainedVarianceRatio: model?.explainedVarianceRatio ?? null,
+      zeroVarianceComponents: model === null ? null : zero,
+      rerank: pca.options.rerank,
+      rerankFactor: pca.options.rerankFactor,
+      rerankStorage: pca.options.rerankStorage,
+      bytesPerVector: { withPca: graphBytesPerVector(this.#options.m, outputDims) + inMemory, withoutPca: graphBytesPerVector(this.#options.m, inputDims) },
+      vectorBytesPerVector: { withPca: 4 * outputDims + inMemory, withoutPca: 4 * inputDims },
+      fullVectors:
+        store === null
+          ? null
+          : {
+              encoding: kFullVectorEncoding,
+              bytesPerRow: store.rowBytes,
+              rows: this.#nextLabel,
+              memoryBytes: store.memoryBytes,
+              diskBytes: store.workingFileBytes,
+              savedBytes: this.#nextLabel * store.rowBytes,
+            },
     };
   }
 
   /**
-   * Saves a new version: graph and doc store are written into a fresh
-   * version directory, checksummed, and published by swapping `current`.
-   * The previous version stays readable until the new one is complete.
+   * Saves a new version: graph, doc store and, with PCA, the model
+   * (`pca.model`) and the full vectors (`full-vectors.f16`) are written
+   * into a fresh version directory, checksummed, and published by swapping
+   * `current`. A PCA index that still samples is fitted first (an empty one
+   * is saved unfitted). The previous version stays readable until the new
+   * one is complete.
    * @returns the version name.
+   * @throws {VecforgeError} ERR_PCA when a PCA index holds fewer vectors than the fit needs.
    */
   async save(): Promise<string> {
     this.#checkOpen();
     return this.#serial(async () => {
+      const pca = this.#pca;
+      if (pca !== null && (pca.pending.size > 0 || (pca.model === null && this.#liveCount > 0))) await this.#fitLocked();
       const dir = this.#options.dir;
       const version = nextVersionDir(dir);
       const graph = join(version.path, 'graph.hnsw');
       if (this.#core.sharedAcrossThreads) {
-        await this.#host.scheduler.run({ kind: 'save-graph', handle: this.#handle, path: graph, space: this.#options.space, dims: this.#options.dims, maxElements: 0 });
+        await this.#host.scheduler.run({ kind: 'save-graph', handle: this.#handle, path: graph, space: this.#options.space, dims: this.#graphDims, maxElements: 0 });
       } else this.#core.save(this.#handle, graph);
       const store = DocStore.open(join(version.path, 'docs.lmdb'));
       try {
         store.writeAll(this.#liveRecords());
       } finally {
         await store.close();
+      }
+      const files = ['graph.hnsw', 'docs.lmdb'];
+      let section: PcaManifestSection | null = null;
+      if (pca !== null) {
+        if (pca.model !== null) {
+          await savePcaModel(join(version.path, kPcaModelFile), pca.model);
+          files.push(kPcaModelFile);
+        }
+        if (pca.store !== null) {
+          pca.store.saveTo(join(version.path, kFullVectorsFile), this.#nextLabel);
+          files.push(kFullVectorsFile);
+        }
+        const o = pca.options;
+        section = {
+          inputDims: o.inputDims,
+          outputDims: o.dims,
+          sample: o.sample,
+          rerank: o.rerank,
+          rerankFactor: o.rerankFactor,
+          rerankStorage: o.rerankStorage,
+          seed: o.seed,
+          model: pca.model === null ? null : { file: kPcaModelFile, fittedOn: pca.model.fittedOn, explainedVarianceRatio: pca.model.explainedVarianceRatio },
+          fullVectors: pca.store === null ? null : { file: kFullVectorsFile, encoding: kFullVectorEncoding, dims: o.inputDims, rows: this.#nextLabel },
+        };
       }
       const info = this.#core.getInfo(this.#handle);
       const manifest: IndexManifest = {
@@ -806,11 +1349,11 @@ export class VectorIndex {
         createdAt: new Date().toISOString(),
         model: this.#options.dims === this.#host.model.dims ? { id: this.#host.model.id, dims: this.#host.model.dims } : null,
         space: this.#options.space,
-        dims: this.#options.dims,
+        dims: this.#graphDims,
         params: { m: this.#options.m, efConstruction: this.#options.efConstruction, efSearch: this.#options.efSearch },
         counts: { count: this.#liveCount, deleted: info.deleted, nextLabel: this.#nextLabel, capacity: info.maxElements },
-        files: hashFiles(version.path, ['graph.hnsw', 'docs.lmdb']),
-        extra: {},
+        files: hashFiles(version.path, files),
+        extra: section === null ? {} : { pca: section },
       };
       publishVersion(dir, version, manifest);
       this.#version = version.name;
@@ -844,22 +1387,60 @@ export class VectorIndex {
   }
 
   /**
-   * The stored vector of an id (unit-normalised in cosine indexes).
+   * The graph's vector of an id (unit-normalised in cosine indexes; with
+   * PCA, the projection: `pca.dims` values).
    * @param id - the id.
-   * @returns a copy of the vector, or undefined.
+   * @returns a copy of the vector, or undefined (also for a vector still buffered for the PCA fit).
    */
   getVector(id: string): Float32Array | undefined {
     const label = this.#idToLabel.get(id);
-    return label === undefined ? undefined : this.#core.getVector(this.#handle, label);
+    if (label === undefined || this.#pca?.pending.has(label) === true) return undefined;
+    return this.#core.getVector(this.#handle, label);
   }
 
-  /** Releases the graph. Unsaved changes are lost. */
+  /**
+   * PCA indexes: the full (input-dims) vector of an id, as kept for the
+   * rerank (half precision) or buffered for the fit; unit-normalised in
+   * cosine indexes.
+   * @param id - the id.
+   * @returns a copy, or undefined when the id is unknown or the index keeps no full vectors.
+   */
+  getFullVector(id: string): Float32Array | undefined {
+    const label = this.#idToLabel.get(id);
+    const pca = this.#pca;
+    if (label === undefined || pca === null) return undefined;
+    const pending = pca.pending.get(label);
+    if (pending !== undefined) return pending.slice();
+    if (pca.store === null) return undefined;
+    return readFullRow(pca.store.ref(), label, new Float32Array(this.#options.dims));
+  }
+
+  /** Releases the graph (and the full vectors' memory or working file). Unsaved changes are lost. */
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.#queue;
     this.#closed = true;
+    await Promise.allSettled([...this.#searches]);
     this.#core.free(this.#handle);
+    this.#pca?.store?.close();
   }
+}
+
+/**
+ * hnswlib's bytes per element: level 0 holds links (2M ids + count), the
+ * vector and the label; upper levels average 1/(M−1) extra link lists.
+ */
+function graphBytesPerVector(m: number, dims: number): number {
+  const level0 = (2 * m + 1) * 4 + dims * 4 + 8;
+  const upper = ((m + 1) * 4) / Math.max(1, m - 1) + 8;
+  return Math.round(level0 + upper);
+}
+
+/** A copy of a vector on shared memory, for pool tasks. */
+function sharedCopy(v: Float32Array): Float32Array {
+  const out = new Float32Array(new SharedArrayBuffer(Math.max(1, v.length) * 4), 0, v.length);
+  out.set(v);
+  return out;
 }
 
 function popcount(b: number): number {

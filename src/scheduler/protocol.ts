@@ -26,6 +26,37 @@ export interface WorkerInit {
   readonly fault: FaultSpec | null;
 }
 
+/**
+ * A fitted PCA model as workers receive it: its serialized bytes (the
+ * checksummed format of src/pca/model.ts) in shared memory, never copied,
+ * and an id under which each worker caches one projector.
+ */
+export interface PcaModelRef {
+  /** The model's id: the SHA-256 of its bytes, hex; equal ids mean equal models. */
+  readonly id: string;
+  /** The serialized model, exactly `byteLength` bytes. */
+  readonly bytes: SharedArrayBuffer;
+}
+
+/**
+ * Where an index keeps its full (pre-PCA) vectors, as half-precision rows
+ * (row layout: src/pca/full-vectors.ts). `memory`: a SharedArrayBuffer every
+ * worker reads and writes in place. `disk`: a file descriptor, valid in
+ * every thread of the process, read and written at row offsets.
+ */
+export type FullVectorsRef =
+  | { readonly kind: 'memory'; readonly dims: number; readonly rowBytes: number; readonly data: SharedArrayBuffer }
+  | { readonly kind: 'disk'; readonly dims: number; readonly rowBytes: number; readonly fd: number };
+
+/** The PCA step of an insert or search task. */
+export interface PcaStage {
+  readonly model: PcaModelRef;
+  /** The index's space: cosine normalises inputs first; cosine and ip re-normalise projections; exact rerank scores use it. */
+  readonly space: 'cosine' | 'ip' | 'l2';
+  /** Inserts write the full vectors here, reranks read them back; null when the index keeps none. */
+  readonly store: FullVectorsRef | null;
+}
+
 /** Insert embedded rows into a shared graph, right after embedding them. */
 export interface InsertSpec {
   /** The native graph handle (process-global, usable from every worker). */
@@ -34,6 +65,8 @@ export interface InsertSpec {
   readonly labels: SharedArrayBuffer;
   /** Reuse slots of deleted elements. */
   readonly replaceDeleted: boolean;
+  /** Project the embedded rows with PCA before inserting them. Absent or null: no PCA. */
+  readonly pca?: PcaStage | null;
 }
 
 /** Embed items order[start, end) of a slab (and insert them, with `insert`). */
@@ -57,6 +90,8 @@ export interface InsertRequest {
   readonly start: number;
   readonly end: number;
   readonly replaceDeleted: boolean;
+  /** Project the rows with PCA (`dims` is then the input dims). Absent or null: no PCA. */
+  readonly pca?: PcaStage | null;
 }
 
 /** Search queries [start, end) of a shared matrix in a shared graph. */
@@ -76,6 +111,13 @@ export interface SearchRequest {
   readonly outLabels: SharedArrayBuffer;
   readonly outDistances: SharedArrayBuffer;
   readonly outCounts: SharedArrayBuffer;
+  /** Project the queries with PCA (`dims` is then the input dims). Absent or null: no PCA. */
+  readonly pca?: PcaStage | null;
+  /**
+   * With `pca.store`: fetch this many graph candidates (≥ k) and return the
+   * k best by exact score on the full vectors. Absent or 0: no rerank.
+   */
+  readonly rerankCandidates?: number;
 }
 
 /** Save a shared graph to a file, or load one and return its handle. */
@@ -88,13 +130,29 @@ export interface GraphFileRequest {
   readonly maxElements: number;
 }
 
+/** Fit a PCA model on a sample, off the main thread. */
+export interface FitPcaRequest {
+  readonly kind: 'fit-pca';
+  /** Float32[rows × dims], row-major. */
+  readonly sample: SharedArrayBuffer;
+  readonly rows: number;
+  readonly dims: number;
+  /** Output dims. */
+  readonly components: number;
+  /** Seed of the randomized subspace iteration. */
+  readonly seed: number;
+}
+
 /** Ask a worker for its state; also warms it up. */
 export interface PingRequest {
   readonly kind: 'ping';
 }
 
 /** Any request. */
-export type WorkerRequest = EmbedRequest | InsertRequest | SearchRequest | GraphFileRequest | PingRequest;
+export type WorkerRequest = EmbedRequest | InsertRequest | SearchRequest | GraphFileRequest | FitPcaRequest | PingRequest;
+
+/** The requests `Scheduler.run` sends: single idempotent tasks, retried on another worker. */
+export type PoolTaskRequest = InsertRequest | SearchRequest | GraphFileRequest | FitPcaRequest;
 
 /** Reply to {@link EmbedRequest}. */
 export interface EmbedReply {
@@ -119,5 +177,16 @@ export interface DoneReply {
   readonly handle: number;
 }
 
+/** Reply to {@link FitPcaRequest}. */
+export interface PcaFittedReply {
+  readonly kind: 'pca-fitted';
+  /** The serialized model (src/pca/model.ts format), exactly `byteLength` bytes. */
+  readonly model: SharedArrayBuffer;
+  readonly durationMs: number;
+}
+
+/** The reply `Scheduler.run` resolves with for a request type. */
+export type PoolTaskReply<R extends PoolTaskRequest> = R extends FitPcaRequest ? PcaFittedReply : DoneReply;
+
 /** Any reply. */
-export type WorkerReply = EmbedReply | PingReply | DoneReply;
+export type WorkerReply = EmbedReply | PingReply | DoneReply | PcaFittedReply;

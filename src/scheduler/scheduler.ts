@@ -12,7 +12,7 @@ import { planWindow, type BatchRange } from './batcher.js';
 import { createCallBuffers, createSlab, type EmbedSlab } from './layout.js';
 import { MetricsRecorder } from './metrics.js';
 import { kItemOkOutcome, validateText, type ItemFailed, type ItemOutcome } from './outcome.js';
-import type { DoneReply, EmbedReply, GraphFileRequest, InsertRequest, InsertSpec, SearchRequest, WorkerInit, WorkerReply, WorkerRequest } from './protocol.js';
+import type { EmbedReply, InsertSpec, PoolTaskReply, PoolTaskRequest, WorkerInit, WorkerReply, WorkerRequest } from './protocol.js';
 
 /** The result of embedding a list of texts. */
 export interface EmbedResult {
@@ -243,21 +243,21 @@ export class Scheduler {
   }
 
   /**
-   * Runs one insert, search or graph-file task on the pool, retried on
-   * another worker when one fails (these tasks are idempotent).
+   * Runs one insert, search, graph-file or PCA-fit task on the pool, retried
+   * on another worker when one fails (these tasks are idempotent).
    * @param request - the task.
    * @param signal - cancels it.
    * @returns the reply.
    * @throws {AbortError} when cancelled; the last worker error after the retries.
    */
-  async run(request: InsertRequest | SearchRequest | GraphFileRequest, signal?: AbortSignal): Promise<DoneReply> {
+  async run<R extends PoolTaskRequest>(request: R, signal?: AbortSignal): Promise<PoolTaskReply<R>> {
     let lastError: unknown;
     for (let attempt = 0; attempt <= this.#settings.maxRetries; attempt++) {
       throwIfAborted(signal);
       if (this.#closed) throw new VecforgeError('ERR_CLOSED', 'the engine is closed');
       if (attempt > 0) this.#metrics.addRetry();
       try {
-        return (await this.#pool.run(request, signal !== undefined ? { signal } : {})) as DoneReply;
+        return (await this.#pool.run(request, signal !== undefined ? { signal } : {})) as PoolTaskReply<R>;
       } catch (error) {
         if (signal?.aborted === true) throw new AbortError(signal.reason);
         lastError = error;

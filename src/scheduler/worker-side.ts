@@ -2,19 +2,28 @@
  * What an embed worker does, as plain functions (the worker entry file only
  * routes messages here).
  */
-import { loadTf } from '../tensor/backend.js';
+import { loadTf, type BackendName, type Tf } from '../tensor/backend.js';
 import { getKernel } from '../models/registry.js';
 import type { EmbedKernel } from '../models/embedder.js';
 import { kFaultCountSlot } from './layout.js';
 import { loadNativeHnswCore, type HnswCore } from '../index/hnsw-native.js';
 import { kItemOk } from '../models/embedder.js';
-import type { DoneReply, EmbedReply, EmbedRequest, FaultSpec, GraphFileRequest, InsertRequest, SearchRequest, WorkerInit } from './protocol.js';
+import { fitPcaTask, projectForGraph, searchProjected } from '../pca/pipeline.js';
+import type { DoneReply, EmbedReply, EmbedRequest, FaultSpec, FitPcaRequest, GraphFileRequest, InsertRequest, PcaFittedReply, SearchRequest, WorkerInit } from './protocol.js';
 
 let hnsw: HnswCore | undefined;
 
 function core(): HnswCore {
   hnsw ??= loadNativeHnswCore();
   return hnsw;
+}
+
+/**
+ * TF.js for the PCA steps, loaded in this worker on first use only (a
+ * worker that never sees a PCA task never loads it).
+ */
+function workerTf(backend: BackendName): Promise<Tf> {
+  return loadTf(backend);
 }
 
 /**
@@ -46,9 +55,10 @@ function maybeFault(fault: FaultSpec | null, texts: readonly string[], afterPart
  * @param kernel - the model kernel.
  * @param request - the batch.
  * @param fault - the test-only fault hook, null in normal runs.
+ * @param backend - the TF.js backend, for a PCA step.
  * @returns the reply.
  */
-export async function handleEmbed(kernel: EmbedKernel, request: EmbedRequest, fault: FaultSpec | null): Promise<EmbedReply> {
+export async function handleEmbed(kernel: EmbedKernel, request: EmbedRequest, fault: FaultSpec | null, backend: BackendName): Promise<EmbedReply> {
   const started = performance.now();
   const { slab, start, end } = request;
   const { dims } = slab;
@@ -89,40 +99,65 @@ export async function handleEmbed(kernel: EmbedKernel, request: EmbedRequest, fa
       if (rowsOk !== rows) rowsOk.set(rows.subarray(j * dims, (j + 1) * dims), o * dims);
       labelsOk[o++] = labels[order[j] ?? 0] ?? 0;
     }
-    if (ok > 0) core().addPoints(request.insert.handle, rowsOk, labelsOk, request.insert.replaceDeleted);
+    if (ok > 0) {
+      const pca = request.insert.pca ?? null;
+      const graphRows = pca === null ? rowsOk : projectForGraph(rowsOk, labelsOk, pca, await workerTf(backend));
+      core().addPoints(request.insert.handle, graphRows, labelsOk, request.insert.replaceDeleted);
+    }
   }
   return { kind: 'embedded', items: order.length, durationMs: performance.now() - started };
 }
 
 /**
- * Inserts rows [start, end) of a shared matrix into a shared graph.
+ * Inserts rows [start, end) of a shared matrix into a shared graph; with a
+ * PCA stage, stores their full vectors and inserts their projections.
  * @param request - the rows and labels.
+ * @param backend - the TF.js backend, for a PCA step.
  * @returns the reply.
  */
-export function handleInsert(request: InsertRequest): DoneReply {
+export async function handleInsert(request: InsertRequest, backend: BackendName): Promise<DoneReply> {
   const started = performance.now();
   const { dims, start, end } = request;
   const data = new Float32Array(request.data, start * dims * 4, (end - start) * dims);
   const labels = new Uint32Array(request.labels, start * 4, end - start);
-  core().addPoints(request.handle, data, labels, request.replaceDeleted);
+  const pca = request.pca ?? null;
+  const rows = pca === null ? data : projectForGraph(data, labels, pca, await workerTf(backend));
+  core().addPoints(request.handle, rows, labels, request.replaceDeleted);
   return { kind: 'done', durationMs: performance.now() - started, handle: request.handle };
 }
 
 /**
- * Searches queries [start, end) and writes results in place.
+ * Searches queries [start, end) and writes results in place; with a PCA
+ * stage, projects the queries first and, when `rerankCandidates` is set,
+ * reranks that many graph candidates exactly on the full vectors.
  * @param request - the queries and output buffers.
+ * @param backend - the TF.js backend, for a PCA step.
  * @returns the reply.
  */
-export function handleSearch(request: SearchRequest): DoneReply {
+export async function handleSearch(request: SearchRequest, backend: BackendName): Promise<DoneReply> {
   const started = performance.now();
   const { dims, start, end, k } = request;
   const queries = new Float32Array(request.queries, start * dims * 4, (end - start) * dims);
   const filter = request.filter === null ? undefined : new Uint8Array(request.filter);
-  const r = core().searchKnn(request.handle, queries, k, request.ef, filter);
+  const pca = request.pca ?? null;
+  const r =
+    pca === null
+      ? core().searchKnn(request.handle, queries, k, request.ef, filter)
+      : searchProjected((rows, width, ef) => core().searchKnn(request.handle, rows, width, ef, filter), queries, k, request.ef, pca, request.rerankCandidates ?? 0, await workerTf(backend));
   new Uint32Array(request.outLabels, start * k * 4, (end - start) * k).set(r.labels);
   new Float32Array(request.outDistances, start * k * 4, (end - start) * k).set(r.distances);
   new Uint32Array(request.outCounts, start * 4, end - start).set(r.counts);
   return { kind: 'done', durationMs: performance.now() - started, handle: request.handle };
+}
+
+/**
+ * Fits a PCA model on a shared sample.
+ * @param request - the sample and target dims.
+ * @param backend - the TF.js backend.
+ * @returns the serialized model, in shared memory.
+ */
+export async function handleFitPca(request: FitPcaRequest, backend: BackendName): Promise<PcaFittedReply> {
+  return fitPcaTask(request, await workerTf(backend));
 }
 
 /**
