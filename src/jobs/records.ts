@@ -3,7 +3,7 @@
  * iterable) into a job item: id, text, namespace, metadata and the text's
  * content hash; or into a per-item failure with a code and a reason.
  */
-import { contentHash } from '../index/vector-index.js';
+import { hash as oneShotHash } from 'node:crypto';
 
 /** Field names a job reads items from. */
 export interface FieldNames {
@@ -124,7 +124,18 @@ export function toItem(value: Readonly<Record<string, unknown>>, id: string, lin
     } else metadata = { ...(rawMeta as Record<string, unknown>) };
   }
   if (limits.snippetChars > 0) metadata[kSnippetKey] = snippet(text, limits.snippetChars);
-  return { state: 'ok', item: { line, id, text, hash: contentHash(text), namespace, metadata } };
+  return { state: 'ok', item: { line, id, text, hash: textHash(text), namespace, metadata } };
+}
+
+/**
+ * The content hash of a text: the same value as `contentHash` of the index
+ * (hex SHA-256 of its UTF-8), through the one-shot hash, which is about
+ * twice as fast on short texts.
+ * @param text - the text.
+ * @returns hex SHA-256.
+ */
+export function textHash(text: string): string {
+  return oneShotHash('sha256', text, 'hex');
 }
 
 /**

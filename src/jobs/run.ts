@@ -92,7 +92,7 @@ export interface JobSummary {
   /** errors.jsonl, when some record failed. */
   readonly errorsFile: string | null;
   readonly seconds: number;
-  /** Records read per second. */
+  /** Records read per second by this run (after the resume point, when it resumed). */
   readonly itemsPerSecond: number;
   readonly stages: JobStages;
 }
@@ -288,7 +288,7 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     index = progress.version === null ? await engine.createIndex({ dir: paths.workDir, ...params }) : await engine.openIndex(paths.workDir);
     errors = new ErrorsFile(paths.errors, progress.errorsBytes);
     const run = new JobRun(spec, engine, index, cache, errors, timers, paths, fingerprint, progress, incremental, format, file);
-    const outcome = await run.execute(started);
+    const outcome = await run.execute(started).finally(() => run.flushCache());
     if (outcome === 'interrupted') {
       return summarize(spec, dir, { state: 'interrupted', version: null, published: false, counts: run.counts, resumedFrom, discarded, lock, errorsPath: paths.errors, started, timers });
     }
@@ -375,7 +375,7 @@ function summarize(
     tookOverLockOf: r.lock.tookOver?.pid ?? null,
     errorsFile: r.counts.failed > 0 ? r.errorsPath : null,
     seconds,
-    itemsPerSecond: seconds > 0 ? r.counts.read / seconds : 0,
+    itemsPerSecond: seconds > 0 ? Math.max(0, r.counts.read - (r.resumedFrom?.item ?? 0)) / seconds : 0,
     stages: { readMs: t.read, cacheMs: t.cache, embedMs: t.embed, insertMs: t.insert, writeMs: t.write, otherMs: Math.max(0, totalMs - known) },
   };
 }
@@ -405,6 +405,8 @@ class JobRun {
   #sinceCheckpoint = 0;
   #lastCheckpointAt = performance.now();
   #totalBytes: number | null = null;
+  #cacheWrites: Array<Promise<void>> = [];
+  readonly #committedAtStart: number;
 
   constructor(
     spec: JobSpec,
@@ -430,6 +432,7 @@ class JobRun {
     this.#fingerprint = fingerprint;
     this.#committed = progress;
     this.#position = progress.position;
+    this.#committedAtStart = progress.position.item;
     this.counts = { ...progress.counts };
     this.#incremental = incremental;
     this.#format = format;
@@ -448,33 +451,36 @@ class JobRun {
    */
   async execute(started: number): Promise<'done' | 'interrupted'> {
     const spec = this.#spec;
-    const records: AsyncGenerator<SourceRecord> =
+    const records: AsyncGenerator<SourceRecord[]> =
       this.#file !== null
         ? readFileRecords(this.#file, { format: this.#format ?? 'jsonl', maxRecordBytes: spec.maxRecordBytes, signal: spec.signal })
         : readIterableRecords(spec.source as AsyncIterable<unknown>, spec.signal);
     const resumeItem = this.#committed.position.item;
-    const chunk: SourceRecord[] = [];
+    let chunk: SourceRecord[] = [];
     try {
       for (;;) {
         const t0 = performance.now();
         const next = await records.next();
-        const replaying = !next.done && next.value.at.item <= resumeItem;
-        // Replayed records only rebuild the set of ids seen: time outside the stages.
-        if (!replaying) this.#timers.ms.read += performance.now() - t0;
         if (next.done) break;
-        const record = next.value;
-        if (replaying) {
-          if (record.state === 'ok') {
-            const r = readId(record.value, spec.fields.id);
-            if (r.id !== null && !this.#seen.has(r.id)) this.#seen.set(r.id, record.line);
+        const batch = next.value;
+        // Records before the resume point only rebuild the set of ids seen: that time is not a stage's.
+        if ((batch[batch.length - 1]?.at.item ?? 0) > resumeItem) this.#timers.ms.read += performance.now() - t0;
+        for (const record of batch) {
+          if (record.at.item <= resumeItem) {
+            if (record.state === 'ok') {
+              const r = readId(record.value, spec.fields.id);
+              if (r.id !== null && !this.#seen.has(r.id)) this.#seen.set(r.id, record.line);
+            }
+            continue;
           }
-          continue;
+          chunk.push(record);
+          if (chunk.length < spec.chunkSize) continue;
+          const full = chunk;
+          chunk = [];
+          if ((await this.#chunkDone(full, started)) === 'stop') return 'interrupted';
         }
-        chunk.push(record);
-        if (chunk.length < spec.chunkSize) continue;
-        if ((await this.#chunkDone(chunk.splice(0), started)) === 'stop') return 'interrupted';
       }
-      if (chunk.length > 0 && (await this.#chunkDone(chunk.splice(0), started)) === 'stop') return 'interrupted';
+      if (chunk.length > 0 && (await this.#chunkDone(chunk, started)) === 'stop') return 'interrupted';
     } finally {
       await records.return(undefined);
     }
@@ -495,7 +501,7 @@ class JobRun {
       position: this.#position,
       totalBytes: this.#totalBytes,
       elapsedMs,
-      itemsPerSecond: elapsedMs > 0 ? (this.counts.read * 1000) / elapsedMs : 0,
+      itemsPerSecond: elapsedMs > 0 ? (Math.max(0, this.counts.read - this.#committedAtStart) * 1000) / elapsedMs : 0,
       checkpoint: due,
       replaying: false,
     });
@@ -611,7 +617,11 @@ class JobRun {
     this.counts.embedded += fresh.length;
     if (this.#cache !== null && fresh.length > 0) {
       const cache = this.#cache;
-      await this.#timers.time('cache', () => cache.putMany(this.#modelId, fresh));
+      // lmdb commits (and fsyncs) on its own thread: the job does not wait for
+      // it, except at checkpoints. The cache is only an optimisation, so a
+      // failed write costs a later re-embedding, never the job.
+      const write = this.#timers.timeSync('cache', () => cache.putMany(this.#modelId, fresh)).catch(() => {});
+      this.#cacheWrites.push(write);
     }
     if (failedHashes.size > 0) {
       for (const item of pending) {
@@ -632,6 +642,13 @@ class JobRun {
     }
   }
 
+  /** Waits for the embedding cache writes started so far. */
+  async flushCache(): Promise<void> {
+    const writes = this.#cacheWrites;
+    this.#cacheWrites = [];
+    if (writes.length > 0) await this.#timers.time('cache', () => Promise.all(writes));
+  }
+
   /**
    * Saves progress: the work index (when it changed) and checkpoint.json,
    * in the two-step order described in workdir.ts.
@@ -639,6 +656,7 @@ class JobRun {
    * @param phase - `publishing` for the last checkpoint before publishing.
    */
   async checkpoint(force: boolean, phase: 'running' | 'publishing'): Promise<void> {
+    await this.flushCache();
     await this.#timers.time('write', async () => {
       const errorsBytes = this.#errors.sync();
       let version = this.#committed.version;

@@ -1,0 +1,139 @@
+/**
+ * Helpers of the job and CLI tests: running the CLI, reading an index's
+ * whole content for comparisons, and corpora derived from data/.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Engine } from '../src/index.js';
+import { kRepoRoot, kTestCacheDir } from './helpers.js';
+
+/** The CLI entry. */
+export const kBin = join(kRepoRoot, 'bin', 'vecforge.js');
+/** The sample corpus. */
+export const kCorpus = join(kRepoRoot, 'data', 'sample-corpus.jsonl');
+
+/** What a CLI run returned. */
+export interface CliResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs the CLI to completion.
+ * @param args - its arguments.
+ * @param options - working directory and extra environment.
+ * @returns exit status and output.
+ */
+export function vecforge(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
+  const r = spawnSync(process.execPath, [kBin, ...args], {
+    encoding: 'utf8',
+    cwd: options.cwd ?? kRepoRoot,
+    env: { ...process.env, VECFORGE_CACHE_DIR: kTestCacheDir, ...options.env },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * Starts the CLI and kills it after `afterMs` with `signal`.
+ * @param args - its arguments.
+ * @param afterMs - delay before the signal.
+ * @param signal - the signal.
+ * @returns exit status (null when killed), the signal that ended it, output.
+ */
+export function vecforgeKilled(args: readonly string[], afterMs: number, signal: NodeJS.Signals): Promise<CliResult & { signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [kBin, ...args], { cwd: kRepoRoot, env: { ...process.env, VECFORGE_CACHE_DIR: kTestCacheDir } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill(signal), afterMs);
+    child.on('error', reject);
+    child.on('close', (status, sig) => {
+      clearTimeout(timer);
+      resolve({ status, signal: sig, stdout, stderr });
+    });
+  });
+}
+
+/** An index's content: what "identical" compares. */
+export interface IndexContent {
+  readonly ids: string[];
+  readonly records: Map<string, string>;
+  readonly vectors: Map<string, Buffer>;
+}
+
+/**
+ * Reads every id, doc record (namespace, metadata, hash) and stored vector.
+ * @param engine - an engine.
+ * @param dir - the index directory.
+ * @returns the content.
+ */
+export async function indexContent(engine: Engine, dir: string): Promise<IndexContent> {
+  const index = await engine.openIndex(dir);
+  try {
+    const ids = index.ids().sort();
+    const records = new Map<string, string>();
+    const vectors = new Map<string, Buffer>();
+    for (const id of ids) {
+      records.set(id, JSON.stringify(index.get(id)));
+      const v = index.getVector(id);
+      if (v !== undefined) vectors.set(id, Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+    }
+    return { ids, records, vectors };
+  } finally {
+    await index.close();
+  }
+}
+
+/**
+ * Counts the differences between two contents.
+ * @param a - one content.
+ * @param b - the other.
+ * @returns a list of differences (empty when identical), at most 5.
+ */
+export function contentDifferences(a: IndexContent, b: IndexContent): string[] {
+  const out: string[] = [];
+  if (a.ids.length !== b.ids.length || a.ids.some((id, i) => id !== b.ids[i])) out.push(`ids differ: ${a.ids.length} vs ${b.ids.length}`);
+  for (const id of a.ids) {
+    if (out.length >= 5) break;
+    if (a.records.get(id) !== b.records.get(id)) out.push(`record ${id}: ${a.records.get(id)} vs ${b.records.get(id)}`);
+    const va = a.vectors.get(id);
+    const vb = b.vectors.get(id);
+    if (va === undefined || vb === undefined || !va.equals(vb)) out.push(`vector ${id} differs`);
+  }
+  return out;
+}
+
+/** The sample corpus as parsed rows. */
+export function corpusRows(): Array<{ id: string; text: string; metadata: Record<string, unknown>; namespace: string }> {
+  return readFileSync(kCorpus, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { id: string; text: string; metadata: Record<string, unknown>; namespace: string });
+}
+
+/**
+ * Writes rows as JSONL.
+ * @param path - the file.
+ * @param rows - the rows.
+ * @returns the path.
+ */
+export function writeJsonl(path: string, rows: readonly unknown[]): string {
+  writeFileSync(path, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  return path;
+}
+
+/**
+ * A corpus twice the sample's size: every document, then every document
+ * again under a new id with a slightly different text, so a job over it
+ * runs long enough to be killed in the middle.
+ * @param path - where to write it.
+ * @returns the path.
+ */
+export function writeDoubleCorpus(path: string): string {
+  const rows = corpusRows();
+  return writeJsonl(path, [...rows, ...rows.map((r) => ({ ...r, id: `${r.id}#2`, text: `${r.text} in another sense` }))]);
+}
