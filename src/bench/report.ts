@@ -264,10 +264,18 @@ export class Report {
    * @param dir - the report directory (created when missing).
    * @returns the paths written.
    * @throws {TypeError} when the document does not match its schema (the files are written first, for inspection).
+   * @throws {Error} when a chart fails to render (report.json and report.md are written first, without it).
    */
   async write(dir: string): Promise<WrittenReport> {
     mkdirSync(dir, { recursive: true });
-    const charts = await writeCharts(this.toDocument().figures, dir);
+    let charts: ReportChart[] = [];
+    let chartError: unknown;
+    try {
+      charts = await writeCharts(this.toDocument().figures, dir);
+    } catch (error: unknown) {
+      // The figures matter more than the pictures: write them, then report the failure.
+      chartError = error;
+    }
     const document = this.toDocument(charts);
     const json = join(dir, 'report.json');
     const schema = join(dir, 'report.schema.json');
@@ -276,6 +284,7 @@ export class Report {
     writeFileSync(schema, `${JSON.stringify(reportJsonSchema(), null, 2)}\n`);
     writeFileSync(md, renderMarkdown(document));
     parseReportDocument(JSON.parse(JSON.stringify(document)));
+    if (chartError !== undefined) throw new Error(`rendering the charts failed (report.json and report.md were written): ${chartError instanceof Error ? chartError.message : String(chartError)}`, { cause: chartError });
     return { md, json, schema, charts: charts.map((c) => join(dir, c.file)) };
   }
 }
