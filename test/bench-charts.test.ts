@@ -71,3 +71,27 @@ describe('charts', () => {
     expect(() => checkSvg('<html></html>')).toThrow(/not <svg>/);
   });
 });
+
+describe('reindex stage chart from stage shares', () => {
+  test('shares of the full build times its seconds give seconds per stage', async () => {
+    const report = new Report();
+    const c = { dataset: 'fixture corpus', workers: 2 };
+    report.figure({ suite: 'reindex', name: 'seconds: full build', value: 20, unit: 's', conditions: c });
+    for (const [stage, pct] of [['read', 10], ['embed', 60], ['insert', 30]] as const) {
+      report.figure({ suite: 'reindex', name: `share of full build time: ${stage}`, value: pct, unit: '%', conditions: c });
+    }
+    const plan = planCharts(report.toDocument().figures).find((p) => p.id === 'reindex-stages');
+    expect(plan?.series).toEqual(['full build']);
+    if (plan === undefined) throw new Error('no reindex chart');
+    const labels = checkSvg(await renderSvg(plan.spec)).ariaLabels.join('\n');
+    expect(labels).toMatch(/seconds: 12; stage: embed; series: full build/);
+    expect(labels).toMatch(/seconds: 2; stage: read; series: full build/);
+  });
+
+  test('shares without the build seconds are plotted as shares', () => {
+    const report = new Report();
+    report.figure({ suite: 'reindex', name: 'share of full build time: read', value: 10, unit: '%', conditions: {} });
+    const plan = planCharts(report.toDocument().figures).find((p) => p.id === 'reindex-stages');
+    expect(JSON.stringify(plan?.spec)).toContain('% of full build time');
+  });
+});

@@ -13,7 +13,9 @@
  *     where `<impl>` is the first word after the colon (`engine`, `native`);
  *   - time by stage of a reindex [reindex]: `reindex stage seconds: <stage>`,
  *     unit `s`; a string parameter `mode` (e.g. `full`, `incremental`)
- *     splits the bars into series.
+ *     splits the bars into series. Without those, the reindex suite's
+ *     `share of full build time: <stage>` (unit `%`) times its
+ *     `seconds: full build`.
  * A chart whose figures are absent is skipped, never drawn empty.
  */
 import { writeFileSync } from 'node:fs';
@@ -204,19 +206,40 @@ export function planRecallVsQps(figures: readonly ReportFigure[]): ChartPlan | u
 }
 
 const kStage = /^reindex stage seconds: (.+)$/;
+const kStageShare = /^share of full build time: (.+)$/;
+
+/** Stage rows from `reindex stage seconds: <stage>` figures, else from the reindex suite's stage shares of the full build. */
+function stageRows(figures: readonly ReportFigure[]): { rows: Array<{ stage: string; seconds: number; series: string }>; used: ReportFigure[]; unit: 'seconds' | '% of full build time' } {
+  const seconds = figures.filter((f) => f.unit === 's' && finite(f) && kStage.test(f.name));
+  if (seconds.length > 0) {
+    const rows = seconds.map((f) => {
+      const mode = f.conditions.parameters['mode'];
+      return { stage: (kStage.exec(f.name) ?? [])[1] ?? '', seconds: f.value as number, series: typeof mode === 'string' ? mode : 'reindex' };
+    });
+    return { rows, used: seconds, unit: 'seconds' };
+  }
+  // The reindex suite records each stage's share of one full build, and that build's seconds: together, seconds per stage.
+  const shares = figures.filter((f) => f.suite === 'reindex' && f.unit === '%' && finite(f) && kStageShare.test(f.name));
+  const total = figures.find((f) => f.suite === 'reindex' && f.name === 'seconds: full build' && f.unit === 's' && finite(f));
+  const rows = shares.map((f) => ({
+    stage: (kStageShare.exec(f.name) ?? [])[1] ?? '',
+    seconds: total === undefined ? (f.value as number) : ((f.value as number) / 100) * (total.value as number),
+    series: 'full build',
+  }));
+  return { rows, used: shares, unit: total === undefined ? '% of full build time' : 'seconds' };
+}
 
 /**
  * Time by stage of a reindex, one horizontal bar per stage (per mode when
- * the figures carry a `mode` parameter).
+ * the figures carry a `mode` parameter). Reads `reindex stage seconds:
+ * <stage>` figures (unit `s`) or, failing those, the reindex suite's
+ * `share of full build time: <stage>` (unit `%`) times its `seconds: full
+ * build`.
  * @param figures - the report's figures.
  * @returns the plan, or undefined without stage figures.
  */
 export function planReindexStages(figures: readonly ReportFigure[]): ChartPlan | undefined {
-  const used = figures.filter((f) => f.unit === 's' && finite(f) && kStage.test(f.name));
-  const values = used.map((f) => {
-    const mode = f.conditions.parameters['mode'];
-    return { stage: (kStage.exec(f.name) ?? [])[1] ?? '', seconds: f.value as number, series: typeof mode === 'string' ? mode : 'reindex' };
-  });
+  const { rows: values, used, unit } = stageRows(figures);
   if (values.length === 0) return undefined;
   const series = unique(values.map((v) => v.series));
   const stages = unique(values.map((v) => v.stage));
@@ -233,7 +256,7 @@ export function planReindexStages(figures: readonly ReportFigure[]): ChartPlan |
       encoding: {
         y: { field: 'stage', type: 'nominal', title: null, sort: stages },
         yOffset: { field: 'series', type: 'nominal', sort: series },
-        x: { field: 'seconds', type: 'quantitative', title: 'seconds' },
+        x: { field: 'seconds', type: 'quantitative', title: unit },
         color: { field: 'series', type: 'nominal', title: null, sort: series },
       },
     } as TopLevelSpec,
