@@ -153,15 +153,28 @@ export function snippet(text: string, chars: number): string {
 }
 
 /**
- * A canonical JSON form (object keys sorted), to compare metadata read back
- * from the doc store with metadata from the input.
- * @param value - any JSON-like value.
- * @returns its canonical text.
+ * Whether two JSON-like values are equal, object keys in any order: how a
+ * reindex compares metadata read back from the doc store with metadata from
+ * the input (msgpack may hand back keys in another order). Byte arrays
+ * compare by content.
+ * @param a - one value.
+ * @param b - the other.
+ * @returns true when equal.
  */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value instanceof Uint8Array) return `"bytes:${Buffer.from(value).toString('base64')}"`;
-  const keys = Object.keys(value).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  if (a instanceof Uint8Array || b instanceof Uint8Array) return a instanceof Uint8Array && b instanceof Uint8Array && Buffer.from(a).equals(Buffer.from(b));
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    if (!Object.hasOwn(b, k) || !jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
 }

@@ -20,7 +20,7 @@ import { currentVersion } from '../index/persist.js';
 import type { IndexItem, VectorIndex } from '../index/vector-index.js';
 import { EmbeddingCache, embeddingCachePath } from '../store/embedding-cache.js';
 import { acquireLock, type HeldLock } from './lock.js';
-import { canonicalJson, readId, toItem, type FieldNames, type ItemLimits, type JobFailureCode, type JobItem } from './records.js';
+import { jsonEqual, readId, toItem, type FieldNames, type ItemLimits, type JobFailureCode, type JobItem } from './records.js';
 import { detectFormat, inputIdentity, readFileRecords, readIterableRecords, type RecordPosition, type SourceFormat, type SourceRecord } from './sources.js';
 import {
   clearJob,
@@ -575,7 +575,7 @@ class JobRun {
   #unchanged(item: JobItem): boolean {
     const existing = this.#index.get(item.id);
     if (existing === undefined || existing.hash !== item.hash || existing.namespace !== item.namespace) return false;
-    return canonicalJson(existing.metadata ?? {}) === canonicalJson(item.metadata);
+    return jsonEqual(existing.metadata ?? {}, item.metadata);
   }
 
   /** Vectors by content hash: from the cache, else embedded (and cached). Failed texts become failures. */

@@ -11,6 +11,14 @@ import { dirname, join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { VecforgeError } from '../errors.js';
 
+/**
+ * Address space reserved for the map (not disk: the file grows as written).
+ * Reserved up front because every growth of the map makes lmdb remap it,
+ * and the first reads after a remap fault their pages in again (measured:
+ * tens of ms per chunk of lookups while a job writes).
+ */
+const kMapSizeBytes = 64 * 2 ** 30;
+
 /** The cache file name inside the engine cache directory. */
 export const kEmbeddingCacheFile = 'embeddings.lmdb';
 
@@ -55,7 +63,7 @@ export class EmbeddingCache {
   static open(path: string): EmbeddingCache {
     try {
       mkdirSync(dirname(path), { recursive: true });
-      return new EmbeddingCache(open({ path, noSubdir: true, compression: false, maxDbs: 4 }), path);
+      return new EmbeddingCache(open({ path, noSubdir: true, compression: false, maxDbs: 4, mapSize: kMapSizeBytes }), path);
     } catch (error) {
       throw new VecforgeError('ERR_CACHE', `cannot open the embedding cache ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
