@@ -84,6 +84,10 @@ describe('config sections: index, job, search, output', () => {
     const bad = vecforge(['config'], { cwd: dir, env: { VECFORGE_SEARCH__K: '0' } });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toBe('vecforge: environment variable VECFORGE_SEARCH__K must be an integer in [1, 65536], got "0"\n');
+    writeFileSync(join(dir, 'broken.json'), '{ "job": ');
+    const broken = vecforge(['config', '--config', join(dir, 'broken.json')], { cwd: dir });
+    expect(broken.status).toBe(2);
+    expect(broken.stderr).toBe(`vecforge: config file ${join(dir, 'broken.json')} is not valid JSON (ERR_CONFIG)\n`);
   });
 
   test('a job configured entirely by a --config file: fields, input, directory', () => {

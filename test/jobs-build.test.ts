@@ -51,7 +51,7 @@ describe('buildIndex', () => {
     expect(report.checks.map((c) => c.name)).toEqual(['checksums', 'graph loads', 'counts', 'self search']);
     const d = inspectIndex(out);
     expect(d).toMatchObject({ version: 'v000001', job: null, lock: null, errors: 0 });
-    expect(d.manifest.counts.count).toBe(rows.length);
+    expect(d.manifest?.counts.count).toBe(rows.length);
     expect(d.totalBytes).toBe(d.files['graph.hnsw']! + d.files['docs.lmdb']!);
   });
 

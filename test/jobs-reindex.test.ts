@@ -71,7 +71,7 @@ describe('reindex', () => {
     expect(full).toMatchObject({ full: true, published: true, version: 'v000003' });
     expect(full.counts).toMatchObject({ added: 590, updated: 0, deleted: 0 });
     // A full rebuild keeps the index's HNSW parameters unless given others.
-    expect(inspectIndex(idx).manifest.params).toEqual({ m: 8, efConstruction: 64, efSearch: 64 });
+    expect(inspectIndex(idx).manifest?.params).toEqual({ m: 8, efConstruction: 64, efSearch: 64 });
     const clean = join(dir, 'clean');
     await buildIndex({ source: input, out: clean, engine, embeddingCache: false });
     expect(contentDifferences(await indexContent(engine, idx), await indexContent(engine, clean))).toEqual([]);

@@ -82,6 +82,10 @@ describe('kill -9 and resume', () => {
     expect(r.status).toBe(130);
     expect(r.stderr).toContain('stopping at the next checkpoint');
     expect(r.stdout).toMatch(/^interrupted after \d+ records; progress is checkpointed in .*\.job\.\nTo resume, run the same command again:\n {2}vecforge build --input /m);
+    const info = vecforge(['info', out]);
+    expect(info.status, info.stderr).toBe(0);
+    expect(info.stdout).toContain('version:    none published yet');
+    expect(info.stdout).toMatch(/in progress: build job, running, checkpointed at line \d+/);
     const resumed = vecforge(args);
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(resumed.stdout).toMatch(/^resumed after line \d+ \(record \d+\)\n/);

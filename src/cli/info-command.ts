@@ -42,9 +42,17 @@ export function runIndexInfo(dir: string, json: boolean): number {
     return kExitOk;
   }
   const m = d.manifest;
+  const status: string[] = [];
+  if (d.errors > 0) status.push(`errors:     ${d.errors} in ${d.dir}/errors.jsonl`);
+  if (d.job !== null) status.push(`in progress: ${String(d.job.kind)} job, ${d.job.phase}, checkpointed at line ${d.job.line} (${d.job.counts.read} records) at ${d.job.updatedAt}; rerun it to resume`);
+  if (d.lock !== null) status.push(`lock:       held by process ${d.lock.pid} (${d.lock.alive ? 'running' : 'not running: the next job takes it over'})`);
+  if (m === null) {
+    process.stdout.write(`${[`index:      ${d.dir}`, 'version:    none published yet', ...status].join('\n')}\n`);
+    return kExitOk;
+  }
   const lines = [
     `index:      ${d.dir}`,
-    `version:    ${d.version} (of ${d.versions.join(', ')}), created ${m.createdAt}`,
+    `version:    ${d.version ?? ''} (of ${d.versions.join(', ')}), created ${m.createdAt}`,
     `format:     ${m.format} v${m.formatVersion}`,
     `model:      ${m.model !== null ? `${m.model.id}, ${m.model.dims} dims` : `none (vectors of ${m.dims} dims)`}`,
     `space:      ${m.space}; M=${m.params.m}, efConstruction=${m.params.efConstruction}, efSearch=${m.params.efSearch}`,
@@ -57,9 +65,6 @@ export function runIndexInfo(dir: string, json: boolean): number {
     const c = job.counts ?? {};
     lines.push(`last job:   ${job.kind ?? '?'} from ${job.source ?? '?'} at ${job.finishedAt ?? '?'}: ${c.added ?? 0} added, ${c.updated ?? 0} updated, ${c.deleted ?? 0} deleted, ${c.failed ?? 0} failed`);
   }
-  if (d.errors > 0) lines.push(`errors:     ${d.errors} in ${d.dir}/errors.jsonl`);
-  if (d.job !== null) lines.push(`in progress: ${String(d.job.kind)} job, ${d.job.phase}, checkpointed at line ${d.job.line} (${d.job.counts.read} records) at ${d.job.updatedAt}; rerun it to resume`);
-  if (d.lock !== null) lines.push(`lock:       held by process ${d.lock.pid} (${d.lock.alive ? 'running' : 'not running: the next job takes it over'})`);
-  process.stdout.write(`${lines.join('\n')}\n`);
+  process.stdout.write(`${[...lines, ...status].join('\n')}\n`);
   return kExitOk;
 }

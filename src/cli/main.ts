@@ -166,6 +166,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const message = error instanceof VecforgeError ? `${error.message} (${error.code})` : error instanceof Error ? error.message : String(error);
     process.stderr.write(`vecforge: ${message}\n`);
-    return kExitFatal;
+    // A config file that cannot be read or parsed is a configuration mistake, like a bad flag.
+    return error instanceof VecforgeError && error.code === 'ERR_CONFIG' ? kExitUsage : kExitFatal;
   }
 }

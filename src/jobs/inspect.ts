@@ -13,9 +13,9 @@ import { currentManifest, jobPaths, readCheckpoint, type JobCounts } from './wor
 /** What {@link inspectIndex} reports. */
 export interface IndexDescription {
   readonly dir: string;
-  /** The published version `current` points at. */
-  readonly version: string;
-  readonly manifest: IndexManifest;
+  /** The published version `current` points at; null while a first build is still running. */
+  readonly version: string | null;
+  readonly manifest: IndexManifest | null;
   /** Every version directory, oldest first. */
   readonly versions: readonly string[];
   /** Bytes of each file of the current version, from the manifest. */
@@ -42,17 +42,19 @@ export interface IndexDescription {
  * job in progress, the lock. Reads only small files; checks nothing.
  * @param dir - the index directory.
  * @returns the description.
- * @throws {VecforgeError} ERR_INDEX when `dir` holds no published index; ERR_INDEX_CORRUPT when its manifest does not parse.
+ * @throws {VecforgeError} ERR_INDEX when `dir` holds neither a published index nor a job; ERR_INDEX_CORRUPT when its manifest does not parse.
  */
 export function inspectIndex(dir: string): IndexDescription {
   if (typeof dir !== 'string' || dir === '') throw new TypeError(`dir must be a non-empty string, got ${String(dir)}`);
   const abs = resolve(dir);
   if (!existsSync(abs)) throw new VecforgeError('ERR_INDEX', `${dir} does not exist`);
   const current = currentManifest(abs);
-  if (current === undefined) throw new VecforgeError('ERR_INDEX', `${dir} holds no published index (no "current" file)`);
+  const paths = jobPaths(abs);
+  const cp = readCheckpoint(paths);
+  if (current === undefined && cp === undefined) throw new VecforgeError('ERR_INDEX', `${dir} holds no published index (no "current" file)`);
   const files: Record<string, number> = {};
   let totalBytes = 0;
-  for (const [name, entry] of Object.entries(current.manifest.files)) {
+  for (const [name, entry] of Object.entries(current?.manifest.files ?? {})) {
     files[name] = entry.bytes;
     totalBytes += entry.bytes;
   }
@@ -62,8 +64,6 @@ export function inspectIndex(dir: string): IndexDescription {
         .filter((n) => /^v\d{6}$/.test(n))
         .sort()
     : [];
-  const paths = jobPaths(abs);
-  const cp = readCheckpoint(paths);
   const job =
     cp !== undefined
       ? { phase: cp.phase, kind: cp.fingerprint.kind, line: cp.committed.position.line, item: cp.committed.position.item, counts: cp.committed.counts, updatedAt: cp.updatedAt }
@@ -75,7 +75,7 @@ export function inspectIndex(dir: string): IndexDescription {
     const text = readFileSync(paths.errors, 'utf8');
     for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) errors++;
   }
-  return { dir: abs, version: current.name, manifest: current.manifest, versions, files, totalBytes, job, lock, errors };
+  return { dir: abs, version: current?.name ?? null, manifest: current?.manifest ?? null, versions, files, totalBytes, job, lock, errors };
 }
 
 /** One check of {@link verifyIndex}. */
