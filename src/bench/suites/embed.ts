@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine } from '../../index.js';
 import { ensureGloveCache } from '../../models/glove/convert.js';
@@ -12,9 +13,9 @@ import { createGloveKernel } from '../../models/glove/kernel.js';
 import { defaultCacheDir } from '../../config/engine-options.js';
 import { loadTf } from '../../tensor/backend.js';
 import { prepareDefinitions } from '../data/definitions.js';
-import { ExchangeProbe, type ExchangeMode } from '../exchange.js';
 import { timeTasks } from '../measure.js';
 import type { Report } from '../report.js';
+import { runExchangeSuite } from './exchange.js';
 import type { SuiteContext } from './suite.js';
 
 function readTexts(path: string, limit: number): string[] {
@@ -34,7 +35,7 @@ function readTexts(path: string, limit: number): string[] {
  */
 export async function runEmbedSuite(report: Report, ctx: SuiteContext): Promise<void> {
   const count = ctx.quick ? 10_000 : 100_000;
-  const corpus = await prepareDefinitions({ cacheDir: ctx.dataDir, count });
+  const corpus = await prepareDefinitions({ cacheDir: join(ctx.dataDir, 'wordnet'), count });
   const texts = readTexts(corpus.path, count);
   const naiveCount = ctx.quick ? 300 : 2_000;
   const naiveTexts = texts.filter((_, i) => i % Math.floor(texts.length / naiveCount) === 0).slice(0, naiveCount);
@@ -113,7 +114,8 @@ export async function runEmbedSuite(report: Report, ctx: SuiteContext): Promise<
   }
 
   await runMemory(report, corpus.path, ctx);
-  await runExchange(report, ctx);
+  // The per-batch exchange figures belong to issue 2's embed report too.
+  await runExchangeSuite(report, ctx);
 }
 
 async function runMemory(report: Report, input: string, ctx: SuiteContext): Promise<void> {
@@ -135,38 +137,4 @@ async function runMemory(report: Report, input: string, ctx: SuiteContext): Prom
     note: `Each row is a fresh process embedding ${limit} definitions twice; RSS sampled every 20 ms. Ratio 2/1 of peak RSS: ${(two.peakRssBytes / one.peakRssBytes).toFixed(3)}×.`,
   });
   report.figure({ suite: 'embed', name: 'ratio: peak RSS 2 workers / 1 worker', value: two.peakRssBytes / one.peakRssBytes, unit: '×', conditions: { texts: limit } });
-}
-
-async function runExchange(report: Report, ctx: SuiteContext): Promise<void> {
-  const shapes: ReadonlyArray<readonly [number, number, string]> = [
-    [512, 100, 'a typical engine batch'],
-    [10_000, 100, 'a sort window of glove-100d rows'],
-    [10_000, 384, "DESIGN.md's measurement shape"],
-  ];
-  const probe = new ExchangeProbe(10_000 * 384);
-  const modes: readonly ExchangeMode[] = ['sab', 'transfer', 'clone'];
-  const rows: Array<Array<string | number>> = [];
-  try {
-    for (const [n, dims, label] of shapes) {
-      const reps = ctx.quick ? 20 : 100;
-      const overhead: number[] = [];
-      for (const m of modes) {
-        const [timing] = await timeTasks([[`${m} ${n}×${dims}`, () => probe.roundTrip(m, n, dims)]], reps);
-        // Warm-up round trips are in the compute list too; they weigh 1 in reps + 1.
-        overhead.push(Math.max(0, (timing?.meanMs ?? 0) - probe.takeMeanComputeMs(m)));
-      }
-      const [sab = 0, transfer = 0, clone = 0] = overhead;
-      rows.push([`${n} × ${dims} (${label})`, sab, transfer, clone, clone / sab]);
-      report.figure({ suite: 'exchange', name: `ratio: clone / SAB exchange overhead per batch, ${n}×${dims}`, value: clone / sab, unit: '×', conditions: { rows: n, dims, iterations: reps } });
-    }
-  } finally {
-    await probe.close();
-  }
-  report.table({
-    suite: 'exchange',
-    title: 'per-batch exchange overhead, worker → main thread output array (ms, mean)',
-    columns: ['batch', 'SharedArrayBuffer', 'transferred buffer', 'structured clone', 'clone / SAB'],
-    rows,
-    note: 'Overhead = round trip minus the worker\'s compute (writing the values, the same loop in every mode). SAB: the worker writes straight into the shared arena and posts a tiny message. Transfer/clone: the worker writes a fresh array and posts it; the main thread copies it into the arena.',
-  });
 }

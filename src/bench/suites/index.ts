@@ -133,6 +133,9 @@ export async function runIndexSuite(report: Report, ctx: SuiteContext): Promise<
         note: 'Measured in one run. hnswlib-node builds a smaller graph, so its rate is, if anything, flattered.',
       });
       report.figure({ suite: 'index', name: 'ratio: engine build / native build', value: engineRate / native.inserts_per_second, unit: '×', conditions });
+      report.figure({ suite: 'index', name: 'inserts/s: engine build', value: engineRate, unit: 'inserts/s', conditions });
+      report.figure({ suite: 'index', name: 'inserts/s: native build', value: native.inserts_per_second, unit: 'inserts/s', conditions });
+      report.figure({ suite: 'index', name: 'inserts/s: hnswlib-node addPoint loop', value: nodeRate, unit: 'inserts/s', conditions: { ...conditions, rows: subset, threads: 1 } });
 
       // ef sweep.
       const qv = (i: number): Float32Array => queries.data.subarray(i * queries.dims, (i + 1) * queries.dims);
