@@ -26,7 +26,7 @@ export interface JobOptions {
   readonly namespaceField?: string;
   /** JSON field holding the metadata object (CSV: every other column is metadata). @default 'metadata' */
   readonly metadataField?: string;
-  /** Checkpoint after this many records. @default 50000 */
+  /** Checkpoint after this many records that needed work (a reindex does not count unchanged ones). @default 50000 */
   readonly checkpointItems?: number;
   /** Checkpoint after this many seconds. @default 60 */
   readonly checkpointSeconds?: number;

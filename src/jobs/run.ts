@@ -490,8 +490,12 @@ class JobRun {
 
   async #chunkDone(chunk: SourceRecord[], started: number): Promise<'go' | 'stop'> {
     throwIfAborted(this.#spec.signal);
+    const unchangedBefore = this.counts.unchanged;
     await this.#process(chunk);
-    this.#sinceCheckpoint += chunk.length;
+    // Unchanged records cost next to nothing to read again after a crash;
+    // only records that needed work count towards a checkpoint, which saves
+    // the whole work index.
+    this.#sinceCheckpoint += chunk.length - (this.counts.unchanged - unchangedBefore);
     const stop = this.#spec.stopSignal?.aborted === true;
     const due = stop || this.#sinceCheckpoint >= this.#spec.checkpointItems || performance.now() - this.#lastCheckpointAt >= this.#spec.checkpointSeconds * 1000;
     if (due) await this.checkpoint(false, 'running');
