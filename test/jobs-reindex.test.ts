@@ -112,6 +112,28 @@ describe('reindex', () => {
     expect(readFileSync(join(idx, 'current'), 'utf8').trim()).toBe('v000002');
   });
 
+  test('a job that fails half-way leaves the previous version current and intact; the rerun resumes', async () => {
+    const dir = tempDir();
+    const { base, next } = editions();
+    const idx = join(dir, 'idx');
+    await buildIndex({ source: writeJsonl(join(dir, 'base.jsonl'), base), out: idx, engine, embeddingCache: false });
+    const before = await indexContent(engine, idx);
+    const input = writeJsonl(join(dir, 'next.jsonl'), next);
+    const opts = { source: input, dir: idx, engine, embeddingCache: false, chunkSize: 100, checkpointItems: 10 };
+    await expect(
+      reindex({
+        ...opts,
+        onProgress: (p) => {
+          if (p.counts.read >= 400) throw new Error('ENOSPC (simulated)');
+        },
+      }),
+    ).rejects.toThrow('ENOSPC (simulated)');
+    expect(inspectIndex(idx)).toMatchObject({ version: 'v000001', lock: null });
+    expect(contentDifferences(await indexContent(engine, idx), before)).toEqual([]);
+    const resumed = await reindex(opts);
+    expect(resumed).toMatchObject({ state: 'ok', version: 'v000002', resumedFrom: { item: 400 } });
+  });
+
   test('a reindex of a directory without an index is refused', async () => {
     const dir = tempDir();
     await expect(reindex({ source: writeJsonl(join(dir, 'in.jsonl'), corpusRows().slice(0, 3)), dir: join(dir, 'none'), engine })).rejects.toMatchObject({
