@@ -66,8 +66,6 @@ export interface JobProgress {
   readonly itemsPerSecond: number;
   /** True when this chunk ended with a checkpoint. */
   readonly checkpoint: boolean;
-  /** True while records before the resume point are read again (ids only). */
-  readonly replaying: boolean;
 }
 
 /** What a job returns. */
@@ -507,7 +505,6 @@ class JobRun {
       elapsedMs,
       itemsPerSecond: elapsedMs > 0 ? (Math.max(0, this.counts.read - this.#committedAtStart) * 1000) / elapsedMs : 0,
       checkpoint: due,
-      replaying: false,
     });
     return stop ? 'stop' : 'go';
   }
