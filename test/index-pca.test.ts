@@ -345,6 +345,31 @@ describe('persistence', () => {
     });
   });
 
+  test('every malformed pca section of a manifest is refused with its reason', async () => {
+    const { dir, version } = await savedPca();
+    const manifestPath = join(version, 'manifest.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { extra: { pca: Record<string, unknown> } };
+    const section = manifest.extra.pca;
+    const cases: Array<[unknown, string]> = [
+      [7, 'is not an object'],
+      [{ ...section, inputDims: 1 }, 'has no valid inputDims'],
+      [{ ...section, outputDims: 100 }, 'has no valid outputDims'],
+      [{ ...section, rerank: 'yes' }, 'has no valid rerank'],
+      [{ ...section, rerankStorage: 'tape' }, 'has no valid rerankStorage'],
+      [{ ...section, sample: 0 }, 'has no valid sample'],
+      [{ ...section, rerankFactor: 0 }, 'has no valid rerankFactor'],
+      [{ ...section, seed: -1 }, 'has no valid seed'],
+      [{ ...section, model: { file: 'other.model', fittedOn: 1, explainedVarianceRatio: 0.5 } }, 'names no checksummed model file'],
+      [{ ...section, fullVectors: { file: 'graph.hnsw', encoding: 'float16-rowscaled', dims: 100 } }, 'names no checksummed full-vector file'],
+    ];
+    for (const [pca, why] of cases) {
+      writeFileSync(manifestPath, JSON.stringify({ ...manifest, extra: { pca } }));
+      await expect(engine.openIndex(dir)).rejects.toMatchObject({ code: 'ERR_INDEX_CORRUPT', message: `index ${dir}: the manifest's pca section ${why}` });
+    }
+    writeFileSync(manifestPath, JSON.stringify({ ...manifest, extra: { pca: { ...section, fullVectors: null } } }));
+    await expect(engine.openIndex(dir)).rejects.toMatchObject({ code: 'ERR_INDEX_CORRUPT', message: `index ${dir} reranks but has no full-vector file` });
+  });
+
   test('a manifest whose pca section disagrees with it is refused, and so is a flipped byte in the full vectors', async () => {
     const { dir, version } = await savedPca();
     const manifestPath = join(version, 'manifest.json');
@@ -384,6 +409,15 @@ describe('refit', () => {
     expect(top?.id).toBe('77');
     await expect(index.refitPca({ sample: 8 })).rejects.toThrow(new RangeError('options.sample must be an integer in [32, 16777216], got 8'));
     await expect(index.refitPca({ sample: '8' as never })).rejects.toThrow(new TypeError('options.sample must be an integer in [32, 16777216], got 8'));
+    await index.close();
+  });
+
+  test('refitPca() on too few live vectors is refused; on a sampling index it is the first fit', async () => {
+    const index = await engine.createIndex({ dir: tempDir(), pca: { dims: 32, sample: 1000 } });
+    await index.addBatch(items(100));
+    expect(await index.refitPca()).toMatchObject({ fittedOn: 100, inserted: 100 });
+    await index.delete(Array.from({ length: 80 }, (_, i) => String(i)));
+    await expect(index.refitPca()).rejects.toMatchObject({ code: 'ERR_PCA', message: 'cannot refit PCA: the index holds 20 vectors, fewer than the 32 the fit needs (options.pca.dims = 32)' });
     await index.close();
   });
 

@@ -13,6 +13,7 @@ import { runEmbedSuite } from './suites/embed.js';
 import { runExchangeSuite } from './suites/exchange.js';
 import { runIndexSuite } from './suites/index.js';
 import { runPcaSuite } from './suites/pca.js';
+import { runPcaIndexSuite } from './suites/pca-index.js';
 import { runReindexSuite } from './suites/reindex.js';
 import type { SuiteContext, SuiteRunner } from './suites/suite.js';
 import { packageRoot } from '../cli/paths.js';
@@ -24,6 +25,7 @@ export const kSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
   exchange: runExchangeSuite,
   index: runIndexSuite,
   pca: runPcaSuite,
+  'pca-index': runPcaIndexSuite,
   reindex: runReindexSuite,
 });
 

@@ -142,6 +142,8 @@ export interface IndexPcaStats {
   readonly explainedVarianceRatio: number | null;
   /** Components with zero variance (degenerate data: constant, or of lower rank than outputDims); null before the fit. */
   readonly zeroVarianceComponents: number | null;
+  /** Wall time of the last fit task on the pool, ms; null when this process has not fitted the model (before the fit, or opened fitted). */
+  readonly fitMs: number | null;
   readonly rerank: boolean;
   readonly rerankFactor: number;
   readonly rerankStorage: FullVectorStorage;
@@ -176,6 +178,7 @@ export interface PcaFitSummary {
 export interface IndexStats {
   readonly count: number;
   readonly deleted: number;
+  /** Input dims: what added vectors and queries have (with PCA the graph holds `pca.outputDims`). */
   readonly dims: number;
   readonly space: HnswSpace;
   readonly capacity: number;
@@ -479,7 +482,7 @@ export class VectorIndex {
     return this.#liveCount;
   }
 
-  /** Vector dims. */
+  /** Input vector dims: what added vectors and queries have (with PCA the graph holds `pca.dims`). */
   get dims(): number {
     return this.#options.dims;
   }
@@ -1272,6 +1275,7 @@ export class VectorIndex {
       fittedOn: model?.fittedOn ?? null,
       explainedVarianceRatio: model?.explainedVarianceRatio ?? null,
       zeroVarianceComponents: model === null ? null : zero,
+      fitMs: pca.fitMs > 0 ? pca.fitMs : null,
       rerank: pca.options.rerank,
       rerankFactor: pca.options.rerankFactor,
       rerankStorage: pca.options.rerankStorage,

@@ -27,7 +27,7 @@
  * The main-thread side is {@link FullVectorStore}; workers call
  * {@link writeFullRows} and {@link fullRowScorer} on a {@link FullVectorsRef}.
  */
-import { closeSync, constants, copyFileSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -111,7 +111,7 @@ export function writeFullRows(ref: FullVectorsRef, rows: Float32Array, labels: U
   }
 }
 
-/** Scores full rows against one query, exactly (up to half precision). */
+/** Scores full rows against queries, exactly (up to half precision). */
 export interface FullRowScorer {
   /**
    * @param query - `dims` values (unit length for cosine).
@@ -119,6 +119,73 @@ export interface FullRowScorer {
    * @returns the graph-style distance: 1 − dot for cosine and ip, squared L2 for l2.
    */
   distance(query: Float32Array, label: number): number;
+}
+
+/** Σ query[d] · row[d] over a stored row's half-precision values (unscaled). */
+function dotRow(values: Uint16Array, at: number, query: Float32Array, dims: number): number {
+  let sum = 0;
+  for (let d = 0; d < dims; d++) sum += query[d]! * kFloat16Table[values[at + d]!]!;
+  return sum;
+}
+
+/** Σ (query[d] − scale · row[d])² over a stored row. */
+function l2Row(values: Uint16Array, at: number, query: Float32Array, dims: number, scale: number): number {
+  let sum = 0;
+  for (let d = 0; d < dims; d++) {
+    const diff = query[d]! - kFloat16Table[values[at + d]!]! * scale;
+    sum += diff * diff;
+  }
+  return sum;
+}
+
+class RowScorer implements FullRowScorer {
+  readonly #dims: number;
+  readonly #rowBytes: number;
+  readonly #l2: boolean;
+  /** `memory`: views over the whole store; `disk`: over one row buffer. */
+  readonly #scales: Float32Array;
+  readonly #values: Uint16Array;
+  readonly #row: Uint8Array | null;
+  readonly #fd: number;
+
+  constructor(ref: FullVectorsRef, space: 'cosine' | 'ip' | 'l2') {
+    this.#dims = ref.dims;
+    this.#rowBytes = ref.rowBytes;
+    this.#l2 = space === 'l2';
+    if (ref.kind === 'memory') {
+      const views = viewsOf(ref.data);
+      this.#scales = views.scales;
+      this.#values = views.values;
+      this.#row = null;
+      this.#fd = -1;
+    } else {
+      const buffer = new ArrayBuffer(ref.rowBytes);
+      this.#scales = new Float32Array(buffer);
+      this.#values = new Uint16Array(buffer);
+      this.#row = new Uint8Array(buffer);
+      this.#fd = ref.fd;
+    }
+  }
+
+  distance(query: Float32Array, label: number): number {
+    let base = 0;
+    const row = this.#row;
+    if (row === null) base = label * this.#rowBytes;
+    else {
+      let got = 0;
+      while (got < row.length) {
+        const n = readSync(this.#fd, row, got, row.length - got, label * this.#rowBytes + got);
+        if (n === 0) break;
+        got += n;
+      }
+      // Past the end of the file: a row never written, all zero.
+      if (got < row.length) row.fill(0, got);
+    }
+    const scale = this.#scales[(base + kScaleOffset) >> 2]!;
+    const at = (base + kValuesOffset) >> 1;
+    if (this.#l2) return l2Row(this.#values, at, query, this.#dims, scale);
+    return 1 - scale * dotRow(this.#values, at, query, this.#dims);
+  }
 }
 
 /**
@@ -129,58 +196,7 @@ export interface FullRowScorer {
  * @returns the scorer.
  */
 export function fullRowScorer(ref: FullVectorsRef, space: 'cosine' | 'ip' | 'l2'): FullRowScorer {
-  const { dims, rowBytes } = ref;
-  let views: RowViews;
-  let rowBase: (label: number) => number;
-  let load: (label: number) => void;
-  if (ref.kind === 'memory') {
-    views = viewsOf(ref.data);
-    rowBase = (label) => label * rowBytes;
-    load = () => {};
-  } else {
-    const buffer = new ArrayBuffer(rowBytes);
-    const bytes = new Uint8Array(buffer);
-    views = { scales: new Float32Array(buffer), values: new Uint16Array(buffer) };
-    rowBase = () => 0;
-    load = (label) => {
-      let got = 0;
-      while (got < rowBytes) {
-        const n = readSync(ref.fd, bytes, got, rowBytes - got, label * rowBytes + got);
-        if (n === 0) break;
-        got += n;
-      }
-      // Past the end of the file: a row never written, all zero.
-      if (got < rowBytes) bytes.fill(0, got);
-    };
-  }
-  const { scales, values } = views;
-  if (space === 'l2') {
-    return {
-      distance(query, label) {
-        load(label);
-        const base = rowBase(label);
-        const scale = scales[(base + kScaleOffset) >> 2]!;
-        const at = (base + kValuesOffset) >> 1;
-        let sum = 0;
-        for (let d = 0; d < dims; d++) {
-          const diff = query[d]! - kFloat16Table[values[at + d]!]! * scale;
-          sum += diff * diff;
-        }
-        return sum;
-      },
-    };
-  }
-  return {
-    distance(query, label) {
-      load(label);
-      const base = rowBase(label);
-      const scale = scales[(base + kScaleOffset) >> 2]!;
-      const at = (base + kValuesOffset) >> 1;
-      let sum = 0;
-      for (let d = 0; d < dims; d++) sum += query[d]! * kFloat16Table[values[at + d]!]!;
-      return 1 - sum * scale;
-    },
-  };
+  return new RowScorer(ref, space);
 }
 
 /**
@@ -297,6 +313,7 @@ export class FullVectorStore {
     const path = join(dir, `full-vectors-${process.pid}-${randomBytes(6).toString('hex')}.f16`);
     try {
       mkdirSync(dir, { recursive: true });
+      removeOrphans(dir);
       // A reflink where the file system has them, else a plain copy.
       if (copyFrom !== undefined) copyFileSync(copyFrom, path, constants.COPYFILE_FICLONE);
       this.#fd = openSync(path, copyFrom !== undefined ? 'r+' : 'w+');
@@ -399,5 +416,25 @@ export class FullVectorStore {
       rmSync(this.#path, { force: true });
       this.#path = null;
     }
+  }
+}
+
+/** Working files of processes that no longer run (a crash leaves them behind). */
+function removeOrphans(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    const match = /^full-vectors-(\d+)-[0-9a-f]+\.f16$/.exec(name);
+    if (match === null || processAlive(Number(match[1]))) continue;
+    rmSync(join(dir, name), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
