@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Engine, type Hit, type IndexOptions, type VectorIndex } from '../src/index.js';
+import { Engine, pcaOptionsFromManifest, type Hit, type IndexOptions, type VectorIndex } from '../src/index.js';
 import { ensureGloveCache } from '../src/models/glove/convert.js';
 import { currentVersion, hashFile } from '../src/index/persist.js';
 import { serializePcaModel, type PcaModel } from '../src/pca/model.js';
@@ -151,6 +151,16 @@ describe('sampling and the fit', () => {
     await explicit.close();
   });
 
+  test('fitPca() and refitPca() take a signal: an aborted one rejects with AbortError and fits nothing', async () => {
+    const index = await engine.createIndex({ dir: tempDir(), pca: { dims: 16, sample: 1000 } });
+    await index.addBatch(items(100));
+    const reason = new Error('stop');
+    await expect(index.fitPca({ signal: AbortSignal.abort(reason) })).rejects.toMatchObject({ name: 'AbortError', code: 'ERR_ABORTED', cause: reason });
+    await expect(index.refitPca({ signal: AbortSignal.abort(reason) })).rejects.toMatchObject({ name: 'AbortError', cause: reason });
+    expect(index.stats().pca).toMatchObject({ state: 'sampling', pending: 100 });
+    await index.close();
+  });
+
   test('buffered items can be deleted and upserted before the fit', async () => {
     const index = await engine.createIndex({ dir: tempDir(), pca: { dims: 16, sample: 1000 } });
     await index.addBatch(items(200));
@@ -290,6 +300,9 @@ describe('persistence', () => {
     expect(manifest.dims).toBe(32);
     expect(Object.keys(manifest.files).sort()).toEqual(['docs.lmdb', 'full-vectors.f16', 'graph.hnsw', 'pca.model']);
     expect(manifest.extra.pca).toMatchObject({ inputDims: 100, outputDims: 32, model: { file: 'pca.model', fittedOn: 2000 }, fullVectors: { file: 'full-vectors.f16', rows: 3000, dims: 100 } });
+    // A full rebuild recreates the same PCA settings.
+    expect(pcaOptionsFromManifest(manifest)).toEqual({ dims: 32, sample: 2000, rerank: true, rerankFactor: 4, rerankStorage: 'disk', seed: 0x5eed });
+    expect(pcaOptionsFromManifest({ extra: {} })).toBeNull();
     await Promise.all([index.close(), reopened.close()]);
   });
 

@@ -183,3 +183,29 @@ export function parsePcaManifestSection(raw: unknown, graphDims: number, files: 
     fullVectors: parsedFull,
   };
 }
+
+/**
+ * The `pca` option that recreates an index like a saved one (for a full
+ * rebuild of a PCA index, e.g. `vecforge reindex --full`): the saved
+ * output dims, sample size, rerank settings and seed.
+ * @param manifest - a manifest (only its `extra.pca` is read).
+ * @returns the option, or null when the index has no PCA.
+ */
+export function pcaOptionsFromManifest(manifest: { readonly extra?: Readonly<Record<string, unknown>> }): PcaIndexOptions | null {
+  const raw = manifest.extra?.pca;
+  if (raw === undefined || raw === null || typeof raw !== 'object') return null;
+  const s = raw as Record<string, unknown>;
+  const pick = <T>(key: string, ok: (v: unknown) => boolean): T | undefined => (ok(s[key]) ? (s[key] as T) : undefined);
+  const isInt = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v);
+  const options: Record<string, unknown> = {
+    dims: pick<number>('outputDims', isInt),
+    sample: pick<number>('sample', isInt),
+    rerank: pick<boolean>('rerank', (v) => typeof v === 'boolean'),
+    rerankFactor: pick<number>('rerankFactor', isInt),
+    rerankStorage: pick<FullVectorStorage>('rerankStorage', (v) => kFullVectorStorages.includes(v as FullVectorStorage)),
+    seed: pick<number>('seed', isInt),
+  };
+  for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
+  return options as PcaIndexOptions;
+}
+
