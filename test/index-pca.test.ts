@@ -114,14 +114,18 @@ describe('sampling and the fit', () => {
     const index = await engine.createIndex({ dir: tempDir(), pca: { dims: 16, sample: 500 } });
     await index.addBatch(items(300));
     expect(index.stats()).toMatchObject({ count: 300, dims: 100, pca: { state: 'sampling', inputDims: 100, outputDims: 16, seen: 300, pending: 300, fittedOn: null, explainedVarianceRatio: null } });
-    expect(index.getVector('7')).toBeUndefined();
-    expect(index.getFullVector('7')).toEqual(vec(7));
+    expect(index.getProjectedVector('7')).toBeUndefined();
+    expect(index.getVector('7')).toEqual(vec(7));
     await index.addBatch(items(300, 300));
     const stats = index.stats();
     expect(stats.pca).toMatchObject({ state: 'fitted', seen: null, pending: 0, fittedOn: 500, zeroVarianceComponents: 0 });
     expect(stats.pca?.explainedVarianceRatio).toBeGreaterThan(0.3);
     expect(stats.pca?.explainedVarianceRatio).toBeLessThan(1);
-    expect(index.getVector('7')).toHaveLength(16);
+    expect(index.getProjectedVector('7')).toHaveLength(16);
+    // The kept full vector, in half precision, serves as a query.
+    const full = index.getVector('7') ?? new Float32Array(0);
+    expect(full).toHaveLength(100);
+    full.forEach((x, d) => expect(x).toBeCloseTo(vec(7)[d] ?? 0, 3));
     const [top] = await index.search(vec(7), { k: 1 });
     expect(top?.id).toBe('7');
     expect(top?.score).toBeCloseTo(1, 3);
@@ -215,7 +219,7 @@ describe('degenerate data', () => {
       // Exact rerank: identical vectors score 1; the graph alone sees zero projections, score 0.
       expect(h.score).toBeCloseTo(rerank ? 1 : 0, 2);
     }
-    expect([...(index.getVector('c0') ?? [])].every((x) => Number.isFinite(x))).toBe(true);
+    expect([...(index.getProjectedVector('c0') ?? [])].every((x) => Number.isFinite(x))).toBe(true);
     await index.close();
   });
 
@@ -289,13 +293,15 @@ describe('persistence', () => {
     expect(await reopened.searchBatch(queries, { k: 10, ef: 64 })).toEqual(before);
     expect(await reopened.searchBatch(queries, { k: 10, ef: 64, rerankFactor: 0 })).toEqual(plainBefore);
     for (const id of ['0', '17', '2999']) {
+      expect(reopened.getProjectedVector(id)).toEqual(index.getProjectedVector(id));
       expect(reopened.getVector(id)).toEqual(index.getVector(id));
-      expect(reopened.getFullVector(id)).toEqual(index.getFullVector(id));
     }
     const fresh = [{ id: 'new', vector: queries.slice(0, 100) }];
     await index.addBatch(fresh);
     await reopened.addBatch(fresh);
-    expect(reopened.getVector('new')).toEqual(index.getVector('new'));
+    expect(reopened.getProjectedVector('new')).toEqual(index.getProjectedVector('new'));
+    const [self] = await reopened.search(reopened.getVector('17') ?? new Float32Array(0), { k: 1 });
+    expect(self?.id).toBe('17');
     const manifest = JSON.parse(readFileSync(join(currentVersion(dir)?.path ?? '', 'manifest.json'), 'utf8')) as { dims: number; files: Record<string, unknown>; extra: { pca: Record<string, unknown> } };
     expect(manifest.dims).toBe(32);
     expect(Object.keys(manifest.files).sort()).toEqual(['docs.lmdb', 'full-vectors.f16', 'graph.hnsw', 'pca.model']);
@@ -441,6 +447,8 @@ describe('refit', () => {
       message: 'refitPca needs the full vectors, but this index was created with pca.rerank false; rebuild it from its source (vecforge reindex --full)',
     });
     expect(index.stats().pca).toMatchObject({ rerank: false, fullVectors: null, vectorBytesPerVector: { withPca: 128, withoutPca: 400 } });
+    expect(index.getVector('3')).toBeUndefined();
+    expect(index.getProjectedVector('3')).toHaveLength(32);
     await index.close();
   });
 });

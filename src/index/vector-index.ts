@@ -1391,32 +1391,35 @@ export class VectorIndex {
   }
 
   /**
-   * The graph's vector of an id (unit-normalised in cosine indexes; with
-   * PCA, the projection: `pca.dims` values).
+   * The stored vector of an id, in the input dims (unit-normalised in
+   * cosine indexes), usable as a query. With PCA: the kept full vector
+   * (half precision) or the one buffered for the fit; undefined when the
+   * index keeps no full vectors (`pca.rerank: false`), see
+   * {@link VectorIndex.getProjectedVector}.
    * @param id - the id.
-   * @returns a copy of the vector, or undefined (also for a vector still buffered for the PCA fit).
+   * @returns a copy of the vector, or undefined.
    */
   getVector(id: string): Float32Array | undefined {
     const label = this.#idToLabel.get(id);
-    if (label === undefined || this.#pca?.pending.has(label) === true) return undefined;
-    return this.#core.getVector(this.#handle, label);
-  }
-
-  /**
-   * PCA indexes: the full (input-dims) vector of an id, as kept for the
-   * rerank (half precision) or buffered for the fit; unit-normalised in
-   * cosine indexes.
-   * @param id - the id.
-   * @returns a copy, or undefined when the id is unknown or the index keeps no full vectors.
-   */
-  getFullVector(id: string): Float32Array | undefined {
-    const label = this.#idToLabel.get(id);
+    if (label === undefined) return undefined;
     const pca = this.#pca;
-    if (label === undefined || pca === null) return undefined;
+    if (pca === null) return this.#core.getVector(this.#handle, label);
     const pending = pca.pending.get(label);
     if (pending !== undefined) return pending.slice();
     if (pca.store === null) return undefined;
     return readFullRow(pca.store.ref(), label, new Float32Array(this.#options.dims));
+  }
+
+  /**
+   * The graph's vector of an id: with PCA, its projection (`pca.dims`
+   * values, re-normalised for cosine and ip); without, as `getVector`.
+   * @param id - the id.
+   * @returns a copy, or undefined (also for a vector still buffered for the PCA fit).
+   */
+  getProjectedVector(id: string): Float32Array | undefined {
+    const label = this.#idToLabel.get(id);
+    if (label === undefined || this.#pca?.pending.has(label) === true) return undefined;
+    return this.#core.getVector(this.#handle, label);
   }
 
   /** Releases the graph (and the full vectors' memory or working file). Unsaved changes are lost. */
