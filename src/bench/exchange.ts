@@ -25,6 +25,8 @@ export interface ExchangeRequest {
 /** The worker's reply. */
 export interface ExchangeReply {
   readonly computeMs: number;
+  /** When the compute ended, on the shared clock (performance.timeOrigin + now()). */
+  readonly finishedAt: number;
   readonly vectors?: Float32Array;
 }
 
@@ -42,12 +44,13 @@ export function exchangeReply(r: ExchangeRequest): { message: ExchangeReply; tra
   const started = performance.now();
   if (r.mode === 'sab') {
     compute(new Float32Array(r.arena ?? new SharedArrayBuffer(0), 0, n));
-    return { message: { computeMs: performance.now() - started }, transfer: [] };
+    const ended = performance.now();
+    return { message: { computeMs: ended - started, finishedAt: performance.timeOrigin + ended }, transfer: [] };
   }
   const vectors = new Float32Array(n);
   compute(vectors);
-  const computeMs = performance.now() - started;
-  return { message: { computeMs, vectors }, transfer: r.mode === 'transfer' ? [vectors.buffer] : [] };
+  const ended = performance.now();
+  return { message: { computeMs: ended - started, finishedAt: performance.timeOrigin + ended, vectors }, transfer: r.mode === 'transfer' ? [vectors.buffer] : [] };
 }
 
 /** A worker that answers exchange requests, for timing round trips. */
@@ -60,6 +63,20 @@ export class ExchangeProbe {
   constructor(maxValues: number) {
     this.#shared = new SharedArrayBuffer(maxValues * 4);
     this.#arena = new Float32Array(this.#shared);
+  }
+
+  /** Exchange overhead of every round trip so far, by mode. */
+  readonly overheadMs = new Map<ExchangeMode, number[]>();
+
+  /**
+   * Median exchange overhead of a mode's round trips, then forgets them.
+   * @param mode - the exchange mode.
+   * @returns milliseconds.
+   */
+  takeMedianOverheadMs(mode: ExchangeMode): number {
+    const list = (this.overheadMs.get(mode) ?? []).sort((a, b) => a - b);
+    this.overheadMs.delete(mode);
+    return list.length === 0 ? Number.NaN : (list[list.length >> 1] ?? Number.NaN);
   }
 
   /** Compute time of every round trip so far, by mode. */
@@ -77,9 +94,15 @@ export class ExchangeProbe {
       this.#worker.postMessage({ mode, rows, dims, arena: mode === 'sab' ? this.#shared : null } satisfies ExchangeRequest);
     });
     if (reply.vectors !== undefined) this.#arena.set(reply.vectors);
+    // Exchange overhead: from the end of the worker's compute to the rows
+    // being in the main thread's arena, on the clock both threads share.
+    const overhead = performance.timeOrigin + performance.now() - reply.finishedAt;
     const list = this.computeMs.get(mode) ?? [];
     list.push(reply.computeMs);
     this.computeMs.set(mode, list);
+    const over = this.overheadMs.get(mode) ?? [];
+    over.push(overhead);
+    this.overheadMs.set(mode, over);
   }
 
   /**
