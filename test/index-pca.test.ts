@@ -412,6 +412,19 @@ describe('persistence', () => {
   });
 });
 
+describe('verify', () => {
+  test('vecforge verify accepts a saved PCA index (the manifest holds the projected dims)', async () => {
+    const { verifyIndex } = await import('../src/index.js');
+    const dir = tempDir();
+    const index = await build({ dir }, 4500);
+    await index.save();
+    await index.close();
+    const report = await verifyIndex(dir, engine);
+    expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(report.ok).toBe(true);
+  });
+});
+
 describe('refit', () => {
   test('refitPca() refits on a fresh sample and rebuilds the graph; searches keep working', async () => {
     const index = await build({ pca: { dims: 32, sample: 1000 } }, 3000);

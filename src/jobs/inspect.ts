@@ -126,11 +126,13 @@ export async function verifyIndex(dir: string, engine: Engine): Promise<VerifyRe
   }
   try {
     const stats = index.stats();
-    const countsOk = stats.count === manifest.counts.count && stats.deleted === manifest.counts.deleted && stats.dims === manifest.dims;
+    // The manifest records the graph's dims: after PCA, the projected ones.
+    const graphDims = stats.pca?.outputDims ?? stats.dims;
+    const countsOk = stats.count === manifest.counts.count && stats.deleted === manifest.counts.deleted && graphDims === manifest.dims;
     checks.push({
       name: 'counts',
       ok: countsOk,
-      detail: `${stats.count} live, ${stats.deleted} deleted, ${stats.dims} dims (manifest: ${manifest.counts.count}, ${manifest.counts.deleted}, ${manifest.dims})`,
+      detail: `${stats.count} live, ${stats.deleted} deleted, ${graphDims} graph dims (manifest: ${manifest.counts.count}, ${manifest.counts.deleted}, ${manifest.dims})`,
     });
     const ids = index.ids();
     const sample = Math.min(ids.length, 20);
