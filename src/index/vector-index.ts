@@ -204,6 +204,8 @@ export interface IndexHost {
 }
 
 const kDefaultNamespace = 'default';
+/** Rows per insert task. */
+const kInsertChunkRows = 1024;
 /**
  * Searches with ef × dims up to this run inline on the calling thread
  * (about 0.2 ms of work at most); larger ones go to a libuv thread.
@@ -714,14 +716,19 @@ export class VectorIndex {
       this.#core.addPoints(handle, rows, labels, true);
       return;
     }
-    const workers = this.#host.workers;
-    const per = Math.max(256, Math.ceil(count / (workers * 4)));
+    // Small chunks handed out in turn keep the workers inserting neighbouring
+    // rows at the same time, as hnswlib's own ParallelFor does, instead of
+    // each building a distant region of the graph.
+    const per = kInsertChunkRows;
+    // Reusing deleted slots takes hnswlib's global deleted-elements lock on
+    // every insert; only pay for it when there is something to reuse.
+    const replaceDeleted = this.#core.getDeletedCount(handle) > 0;
     const tasks: Array<Promise<unknown>> = [];
     for (let start = 0; start < count; start += per) {
       const end = Math.min(count, start + per);
       tasks.push(
         this.#host.scheduler.run(
-          { kind: 'insert', handle, data: data.buffer as SharedArrayBuffer, dims, labels: labels.buffer as SharedArrayBuffer, start, end, replaceDeleted: true, pca: stage },
+          { kind: 'insert', handle, data: data.buffer as SharedArrayBuffer, dims, labels: labels.buffer as SharedArrayBuffer, start, end, replaceDeleted, pca: stage },
           signal,
         ),
       );
