@@ -6,7 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
+import { ensureGloveCache } from '../src/models/glove/convert.js';
 import { lookupWord, type GloveTable } from '../src/models/glove/layout.js';
+import { kTestCacheDir } from './cache-dir.js';
 import { tokenizeToRows } from '../src/models/glove/tokenize.js';
 
 export { kRepoRoot, kTestCacheDir } from './cache-dir.js';
@@ -79,6 +81,47 @@ export function referenceSif(t: GloveTable, text: string): Float64Array {
   norm = Math.sqrt(norm);
   if (norm > 0) for (let d = 0; d < dims; d++) v[d] = (v[d] ?? 0) / norm;
   return v;
+}
+
+/**
+ * Real GloVe word vectors for tests: rows [from, from + n) of the converted
+ * wink table, unit-normalised.
+ * @param n - rows.
+ * @param from - first row (the default skips the most frequent words).
+ * @returns n × 100, row-major.
+ */
+export function gloveRows(n: number, from = 1000): Float32Array {
+  const { buffer, header } = ensureGloveCache(kTestCacheDir);
+  const all = new Float32Array(buffer, 128, header.count * header.dims);
+  const out = all.slice(from * header.dims, (from + n) * header.dims);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let d = 0; d < 100; d++) s += (out[i * 100 + d] ?? 0) ** 2;
+    const inv = 1 / Math.sqrt(s);
+    for (let d = 0; d < 100; d++) out[i * 100 + d] = (out[i * 100 + d] ?? 0) * inv;
+  }
+  return out;
+}
+
+/**
+ * Exact top-k by inner product over 100-d rows (brute force).
+ * @param base - n × 100 rows.
+ * @param q - one query.
+ * @param k - neighbours.
+ * @returns row numbers, best first.
+ */
+export function exactTopK(base: Float32Array, q: Float32Array, k: number): number[] {
+  const n = base.length / 100;
+  const scores: Array<[number, number]> = [];
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let d = 0; d < 100; d++) s += (base[i * 100 + d] ?? 0) * (q[d] ?? 0);
+    scores.push([s, i]);
+  }
+  return scores
+    .sort((a, b) => b[0] - a[0])
+    .slice(0, k)
+    .map(([, i]) => i);
 }
 
 export { lookupWord };

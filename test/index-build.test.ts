@@ -3,37 +3,8 @@ import { join } from 'node:path';
 import { HierarchicalNSW } from 'hnswlib-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Engine, type VectorIndex } from '../src/index.js';
-import { ensureGloveCache } from '../src/models/glove/convert.js';
 import { currentVersion } from '../src/index/persist.js';
-import { kTestCacheDir, tempDir } from './helpers.js';
-
-/** Real GloVe word vectors: rows [1000, 1000 + n) of the wink table, unit-normalised. */
-function gloveRows(n: number, from = 1000): Float32Array {
-  const { buffer, header } = ensureGloveCache(kTestCacheDir);
-  const all = new Float32Array(buffer, 128, header.count * header.dims);
-  const out = all.slice(from * header.dims, (from + n) * header.dims);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let d = 0; d < 100; d++) s += (out[i * 100 + d] ?? 0) ** 2;
-    const inv = 1 / Math.sqrt(s);
-    for (let d = 0; d < 100; d++) out[i * 100 + d] = (out[i * 100 + d] ?? 0) * inv;
-  }
-  return out;
-}
-
-function exactTopK(base: Float32Array, q: Float32Array, k: number): number[] {
-  const n = base.length / 100;
-  const scores: Array<[number, number]> = [];
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let d = 0; d < 100; d++) s += (base[i * 100 + d] ?? 0) * (q[d] ?? 0);
-    scores.push([s, i]);
-  }
-  return scores
-    .sort((a, b) => b[0] - a[0])
-    .slice(0, k)
-    .map(([, i]) => i);
-}
+import { exactTopK, gloveRows, kTestCacheDir, tempDir } from './helpers.js';
 
 const kBase = 6000;
 const kQueries = 200;

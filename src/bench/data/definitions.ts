@@ -128,3 +128,19 @@ function countLines(path: string): number {
   for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) lines++;
   return lines;
 }
+
+/**
+ * Reads the texts of a definitions JSONL file.
+ * @param path - the corpus file.
+ * @param limit - at most this many texts.
+ * @returns the texts, in file order.
+ */
+export function readDefinitionTexts(path: string, limit: number): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (line === '') continue;
+    out.push((JSON.parse(line) as { text: string }).text);
+    if (out.length >= limit) break;
+  }
+  return out;
+}

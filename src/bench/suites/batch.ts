@@ -4,9 +4,9 @@
  * batch sent to a worker), with 1 worker and with every worker, side by
  * side in one run, through the public API (`Engine.create({ batchTokens })`).
  */
-import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Engine } from '../../index.js';
-import { prepareDefinitions } from '../data/definitions.js';
+import { prepareDefinitions, readDefinitionTexts } from '../data/definitions.js';
 import { timeTasks } from '../measure.js';
 import type { Report } from '../report.js';
 import type { SuiteContext } from './suite.js';
@@ -17,15 +17,6 @@ export const kBatchTokensSweep = Object.freeze([64, 256, 1024, 4096, 16_384, 65_
 /** The smaller sweep of `--quick`. */
 export const kQuickBatchTokensSweep = Object.freeze([64, 256, 1024, 4096, 16_384]);
 
-function readTexts(path: string, limit: number): string[] {
-  const out: string[] = [];
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (line === '') continue;
-    out.push((JSON.parse(line) as { text: string }).text);
-    if (out.length >= limit) break;
-  }
-  return out;
-}
 
 /**
  * Runs the batch-size sweep.
@@ -34,8 +25,8 @@ function readTexts(path: string, limit: number): string[] {
  */
 export async function runBatchSuite(report: Report, ctx: SuiteContext): Promise<void> {
   const count = ctx.quick ? 10_000 : 100_000;
-  const corpus = await prepareDefinitions({ cacheDir: ctx.dataDir, count });
-  const texts = readTexts(corpus.path, count);
+  const corpus = await prepareDefinitions({ cacheDir: join(ctx.dataDir, 'wordnet'), count });
+  const texts = readDefinitionTexts(corpus.path, count);
   const dataset = `${texts.length} WordNet definitions (Debian wordnet-base)`;
   const sweep = ctx.quick ? kQuickBatchTokensSweep : kBatchTokensSweep;
   const workerCounts = [...new Set([1, Math.max(2, ctx.maxWorkers)])];

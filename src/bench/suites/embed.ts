@@ -4,7 +4,6 @@
  * memory with 1 vs 2 workers; SAB vs transfer vs structured clone.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine } from '../../index.js';
@@ -12,21 +11,12 @@ import { ensureGloveCache } from '../../models/glove/convert.js';
 import { createGloveKernel } from '../../models/glove/kernel.js';
 import { defaultCacheDir } from '../../config/engine-options.js';
 import { loadTf } from '../../tensor/backend.js';
-import { prepareDefinitions } from '../data/definitions.js';
+import { prepareDefinitions, readDefinitionTexts } from '../data/definitions.js';
 import { timeTasks } from '../measure.js';
 import type { Report } from '../report.js';
 import { runExchangeSuite } from './exchange.js';
 import type { SuiteContext } from './suite.js';
 
-function readTexts(path: string, limit: number): string[] {
-  const out: string[] = [];
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (line === '') continue;
-    out.push((JSON.parse(line) as { text: string }).text);
-    if (out.length >= limit) break;
-  }
-  return out;
-}
 
 /**
  * Runs the embed and exchange figures.
@@ -36,7 +26,7 @@ function readTexts(path: string, limit: number): string[] {
 export async function runEmbedSuite(report: Report, ctx: SuiteContext): Promise<void> {
   const count = ctx.quick ? 10_000 : 100_000;
   const corpus = await prepareDefinitions({ cacheDir: join(ctx.dataDir, 'wordnet'), count });
-  const texts = readTexts(corpus.path, count);
+  const texts = readDefinitionTexts(corpus.path, count);
   const naiveCount = ctx.quick ? 300 : 2_000;
   const naiveTexts = texts.filter((_, i) => i % Math.floor(texts.length / naiveCount) === 0).slice(0, naiveCount);
   const iterations = ctx.quick ? 1 : 3;
