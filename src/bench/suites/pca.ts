@@ -33,7 +33,7 @@ import { PCA } from 'ml-pca';
 import { buildMatmulBench, type MatmulBenchBuild } from '../../../native-bench/build.js';
 import { fitPca } from '../../pca/fit.js';
 import { PcaProjector } from '../../pca/project.js';
-import { createRng } from '../../pca/random.js';
+import { createRng, randomOrthonormalRows } from '../../pca/random.js';
 import { loadTf, type Tf } from '../../tensor/backend.js';
 import { timeTasks } from '../measure.js';
 import { speedRatio, type Report } from '../report.js';
@@ -89,23 +89,10 @@ export function spectrumSample(recipe: SpectrumRecipe, tf: Tf): Float32Array {
   const { rows, dims, rank, seed } = recipe;
   const noise = recipe.noise ?? 0.01;
   const rng = createRng(seed);
-  const basis = new Float64Array(rank * dims);
+  // Orthonormal directions, the i-th scaled by 1/(i + 1): the decaying spectrum.
+  const basis = randomOrthonormalRows(rank, dims, () => rng.nextGaussian());
   for (let i = 0; i < rank; i++) {
-    const v = basis.subarray(i * dims, (i + 1) * dims);
-    for (let j = 0; j < dims; j++) v[j] = rng.nextGaussian();
-    // Two Gram–Schmidt passes: one leaves float rounding that the second removes.
-    for (let pass = 0; pass < 2; pass++) {
-      for (let p = 0; p < i; p++) {
-        const u = basis.subarray(p * dims, (p + 1) * dims);
-        let dot = 0;
-        for (let j = 0; j < dims; j++) dot += v[j]! * u[j]!;
-        for (let j = 0; j < dims; j++) v[j]! -= dot * u[j]!;
-      }
-    }
-    let norm = 0;
-    for (let j = 0; j < dims; j++) norm += v[j]! * v[j]!;
-    const scale = 1 / (Math.sqrt(norm) * (i + 1));
-    for (let j = 0; j < dims; j++) v[j]! *= scale;
+    for (let j = 0; j < dims; j++) basis[i * dims + j]! /= i + 1;
   }
   const weights = tf.tensor2d(Float32Array.from(basis), [rank, dims]);
   const out = new Float32Array(rows * dims);
