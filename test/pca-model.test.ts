@@ -13,9 +13,11 @@ import {
   validatePcaModel,
   type PcaModel,
 } from '../src/pca/model.js';
+import { loadNativeProjectRows } from '../src/index/hnsw-native.js';
 import { PcaProjector } from '../src/pca/project.js';
 import { loadTf, type Tf } from '../src/tensor/backend.js';
 import { decayingSpectrumSample } from './fixtures/pca-data.js';
+import { gloveRows } from './helpers.js';
 
 const dims = 24;
 const components = 6;
@@ -64,9 +66,9 @@ function expectPcaError(action: () => unknown, message: string | RegExp): void {
   expect((caught as VecforgeError).message).toMatch(message);
 }
 
-describe('PcaProjector', () => {
+describe.each(['tfjs', 'native'] as const)('PcaProjector, %s kernel', (kernel) => {
   test('without normalisation it computes (x - mean) · componentsᵀ', () => {
-    const projector = new PcaProjector(model, tf);
+    const projector = new PcaProjector(model, tf, kernel);
     const rows = sample.subarray(0, 10 * dims);
     const projected = projector.project(rows, undefined, { normalize: false });
     const expected = referenceProjection(rows);
@@ -76,7 +78,7 @@ describe('PcaProjector', () => {
   });
 
   test('the mean projects to zero; normalised, a zero row stays zero, never NaN', () => {
-    const projector = new PcaProjector(model, tf);
+    const projector = new PcaProjector(model, tf, kernel);
     const raw = projector.project(model.mean, undefined, { normalize: false });
     expect(Array.from(raw)).toEqual(new Array<number>(components).fill(0));
     const normalized = projector.project(model.mean);
@@ -85,7 +87,7 @@ describe('PcaProjector', () => {
   });
 
   test('by default every output row has unit length', () => {
-    const projector = new PcaProjector(model, tf);
+    const projector = new PcaProjector(model, tf, kernel);
     const projected = projector.project(sample);
     for (let r = 0; r < sample.length / dims; r++) {
       let sum = 0;
@@ -95,19 +97,21 @@ describe('PcaProjector', () => {
     projector.dispose();
   });
 
-  test('keeps two resident tensors and frees every per-call tensor', () => {
+  test('keeps its resident tensors (two on TF.js, none native) and frees every per-call tensor', () => {
+    const resident = kernel === 'tfjs' ? 2 : 0;
     const before = tf.memory().numTensors;
-    const projector = new PcaProjector(model, tf);
-    expect(tf.memory().numTensors).toBe(before + 2);
+    const projector = new PcaProjector(model, tf, kernel);
+    expect(projector.kernel).toBe(kernel);
+    expect(tf.memory().numTensors).toBe(before + resident);
     projector.project(sample);
     projector.project(sample, undefined, { normalize: false });
-    expect(tf.memory().numTensors).toBe(before + 2);
+    expect(tf.memory().numTensors).toBe(before + resident);
     projector.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 
   test('writes into out when given, and projects empty input', () => {
-    const projector = new PcaProjector(model, tf);
+    const projector = new PcaProjector(model, tf, kernel);
     const out = new Float32Array(3 * components);
     const returned = projector.project(sample.subarray(0, 3 * dims), out);
     expect(returned).toBe(out);
@@ -117,7 +121,7 @@ describe('PcaProjector', () => {
   });
 
   test('validates its arguments and refuses work after dispose', () => {
-    const projector = new PcaProjector(model, tf);
+    const projector = new PcaProjector(model, tf, kernel);
     expect(() => projector.project(new Float32Array(dims + 1))).toThrow(
       new RangeError('rows.length must be a multiple of dims (24), got 25'),
     );
@@ -135,12 +139,75 @@ describe('PcaProjector', () => {
   });
 
   test('refuses a malformed model', () => {
-    expect(() => new PcaProjector({ ...model, components: model.components.subarray(1) }, tf)).toThrow(
+    expect(() => new PcaProjector({ ...model, components: model.components.subarray(1) }, tf, kernel)).toThrow(
       new RangeError('model.components must hold 144 values, got 143'),
     );
-    expect(() => new PcaProjector({ ...model, outputDims: dims }, tf)).toThrow(
+    expect(() => new PcaProjector({ ...model, outputDims: dims }, tf, kernel)).toThrow(
       new RangeError('model.outputDims must be an integer in [1, 23], got 24'),
     );
+  });
+});
+
+describe('PcaProjector kernels', () => {
+  test('native and TF.js agree on real GloVe rows (100 → 32), more rows than one native block', async () => {
+    const rows = gloveRows(2_500, 5_000);
+    const glove = await fitPca(rows.subarray(0, 1_000 * 100), 100, { components: 32 }, tf);
+    const native = new PcaProjector(glove, tf, 'native');
+    const tfjs = new PcaProjector(glove, tf, 'tfjs');
+    for (const normalize of [true, false]) {
+      const a = native.project(rows, undefined, { normalize });
+      const b = tfjs.project(rows, undefined, { normalize });
+      let worst = 0;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+      expect(worst).toBeLessThan(1e-5);
+    }
+    native.dispose();
+    tfjs.dispose();
+  });
+
+  test("'auto' picks the native kernel on wasm when the addon loads; VECFORGE_NATIVE=0 makes it TF.js", () => {
+    const auto = new PcaProjector(model, tf);
+    expect(auto.kernel).toBe('native');
+    auto.dispose();
+    const saved = process.env['VECFORGE_NATIVE'];
+    process.env['VECFORGE_NATIVE'] = '0';
+    try {
+      const off = new PcaProjector(model, tf);
+      expect(off.kernel).toBe('tfjs');
+      off.dispose();
+      expect(() => new PcaProjector(model, tf, 'native')).toThrow(
+        expect.objectContaining({ code: 'ERR_NATIVE', message: expect.stringMatching(/native projection kernel is not available/) }),
+      );
+    } finally {
+      if (saved === undefined) delete process.env['VECFORGE_NATIVE'];
+      else process.env['VECFORGE_NATIVE'] = saved;
+    }
+    expect(() => new PcaProjector(model, tf, 'blas' as never)).toThrow(new RangeError("kernel must be 'auto', 'native' or 'tfjs', got \"blas\""));
+  });
+
+  test('the addon kernel checks its operand shapes', () => {
+    const project = loadNativeProjectRows();
+    if (project === undefined) throw new Error('the native addon must be built for this test');
+    const mean = new Float32Array(4);
+    expect(() => project(new Float32Array(8), mean, new Float32Array(6), new Float32Array(2), true)).toThrow(
+      new RangeError('weights.length (6) must be a positive multiple of inDims (4)'),
+    );
+    expect(() => project(new Float32Array(9), mean, new Float32Array(8), new Float32Array(4), true)).toThrow(
+      new RangeError('rows.length (9) must be a multiple of dims (4)'),
+    );
+    expect(() => project(new Float32Array(8), mean, new Float32Array(8), new Float32Array(3), true)).toThrow(
+      new RangeError('out.length (3) must be rows × outDims = 4'),
+    );
+  });
+
+  test('writing the output over its own input is safe', () => {
+    const projector = new PcaProjector(model, tf, 'native');
+    const buffer = new Float32Array(dims * 2);
+    buffer.set(sample.subarray(0, dims * 2));
+    const expected = projector.project(buffer.slice());
+    const out = projector.project(buffer, buffer.subarray(0, 2 * components));
+    expect(Array.from(out)).toEqual(Array.from(expected));
+    projector.dispose();
   });
 });
 

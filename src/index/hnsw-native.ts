@@ -301,6 +301,7 @@ interface NativeHnswAddon {
   save(handle: number, path: string): void;
   load(path: string, space: string, dims: number, maxElements?: number, allowReplaceDeleted?: boolean): number;
   openHandles(): number;
+  projectRows(rows: Float32Array, mean: Float32Array, weights: Float32Array, out: Float32Array, normalize: boolean): Float32Array;
 }
 
 const kAddonRelativePath = path.join('build', 'Release', 'vecforge_hnsw.node');
@@ -435,4 +436,26 @@ export function loadHnswCore(): HnswCore {
 export function nativeHnswOpenHandles(): number {
   const state = loadAddon();
   return state.ok ? state.addon.openHandles() : 0;
+}
+
+/**
+ * The addon's projection kernel: `out = (rows − mean) · weights`, each out
+ * row then scaled to unit length when `normalize` (zero rows stay zero). It
+ * runs the blocked, vectorised matmul of native/sgemm.h in the calling
+ * thread. `mean` holds `inDims` values, `weights` is `inDims × outDims`
+ * row-major; `out` must not overlap `rows`.
+ */
+export type NativeProjectRows = (rows: Float32Array, mean: Float32Array, weights: Float32Array, out: Float32Array, normalize: boolean) => Float32Array;
+
+/**
+ * The native projection kernel, when the addon is built and loads and
+ * `VECFORGE_NATIVE` is not `0`.
+ * @returns the kernel, or undefined (callers then use TF.js).
+ */
+export function loadNativeProjectRows(): NativeProjectRows | undefined {
+  if (process.env['VECFORGE_NATIVE'] === '0') return undefined;
+  const state = loadAddon();
+  if (!state.ok || typeof state.addon.projectRows !== 'function') return undefined;
+  const addon = state.addon;
+  return (rows, mean, weights, out, normalize) => addon.projectRows(rows, mean, weights, out, normalize);
 }

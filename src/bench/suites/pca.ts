@@ -246,15 +246,17 @@ export async function runPcaSuite(report: Report, ctx: SuiteContext): Promise<vo
   const model = bigModel;
   if (model === undefined) throw new Error('the PCA fit did not run');
   const projector = new PcaProjector(model, tf);
+  const tfProjector = new PcaProjector(model, tf, 'tfjs');
   const batch = sample.slice(0, projectRows * dims);
   const out = new Float32Array(projectRows * components);
   const weights = tf.tidy(() => tf.transpose(tf.tensor2d(model.components, [components, dims])));
   const projectReps = ctx.quick ? 5 : 20;
   const projShape = `dense float32 ${projectRows}×${dims} · ${dims}×${components}`;
   try {
-    const [projTiming, matmulTiming] = await timeTasks(
+    const [projTiming, tfProjTiming, matmulTiming] = await timeTasks(
       [
-        ['PcaProjector.project', () => projector.project(batch, out)],
+        [`PcaProjector.project (${projector.kernel})`, () => projector.project(batch, out)],
+        ['PcaProjector.project (tfjs)', () => tfProjector.project(batch, out)],
         [
           'TF.js matmul only',
           () => {
@@ -267,7 +269,8 @@ export async function runPcaSuite(report: Report, ctx: SuiteContext): Promise<vo
       projectReps,
     );
     const rate = (ms: number | undefined): number => projectRows / ((ms ?? Number.NaN) / 1000);
-    const fProj = report.figure({ suite: 'pca', name: `rows/s: engine PcaProjector.project ${projectRows}×${dims}→${components}`, value: rate(projTiming?.meanMs), unit: 'rows/s', conditions: { ...params, dataset: projShape, values: recipe, iterations: projectReps } });
+    const fProj = report.figure({ suite: 'pca', name: `rows/s: engine PcaProjector.project ${projectRows}×${dims}→${components}`, value: rate(projTiming?.meanMs), unit: 'rows/s', conditions: { ...params, dataset: projShape, values: recipe, iterations: projectReps, kernel: projector.kernel } });
+    const fTfProj = report.figure({ suite: 'pca', name: `rows/s: engine PcaProjector.project, TF.js kernel ${projectRows}×${dims}→${components}`, value: rate(tfProjTiming?.meanMs), unit: 'rows/s', conditions: { ...params, dataset: projShape, values: recipe, iterations: projectReps, kernel: 'tfjs' } });
     const fTf = report.figure({ suite: 'pca', name: `rows/s: TF.js wasm matmul only ${projectRows}×${dims}→${components}`, value: rate(matmulTiming?.meanMs), unit: 'rows/s', conditions: { ...params, dataset: projShape, values: recipe, iterations: projectReps } });
     const nativeRuns: Array<readonly [string, string, number]> = [
       ['blocked', native.blocked.binary, 1],
@@ -275,7 +278,8 @@ export async function runPcaSuite(report: Report, ctx: SuiteContext): Promise<vo
       ...(native.openblas === undefined ? [] : ([['openblas', native.openblas.binary, 1], ['openblas', native.openblas.binary, threads]] as const)),
     ];
     const rows: Array<Array<string | number>> = [
-      ['engine PcaProjector.project (centre, matmul, re-normalise)', 1, fProj.value ?? Number.NaN, 1],
+      [`engine PcaProjector.project, ${projector.kernel} kernel (centre, matmul, re-normalise)`, 1, fProj.value ?? Number.NaN, 1],
+      ['engine PcaProjector.project, TF.js kernel (VECFORGE_NATIVE=0 or no addon)', 1, fTfProj.value ?? Number.NaN, speedRatio(fProj, fTfProj)],
       ['TF.js wasm matmul alone', 1, fTf.value ?? Number.NaN, speedRatio(fProj, fTf)],
     ];
     let vsNative1 = Number.NaN;
@@ -298,10 +302,11 @@ export async function runPcaSuite(report: Report, ctx: SuiteContext): Promise<vo
       title: `projection throughput, ${projShape}`,
       columns: ['projector', 'threads', 'rows/s', 'engine speed ×'],
       rows,
-      note: `engine speed × = engine rows/s / this row's rows/s (above 1: the engine is faster). Mean of ${projectReps} iterations after a warm-up. In the engine the projection runs in every pool worker, one thread each.`,
+      note: `engine speed × = engine rows/s / this row's rows/s (above 1: the engine is faster). Mean of ${projectReps} iterations after a warm-up. In the engine the projection runs in every pool worker, one thread each; its default kernel is the addon's blocked matmul (native/sgemm.h, the same code as the native blocked baseline), TF.js when the addon is missing.`,
     });
   } finally {
     weights.dispose();
     projector.dispose();
+    tfProjector.dispose();
   }
 }
