@@ -5,7 +5,7 @@
  * embedded them; vectors are inserted by pool workers in parallel.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { constants as fsConstants, copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AbortError, VecforgeError, errorMessage, throwIfAborted } from '../errors.js';
 import { DocStore, type DocRecord } from '../store/doc-store.js';
@@ -206,6 +206,8 @@ export interface IndexHost {
 const kDefaultNamespace = 'default';
 /** Rows per insert task. */
 const kInsertChunkRows = 1024;
+/** Fewest rows per insert task: smaller ones cost more in messages than they gain. */
+const kMinInsertChunkRows = 32;
 /**
  * Searches with ef × dims up to this run inline on the calling thread
  * (about 0.2 ms of work at most); larger ones go to a libuv thread.
@@ -291,6 +293,8 @@ const kPcaModelFile = 'pca.model';
 const kFullVectorsFile = 'full-vectors.f16';
 /** Rows decoded and inserted per step of a refit's rebuild. */
 const kRebuildChunkRows = 8192;
+/** Deleted graph slots are reused once they are at least 1/this of the elements. */
+const kReuseDeletedShare = 5;
 /** hnswlib's largest k. */
 const kMaxK = 65_536;
 
@@ -309,6 +313,14 @@ export class VectorIndex {
   readonly #namespaces = new Map<string, LabelBitset>();
   readonly #live = new LabelBitset();
   #liveCount = 0;
+  /**
+   * The doc store file of the version last opened or saved, and the labels
+   * written and removed since: a save copies that file and applies only
+   * the changes, instead of writing every record again.
+   */
+  #docsBase: string | null = null;
+  readonly #docsWritten = new Set<number>();
+  readonly #docsRemoved = new Set<number>();
   #version: string | null;
   #closed = false;
   #mutations = 0;
@@ -403,6 +415,7 @@ export class VectorIndex {
       if (index.#liveCount !== manifest.counts.count) {
         throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: doc store holds ${index.#liveCount} items, the manifest says ${manifest.counts.count}`);
       }
+      index.#docsSaved(join(path, 'docs.lmdb'));
     } catch (error) {
       await index.close();
       throw error;
@@ -446,6 +459,8 @@ export class VectorIndex {
 
   #remember(label: number, record: DocRecord): void {
     this.#docs[label] = record;
+    this.#docsWritten.add(label);
+    this.#docsRemoved.delete(label);
     this.#idToLabel.set(record.id, label);
     this.#live.set(label);
     this.#liveCount++;
@@ -462,6 +477,8 @@ export class VectorIndex {
     const record = this.#docs[label];
     if (record === undefined) return;
     this.#docs[label] = undefined;
+    this.#docsWritten.delete(label);
+    this.#docsRemoved.add(label);
     this.#idToLabel.delete(record.id);
     this.#live.clear(label);
     this.#liveCount--;
@@ -525,9 +542,11 @@ export class VectorIndex {
       const texts: Array<{ at: number; id: string; text: string; label: number; record: DocRecord }> = [];
       const vectors: Array<{ at: number; id: string; vector: Float32Array; label: number; record: DocRecord }> = [];
       const fresh: number[] = [];
-      const take = (id: string): number => {
-        const existing = this.#idToLabel.get(id);
-        if (existing !== undefined) return existing;
+      // Every write takes a fresh label, also for an id already present: the
+      // old label is marked deleted once the new one is committed. hnswlib's
+      // in-place update (updatePoint, also behind replaceDeleted) re-links
+      // the neighbours of the neighbours and costs several inserts.
+      const take = (_id: string): number => {
         const label = this.#nextLabel++;
         fresh.push(label);
         return label;
@@ -629,8 +648,33 @@ export class VectorIndex {
   }
 
   #commit(label: number, record: DocRecord): void {
+    const old = this.#idToLabel.get(record.id);
+    if (old !== undefined && old !== label) this.#retire(old);
     if (this.#docs[label] !== undefined) this.#forget(label);
     this.#remember(label, record);
+  }
+
+  /** Removes a label: from the PCA buffer when it waits for the fit, else marked deleted in the graph. */
+  #retire(label: number): void {
+    if (this.#pca?.pending.delete(label) !== true) {
+      try {
+        this.#core.markDelete(this.#handle, label);
+      } catch {
+        // Already deleted, or never inserted.
+      }
+    }
+    this.#forget(label);
+  }
+
+  /**
+   * Whether inserts should take the slots of deleted elements. Reusing a
+   * slot runs hnswlib's updatePoint (several inserts' worth of work), so
+   * slots are only reused once deleted elements are a sizeable share of
+   * the graph; until then the graph grows.
+   */
+  #reuseDeleted(handle: number): boolean {
+    const deleted = this.#core.getDeletedCount(handle);
+    return deleted > 0 && deleted * kReuseDeletedShare >= this.#core.getCurrentCount(handle);
   }
 
   /** Marks fresh labels that got no doc (failed items) deleted in the graph, if they were inserted. */
@@ -646,9 +690,10 @@ export class VectorIndex {
   }
 
   #ensureCapacity(extra: number): void {
-    // Inserts take deleted slots first (replaceDeleted), so only live
-    // elements and the new ones need room.
-    const count = this.#core.getCurrentCount(this.#handle) - this.#core.getDeletedCount(this.#handle);
+    // Inserts that take deleted slots (replaceDeleted) need room only for
+    // live elements and the new ones.
+    const current = this.#core.getCurrentCount(this.#handle);
+    const count = this.#reuseDeleted(this.#handle) ? current - this.#core.getDeletedCount(this.#handle) : current;
     const max = this.#core.getMaxElements(this.#handle);
     if (count + extra <= max) return;
     this.#core.resize(this.#handle, Math.max(count + extra, Math.ceil(max * 1.5)));
@@ -669,7 +714,7 @@ export class VectorIndex {
     const result = await this.#host.scheduler.embed(
       texts.map((t) => t.text),
       signal,
-      shared ? { handle: this.#handle, labels: labels.buffer as SharedArrayBuffer, replaceDeleted: true, pca: stage } : null,
+      shared ? { handle: this.#handle, labels: labels.buffer as SharedArrayBuffer, replaceDeleted: this.#reuseDeleted(this.#handle), pca: stage } : null,
     );
     const dims = this.#options.dims;
     const okRows: number[] = [];
@@ -713,16 +758,17 @@ export class VectorIndex {
     const dims = this.#options.dims;
     if (!this.#core.sharedAcrossThreads) {
       const rows = stage === null ? data : projectForGraph(data, labels, stage, await loadTf(this.#host.backend));
-      this.#core.addPoints(handle, rows, labels, true);
+      this.#core.addPoints(handle, rows, labels, this.#reuseDeleted(handle));
       return;
     }
     // Small chunks handed out in turn keep the workers inserting neighbouring
     // rows at the same time, as hnswlib's own ParallelFor does, instead of
     // each building a distant region of the graph.
-    const per = kInsertChunkRows;
-    // Reusing deleted slots takes hnswlib's global deleted-elements lock on
-    // every insert; only pay for it when there is something to reuse.
-    const replaceDeleted = this.#core.getDeletedCount(handle) > 0;
+    // A small batch is still split across every worker.
+    const per = Math.max(kMinInsertChunkRows, Math.min(kInsertChunkRows, Math.ceil(count / Math.max(1, this.#host.workers))));
+    // Reusing deleted slots takes hnswlib's global deleted-elements lock and
+    // an updatePoint on every insert; only pay for it when there is much to reuse.
+    const replaceDeleted = this.#reuseDeleted(handle);
     const tasks: Array<Promise<unknown>> = [];
     for (let start = 0; start < count; start += per) {
       const end = Math.min(count, start + per);
@@ -973,7 +1019,8 @@ export class VectorIndex {
 
   /**
    * Marks items deleted; searches never return them again and their graph
-   * slots are reused by later inserts. Unknown ids fail per item.
+   * slots are reused by later inserts once deleted elements make up a fifth
+   * of the graph. Unknown ids fail per item.
    * @param ids - the ids.
    * @returns one outcome per id.
    * @throws {TypeError} when `ids` is not an array.
@@ -1323,9 +1370,15 @@ export class VectorIndex {
       if (this.#core.sharedAcrossThreads) {
         await this.#host.scheduler.run({ kind: 'save-graph', handle: this.#handle, path: graph, space: this.#options.space, dims: this.#graphDims, maxElements: 0 });
       } else this.#core.save(this.#handle, graph);
-      const store = DocStore.open(join(version.path, 'docs.lmdb'));
+      const docsPath = join(version.path, 'docs.lmdb');
+      const base = this.#docsBase !== null && existsSync(this.#docsBase) ? this.#docsBase : null;
+      // Published files are never written again (versions share them by
+      // hard links), so the changes go into a copy of the last version's store.
+      if (base !== null) copyFileSync(base, docsPath, fsConstants.COPYFILE_FICLONE);
+      const store = DocStore.open(docsPath);
       try {
-        store.writeAll(this.#liveRecords());
+        if (base !== null) store.applyChanges(this.#docsRemoved, this.#changedRecords());
+        else store.writeAll(this.#liveRecords());
       } finally {
         await store.close();
       }
@@ -1368,8 +1421,23 @@ export class VectorIndex {
       };
       publishVersion(dir, version, manifest);
       this.#version = version.name;
+      this.#docsSaved(docsPath);
       return version.name;
     });
+  }
+
+  /** Records the doc store file that now holds every record: later saves start from it. */
+  #docsSaved(path: string): void {
+    this.#docsBase = path;
+    this.#docsWritten.clear();
+    this.#docsRemoved.clear();
+  }
+
+  *#changedRecords(): Generator<readonly [number, DocRecord]> {
+    for (const label of this.#docsWritten) {
+      const d = this.#docs[label];
+      if (d !== undefined) yield [label, d] as const;
+    }
   }
 
   *#liveRecords(): Generator<readonly [number, DocRecord]> {

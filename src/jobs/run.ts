@@ -404,6 +404,8 @@ class JobRun {
   #lastCheckpointAt = performance.now();
   #totalBytes: number | null = null;
   #cacheWrites: Array<Promise<void>> = [];
+  /** Items read and embedded, waiting for one upsert. */
+  #upserts: { items: IndexItem[]; existed: boolean[]; lines: number[] } = { items: [], existed: [], lines: [] };
   readonly #committedAtStart: number;
 
   constructor(
@@ -482,6 +484,7 @@ class JobRun {
     } finally {
       await records.return(undefined);
     }
+    await this.#flushUpserts();
     if (this.#incremental && !spec.keepMissing) await this.#deleteMissing();
     return 'done';
   }
@@ -544,33 +547,45 @@ class JobRun {
       }
     });
     const vectors = await this.#vectors(pending, failures);
-    const items: IndexItem[] = [];
-    const existed: boolean[] = [];
-    const lines: number[] = [];
+    const up = this.#upserts;
     for (const item of pending) {
       const vector = vectors.get(item.hash);
       if (vector === undefined) continue;
-      items.push({ id: item.id, vector, hash: item.hash, namespace: item.namespace, metadata: item.metadata });
-      existed.push(this.#index.get(item.id) !== undefined);
-      lines.push(item.line);
+      up.items.push({ id: item.id, vector, hash: item.hash, namespace: item.namespace, metadata: item.metadata });
+      up.existed.push(this.#index.get(item.id) !== undefined);
+      up.lines.push(item.line);
     }
-    if (items.length > 0) {
-      const outcomes = await this.#timers.time('insert', () => this.#index.upsert(items, this.#spec.signal !== undefined ? { signal: this.#spec.signal } : {}));
-      outcomes.forEach((o, i) => {
-        if (o.state === 'ok') {
-          if (existed[i] === true) this.counts.updated++;
-          else this.counts.added++;
-          this.#dirty = true;
-        } else failures.push({ line: lines[i] ?? 0, id: items[i]?.id ?? '', code: o.code, reason: o.reason });
-      });
-    }
-    if (failures.length > 0) {
-      failures.sort((a, b) => a.line - b.line);
-      this.counts.failed += failures.length;
-      this.#timers.timeSync('write', () => this.#errors.write(failures));
-    }
+    this.#writeFailures(failures);
+    // Upserts wait until a chunk's worth gathered (or a checkpoint): a few
+    // changed records per chunk, inserted on their own, would keep all but
+    // one pool worker idle.
+    if (up.items.length >= this.#spec.chunkSize) await this.#flushUpserts();
     const last = chunk[chunk.length - 1];
     if (last !== undefined) this.#position = last.at;
+  }
+
+  #writeFailures(failures: Failure[]): void {
+    if (failures.length === 0) return;
+    failures.sort((a, b) => a.line - b.line);
+    this.counts.failed += failures.length;
+    this.#timers.timeSync('write', () => this.#errors.write(failures));
+  }
+
+  /** Upserts the gathered items; checkpoints and the end of the input call it before they save. */
+  async #flushUpserts(): Promise<void> {
+    const { items, existed, lines } = this.#upserts;
+    if (items.length === 0) return;
+    this.#upserts = { items: [], existed: [], lines: [] };
+    const failures: Failure[] = [];
+    const outcomes = await this.#timers.time('insert', () => this.#index.upsert(items, this.#spec.signal !== undefined ? { signal: this.#spec.signal } : {}));
+    outcomes.forEach((o, i) => {
+      if (o.state === 'ok') {
+        if (existed[i] === true) this.counts.updated++;
+        else this.counts.added++;
+        this.#dirty = true;
+      } else failures.push({ line: lines[i] ?? 0, id: items[i]?.id ?? '', code: o.code, reason: o.reason });
+    });
+    this.#writeFailures(failures);
   }
 
   #unchanged(item: JobItem): boolean {
@@ -657,6 +672,7 @@ class JobRun {
    * @param phase - `publishing` for the last checkpoint before publishing.
    */
   async checkpoint(force: boolean, phase: 'running' | 'publishing'): Promise<void> {
+    await this.#flushUpserts();
     await this.flushCache();
     await this.#timers.time('write', async () => {
       const errorsBytes = this.#errors.sync();

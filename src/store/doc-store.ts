@@ -50,6 +50,18 @@ export class DocStore {
   }
 
   /**
+   * Applies changes in one transaction: removes labels, then writes records.
+   * @param removed - labels to remove (unknown ones are ignored).
+   * @param records - label and record pairs to write.
+   */
+  applyChanges(removed: Iterable<number>, records: Iterable<readonly [number, DocRecord]>): void {
+    this.#root.transactionSync(() => {
+      for (const label of removed) void this.#docs.remove(label);
+      for (const [label, record] of records) void this.#docs.put(label, record);
+    });
+  }
+
+  /**
    * Reads every record, in label order.
    * @returns label and record pairs.
    */
