@@ -7,7 +7,7 @@
 //
 // Usage:
 //   hnsw_bench <base.fvecs> <queries.fvecs> <groundtruth.ivecs>
-//              [M=16] [efConstruction=200] [threads=hardware] [index_out]
+//              [M=16] [efConstruction=200] [threads=hardware] [index_out] [--build-only]
 //
 //   base.fvecs, queries.fvecs  Texmex .fvecs: per row an int32 dims, then
 //                              dims float32 values (little-endian).
@@ -38,7 +38,11 @@
 //     "index_bytes_per_vector": <index_bytes / base>,
 //     "sweep": [ { "ef": 10, "recall_at_10": <0..1>,
 //                  "queries_per_second": <single thread>,
-//                  "mean_latency_us": <per query> }, ... ]   // ef in {10,20,40,80,160,320}
+//                  "mean_latency_us": <per query>,
+//                  "search_threads": <threads>,
+//                  "parallel_queries_per_second": <the same queries on
+//                                                  `threads` threads> },
+//                ... ]   // ef in {10,20,40,80,160,320}; [] with --build-only
 //   }
 // Exit status: 0 on success, 2 on bad arguments or unreadable files.
 
@@ -58,6 +62,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <cstring>
 #include <thread>
 #include <unordered_set>
 #include <unistd.h>
@@ -154,10 +159,23 @@ double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_cloc
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --build-only (anywhere): time the build and print it, skip the ef sweep.
+  bool build_only = false;
+  {
+    int out = 1;
+    for (int i = 1; i < argc; ++i) {
+      if (std::strcmp(argv[i], "--build-only") == 0) {
+        build_only = true;
+      } else {
+        argv[out++] = argv[i];
+      }
+    }
+    argc = out;
+  }
   if (argc < 4 || argc > 8) {
     std::cerr << "usage: " << argv[0]
               << " <base.fvecs> <queries.fvecs> <groundtruth.ivecs> [M=16] [efConstruction=200]"
-                 " [threads=hardware] [index_out]\n";
+                 " [threads=hardware] [index_out] [--build-only]\n";
     return 2;
   }
   Matrix base, queries, gt;
@@ -224,6 +242,10 @@ int main(int argc, char** argv) {
   std::printf("\"index_bytes\":%lld,\"index_bytes_per_vector\":%.3f,\"sweep\":[", index_bytes,
               n > 0 ? static_cast<double>(index_bytes) / static_cast<double>(n) : 0.0);
 
+  if (build_only) {
+    std::printf("]}\n");
+    return 0;
+  }
   const size_t efs[] = {10, 20, 40, 80, 160, 320};
   std::vector<float> q(dims);
   bool first = true;
