@@ -4,7 +4,7 @@ import { estimateTokens, planWindow, sortByLength } from '../src/scheduler/batch
 describe('batcher', () => {
   test('sortByLength is a stable sort by length', () => {
     const lengths = Uint32Array.from([5, 3, 5, 0, 2000, 3]);
-    expect(sortByLength([0, 1, 2, 3, 4, 5], lengths)).toEqual([3, 1, 5, 0, 2, 4]);
+    expect(Array.from(sortByLength([0, 1, 2, 3, 4, 5], lengths))).toEqual([3, 1, 5, 0, 2, 4]);
   });
 
   test('batches respect the token budget and cover the window in length order', () => {

@@ -19,7 +19,11 @@ export interface EngineOptions {
   cacheDir?: string;
   /** Largest accepted text, in UTF-8 bytes. @default 1048576 (1 MiB) */
   maxTextBytes?: number;
-  /** Token budget of one batch (estimated as characters / 5 + 1 per text). @default 4096 */
+  /**
+   * Token budget of one batch (a text counts as UTF-16 length / 6 + 1
+   * tokens); a sort window smaller than `workers` budgets is still cut
+   * into `workers` batches. @default 16384
+   */
   batchTokens?: number;
   /** Texts are sorted by length within windows of this many items. @default 4096 */
   sortWindow?: number;
@@ -78,7 +82,7 @@ export function engineDefaults(): ResolvedEngineOptions {
     model: 'glove-100d',
     cacheDir: defaultCacheDir(),
     maxTextBytes: 1024 * 1024,
-    batchTokens: 4096,
+    batchTokens: 16_384,
     sortWindow: 4096,
     maxRetries: 2,
     math: 'auto',

@@ -62,6 +62,25 @@ export interface ModelDefinition {
   prepare(ctx: PrepareContext): Promise<PreparedModel>;
 }
 
+/**
+ * A batch read straight from the call's shared memory: the window's UTF-8
+ * text bytes and the rows and statuses of the output arena.
+ */
+export interface SlabBatch {
+  /** UTF-8 bytes of the window's texts. */
+  readonly bytes: Uint8Array;
+  /** Item `base + k` is bytes [offsets[k], offsets[k + 1]). */
+  readonly offsets: Uint32Array;
+  /** The window's first item. */
+  readonly base: number;
+  /** The batch's items (indexes in the call), already validated. */
+  readonly items: Uint32Array;
+  /** rows × dims of the whole call: item i's row starts at i × dims. */
+  readonly out: Float32Array;
+  /** Per-item status of the whole call, written with kItem* codes. */
+  readonly status: Uint8Array;
+}
+
 /** The worker half of a model: embeds one batch. */
 export interface EmbedKernel {
   /** Output dims. */
@@ -73,6 +92,14 @@ export interface EmbedKernel {
    * @returns rows × dims, L2-normalised where status is kItemOk, zero elsewhere.
    */
   embedBatch(texts: readonly string[], status: Uint8Array): Float32Array | Promise<Float32Array>;
+  /**
+   * Optional fast path: embeds a batch straight from shared memory into the
+   * output arena, with no strings and no intermediate arrays. Kernels
+   * without it get decoded texts through {@link EmbedKernel.embedBatch}.
+   * Must write the same rows and statuses `embedBatch` would.
+   * @param batch - the batch's bytes, items and outputs.
+   */
+  embedSlab?(batch: SlabBatch): void;
 }
 
 /** Builds a kernel inside a worker from a prepared model's shared state. */

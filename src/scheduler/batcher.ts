@@ -30,14 +30,14 @@ const kLengthBuckets = 1024;
  * @param lengths - length of every item, by item index.
  * @returns the items, shortest first.
  */
-export function sortByLength(items: readonly number[], lengths: Uint32Array): number[] {
+export function sortByLength(items: ArrayLike<number> & Iterable<number>, lengths: Uint32Array): Uint32Array {
   const counts = new Uint32Array(kLengthBuckets + 1);
   for (const i of items) {
     const b = Math.min(lengths[i] ?? 0, kLengthBuckets - 1) + 1;
     counts[b] = (counts[b] ?? 0) + 1;
   }
   for (let b = 1; b <= kLengthBuckets; b++) counts[b] = (counts[b] ?? 0) + (counts[b - 1] ?? 0);
-  const out = new Array<number>(items.length);
+  const out = new Uint32Array(items.length);
   for (const i of items) {
     const b = Math.min(lengths[i] ?? 0, kLengthBuckets - 1);
     out[counts[b] ?? 0] = i;
@@ -53,12 +53,20 @@ export function sortByLength(items: readonly number[], lengths: Uint32Array): nu
  * @param order - the call's order array; positions [at, at + items.length) are filled.
  * @param at - where in `order` the window starts.
  * @param batchTokens - token budget of one batch.
+ * @param minBatches - cut the window into at least this many batches when
+ *   it has the items (so that a window smaller than the budget still keeps
+ *   every worker busy). @default 1
  * @returns the batches, covering order[at, at + items.length).
  */
-export function planWindow(items: readonly number[], lengths: Uint32Array, order: Uint32Array, at: number, batchTokens: number): BatchRange[] {
+export function planWindow(items: ArrayLike<number> & Iterable<number>, lengths: Uint32Array, order: Uint32Array, at: number, batchTokens: number, minBatches = 1): BatchRange[] {
   const batches: BatchRange[] = [];
   const window = sortByLength(items, lengths);
   order.set(window, at);
+  if (minBatches > 1) {
+    let total = 0;
+    for (let j = 0; j < window.length; j++) total += estimateTokens(lengths[window[j] ?? 0] ?? 0);
+    batchTokens = Math.max(1, Math.min(batchTokens, Math.ceil(total / minBatches)));
+  }
   let start = at;
   let tokens = 0;
   for (let j = 0; j < window.length; j++) {

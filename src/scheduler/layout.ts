@@ -57,29 +57,55 @@ export function createCallBuffers(n: number, dims: number): CallBuffers {
   };
 }
 
+const encoder = new TextEncoder();
+
 /**
- * Encodes one window's texts into a slab over the call's buffers.
+ * Encodes one window's texts into a slab over the call's buffers. The
+ * window is first encoded as one joined string: when that is pure ASCII
+ * (bytes = UTF-16 units, the common case), offsets follow from the lengths
+ * with no per-item work. Otherwise each text is checked and encoded alone,
+ * and a text with a lone surrogate is dropped (include[i] = 0).
  * @param call - the call's shared buffers.
  * @param texts - the call's texts.
  * @param base - the window's first item.
  * @param end - one past its last item.
- * @param include - which items to encode (others get zero-length ranges).
+ * @param include - which items to encode (others get zero-length ranges); cleared for malformed texts.
+ * @param lengths - UTF-16 length of every included item.
  * @returns the slab.
  */
-export function createSlab(call: CallBuffers, texts: readonly unknown[], base: number, end: number, include: Uint8Array): EmbedSlab {
-  let total = 0;
-  for (let i = base; i < end; i++) if (include[i] === 1) total += (texts[i] as string).length * 3;
-  // length × 3 bounds the UTF-8 size of any string; encodeInto fills less.
-  const textBytes = new SharedArrayBuffer(Math.max(1, total));
+export function createSlab(call: CallBuffers, texts: readonly unknown[], base: number, end: number, include: Uint8Array, lengths: Uint32Array): EmbedSlab {
   const offsets = new SharedArrayBuffer((end - base + 1) * 4);
-  const bytes = new Uint8Array(textBytes);
   const offs = new Uint32Array(offsets);
-  const encoder = new TextEncoder();
-  let pos = 0;
+  const parts: string[] = [];
+  let total = 0;
   for (let i = base; i < end; i++) {
-    offs[i - base] = pos;
-    if (include[i] === 1) pos += encoder.encodeInto(texts[i] as string, bytes.subarray(pos)).written;
+    if (include[i] !== 1) continue;
+    parts.push(texts[i] as string);
+    total += lengths[i] ?? 0;
   }
-  offs[end - base] = pos;
+  const joined = parts.join('');
+  let textBytes = new SharedArrayBuffer(Math.max(1, total));
+  const ascii = encoder.encodeInto(joined, new Uint8Array(textBytes));
+  if (ascii.read === total && ascii.written === total) {
+    let pos = 0;
+    for (let i = base; i < end; i++) {
+      offs[i - base] = pos;
+      if (include[i] === 1) pos += lengths[i] ?? 0;
+    }
+    offs[end - base] = pos;
+  } else {
+    // length × 3 bounds the UTF-8 size of any string; encodeInto fills less.
+    textBytes = new SharedArrayBuffer(Math.max(1, total * 3));
+    const bytes = new Uint8Array(textBytes);
+    let pos = 0;
+    for (let i = base; i < end; i++) {
+      offs[i - base] = pos;
+      if (include[i] !== 1) continue;
+      const text = texts[i] as string;
+      if (!text.isWellFormed()) include[i] = 0;
+      else pos += encoder.encodeInto(text, bytes.subarray(pos)).written;
+    }
+    offs[end - base] = pos;
+  }
   return { textBytes, offsets, base, order: call.order, out: call.out, status: call.status, dims: call.dims };
 }

@@ -31,6 +31,9 @@ const kNonSpace = /\S/;
 /** The shared ok outcome (frozen, so one object serves every item). */
 export const kItemOkOutcome: ItemOk = Object.freeze({ state: 'ok' });
 
+/** The outcome of a text with a lone UTF-16 surrogate (frozen, shared). */
+export const kMalformed: ItemFailed = Object.freeze({ state: 'failed', code: 'MALFORMED_UTF16', reason: 'text contains a lone UTF-16 surrogate' });
+
 /**
  * Checks one input text.
  * @param text - the item as given.
@@ -50,6 +53,6 @@ export function validateText(text: unknown, maxTextBytes: number): ItemFailed | 
       return { state: 'failed', code: 'TOO_LARGE', reason: `text is ${bytes} bytes, over the limit of ${maxTextBytes} (options.maxTextBytes)` };
     }
   }
-  if (!text.isWellFormed()) return { state: 'failed', code: 'MALFORMED_UTF16', reason: 'text contains a lone UTF-16 surrogate' };
+  if (!text.isWellFormed()) return kMalformed;
   return undefined;
 }

@@ -11,7 +11,7 @@ import { kItemNoKnownWords, kItemOk } from '../models/embedder.js';
 import { planWindow, type BatchRange } from './batcher.js';
 import { createCallBuffers, createSlab, type EmbedSlab } from './layout.js';
 import { MetricsRecorder } from './metrics.js';
-import { kItemOkOutcome, validateText, type ItemFailed, type ItemOutcome } from './outcome.js';
+import { kItemOkOutcome, kMalformed, validateText, type ItemFailed, type ItemOutcome } from './outcome.js';
 import type { EmbedReply, InsertSpec, PoolTaskReply, PoolTaskRequest, WorkerInit, WorkerReply, WorkerRequest } from './protocol.js';
 
 /** The result of embedding a list of texts. */
@@ -106,12 +106,11 @@ export class Scheduler {
     throwIfAborted(signal);
     const { dims, maxTextBytes, sortWindow, batchTokens } = this.#settings;
     const n = texts.length;
-    const outcomes: Array<ItemOutcome | undefined> = new Array<ItemOutcome | undefined>(n);
+    // Every item starts out ok; invalid items and failed rows are fixed up
+    // one by one, so a clean call allocates no per-item outcome.
+    const outcomes = new Array<ItemOutcome>(n).fill(kItemOkOutcome);
     const include = new Uint8Array(n);
     const lengths = new Uint32Array(n);
-    const firstOf = new Map<string, number>();
-    const duplicates: Array<[number, number]> = [];
-    const unique: number[] = [];
     const call = createCallBuffers(n, dims);
     const order = new Uint32Array(call.order);
     const failed = new Map<number, ItemFailed>();
@@ -122,33 +121,44 @@ export class Scheduler {
     const onAbort = (): void => controller.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     const running: Array<Promise<void>> = [];
+    let invalid = 0;
     try {
       let placed = 0;
       for (let base = 0; base < n; base += sortWindow) {
         const end = Math.min(n, base + sortWindow);
-        const windowItems: number[] = [];
+        const windowItems = new Uint32Array(end - base);
+        let count = 0;
         for (let i = base; i < end; i++) {
           const text = texts[i];
-          const failure = validateText(text, maxTextBytes);
-          if (failure !== undefined) {
-            outcomes[i] = failure;
-            continue;
+          // Fast accept: a string that starts with a visible character and
+          // is short enough that its UTF-8 size cannot pass the cap; whether
+          // it is well-formed is settled when the window is encoded.
+          const quick = typeof text === 'string' && text.length > 0 && text.length * 3 <= maxTextBytes && text.charCodeAt(0) > 32;
+          if (!quick) {
+            const failure = validateText(text, maxTextBytes);
+            if (failure !== undefined) {
+              outcomes[i] = failure;
+              invalid++;
+              continue;
+            }
           }
-          const s = text as string;
-          const first = firstOf.get(s);
-          if (first !== undefined) {
-            duplicates.push([i, first]);
-            continue;
-          }
-          firstOf.set(s, i);
           include[i] = 1;
-          lengths[i] = s.length;
-          windowItems.push(i);
-          unique.push(i);
+          lengths[i] = (text as string).length;
+          windowItems[count++] = i;
         }
-        if (windowItems.length === 0) continue;
-        const slab = createSlab(call, texts, base, end, include);
-        for (const batch of planWindow(windowItems, lengths, order, placed, batchTokens)) {
+        if (count === 0) continue;
+        const slab = createSlab(call, texts, base, end, include, lengths);
+        // Items the encoder found malformed (lone surrogates) are not embedded.
+        let kept = 0;
+        for (let k = 0; k < count; k++) {
+          const i = windowItems[k] ?? 0;
+          if (include[i] === 1) windowItems[kept++] = i;
+          else {
+            outcomes[i] = kMalformed;
+            invalid++;
+          }
+        }
+        for (const batch of planWindow(windowItems.subarray(0, kept), lengths, order, placed, batchTokens, this.#settings.workers)) {
           const p = this.#runIsolating(slab, batch, failed, controller.signal, breaker, insert);
           // Failures are collected by Promise.all below; this keeps a batch
           // that fails while later windows are still being packed from
@@ -156,7 +166,7 @@ export class Scheduler {
           p.catch(() => {});
           running.push(p);
         }
-        placed += windowItems.length;
+        placed += kept;
       }
       await Promise.all(running);
     } catch (error) {
@@ -170,30 +180,25 @@ export class Scheduler {
 
     const status = new Uint8Array(call.status);
     const vectors = new Float32Array(call.out, 0, n * dims);
-    let ok = 0;
-    for (const i of unique) {
-      const failure = failed.get(i);
-      if (failure !== undefined) {
-        outcomes[i] = failure;
-        // A failed attempt may have written part of the row before dying.
-        vectors.fill(0, i * dims, (i + 1) * dims);
-      } else if (status[i] === kItemOk) {
-        outcomes[i] = kItemOkOutcome;
-        ok++;
-      } else if (status[i] === kItemNoKnownWords) {
-        outcomes[i] = { state: 'failed', code: 'NO_KNOWN_WORDS', reason: 'no word of the text is in the model vocabulary' };
-      } else {
-        outcomes[i] = { state: 'failed', code: 'WORKER_FAILED', reason: `worker left the item unembedded (status ${status[i] ?? 0})` };
-      }
+    let notOk = invalid;
+    for (const [i, failure] of failed) {
+      outcomes[i] = failure;
+      // A failed attempt may have written part of the row before dying.
+      vectors.fill(0, i * dims, (i + 1) * dims);
+      notOk++;
     }
-    for (const [i, first] of duplicates) {
-      outcomes[i] = outcomes[first];
-      vectors.copyWithin(i * dims, first * dims, (first + 1) * dims);
-      if (outcomes[i]?.state === 'ok') ok++;
+    for (let i = 0; i < n; i++) {
+      const st = status[i] as number;
+      if (st === kItemOk || include[i] === 0 || failed.has(i)) continue;
+      notOk++;
+      outcomes[i] =
+        st === kItemNoKnownWords
+          ? { state: 'failed', code: 'NO_KNOWN_WORDS', reason: 'no word of the text is in the model vocabulary' }
+          : { state: 'failed', code: 'WORKER_FAILED', reason: `worker left the item unembedded (status ${st})` };
     }
-    this.#metrics.addItems(ok);
-    this.#metrics.addFailures(n - ok);
-    return { vectors, dims, items: outcomes as ItemOutcome[] };
+    this.#metrics.addItems(n - notOk);
+    this.#metrics.addFailures(notOk);
+    return { vectors, dims, items: outcomes };
   }
 
   /** Runs a batch; when it keeps failing, splits it until the bad item is alone. */

@@ -40,12 +40,15 @@ export async function createWorkerKernel(init: WorkerInit): Promise<{ kernel: Em
 
 const decoder = new TextDecoder('utf-8');
 
-function maybeFault(fault: FaultSpec | null, texts: readonly string[], afterPartialWrite: () => void): void {
-  if (fault === null || !texts.some((t) => t.includes(fault.marker))) return;
+/** @returns whether the test-only fault should fire for this batch (counted across the pool). */
+function maybeFault(fault: FaultSpec, texts: readonly string[]): boolean {
+  if (!texts.some((t) => t.includes(fault.marker))) return false;
   const counter = new Int32Array(fault.counter);
   // Atomics.add makes "fire at most `times` times" hold across all workers.
-  if (Atomics.add(counter, kFaultCountSlot, 1) >= fault.times) return;
-  afterPartialWrite();
+  return Atomics.add(counter, kFaultCountSlot, 1) < fault.times;
+}
+
+function fireFault(fault: FaultSpec): never {
   if (fault.mode === 'exit') process.exit(70);
   throw new Error(`injected fault on "${fault.marker}"`);
 }
@@ -67,37 +70,50 @@ export async function handleEmbed(kernel: EmbedKernel, request: EmbedRequest, fa
   const order = new Uint32Array(slab.order, start * 4, end - start);
   const out = new Float32Array(slab.out);
   const status = new Uint8Array(slab.status);
-  const texts: string[] = new Array<string>(order.length);
-  for (let j = 0; j < order.length; j++) {
+  const textOf = (j: number): string => {
     const local = (order[j] ?? 0) - slab.base;
-    texts[j] = decoder.decode(bytes.subarray(offsets[local] ?? 0, offsets[local + 1] ?? 0));
-  }
-  const local = new Uint8Array(order.length);
-  const rows = await kernel.embedBatch(texts, local);
-  const write = (from: number, to: number): void => {
-    for (let j = from; j < to; j++) {
-      const i = order[j] ?? 0;
+    return decoder.decode(bytes.subarray(offsets[local] ?? 0, offsets[local + 1] ?? 0));
+  };
+  const embedSlab = kernel.embedSlab?.bind(kernel);
+  const embed = async (from: number, to: number): Promise<void> => {
+    const items = order.subarray(from, to);
+    if (embedSlab !== undefined) {
+      embedSlab({ bytes, offsets, base: slab.base, items, out, status });
+      return;
+    }
+    const texts = Array.from(items, (_, j) => textOf(from + j));
+    const local = new Uint8Array(items.length);
+    const rows = await kernel.embedBatch(texts, local);
+    for (let j = 0; j < items.length; j++) {
+      const i = items[j] ?? 0;
       out.set(rows.subarray(j * dims, (j + 1) * dims), i * dims);
       status[i] = local[j] ?? 0;
     }
   };
-  // A fault fires after half the rows are written, so a retry must cope
-  // with a partly written batch (rows are idempotent: same place, same value).
-  maybeFault(fault, texts, () => write(0, order.length >> 1));
-  write(0, order.length);
+  if (fault !== null) {
+    const texts = Array.from(order, (_, j) => textOf(j));
+    // A fault fires after half the rows are written, so a retry must cope
+    // with a partly written batch (rows are idempotent: same place, same value).
+    if (maybeFault(fault, texts)) {
+      await embed(0, order.length >> 1);
+      fireFault(fault);
+    }
+  }
+  await embed(0, order.length);
   if (request.insert !== null) {
     // Insert the rows this worker just embedded into the shared graph; a
     // retried batch re-inserts the same labels, which hnswlib treats as an
     // update, so nothing is duplicated.
     const labels = new Uint32Array(request.insert.labels);
     let ok = 0;
-    for (let j = 0; j < order.length; j++) if (local[j] === kItemOk) ok++;
-    const rowsOk = ok === order.length ? rows : new Float32Array(ok * dims);
+    for (let j = 0; j < order.length; j++) if (status[order[j] ?? 0] === kItemOk) ok++;
+    const rowsOk = new Float32Array(ok * dims);
     const labelsOk = new Uint32Array(ok);
     for (let j = 0, o = 0; j < order.length; j++) {
-      if (local[j] !== kItemOk) continue;
-      if (rowsOk !== rows) rowsOk.set(rows.subarray(j * dims, (j + 1) * dims), o * dims);
-      labelsOk[o++] = labels[order[j] ?? 0] ?? 0;
+      const i = order[j] ?? 0;
+      if (status[i] !== kItemOk) continue;
+      rowsOk.set(out.subarray(i * dims, (i + 1) * dims), o * dims);
+      labelsOk[o++] = labels[i] ?? 0;
     }
     if (ok > 0) {
       const pca = request.insert.pca ?? null;

@@ -4,9 +4,9 @@
  */
 import type { Tf } from '../../tensor/backend.js';
 import { sifEmbed } from '../../tensor/sif.js';
-import { kItemNoKnownWords, kItemOk, type EmbedKernel } from '../embedder.js';
+import { kItemNoKnownWords, kItemOk, type EmbedKernel, type SlabBatch } from '../embedder.js';
 import { gloveViews, type GloveHeader, type GloveTable } from './layout.js';
-import { tokenizeToRows } from './tokenize.js';
+import { rowsCapacity, tokenizeToRows, tokenizeUtf8ToRows } from './tokenize.js';
 
 /** The shared state glove-100d hands to workers. */
 export interface GloveShared {
@@ -29,6 +29,10 @@ export class GloveKernel implements EmbedKernel {
   readonly #table: GloveTable;
   readonly #tf: Tf | undefined;
   readonly #math: GloveMath;
+  readonly #acc: Float64Array;
+  #rows = new Int32Array(256);
+  /** Present with `js` math: tokenises UTF-8 in shared memory and writes rows in place. */
+  readonly embedSlab?: (batch: SlabBatch) => void;
 
   /**
    * @param table - views over the shared table.
@@ -41,6 +45,8 @@ export class GloveKernel implements EmbedKernel {
     this.#tf = tf;
     this.#math = math;
     this.dims = table.header.dims;
+    this.#acc = new Float64Array(this.dims);
+    if (math === 'js') this.embedSlab = (batch) => this.#embedSlabJs(batch);
   }
 
   /**
@@ -54,45 +60,82 @@ export class GloveKernel implements EmbedKernel {
   }
 
   #embedJs(texts: readonly string[], status: Uint8Array): Float32Array {
-    const t = this.#table;
     const dims = this.dims;
-    const { vectors, weights, pc } = t;
     const out = new Float32Array(texts.length * dims);
-    const acc = new Float64Array(dims);
     const rows: number[] = [];
     for (let s = 0; s < texts.length; s++) {
       rows.length = 0;
-      tokenizeToRows(t, texts[s] as string, rows);
+      tokenizeToRows(this.#table, texts[s] as string, rows);
       const n = rows.length;
-      if (n === 0) {
-        status[s] = kItemNoKnownWords;
-        continue;
-      }
-      status[s] = kItemOk;
-      acc.fill(0);
-      const share = 1 / n;
-      // Hot loop: indexes are in range by construction, so the values are
-      // read without the `?? 0` guards noUncheckedIndexedAccess would ask for.
-      for (let r = 0; r < n; r++) {
-        const row = rows[r] as number;
-        const w = (weights[row] as number) * share;
-        const base = row * dims;
-        for (let d = 0; d < dims; d++) acc[d] = (acc[d] as number) + w * (vectors[base + d] as number);
-      }
-      let proj = 0;
-      for (let d = 0; d < dims; d++) proj += (acc[d] as number) * (pc[d] as number);
-      let norm = 0;
-      for (let d = 0; d < dims; d++) {
-        const x = (acc[d] as number) - proj * (pc[d] as number);
-        acc[d] = x;
-        norm += x * x;
-      }
-      // A zero vector (every word on the common component) stays zero.
-      const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
-      const o = s * dims;
-      for (let d = 0; d < dims; d++) out[o + d] = (acc[d] as number) * inv;
+      const scratch = this.#scratch(n);
+      for (let r = 0; r < n; r++) scratch[r] = rows[r] as number;
+      status[s] = this.#sifInto(scratch, n, out, s * dims);
     }
     return out;
+  }
+
+  #embedSlabJs(batch: SlabBatch): void {
+    const { bytes, offsets, base, items, out, status } = batch;
+    const dims = this.dims;
+    const table = this.#table;
+    for (let j = 0; j < items.length; j++) {
+      const i = items[j] as number;
+      const local = i - base;
+      const a = offsets[local] as number;
+      const b = offsets[local + 1] as number;
+      const rows = this.#scratch(rowsCapacity(b - a));
+      const n = tokenizeUtf8ToRows(table, bytes, a, b, rows);
+      status[i] = this.#sifInto(rows, n, out, i * dims);
+    }
+  }
+
+  /** A reusable rows buffer of at least `n` entries. */
+  #scratch(n: number): Int32Array {
+    if (this.#rows.length < n) this.#rows = new Int32Array(Math.max(n, this.#rows.length * 2));
+    return this.#rows;
+  }
+
+  /**
+   * Writes the SIF vector of `rows[0, n)` to out[o, o + dims): weighted sum,
+   * common component removed, L2-normalised. The 1/n of the average is left
+   * out: normalisation cancels any positive scale.
+   * @returns kItemOk, or kItemNoKnownWords (row left as it was: zero).
+   */
+  #sifInto(rows: Int32Array, n: number, out: Float32Array, o: number): number {
+    if (n === 0) return kItemNoKnownWords;
+    const dims = this.dims;
+    const { vectors, weights, pc } = this.#table;
+    const acc = this.#acc;
+    acc.fill(0);
+    const body = dims & ~3;
+    // Hot loop: indexes are in range by construction, so the values are
+    // read without the `?? 0` guards noUncheckedIndexedAccess would ask
+    // for; unrolled by four, which V8 runs ~1.5× faster.
+    for (let r = 0; r < n; r++) {
+      const row = rows[r] as number;
+      const w = weights[row] as number;
+      const at = row * dims;
+      let d = 0;
+      for (; d < body; d += 4) {
+        acc[d] = (acc[d] as number) + w * (vectors[at + d] as number);
+        acc[d + 1] = (acc[d + 1] as number) + w * (vectors[at + d + 1] as number);
+        acc[d + 2] = (acc[d + 2] as number) + w * (vectors[at + d + 2] as number);
+        acc[d + 3] = (acc[d + 3] as number) + w * (vectors[at + d + 3] as number);
+      }
+      for (; d < dims; d++) acc[d] = (acc[d] as number) + w * (vectors[at + d] as number);
+    }
+    let proj = 0;
+    for (let d = 0; d < dims; d++) proj += (acc[d] as number) * (pc[d] as number);
+    let norm = 0;
+    for (let d = 0; d < dims; d++) {
+      const x = (acc[d] as number) - proj * (pc[d] as number);
+      acc[d] = x;
+      norm += x * x;
+    }
+    // A zero vector (every word on the common component) stays zero.
+    const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+    for (let d = 0; d < dims; d++) out[o + d] = (acc[d] as number) * inv;
+    return kItemOk;
   }
 
   #embedTf(texts: readonly string[], status: Uint8Array): Float32Array {

@@ -42,3 +42,140 @@ export function tokenizeToRows(table: GloveTable, text: string, rows: number[]):
 export function splitWords(text: string): string[] {
   return text.toLowerCase().match(kWordPattern) ?? [];
 }
+
+/** Byte classes of the UTF-8 tokeniser (ASCII only; bytes ≥ 0x80 are kNonAscii). */
+const kSeparator = 0;
+const kAlnum = 1;
+const kApostrophe = 2;
+const kNonAscii = 3;
+
+/**
+ * Class of every byte; for ASCII letters and digits, `kLower` holds the
+ * lower-cased byte (what `toLowerCase` makes of it).
+ */
+const kClass = new Uint8Array(256);
+const kLower = new Uint8Array(256);
+for (let b = 0; b < 256; b++) {
+  kLower[b] = b >= 0x41 && b <= 0x5a ? b + 0x20 : b;
+  if (b >= 0x80) kClass[b] = kNonAscii;
+  else if ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)) kClass[b] = kAlnum;
+  else if (b === 0x27) kClass[b] = kApostrophe;
+  else kClass[b] = kSeparator;
+}
+
+const kFnvOffset = 0x811c9dc5;
+const kFnvPrime = 0x01000193;
+
+/**
+ * Looks up the lower-cased ASCII word bytes[start, end) whose FNV-1a hash
+ * (over the lower-cased bytes, which equal its UTF-16 units) is `hash`.
+ * @returns the row, or -1.
+ */
+function lookupAsciiWord(t: GloveTable, bytes: Uint8Array, start: number, end: number, hash: number): number {
+  const { hash: slots, wordOffsets, chars } = t;
+  const mask = t.header.slots - 1;
+  const len = end - start;
+  let slot = hash & mask;
+  // Hot loop: indexes are in range by construction, so the values are read
+  // without the `?? 0` guards noUncheckedIndexedAccess would ask for.
+  for (;;) {
+    const row = slots[slot] as number;
+    if (row < 0) return -1;
+    const a = wordOffsets[row] as number;
+    if ((wordOffsets[row + 1] as number) - a === len) {
+      let k = 0;
+      while (k < len && chars[a + k] === kLower[bytes[start + k] as number]) k++;
+      if (k === len) return row;
+    }
+    slot = (slot + 1) & mask;
+  }
+}
+
+/**
+ * Splits the UTF-8 text bytes[start, end) into vocabulary rows without
+ * making a string, for texts that are pure ASCII (the common case); the
+ * rules are those of {@link tokenizeToRows}, on the same lower-cased
+ * UTF-16 units, so both give the same rows.
+ * @param table - the GloVe table.
+ * @param bytes - UTF-8 bytes.
+ * @param start - the text's first byte.
+ * @param end - one past its last byte.
+ * @param rows - receives the rows of known words; needs room for (end - start + 1) / 2 rows.
+ * @returns the number of known words, or -1 when the text holds a non-ASCII
+ *   byte (the caller then decodes it and uses {@link tokenizeToRows}).
+ */
+export function tokenizeAsciiToRows(table: GloveTable, bytes: Uint8Array, start: number, end: number, rows: Int32Array): number {
+  let n = 0;
+  let p = start;
+  while (p < end) {
+    const cls = kClass[bytes[p] as number] as number;
+    if (cls !== kAlnum) {
+      if (cls === kNonAscii) return -1;
+      p++;
+      continue;
+    }
+    const wordStart = p;
+    let h = kFnvOffset;
+    let apostrophe = -1;
+    let prefixHash = 0;
+    for (;;) {
+      let c = kClass[bytes[p] as number] as number;
+      while (c === kAlnum) {
+        h = Math.imul(h ^ (kLower[bytes[p] as number] as number), kFnvPrime);
+        p++;
+        c = p < end ? (kClass[bytes[p] as number] as number) : kSeparator;
+      }
+      if (c === kNonAscii) return -1;
+      // An apostrophe stays in the word only between two letters or digits.
+      if (c !== kApostrophe || p + 1 >= end) break;
+      const next = kClass[bytes[p + 1] as number] as number;
+      if (next === kNonAscii) return -1;
+      if (next !== kAlnum) break;
+      if (apostrophe < 0) {
+        apostrophe = p;
+        prefixHash = h;
+      }
+      h = Math.imul(h ^ 0x27, kFnvPrime);
+      p++;
+    }
+    let row = lookupAsciiWord(table, bytes, wordStart, p, h >>> 0);
+    // As in tokenizeToRows: "children's" falls back to "children".
+    if (row < 0 && apostrophe >= 0) row = lookupAsciiWord(table, bytes, wordStart, apostrophe, prefixHash >>> 0);
+    if (row >= 0) rows[n++] = row;
+  }
+  return n;
+}
+
+const utf8 = new TextDecoder('utf-8');
+const stringRows: number[] = [];
+
+/**
+ * Splits the UTF-8 text bytes[start, end) into vocabulary rows: the ASCII
+ * fast path of {@link tokenizeAsciiToRows}, else the text decoded and split
+ * by {@link tokenizeToRows}. Same rows as `tokenizeToRows` on the decoded text.
+ * @param table - the GloVe table.
+ * @param bytes - UTF-8 bytes.
+ * @param start - the text's first byte.
+ * @param end - one past its last byte.
+ * @param rows - receives the rows of known words; needs room for (end - start + 1) / 2 rows.
+ * @returns the number of known words.
+ */
+export function tokenizeUtf8ToRows(table: GloveTable, bytes: Uint8Array, start: number, end: number, rows: Int32Array): number {
+  const n = tokenizeAsciiToRows(table, bytes, start, end, rows);
+  if (n >= 0) return n;
+  stringRows.length = 0;
+  const text = utf8.decode(bytes.subarray(start, end));
+  tokenizeToRows(table, text, stringRows);
+  for (let k = 0; k < stringRows.length; k++) rows[k] = stringRows[k] as number;
+  return stringRows.length;
+}
+
+/**
+ * Room a rows buffer needs for a text of `byteLength` bytes: at most one
+ * word every two bytes.
+ * @param byteLength - the text's UTF-8 size.
+ * @returns rows.
+ */
+export function rowsCapacity(byteLength: number): number {
+  return (byteLength + 2) >> 1;
+}
