@@ -1,5 +1,5 @@
 /**
- * The main-thread scheduler: validates and dedupes texts, packs them into a
+ * The main-thread scheduler: validates texts, packs them into a
  * shared slab, cuts batches, runs them on the pool with retries, splits a
  * batch that keeps failing to isolate the bad item, and collects per-item
  * outcomes.
@@ -33,6 +33,8 @@ export interface SchedulerSettings {
   readonly sortWindow: number;
   readonly maxRetries: number;
 }
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Items isolated as failed, with no batch succeeding, before a call gives up. */
 const kBreakerThreshold = 8;
@@ -167,6 +169,11 @@ export class Scheduler {
           running.push(p);
         }
         placed += kept;
+        // Let the event loop hand finished workers their next batch before
+        // packing the next window: the pool only posts a task to a worker
+        // from a reply's callback, so a long synchronous packing loop leaves
+        // the workers idle.
+        if (end < n) await yieldToEventLoop();
       }
       await Promise.all(running);
     } catch (error) {

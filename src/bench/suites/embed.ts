@@ -34,10 +34,11 @@ export async function runEmbedSuite(report: Report, ctx: SuiteContext): Promise<
 
   // Main-thread baselines: the same glove-100d kernel on the same backend.
   const cacheDir = defaultCacheDir();
-  const { buffer, header } = ensureGloveCache(cacheDir);
+  const { buffer, header, memory } = ensureGloveCache(cacheDir);
   const tf = await loadTf('wasm');
   const tfKernel = createGloveKernel({ buffer, header, math: 'tfjs' }, tf);
-  const jsKernel = createGloveKernel({ buffer, header, math: 'js' }, tf);
+  // The same fused kernel the engine's workers run (SIMD sum over the shared memory).
+  const jsKernel = createGloveKernel(memory !== undefined ? { buffer, header, math: 'js', memory } : { buffer, header, math: 'js' }, tf);
   const status = new Uint8Array(256);
   // The naive pattern: one awaited call per text on the main thread.
   const naiveTf = async (text: string): Promise<Float32Array> => tfKernel.embedBatch([text], status);
@@ -88,7 +89,7 @@ export async function runEmbedSuite(report: Report, ctx: SuiteContext): Promise<
       title: `throughput, glove-100d on wasm, ${dataset}`,
       columns: ['pattern', 'items', 'items/s', '× sequential TF.js', '× sequential JS'],
       rows: rows.map((r) => [...r]),
-      note: `Mean of ${iterations} iteration(s) after a warm-up, tinybench, all in one run. The sequential TF.js pattern runs on ${naiveTexts.length} texts spread over the same corpus. The engine's default math on wasm is fused JS; TF.js ops are the other implementation of the same model (same vectors to 1e-5).`,
+      note: `Mean of ${iterations} iteration(s) after a warm-up, tinybench, all in one run. The sequential TF.js pattern runs on ${naiveTexts.length} texts spread over the same corpus. The engine's default math on wasm is fused JS (UTF-8 tokeniser over shared memory, WebAssembly SIMD weighted sum), and the fused-JS rows run that same kernel per item or per batch; TF.js ops are the other implementation of the same model (same vectors to 1e-5).`,
     });
     const conditions = { dataset, backend: 'wasm', iterations };
     rows.forEach(([name, , r]) => report.figure({ suite: 'embed', name: `items/s: ${name}`, value: r, unit: 'items/s', conditions }));

@@ -8,6 +8,7 @@ import { writeFileAtomicSync } from '../../store/atomic.js';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { VecforgeError, errorMessage } from '../../errors.js';
+import { createSharedMemory, type WasmMemory } from '../../tensor/sif-wasm.js';
 import {
   gloveSections,
   gloveViews,
@@ -240,12 +241,27 @@ export function convertGlove(cachePath: string): Uint8Array {
 }
 
 /**
+ * Scratch pages a loaded table's memory may grow by: each kernel instance
+ * that runs the SIMD kernel claims one (past that, kernels use the JS loop).
+ */
+export const kGloveScratchPages = 256;
+
+/** A table loaded into shared memory. */
+export interface LoadedGlove {
+  /** The whole file (the memory's buffer, when there is one; it may be longer than the file). */
+  readonly buffer: SharedArrayBuffer;
+  readonly header: GloveHeader;
+  /** The shared WebAssembly memory `buffer` belongs to; absent without WebAssembly. */
+  readonly memory?: WasmMemory;
+}
+
+/**
  * Reads a cache file into a SharedArrayBuffer and checks it whole: magic,
  * version, size and payload checksum.
  * @param cachePath - the table path.
  * @returns the buffer and header, or `{ error }` saying why it is unusable.
  */
-export function readGloveCache(cachePath: string): { buffer: SharedArrayBuffer; header: GloveHeader } | { error: string } {
+export function readGloveCache(cachePath: string): LoadedGlove | { error: string } {
   let fd: number;
   try {
     fd = openSync(cachePath, 'r');
@@ -254,7 +270,10 @@ export function readGloveCache(cachePath: string): { buffer: SharedArrayBuffer; 
   }
   try {
     const size = fstatSync(fd).size;
-    const buffer = new SharedArrayBuffer(size);
+    // A shared WebAssembly memory is a SharedArrayBuffer that the SIMD
+    // kernel (src/tensor/sif-wasm.ts) can also address.
+    const memory = createSharedMemory(size, kGloveScratchPages);
+    const buffer = memory !== undefined ? (memory.buffer as SharedArrayBuffer) : new SharedArrayBuffer(size);
     const bytes = new Uint8Array(buffer);
     let off = 0;
     while (off < size) {
@@ -275,7 +294,7 @@ export function readGloveCache(cachePath: string): { buffer: SharedArrayBuffer; 
     const digest = hash.digest();
     const stored = bytes.subarray(kGloveChecksumOffset, kGloveChecksumOffset + 32);
     for (let i = 0; i < 32; i++) if (digest[i] !== stored[i]) return { error: 'checksum mismatch' };
-    return { buffer, header };
+    return memory !== undefined ? { buffer, header, memory } : { buffer, header };
   } finally {
     closeSync(fd);
   }
@@ -288,7 +307,7 @@ export function readGloveCache(cachePath: string): { buffer: SharedArrayBuffer; 
  * @param cacheDir - the cache directory.
  * @returns the table in shared memory, and whether it was converted now.
  */
-export function ensureGloveCache(cacheDir: string): { buffer: SharedArrayBuffer; header: GloveHeader; path: string; converted: boolean } {
+export function ensureGloveCache(cacheDir: string): LoadedGlove & { path: string; converted: boolean } {
   const path = gloveCachePath(cacheDir);
   const first = readGloveCache(path);
   if (!('error' in first)) return { ...first, path, converted: false };

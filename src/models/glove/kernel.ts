@@ -4,6 +4,7 @@
  */
 import type { Tf } from '../../tensor/backend.js';
 import { sifEmbed } from '../../tensor/sif.js';
+import { createSifWasm, kWasmPageBytes, type SifWasm, type WasmMemory } from '../../tensor/sif-wasm.js';
 import { kItemNoKnownWords, kItemOk, type EmbedKernel, type SlabBatch } from '../embedder.js';
 import { gloveViews, type GloveHeader, type GloveTable } from './layout.js';
 import { rowsCapacity, tokenizeToRows, tokenizeUtf8ToRows } from './tokenize.js';
@@ -13,6 +14,8 @@ export interface GloveShared {
   readonly buffer: SharedArrayBuffer;
   readonly header: GloveHeader;
   readonly math: GloveMath;
+  /** The shared WebAssembly memory `buffer` belongs to, for the SIMD kernel; absent: JS loop only. */
+  readonly memory?: WasmMemory;
 }
 
 /**
@@ -31,6 +34,8 @@ export class GloveKernel implements EmbedKernel {
   readonly #math: GloveMath;
   readonly #acc: Float64Array;
   #rows = new Int32Array(256);
+  /** The SIMD kernel and this instance's scratch page in the shared memory (rows, then one output row). */
+  readonly #simd: { readonly run: SifWasm; readonly rows: Int32Array; readonly rowsPtr: number; readonly out: Float32Array; readonly outPtr: number; readonly ptrs: readonly [number, number, number] } | undefined;
   /** Present with `js` math: tokenises UTF-8 in shared memory and writes rows in place. */
   readonly embedSlab?: (batch: SlabBatch) => void;
 
@@ -38,8 +43,9 @@ export class GloveKernel implements EmbedKernel {
    * @param table - views over the shared table.
    * @param tf - TF.js with a backend ready (required for `tfjs` math).
    * @param math - which implementation computes the vectors.
+   * @param memory - the shared memory of `table`, for the SIMD kernel of `js` math.
    */
-  constructor(table: GloveTable, tf: Tf | undefined, math: GloveMath) {
+  constructor(table: GloveTable, tf: Tf | undefined, math: GloveMath, memory?: WasmMemory) {
     if (math === 'tfjs' && tf === undefined) throw new Error('glove-100d tfjs math needs TF.js');
     this.#table = table;
     this.#tf = tf;
@@ -47,6 +53,7 @@ export class GloveKernel implements EmbedKernel {
     this.dims = table.header.dims;
     this.#acc = new Float64Array(this.dims);
     if (math === 'js') this.embedSlab = (batch) => this.#embedSlabJs(batch);
+    this.#simd = math === 'js' && memory !== undefined ? claimSimd(memory, table) : undefined;
   }
 
   /**
@@ -89,8 +96,9 @@ export class GloveKernel implements EmbedKernel {
     }
   }
 
-  /** A reusable rows buffer of at least `n` entries. */
+  /** A reusable rows buffer of at least `n` entries: the SIMD scratch when it fits. */
   #scratch(n: number): Int32Array {
+    if (this.#simd !== undefined && n <= this.#simd.rows.length) return this.#simd.rows;
     if (this.#rows.length < n) this.#rows = new Int32Array(Math.max(n, this.#rows.length * 2));
     return this.#rows;
   }
@@ -103,6 +111,12 @@ export class GloveKernel implements EmbedKernel {
    */
   #sifInto(rows: Int32Array, n: number, out: Float32Array, o: number): number {
     if (n === 0) return kItemNoKnownWords;
+    const simd = this.#simd;
+    if (simd !== undefined && rows === simd.rows) {
+      simd.run.sif(simd.rowsPtr, n, simd.ptrs[0], simd.ptrs[1], simd.ptrs[2], simd.outPtr);
+      out.set(simd.out, o);
+      return kItemOk;
+    }
     const dims = this.dims;
     const { vectors, weights, pc } = this.#table;
     const acc = this.#acc;
@@ -173,6 +187,36 @@ export class GloveKernel implements EmbedKernel {
 }
 
 /**
+ * Sets up the SIMD kernel: claims a scratch page of the table's memory
+ * (memory.grow hands every caller, in any thread, its own page).
+ * @returns the kernel and its scratch, or undefined (JS loop) when WebAssembly
+ *   SIMD, the dims or the memory's spare pages do not allow it.
+ */
+function claimSimd(memory: WasmMemory, table: GloveTable): { run: SifWasm; rows: Int32Array; rowsPtr: number; out: Float32Array; outPtr: number; ptrs: readonly [number, number, number] } | undefined {
+  const dims = table.header.dims;
+  const run = createSifWasm(memory, dims);
+  if (run === undefined || dims * 4 > kWasmPageBytes / 2) return undefined;
+  let page: number;
+  try {
+    page = memory.grow(1);
+  } catch {
+    return undefined;
+  }
+  // grow() replaces `memory.buffer`; views over the old one (the table's) stay valid.
+  const base = page * kWasmPageBytes;
+  const outPtr = base + kWasmPageBytes - dims * 4;
+  const rowsPtr = base;
+  return {
+    run,
+    rows: new Int32Array(memory.buffer, rowsPtr, (outPtr - rowsPtr) / 4),
+    rowsPtr,
+    out: new Float32Array(memory.buffer, outPtr, dims),
+    outPtr,
+    ptrs: [table.vectors.byteOffset, table.weights.byteOffset, table.pc.byteOffset],
+  };
+}
+
+/**
  * Builds the kernel in a worker from the shared state.
  * @param shared - the {@link GloveShared} state.
  * @param tf - TF.js, required by this model.
@@ -180,5 +224,5 @@ export class GloveKernel implements EmbedKernel {
  */
 export function createGloveKernel(shared: unknown, tf: Tf | undefined): EmbedKernel {
   const s = shared as GloveShared;
-  return new GloveKernel(gloveViews(s.buffer, s.header), tf, s.math);
+  return new GloveKernel(gloveViews(s.buffer, s.header), tf, s.math, s.memory);
 }
