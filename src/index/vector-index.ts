@@ -6,9 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { constants as fsConstants, copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortError, VecforgeError, errorMessage, throwIfAborted } from '../errors.js';
-import { DocStore, type DocRecord } from '../store/doc-store.js';
+import { DocStore, kDocSegmentLabels, type DocRecord } from '../store/doc-store.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { PcaModelRef, PcaStage } from '../scheduler/protocol.js';
 import { loadTf, type BackendName } from '../tensor/backend.js';
@@ -320,7 +321,6 @@ export class VectorIndex {
    */
   #docsBase: string | null = null;
   readonly #docsWritten = new Set<number>();
-  readonly #docsRemoved = new Set<number>();
   #version: string | null;
   #closed = false;
   #mutations = 0;
@@ -384,11 +384,28 @@ export class VectorIndex {
     const runtime = section === null ? null : await VectorIndex.#openPca(section, path, dir, manifest.counts.count);
     const core = loadHnswCore();
     const graphPath = join(path, 'graph.hnsw');
+    // A pool worker loads the graph while this thread decodes the doc store.
+    const loading = core.sharedAcrossThreads
+      ? host.scheduler.run({ kind: 'load-graph', handle: 0, path: graphPath, space: manifest.space, dims: manifest.dims, maxElements: manifest.counts.capacity })
+      : null;
+    loading?.catch(() => {});
+    const records: Array<[number, DocRecord]> = [];
+    try {
+      const store = DocStore.open(join(path, 'docs.lmdb'), true);
+      try {
+        store.readAll((label, record) => records.push([label, record]));
+      } finally {
+        await store.close();
+      }
+    } catch (error) {
+      const loaded = await loading?.catch(() => null);
+      if (loaded !== undefined && loaded !== null) core.free(loaded.handle);
+      runtime?.store?.close();
+      throw error;
+    }
     let handle: number;
     try {
-      handle = core.sharedAcrossThreads
-        ? (await host.scheduler.run({ kind: 'load-graph', handle: 0, path: graphPath, space: manifest.space, dims: manifest.dims, maxElements: manifest.counts.capacity })).handle
-        : core.load(graphPath, manifest.space, manifest.dims, manifest.counts.capacity, true);
+      handle = loading !== null ? (await loading).handle : core.load(graphPath, manifest.space, manifest.dims, manifest.counts.capacity, true);
     } catch (error) {
       runtime?.store?.close();
       throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: the graph file does not load: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
@@ -406,12 +423,7 @@ export class VectorIndex {
     });
     const index = new VectorIndex(host, core, options, handle, manifest.counts.nextLabel, name, runtime);
     try {
-      const store = DocStore.open(join(path, 'docs.lmdb'), true);
-      try {
-        for (const [label, record] of store.entries()) index.#remember(label, record);
-      } finally {
-        await store.close();
-      }
+      for (const [label, record] of records) index.#remember(label, record);
       if (index.#liveCount !== manifest.counts.count) {
         throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: doc store holds ${index.#liveCount} items, the manifest says ${manifest.counts.count}`);
       }
@@ -460,7 +472,6 @@ export class VectorIndex {
   #remember(label: number, record: DocRecord): void {
     this.#docs[label] = record;
     this.#docsWritten.add(label);
-    this.#docsRemoved.delete(label);
     this.#idToLabel.set(record.id, label);
     this.#live.set(label);
     this.#liveCount++;
@@ -477,8 +488,6 @@ export class VectorIndex {
     const record = this.#docs[label];
     if (record === undefined) return;
     this.#docs[label] = undefined;
-    this.#docsWritten.delete(label);
-    this.#docsRemoved.add(label);
     this.#idToLabel.delete(record.id);
     this.#live.clear(label);
     this.#liveCount--;
@@ -1367,21 +1376,34 @@ export class VectorIndex {
       const dir = this.#options.dir;
       const version = nextVersionDir(dir);
       const graph = join(version.path, 'graph.hnsw');
-      if (this.#core.sharedAcrossThreads) {
-        await this.#host.scheduler.run({ kind: 'save-graph', handle: this.#handle, path: graph, space: this.#options.space, dims: this.#graphDims, maxElements: 0 });
-      } else this.#core.save(this.#handle, graph);
+      // A pool worker writes the graph while this thread writes the doc store.
+      const savingGraph = this.#core.sharedAcrossThreads
+        ? this.#host.scheduler.run({ kind: 'save-graph', handle: this.#handle, path: graph, space: this.#options.space, dims: this.#graphDims, maxElements: 0 })
+        : null;
+      savingGraph?.catch(() => {});
       const docsPath = join(version.path, 'docs.lmdb');
       const base = this.#docsBase !== null && existsSync(this.#docsBase) ? this.#docsBase : null;
-      // Published files are never written again (versions share them by
-      // hard links), so the changes go into a copy of the last version's store.
-      if (base !== null) copyFileSync(base, docsPath, fsConstants.COPYFILE_FICLONE);
-      const store = DocStore.open(docsPath);
       try {
-        if (base !== null) store.applyChanges(this.#docsRemoved, this.#changedRecords());
-        else store.writeAll(this.#liveRecords());
+        // Published files are never written again (versions share them by
+        // hard links), so the changes go into a copy of the last version's
+        // store. lmdb's commit fsyncs the file, copied pages included.
+        if (base !== null) copyFileSync(base, docsPath, fsConstants.COPYFILE_FICLONE);
+        const store = DocStore.open(docsPath);
+        try {
+          // Records of removed labels stay in their segments until a full
+          // rewrite, once they outnumber the live ones.
+          const compact = this.#nextLabel > 2 * this.#liveCount + kDocSegmentLabels;
+          store.save(this.#docs, base !== null && !compact ? this.#docsWritten : null);
+        } finally {
+          await store.close();
+        }
       } finally {
-        await store.close();
+        await savingGraph?.catch(() => {});
       }
+      if (savingGraph !== null) await savingGraph;
+      else this.#core.save(this.#handle, graph);
+      // hnswlib writes through a plain stream: flush it before the manifest names it.
+      await fsyncFile(graph);
       const files = ['graph.hnsw', 'docs.lmdb'];
       let section: PcaManifestSection | null = null;
       if (pca !== null) {
@@ -1430,14 +1452,6 @@ export class VectorIndex {
   #docsSaved(path: string): void {
     this.#docsBase = path;
     this.#docsWritten.clear();
-    this.#docsRemoved.clear();
-  }
-
-  *#changedRecords(): Generator<readonly [number, DocRecord]> {
-    for (const label of this.#docsWritten) {
-      const d = this.#docs[label];
-      if (d !== undefined) yield [label, d] as const;
-    }
   }
 
   *#liveRecords(): Generator<readonly [number, DocRecord]> {
@@ -1516,6 +1530,16 @@ function graphBytesPerVector(m: number, dims: number): number {
   const level0 = (2 * m + 1) * 4 + dims * 4 + 8;
   const upper = ((m + 1) * 4) / Math.max(1, m - 1) + 8;
   return Math.round(level0 + upper);
+}
+
+/** Flushes a file to disk (on a libuv thread). */
+async function fsyncFile(path: string): Promise<void> {
+  const handle = await openFile(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /** A copy of a vector on shared memory, for pool tasks. */

@@ -404,8 +404,10 @@ class JobRun {
   #lastCheckpointAt = performance.now();
   #totalBytes: number | null = null;
   #cacheWrites: Array<Promise<void>> = [];
-  /** Items read and embedded, waiting for one upsert. */
-  #upserts: { items: IndexItem[]; existed: boolean[]; lines: number[] } = { items: [], existed: [], lines: [] };
+  /** New or changed items read, waiting to be embedded and upserted together. */
+  #waiting: JobItem[] = [];
+  /** Failures of the records read since the last flush. */
+  #failuresWaiting: Failure[] = [];
   readonly #committedAtStart: number;
 
   constructor(
@@ -546,20 +548,12 @@ class JobRun {
         pending.push(c.item);
       }
     });
-    const vectors = await this.#vectors(pending, failures);
-    const up = this.#upserts;
-    for (const item of pending) {
-      const vector = vectors.get(item.hash);
-      if (vector === undefined) continue;
-      up.items.push({ id: item.id, vector, hash: item.hash, namespace: item.namespace, metadata: item.metadata });
-      up.existed.push(this.#index.get(item.id) !== undefined);
-      up.lines.push(item.line);
-    }
-    this.#writeFailures(failures);
-    // Upserts wait until a chunk's worth gathered (or a checkpoint): a few
-    // changed records per chunk, inserted on their own, would keep all but
-    // one pool worker idle.
-    if (up.items.length >= this.#spec.chunkSize) await this.#flushUpserts();
+    for (const f of failures) this.#failuresWaiting.push(f);
+    // Changed items wait until a chunk's worth gathered (or a checkpoint,
+    // or the end): a few per chunk, embedded and inserted on their own,
+    // would keep all but one pool worker idle.
+    for (const item of pending) this.#waiting.push(item);
+    if (this.#waiting.length >= this.#spec.chunkSize) await this.#flushUpserts();
     const last = chunk[chunk.length - 1];
     if (last !== undefined) this.#position = last.at;
   }
@@ -571,12 +565,33 @@ class JobRun {
     this.#timers.timeSync('write', () => this.#errors.write(failures));
   }
 
-  /** Upserts the gathered items; checkpoints and the end of the input call it before they save. */
+  /** Embeds (or takes from the cache) and upserts the gathered items; checkpoints and the end of the input call it before they save. */
   async #flushUpserts(): Promise<void> {
-    const { items, existed, lines } = this.#upserts;
-    if (items.length === 0) return;
-    this.#upserts = { items: [], existed: [], lines: [] };
-    const failures: Failure[] = [];
+    const pending = this.#waiting;
+    // Failures are written with the items of their chunks, sorted by line:
+    // errors.jsonl reads the same whichever chunks were flushed together.
+    const failures = this.#failuresWaiting;
+    this.#waiting = [];
+    this.#failuresWaiting = [];
+    if (pending.length === 0) {
+      this.#writeFailures(failures);
+      return;
+    }
+    const vectors = await this.#vectors(pending, failures);
+    const items: IndexItem[] = [];
+    const existed: boolean[] = [];
+    const lines: number[] = [];
+    for (const item of pending) {
+      const vector = vectors.get(item.hash);
+      if (vector === undefined) continue;
+      items.push({ id: item.id, vector, hash: item.hash, namespace: item.namespace, metadata: item.metadata });
+      existed.push(this.#index.get(item.id) !== undefined);
+      lines.push(item.line);
+    }
+    if (items.length === 0) {
+      this.#writeFailures(failures);
+      return;
+    }
     const outcomes = await this.#timers.time('insert', () => this.#index.upsert(items, this.#spec.signal !== undefined ? { signal: this.#spec.signal } : {}));
     outcomes.forEach((o, i) => {
       if (o.state === 'ok') {
