@@ -37,14 +37,16 @@ export class DocStore {
   /** Layout 1: label → record. */
   readonly #docs: Database<DocRecord, number>;
   /** Layout 2: segment number → records of its labels. */
-  readonly #segments: Database<Array<DocRecord | null>, number>;
-  readonly #info: Database<unknown, string>;
+  readonly #segments: Database<Array<DocRecord | null>, number> | undefined;
+  readonly #info: Database<unknown, string> | undefined;
 
   private constructor(root: RootDatabase) {
     this.#root = root;
+    // Opened read-only, a store of the old layout has no segments or info
+    // database, and lmdb gives none back.
     this.#docs = root.openDB<DocRecord, number>({ name: 'docs', keyEncoding: 'uint32' });
-    this.#segments = root.openDB<Array<DocRecord | null>, number>({ name: 'segments', keyEncoding: 'uint32' });
-    this.#info = root.openDB<unknown, string>({ name: 'info' });
+    this.#segments = root.openDB<Array<DocRecord | null>, number>({ name: 'segments', keyEncoding: 'uint32' }) as Database<Array<DocRecord | null>, number> | undefined;
+    this.#info = root.openDB<unknown, string>({ name: 'info' }) as Database<unknown, string> | undefined;
   }
 
   /**
@@ -64,7 +66,7 @@ export class DocStore {
 
   /** Whether the store is in the segment layout (else it is empty or in the old one). */
   get #segmented(): boolean {
-    return this.#info.get(kLayoutKey) === kDocLayout;
+    return this.#info?.get(kLayoutKey) === kDocLayout;
   }
 
   /**
@@ -75,6 +77,9 @@ export class DocStore {
    * @param changed - labels written since the store last matched `docs`, or null.
    */
   save(docs: ReadonlyArray<DocRecord | undefined>, changed: Iterable<number> | null): void {
+    const segmentsDb = this.#segments;
+    const info = this.#info;
+    if (segmentsDb === undefined || info === undefined) throw new VecforgeError('ERR_IO', 'the doc store is open read-only');
     const full = changed === null || !this.#segmented;
     const segments = new Set<number>();
     if (full) for (let s = 0; s * kDocSegmentLabels < docs.length; s++) segments.add(s);
@@ -84,17 +89,17 @@ export class DocStore {
     this.#root.transactionSync(() => {
       if (full) {
         for (const key of [...this.#docs.getKeys()]) void this.#docs.remove(key);
-        for (const key of [...this.#segments.getKeys()]) void this.#segments.remove(key);
+        for (const key of [...segmentsDb.getKeys()]) void segmentsDb.remove(key);
       }
       for (const s of segments) {
         const start = s * kDocSegmentLabels;
         const end = Math.min(docs.length, start + kDocSegmentLabels);
         const records: Array<DocRecord | null> = [];
         for (let label = start; label < end; label++) records.push(docs[label] ?? null);
-        void this.#segments.put(s, records);
+        void segmentsDb.put(s, records);
       }
-      void this.#info.put(kLiveKey, live);
-      void this.#info.put(kLayoutKey, kDocLayout);
+      void info.put(kLiveKey, live);
+      void info.put(kLayoutKey, kDocLayout);
     });
   }
 
@@ -105,16 +110,17 @@ export class DocStore {
    */
   readAll(visit: (label: number, record: DocRecord) => void): number {
     let n = 0;
-    if (!this.#segmented) {
+    const segments = this.#segments;
+    if (!this.#segmented || segments === undefined) {
       for (const { key, value } of this.#docs.getRange({ snapshot: false })) {
         visit(key, value);
         n++;
       }
       return n;
     }
-    const live = this.#info.get(kLiveKey);
+    const live = this.#info?.get(kLiveKey);
     if (!(live instanceof Uint8Array)) throw new VecforgeError('ERR_INDEX_CORRUPT', 'the doc store has segments but no live-label set');
-    for (const { key, value } of this.#segments.getRange({ snapshot: false })) {
+    for (const { key, value } of segments.getRange({ snapshot: false })) {
       const start = key * kDocSegmentLabels;
       for (let j = 0; j < value.length; j++) {
         const label = start + j;
