@@ -423,7 +423,7 @@ export class VectorIndex {
     });
     const index = new VectorIndex(host, core, options, handle, manifest.counts.nextLabel, name, runtime);
     try {
-      for (const [label, record] of records) index.#remember(label, record);
+      for (const [label, record] of records) index.#remember(label, record, true);
       if (index.#liveCount !== manifest.counts.count) {
         throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: doc store holds ${index.#liveCount} items, the manifest says ${manifest.counts.count}`);
       }
@@ -469,9 +469,10 @@ export class VectorIndex {
     };
   }
 
-  #remember(label: number, record: DocRecord): void {
+  /** @param saved - the record is already in the doc store of the current version (opening). */
+  #remember(label: number, record: DocRecord, saved = false): void {
     this.#docs[label] = record;
-    this.#docsWritten.add(label);
+    if (!saved) this.#docsWritten.add(label);
     this.#idToLabel.set(record.id, label);
     this.#live.set(label);
     this.#liveCount++;
