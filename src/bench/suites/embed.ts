@@ -34,11 +34,11 @@ export async function runEmbedSuite(report: Report, ctx: SuiteContext): Promise<
 
   // Main-thread baselines: the same glove-100d kernel on the same backend.
   const cacheDir = defaultCacheDir();
-  const { buffer, header, memory } = ensureGloveCache(cacheDir);
+  const { buffer, header, asciiLookup, memory } = ensureGloveCache(cacheDir);
   const tf = await loadTf('wasm');
   const tfKernel = createGloveKernel({ buffer, header, math: 'tfjs' }, tf);
   // The same fused kernel the engine's workers run (SIMD sum over the shared memory).
-  const jsKernel = createGloveKernel(memory !== undefined ? { buffer, header, math: 'js', memory } : { buffer, header, math: 'js' }, tf);
+  const jsKernel = createGloveKernel(memory !== undefined ? { buffer, header, math: 'js', asciiLookup, memory } : { buffer, header, math: 'js', asciiLookup }, tf);
   const status = new Uint8Array(256);
   // The naive pattern: one awaited call per text on the main thread.
   const naiveTf = async (text: string): Promise<Float32Array> => tfKernel.embedBatch([text], status);

@@ -11,6 +11,7 @@ import { VecforgeError, errorMessage } from '../../errors.js';
 import { createSharedMemory, type WasmMemory } from '../../tensor/sif-wasm.js';
 import {
   gloveSections,
+  buildAsciiLookup,
   gloveViews,
   hashWord,
   kGloveChecksumOffset,
@@ -251,6 +252,8 @@ export interface LoadedGlove {
   /** The whole file (the memory's buffer, when there is one; it may be longer than the file). */
   readonly buffer: SharedArrayBuffer;
   readonly header: GloveHeader;
+  /** The ASCII lookup table of the UTF-8 tokeniser (layout.ts `buildAsciiLookup`), built at load. */
+  readonly asciiLookup: SharedArrayBuffer;
   /** The shared WebAssembly memory `buffer` belongs to; absent without WebAssembly. */
   readonly memory?: WasmMemory;
 }
@@ -294,7 +297,8 @@ export function readGloveCache(cachePath: string): LoadedGlove | { error: string
     const digest = hash.digest();
     const stored = bytes.subarray(kGloveChecksumOffset, kGloveChecksumOffset + 32);
     for (let i = 0; i < 32; i++) if (digest[i] !== stored[i]) return { error: 'checksum mismatch' };
-    return memory !== undefined ? { buffer, header, memory } : { buffer, header };
+    const asciiLookup = buildAsciiLookup(gloveViews(buffer, header));
+    return memory !== undefined ? { buffer, header, asciiLookup, memory } : { buffer, header, asciiLookup };
   } finally {
     closeSync(fd);
   }

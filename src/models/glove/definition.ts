@@ -14,9 +14,9 @@ export const kGloveDefinition: ModelDefinition = Object.freeze({
   async prepare(ctx: PrepareContext): Promise<PreparedModel> {
     throwIfAborted(ctx.signal);
     const { version } = gloveSource();
-    const { buffer, header, memory, path, converted } = ensureGloveCache(ctx.cacheDir);
+    const { buffer, header, asciiLookup, memory, path, converted } = ensureGloveCache(ctx.cacheDir);
     const math = ctx.math === 'auto' ? (ctx.backend === 'wasm' || ctx.backend === 'cpu' ? 'js' : 'tfjs') : ctx.math;
-    const shared: GloveShared = memory !== undefined ? { buffer, header, math, memory } : { buffer, header, math };
+    const shared: GloveShared = memory !== undefined ? { buffer, header, math, asciiLookup, memory } : { buffer, header, math, asciiLookup };
     return {
       id: `glove-100d@wink-${version}/v${kGloveFormatVersion}`,
       dims: header.dims,

@@ -14,6 +14,8 @@ export interface GloveShared {
   readonly buffer: SharedArrayBuffer;
   readonly header: GloveHeader;
   readonly math: GloveMath;
+  /** The ASCII lookup table of the UTF-8 tokeniser; absent: the main hash table. */
+  readonly asciiLookup?: SharedArrayBuffer;
   /** The shared WebAssembly memory `buffer` belongs to, for the SIMD kernel; absent: JS loop only. */
   readonly memory?: WasmMemory;
 }
@@ -226,5 +228,5 @@ function claimSimd(memory: WasmMemory, table: GloveTable): { run: SifWasm; rows:
  */
 export function createGloveKernel(shared: unknown, tf: Tf | undefined): EmbedKernel {
   const s = shared as GloveShared;
-  return new GloveKernel(gloveViews(s.buffer, s.header), tf, s.math, s.memory);
+  return new GloveKernel(gloveViews(s.buffer, s.header, s.asciiLookup), tf, s.math, s.memory);
 }

@@ -119,6 +119,8 @@ export function readGloveHeader(bytes: Uint8Array): GloveHeader | { error: strin
 /** Typed views over a loaded table; all share one buffer. */
 export interface GloveTable {
   readonly header: GloveHeader;
+  /** The ASCII lookup table ({@link buildAsciiLookup}), when one was built. */
+  readonly ascii?: Uint32Array;
   readonly vectors: Float32Array;
   readonly weights: Float32Array;
   readonly pc: Float32Array;
@@ -133,10 +135,11 @@ export interface GloveTable {
  * @param header - its parsed header.
  * @returns the views.
  */
-export function gloveViews(buffer: ArrayBufferLike, header: GloveHeader): GloveTable {
+export function gloveViews(buffer: ArrayBufferLike, header: GloveHeader, asciiLookup?: ArrayBufferLike): GloveTable {
   const s = gloveSections(header);
   return {
     header,
+    ...(asciiLookup !== undefined ? { ascii: new Uint32Array(asciiLookup) } : {}),
     vectors: new Float32Array(buffer, s.vectors, header.count * header.dims),
     weights: new Float32Array(buffer, s.weights, header.count),
     pc: new Float32Array(buffer, s.pc, header.dims),
@@ -191,4 +194,67 @@ export function lookupWord(t: GloveTable, s: string, start = 0, end = s.length):
     }
     slot = (slot + 1) & mask;
   }
+}
+
+/**
+ * The ASCII lookup table: a second open-addressing table over the ASCII
+ * words of the vocabulary (the only ones an ASCII text can hold), built
+ * for the UTF-8 tokeniser. Each slot is 4 u32: row + 1 (0: empty); then a
+ * word of at most {@link kInlineWordChars} characters inline as 12 bytes
+ * (its length, then its characters, zero-padded), or for a longer word
+ * 0xff, its offset in `chars` and its length. One cache line answers most
+ * lookups, where the main table needs three (slot, offsets, characters).
+ * Same FNV-1a hash, linear probing, rows inserted in order, so a lookup
+ * finds the same row as {@link lookupWord}.
+ */
+export const kAsciiSlotWords = 4;
+/** Longest word held inline in an ASCII lookup slot. */
+export const kInlineWordChars = 11;
+/** Marks a slot whose word is longer than {@link kInlineWordChars}. */
+export const kLongWordMarker = 0xff;
+
+/**
+ * Builds the ASCII lookup table of a vocabulary into shared memory.
+ * @param t - the table.
+ * @returns the slots (a SharedArrayBuffer of u32 × 4 per slot, a power of two of slots).
+ */
+export function buildAsciiLookup(t: GloveTable): SharedArrayBuffer {
+  const { count } = t.header;
+  let slots = 1;
+  while (slots < count * 1.5) slots *= 2;
+  const buffer = new SharedArrayBuffer(slots * kAsciiSlotWords * 4);
+  const table = new Uint32Array(buffer);
+  const mask = slots - 1;
+  const packed = new Uint8Array(12);
+  const packedWords = new Uint32Array(packed.buffer);
+  for (let row = 0; row < count; row++) {
+    const a = t.wordOffsets[row] ?? 0;
+    const b = t.wordOffsets[row + 1] ?? 0;
+    let h = 0x811c9dc5;
+    let ascii = true;
+    for (let k = a; k < b; k++) {
+      const c = t.chars[k] ?? 0;
+      if (c >= 0x80) ascii = false;
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    if (!ascii || b === a) continue;
+    let slot = (h >>> 0) & mask;
+    while ((table[slot * kAsciiSlotWords] ?? 0) !== 0) slot = (slot + 1) & mask;
+    const at = slot * kAsciiSlotWords;
+    table[at] = row + 1;
+    const len = b - a;
+    if (len <= kInlineWordChars) {
+      packed.fill(0);
+      packed[0] = len;
+      for (let k = 0; k < len; k++) packed[k + 1] = t.chars[a + k] ?? 0;
+      table[at + 1] = packedWords[0] ?? 0;
+      table[at + 2] = packedWords[1] ?? 0;
+      table[at + 3] = packedWords[2] ?? 0;
+    } else {
+      table[at + 1] = kLongWordMarker;
+      table[at + 2] = a;
+      table[at + 3] = len;
+    }
+  }
+  return buffer;
 }

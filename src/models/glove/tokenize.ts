@@ -5,7 +5,7 @@
  * its apostrophe suffix ("children's" → "children"), since the GloVe
  * vocabulary splits clitics off; otherwise it is skipped.
  */
-import { lookupWord, type GloveTable } from './layout.js';
+import { kInlineWordChars, kLongWordMarker, lookupWord, type GloveTable } from './layout.js';
 
 const kWordPattern = /[\p{L}\p{N}]+(?:['\u2019][\p{L}\p{N}]+)*/gu;
 
@@ -72,6 +72,8 @@ const kFnvPrime = 0x01000193;
  * @returns the row, or -1.
  */
 function lookupAsciiWord(t: GloveTable, bytes: Uint8Array, start: number, end: number, hash: number): number {
+  const ascii = t.ascii;
+  if (ascii !== undefined) return lookupInAscii(t, ascii, bytes, start, end, hash);
   const { hash: slots, wordOffsets, chars } = t;
   const mask = t.header.slots - 1;
   const len = end - start;
@@ -86,6 +88,49 @@ function lookupAsciiWord(t: GloveTable, bytes: Uint8Array, start: number, end: n
       let k = 0;
       while (k < len && chars[a + k] === kLower[bytes[start + k] as number]) k++;
       if (k === len) return row;
+    }
+    slot = (slot + 1) & mask;
+  }
+}
+
+/** {@link lookupAsciiWord} through the ASCII lookup table (layout: buildAsciiLookup). */
+function lookupInAscii(t: GloveTable, ascii: Uint32Array, bytes: Uint8Array, start: number, end: number, hash: number): number {
+  const mask = (ascii.length >> 2) - 1;
+  const len = end - start;
+  let slot = hash & mask;
+  if (len <= kInlineWordChars) {
+    // The word packed as the slots hold it: length byte, then its characters.
+    let w1 = len;
+    let w2 = 0;
+    let w3 = 0;
+    for (let k = 0; k < len; k++) {
+      const c = kLower[bytes[start + k] as number] as number;
+      const q = k + 1;
+      if (q < 4) w1 |= c << (q * 8);
+      else if (q < 8) w2 |= c << ((q - 4) * 8);
+      else w3 |= c << ((q - 8) * 8);
+    }
+    w1 >>>= 0;
+    w2 >>>= 0;
+    w3 >>>= 0;
+    for (;;) {
+      const at = slot << 2;
+      const row = ascii[at] as number;
+      if (row === 0) return -1;
+      if (ascii[at + 1] === w1 && ascii[at + 2] === w2 && ascii[at + 3] === w3) return row - 1;
+      slot = (slot + 1) & mask;
+    }
+  }
+  const chars = t.chars;
+  for (;;) {
+    const at = slot << 2;
+    const row = ascii[at] as number;
+    if (row === 0) return -1;
+    if (ascii[at + 1] === kLongWordMarker && ascii[at + 3] === len) {
+      const a = ascii[at + 2] as number;
+      let k = 0;
+      while (k < len && chars[a + k] === kLower[bytes[start + k] as number]) k++;
+      if (k === len) return row - 1;
     }
     slot = (slot + 1) & mask;
   }
