@@ -47,7 +47,7 @@ export async function runDemo(options: { config: ResolvedConfig; out?: string | 
   const engine = await Engine.create({ ...config.engine });
   try {
     const common = { source: corpus, engine, embeddingCache: config.job.embeddingCache, snippetChars: config.job.snippetChars, command: 'vecforge demo' };
-    const summary = keep && holdsIndex(dir) ? await reindex({ ...common, dir }) : await buildIndex({ ...common, out: dir, index: { ...config.index } });
+    const summary = keep && holdsIndex(dir) ? await reindex({ ...common, dir }) : await buildIndex({ ...common, out: dir, index: { space: config.index.space, m: config.index.m, efConstruction: config.index.efConstruction, efSearch: config.index.efSearch } });
     const index = await engine.openIndex(dir);
     const documents = index.count;
     let found = 0;

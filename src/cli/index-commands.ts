@@ -4,7 +4,8 @@
  */
 import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Engine, VecforgeError, readNpy, type Hit, type IndexItem, type ResolvedConfig } from '../index.js';
+import { Engine, VecforgeError, readNpy, type Hit, type IndexItem, type PcaIndexOptions, type ResolvedConfig, type VectorIndex } from '../index.js';
+import { namePcaFlag } from './pca-flags.js';
 import { kExitOk, kExitPartial } from './exit-codes.js';
 import { createProgress } from './progress.js';
 
@@ -13,6 +14,8 @@ export interface BuildVectorsOptions {
   readonly vectors: string;
   readonly ids?: string | undefined;
   readonly config: ResolvedConfig;
+  /** The `pca` index option (from --pca, --pca-sample, --no-rerank). */
+  readonly pca?: PcaIndexOptions | undefined;
 }
 
 const kChunkRows = 50_000;
@@ -39,7 +42,12 @@ export async function runBuildVectors(o: BuildVectorsOptions): Promise<number> {
   let failed = 0;
   let added = 0;
   try {
-    const index = await engine.createIndex({ dir: out, dims, space, m, efConstruction, efSearch, capacity: Math.max(1, rows) });
+    let index: VectorIndex;
+    try {
+      index = await engine.createIndex({ dir: out, dims, space, m, efConstruction, efSearch, capacity: Math.max(1, rows), ...(o.pca !== undefined ? { pca: o.pca } : {}) });
+    } catch (error) {
+      throw namePcaFlag(error);
+    }
     const errors = createWriteStream(join(out, 'errors.jsonl'));
     const progress = createProgress(rows, process.stderr.isTTY && !json);
     try {

@@ -58,8 +58,19 @@ export function runIndexInfo(dir: string, json: boolean): number {
     `space:      ${m.space}; M=${m.params.m}, efConstruction=${m.params.efConstruction}, efSearch=${m.params.efSearch}`,
     `documents:  ${m.counts.count} (${m.counts.deleted} deleted slots, capacity ${m.counts.capacity})`,
     `size:       ${mib(d.totalBytes)}`,
-    ...Object.entries(d.files).map(([name, bytes]) => `  ${name.padEnd(12)} ${mib(bytes)}`),
+    ...Object.entries(d.files).map(([name, bytes]) => `  ${name.padEnd(16)} ${mib(bytes)}`),
   ];
+  const p = d.pca;
+  if (p !== null) {
+    const pct = p.explainedVarianceRatio !== null ? `explained variance ${(100 * p.explainedVarianceRatio).toFixed(1)}%` : 'not fitted yet';
+    const fitted = p.fittedOn !== null ? ` (fitted on ${p.fittedOn} vectors, sample ${p.sample})` : ` (sample ${p.sample})`;
+    lines.push(
+      `pca:        ${p.inputDims} → ${p.outputDims} dims, ${pct}${fitted}`,
+      `rerank:     ${p.rerank ? `on, top k × ${p.rerankFactor} rescored on full vectors (float16) kept ${p.rerankStorage === 'memory' ? 'in memory' : 'on disk'}` : 'off (no full vectors kept)'}`,
+      `per vector: ${p.bytesPerVector.withPca} B with PCA, ${p.bytesPerVector.withoutPca} B without (graph${p.rerankStorage === 'memory' && p.rerank ? ' + full vector in memory' : ''}); vector data ${p.vectorBytesPerVector.withPca} B vs ${p.vectorBytesPerVector.withoutPca} B`,
+      `memory:     ${mib(p.memoryBytes)} (graph${p.rerank && p.rerankStorage === 'memory' ? ' + full vectors' : ''}); disk: ${mib(p.diskBytes)}${p.rerank ? ` (full vectors ${mib(p.fullVectorBytes)})` : ''}`,
+    );
+  }
   const job = m.extra.job as { kind?: string; source?: string; finishedAt?: string; counts?: Record<string, number> } | undefined;
   if (job !== undefined) {
     const c = job.counts ?? {};

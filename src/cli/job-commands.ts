@@ -7,6 +7,7 @@ import { statSync } from 'node:fs';
 import { buildIndex, reindex, type JobProgress, type JobSummary, type ResolvedConfig } from '../index.js';
 import type { CliConfig } from './cli-config.js';
 import { kExitInterrupted, kExitOk, kExitPartial } from './exit-codes.js';
+import { namePcaFlag, pcaFromConfig } from './pca-flags.js';
 import { createProgress, type Progress } from './progress.js';
 
 /** Which job a command runs. */
@@ -64,6 +65,16 @@ export async function runJobCommand(command: JobCommand, cli: CliConfig): Promis
   const { job, index, output } = config;
   if (job.input === undefined) throw new TypeError(`${command} needs --input PATH (or job.input in the config)`);
   if (job.dir === undefined) throw new TypeError(`${command} needs ${command === 'build' ? '--out DIR' : '--index DIR'} (or job.dir in the config)`);
+  // A reindex keeps the index's own PCA; --pca only applies to a --full rebuild.
+  const pca = command === 'build' || job.full ? pcaFromConfig(cli) : undefined;
+  if (command === 'reindex' && !job.full && cli.sourced.index.pca.source === 'option') {
+    throw new TypeError('--pca applies to a new index: add --full to rebuild the index with it, or --refit-pca to refit the PCA it has');
+  }
+  const pcaSample = cli.sourced.index.pcaSample;
+  if (command === 'reindex' && !job.full && !job.refitPca && pcaSample.source === 'option') {
+    throw new TypeError('--pca-sample on a reindex needs --refit-pca (refit on that many vectors) or --full --pca DIMS');
+  }
+  const refitPca = job.refitPca && !job.full && index.pcaSample !== undefined ? { sample: index.pcaSample } : job.refitPca;
   let totalBytes = 0;
   try {
     totalBytes = statSync(job.input).size;
@@ -101,14 +112,15 @@ export async function runJobCommand(command: JobCommand, cli: CliConfig): Promis
     stopSignal: stop.signal,
     onProgress: progress.onProgress,
     command: rerunCommand(),
-    index: { ...index },
   };
   let summary: JobSummary;
   try {
     summary =
       command === 'build'
-        ? await buildIndex({ ...common, out: job.dir })
-        : await reindex({ ...common, dir: job.dir, keepMissing: job.keepMissing, full: job.full, index: givenIndexKeys(cli) });
+        ? await buildIndex({ ...common, out: job.dir, index: { space: index.space, m: index.m, efConstruction: index.efConstruction, efSearch: index.efSearch, ...(pca !== undefined ? { pca } : {}) } })
+        : await reindex({ ...common, dir: job.dir, keepMissing: job.keepMissing, full: job.full, refitPca, index: { ...givenIndexKeys(cli), ...(pca !== undefined ? { pca } : {}) } });
+  } catch (error) {
+    throw namePcaFlag(error);
   } finally {
     progress.stop();
     process.off('SIGINT', onSignal);
@@ -119,10 +131,13 @@ export async function runJobCommand(command: JobCommand, cli: CliConfig): Promis
   return summary.state === 'partial' ? kExitPartial : kExitOk;
 }
 
-/** For reindex --full, only index parameters set by a flag, env or the file replace the index's own. */
+/** For reindex --full, only HNSW parameters set by a flag, env or the file replace the index's own (PCA: see pcaFromConfig). */
 function givenIndexKeys(cli: CliConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key, entry] of Object.entries(cli.sourced.index)) if (entry.source !== 'default') out[key] = entry.value;
+  for (const key of ['space', 'm', 'efConstruction', 'efSearch'] as const) {
+    const entry = cli.sourced.index[key];
+    if (entry.source !== 'default') out[key] = entry.value;
+  }
   return out;
 }
 
@@ -145,6 +160,10 @@ function printSummary(command: JobCommand, s: JobSummary, json: boolean): void {
       : `${c.added} added, ${c.updated} updated, ${c.deleted} deleted, ${c.unchanged} unchanged`;
   const published = s.published ? `published ${s.version}` : `nothing changed; ${s.version ?? 'no version'} stays current`;
   process.stdout.write(`${command === 'build' ? 'built' : 'reindexed'} ${s.dir}: ${what}; ${published}\n`);
+  const r = s.pcaRefit;
+  if (r !== null) {
+    process.stdout.write(`  refitted PCA ${r.inputDims} → ${r.outputDims} dims on ${r.fittedOn} vectors (explained variance ${(100 * r.explainedVarianceRatio).toFixed(1)}%); graph rebuilt from ${r.rebuilt} vectors\n`);
+  }
   process.stdout.write(`  ${c.read} records in ${s.seconds.toFixed(2)}s (${Math.round(s.itemsPerSecond)}/s); ${c.embedded} embedded, ${c.cacheHits} from the embedding cache\n`);
   const st = s.stages;
   const total = st.readMs + st.cacheMs + st.embedMs + st.insertMs + st.writeMs + st.otherMs;

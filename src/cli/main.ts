@@ -41,6 +41,9 @@ const kJobFlags: readonly FlagName[] = [
   'm',
   'efConstruction',
   'efSearch',
+  'pca',
+  'pcaSample',
+  'rerank',
   'progress',
 ];
 
@@ -86,7 +89,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
       if (flags.vectors !== undefined) {
         if (flags.input !== undefined) throw new TypeError('build takes one of --input and --vectors, not both');
         const { runBuildVectors } = await import('./index-commands.js');
-        setExit(await runBuildVectors({ vectors: flags.vectors, ids: flags.ids, config: cli.config }));
+        const { pcaFromConfig } = await import('./pca-flags.js');
+        setExit(await runBuildVectors({ vectors: flags.vectors, ids: flags.ids, config: cli.config, pca: pcaFromConfig(cli) }));
         return;
       }
       const { runJobCommand } = await import('./job-commands.js');
@@ -98,6 +102,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     'index',
     'keepMissing',
     'full',
+    'refitPca',
   ]).action(async (flags: Flags) => {
     const cli = resolveCliConfig(flags);
     const { runJobCommand } = await import('./job-commands.js');

@@ -13,6 +13,12 @@ export const kIndexFields = Object.freeze({
   m: intField(2, 2048),
   efConstruction: intField(1, 4096),
   efSearch: intField(1, 4096),
+  /** PCA: dims after projection (unset: no PCA). */
+  pca: intField(1, 8192),
+  /** PCA: vectors the model is fitted on (unset: the library default, 20000). */
+  pcaSample: intField(2, 16_777_216),
+  /** PCA: keep full vectors and rerank exactly. */
+  rerank: booleanField(),
 }) satisfies FieldMap;
 
 /** Build and reindex jobs. */
@@ -32,6 +38,7 @@ export const kJobFields = Object.freeze({
   snippetChars: intField(0, 100_000),
   maxRecordBytes: intField(1024, 2 ** 30),
   embeddingCache: booleanField(),
+  refitPca: booleanField(),
 }) satisfies FieldMap;
 
 /** `vecforge search`. */
@@ -55,6 +62,12 @@ export interface IndexSection {
   readonly m: number;
   readonly efConstruction: number;
   readonly efSearch: number;
+  /** Dims after PCA; undefined: no PCA. */
+  readonly pca: number | undefined;
+  /** PCA fit sample; undefined: the library default. */
+  readonly pcaSample: number | undefined;
+  /** With PCA: keep the full vectors and rerank exactly. */
+  readonly rerank: boolean;
 }
 
 /** Resolved `job` section; `input` and `dir` have no default. */
@@ -74,6 +87,8 @@ export interface JobSection {
   readonly snippetChars: number;
   readonly maxRecordBytes: number;
   readonly embeddingCache: boolean;
+  /** Reindex: refit the PCA model on the current data and rebuild the graph. */
+  readonly refitPca: boolean;
 }
 
 /** Resolved `search` section; only `k` has a default. */
@@ -92,7 +107,7 @@ export interface OutputSection {
 }
 
 /** Defaults of the `index` section. */
-export const kDefaultIndexSection: IndexSection = Object.freeze({ space: 'cosine', m: 16, efConstruction: 200, efSearch: 64 });
+export const kDefaultIndexSection: IndexSection = Object.freeze({ space: 'cosine', m: 16, efConstruction: 200, efSearch: 64, pca: undefined, pcaSample: undefined, rerank: true });
 
 /** Defaults of the `job` section. */
 export const kDefaultJobSection: JobSection = Object.freeze({
@@ -111,6 +126,7 @@ export const kDefaultJobSection: JobSection = Object.freeze({
   snippetChars: 200,
   maxRecordBytes: 8 * 1024 * 1024,
   embeddingCache: true,
+  refitPca: false,
 });
 
 /** Defaults of the `search` section. */

@@ -1526,8 +1526,11 @@ export class VectorIndex {
 /**
  * hnswlib's bytes per element: level 0 holds links (2M ids + count), the
  * vector and the label; upper levels average 1/(M−1) extra link lists.
+ * @param m - HNSW links per node.
+ * @param dims - dims of the graph's vectors.
+ * @returns bytes per element, as `index.stats().bytesPerVector` reports it.
  */
-function graphBytesPerVector(m: number, dims: number): number {
+export function graphBytesPerVector(m: number, dims: number): number {
   const level0 = (2 * m + 1) * 4 + dims * 4 + 8;
   const upper = ((m + 1) * 4) / Math.max(1, m - 1) + 8;
   return Math.round(level0 + upper);

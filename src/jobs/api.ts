@@ -5,6 +5,7 @@ import { Engine } from '../engine.js';
 import type { EngineOptions } from '../config/engine-options.js';
 import { parseFields } from '../config/fields.js';
 import { kDefaultJobSection, kIndexFields, kJobFields } from '../config/job-options.js';
+import type { PcaIndexOptions } from '../pca/index-options.js';
 import { runJob, type JobProgress, type JobSpec, type JobSummary } from './run.js';
 
 /** Options shared by {@link buildIndex} and {@link reindex}. */
@@ -60,6 +61,13 @@ export interface JobIndexOptions {
   readonly efConstruction?: number;
   /** @default 64 */
   readonly efSearch?: number;
+  /**
+   * Store vectors projected by PCA (see `IndexOptions.pca`); allowed only
+   * below the model's dims. For a full reindex, unset keeps the index's own
+   * PCA settings and null (or false) drops PCA.
+   * @default null
+   */
+  readonly pca?: PcaIndexOptions | null | false;
 }
 
 /** Options of {@link buildIndex}. */
@@ -78,8 +86,17 @@ export interface ReindexOptions extends JobOptions {
   readonly keepMissing?: boolean;
   /** Rebuild from scratch instead of diffing. @default false */
   readonly full?: boolean;
-  /** HNSW parameters for `full`; unset ones keep the index's. */
+  /** HNSW and PCA parameters for `full`; unset ones keep the index's. */
   readonly index?: JobIndexOptions;
+  /**
+   * Refit the PCA model on a fresh sample of the index's full vectors and
+   * rebuild the graph with it, then publish (also when no document
+   * changed). Needs a PCA index that keeps full vectors; a `full` rebuild
+   * always fits anew. `{ sample }` fits on that many vectors instead of the
+   * index's `pca.sample`.
+   * @default false
+   */
+  readonly refitPca?: boolean | { readonly sample?: number };
 }
 
 const kScalarKeys = ['format', 'idField', 'textField', 'namespaceField', 'metadataField', 'checkpointItems', 'checkpointSeconds', 'chunkSize', 'snippetChars', 'maxRecordBytes'] as const;
@@ -90,7 +107,7 @@ function pick(o: Readonly<Record<string, unknown>>, keys: readonly string[]): Re
   return out;
 }
 
-function checkCommon(o: JobOptions): Omit<JobSpec, 'kind' | 'full' | 'keepMissing' | 'dir' | 'index' | 'command'> {
+function checkCommon(o: JobOptions): Omit<JobSpec, 'kind' | 'full' | 'keepMissing' | 'refitPca' | 'dir' | 'index' | 'command'> {
   if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');
   const source = o.source as unknown;
   if (typeof source === 'string') {
@@ -125,9 +142,18 @@ function checkCommon(o: JobOptions): Omit<JobSpec, 'kind' | 'full' | 'keepMissin
   };
 }
 
+const kHnswFields = Object.freeze({ space: kIndexFields.space, m: kIndexFields.m, efConstruction: kIndexFields.efConstruction, efSearch: kIndexFields.efSearch });
+
 function checkIndex(index: JobIndexOptions | undefined): JobSpec['index'] {
   if (index === undefined) return {};
-  return parseFields(kIndexFields, index, 'options.index');
+  if (index === null || typeof index !== 'object') throw new TypeError('options.index must be an object { space?, m?, efConstruction?, efSearch?, pca? }');
+  const { pca, ...hnsw } = index;
+  const out = parseFields(kHnswFields, hnsw, 'options.index');
+  if (pca === undefined) return out;
+  // The values are checked against the model's dims when the job starts.
+  if (pca === null || pca === false) return { ...out, pca: null };
+  if (typeof pca !== 'object' || Array.isArray(pca)) throw new TypeError('options.index.pca must be an object { dims?, sample?, rerank?, ... }, null or false');
+  return { ...out, pca };
 }
 
 function checkDir(name: string, dir: unknown): string {
@@ -150,7 +176,7 @@ function checkDir(name: string, dir: unknown): string {
  */
 export async function buildIndex(options: BuildIndexOptions): Promise<JobSummary> {
   const common = checkCommon(options);
-  return runJob({ ...common, kind: 'build', full: false, keepMissing: false, dir: checkDir('out', options.out), index: checkIndex(options.index), command: options.command ?? 'buildIndex' });
+  return runJob({ ...common, kind: 'build', full: false, keepMissing: false, refitPca: false, dir: checkDir('out', options.out), index: checkIndex(options.index), command: options.command ?? 'buildIndex' });
 }
 
 /**
@@ -170,11 +196,20 @@ export async function reindex(options: ReindexOptions): Promise<JobSummary> {
   const common = checkCommon(options);
   if (options.keepMissing !== undefined && typeof options.keepMissing !== 'boolean') throw new TypeError('options.keepMissing must be a boolean');
   if (options.full !== undefined && typeof options.full !== 'boolean') throw new TypeError('options.full must be a boolean');
+  const refit = options.refitPca ?? false;
+  if (typeof refit !== 'boolean') {
+    if (refit === null || typeof refit !== 'object') throw new TypeError('options.refitPca must be a boolean or { sample }');
+    const sample = refit.sample;
+    if (sample !== undefined && (typeof sample !== 'number' || !Number.isInteger(sample) || sample < 2 || sample > 16_777_216)) {
+      throw new RangeError(`options.refitPca.sample must be an integer in [2, 16777216], got ${String(sample)}`);
+    }
+  }
   return runJob({
     ...common,
     kind: 'reindex',
     full: options.full ?? false,
     keepMissing: options.keepMissing ?? false,
+    refitPca: refit,
     dir: checkDir('dir', options.dir),
     index: checkIndex(options.index),
     command: options.command ?? 'reindex',

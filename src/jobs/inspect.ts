@@ -7,6 +7,9 @@ import { join, resolve } from 'node:path';
 import type { Engine } from '../engine.js';
 import { VecforgeError, errorMessage } from '../errors.js';
 import { readVerifiedVersion, type IndexManifest } from '../index/persist.js';
+import { graphBytesPerVector } from '../index/vector-index.js';
+import { fullRowBytes } from '../pca/full-vectors.js';
+import type { PcaManifestSection } from '../pca/index-options.js';
 import { kLockFile, processAlive, readLock, type LockInfo } from './lock.js';
 import { currentManifest, jobPaths, readCheckpoint, type JobCounts } from './workdir.js';
 
@@ -35,6 +38,34 @@ export interface IndexDescription {
   readonly lock: (LockInfo & { readonly alive: boolean }) | null;
   /** Lines of errors.jsonl (failures of the latest job). */
   readonly errors: number;
+  /** PCA figures of the current version, from its manifest; null without PCA. */
+  readonly pca: IndexPcaDescription | null;
+}
+
+/** The PCA of an index, as {@link inspectIndex} reports it (the figures of `index.stats().pca`, from the manifest). */
+export interface IndexPcaDescription {
+  /** Dims before projection (what vectors and queries have). */
+  readonly inputDims: number;
+  /** Dims after projection (what the graph holds). */
+  readonly outputDims: number;
+  /** Share of the sample's variance the kept components explain; null before the fit. */
+  readonly explainedVarianceRatio: number | null;
+  /** Sample rows the model was fitted on; null before the fit. */
+  readonly fittedOn: number | null;
+  readonly sample: number;
+  readonly rerank: boolean;
+  readonly rerankFactor: number;
+  readonly rerankStorage: string;
+  /** Graph bytes per vector plus full-vector bytes held in memory, with PCA; and without PCA. */
+  readonly bytesPerVector: { readonly withPca: number; readonly withoutPca: number };
+  /** Vector bytes per vector held in memory (float32 graph vector + in-memory full vector), with PCA; and without (float32 input vector). */
+  readonly vectorBytesPerVector: { readonly withPca: number; readonly withoutPca: number };
+  /** Bytes an opened index holds in memory: the graph, plus the full vectors with `memory` storage. */
+  readonly memoryBytes: number;
+  /** Bytes of the version on disk, every file. */
+  readonly diskBytes: number;
+  /** Bytes of the full-vector file (0 without rerank). */
+  readonly fullVectorBytes: number;
 }
 
 /**
@@ -75,7 +106,38 @@ export function inspectIndex(dir: string): IndexDescription {
     const text = readFileSync(paths.errors, 'utf8');
     for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) errors++;
   }
-  return { dir: abs, version: current?.name ?? null, manifest: current?.manifest ?? null, versions, files, totalBytes, job, lock, errors };
+  const pca = current !== undefined ? describePca(current.manifest, files, totalBytes) : null;
+  return { dir: abs, version: current?.name ?? null, manifest: current?.manifest ?? null, versions, files, totalBytes, job, lock, errors, pca };
+}
+
+function describePca(manifest: IndexManifest, files: Readonly<Record<string, number>>, totalBytes: number): IndexPcaDescription | null {
+  const raw = manifest.extra?.pca;
+  if (raw === undefined || raw === null || typeof raw !== 'object') return null;
+  const s = raw as Partial<PcaManifestSection>;
+  const inputDims = s.inputDims ?? manifest.dims;
+  const outputDims = s.outputDims ?? manifest.dims;
+  const rerank = s.rerank === true;
+  const storage = s.rerankStorage ?? 'disk';
+  const rowBytes = rerank ? fullRowBytes(inputDims) : 0;
+  const inMemory = storage === 'memory' ? rowBytes : 0;
+  const fullFile = s.fullVectors?.file;
+  const fullVectorBytes = fullFile !== undefined ? (files[fullFile] ?? 0) : 0;
+  const m = manifest.params.m;
+  return {
+    inputDims,
+    outputDims,
+    explainedVarianceRatio: s.model?.explainedVarianceRatio ?? null,
+    fittedOn: s.model?.fittedOn ?? null,
+    sample: s.sample ?? 0,
+    rerank,
+    rerankFactor: s.rerankFactor ?? 0,
+    rerankStorage: storage,
+    bytesPerVector: { withPca: graphBytesPerVector(m, outputDims) + inMemory, withoutPca: graphBytesPerVector(m, inputDims) },
+    vectorBytesPerVector: { withPca: 4 * outputDims + inMemory, withoutPca: 4 * inputDims },
+    memoryBytes: (files['graph.hnsw'] ?? 0) + (storage === 'memory' ? fullVectorBytes : 0),
+    diskBytes: totalBytes,
+    fullVectorBytes,
+  };
 }
 
 /** One check of {@link verifyIndex}. */

@@ -18,6 +18,7 @@ import type { EngineOptions } from '../config/engine-options.js';
 import { VecforgeError, throwIfAborted } from '../errors.js';
 import { currentVersion } from '../index/persist.js';
 import type { IndexItem, VectorIndex } from '../index/vector-index.js';
+import { pcaOptionsFromManifest, resolvePcaIndexOptions, type PcaIndexOptions } from '../pca/index-options.js';
 import { EmbeddingCache, embeddingCachePath } from '../store/embedding-cache.js';
 import { acquireLock, type HeldLock } from './lock.js';
 import { jsonEqual, readId, toItem, type FieldNames, type ItemLimits, type JobFailureCode, type JobItem } from './records.js';
@@ -93,6 +94,8 @@ export interface JobSummary {
   /** Records read per second by this run (after the resume point, when it resumed). */
   readonly itemsPerSecond: number;
   readonly stages: JobStages;
+  /** The PCA refit of `refitPca`, when this run did it. */
+  readonly pcaRefit: { readonly inputDims: number; readonly outputDims: number; readonly fittedOn: number; readonly explainedVarianceRatio: number; readonly fitMs: number; readonly rebuilt: number } | null;
 }
 
 /** A fully resolved job. */
@@ -110,8 +113,10 @@ export interface JobSpec {
   readonly chunkSize: number;
   readonly checkpointItems: number;
   readonly checkpointSeconds: number;
-  /** HNSW parameters for a new index; for a full reindex, unset keys keep the existing index's. */
-  readonly index: { readonly space?: 'cosine' | 'ip' | 'l2'; readonly m?: number; readonly efConstruction?: number; readonly efSearch?: number };
+  /** HNSW and PCA parameters for a new index; for a full reindex, unset keys keep the existing index's (`pca: null` drops PCA). */
+  readonly index: { readonly space?: 'cosine' | 'ip' | 'l2'; readonly m?: number; readonly efConstruction?: number; readonly efSearch?: number; readonly pca?: PcaIndexOptions | null };
+  /** Reindex: refit the PCA model on the index's data and rebuild its graph (implied by `full`); `sample` overrides the index's sample size. */
+  readonly refitPca: boolean | { readonly sample?: number };
   readonly embeddingCache: boolean | string;
   readonly engine: Engine | EngineOptions;
   readonly command: string;
@@ -228,6 +233,15 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     const base = spec.kind === 'reindex' ? currentManifest(dir) : undefined;
     const incremental = spec.kind === 'reindex' && !spec.full;
     const params = indexParams(spec, base?.manifest);
+    // Checked before anything is written: the pca option against the model's dims, a refit against the index.
+    if (params.pca !== null) resolvePcaIndexOptions(params.pca, info.dims);
+    const refit = spec.refitPca !== false && incremental;
+    const refitSample = typeof spec.refitPca === 'object' ? spec.refitPca.sample : undefined;
+    if (refit) {
+      const pca = base?.manifest.extra.pca as { rerank?: unknown } | undefined;
+      if (pca === undefined || pca === null) throw new VecforgeError('ERR_PCA', `--refit-pca: index ${dir} has no PCA; rebuild it with PCA: vecforge reindex --full --pca DIMS`);
+      if (pca.rerank !== true) throw new VecforgeError('ERR_PCA', `--refit-pca: index ${dir} keeps no full vectors (built with --no-rerank), so the PCA cannot be refitted from it; rebuild it from its source: vecforge reindex --full`);
+    }
     const fingerprint = {
       kind: spec.kind,
       full: spec.full,
@@ -239,6 +253,7 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
       maxTextBytes: info.options.maxTextBytes,
       maxRecordBytes: spec.maxRecordBytes,
       index: params,
+      refitPca: refit ? { sample: refitSample ?? null } : false,
       base: base?.name ?? null,
     };
 
@@ -291,7 +306,15 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
       return summarize(spec, dir, { state: 'interrupted', version: null, published: false, counts: run.counts, resumedFrom, discarded, lock, errorsPath: paths.errors, started, timers });
     }
     const counts = run.counts;
-    const changed = !incremental || counts.added + counts.updated + counts.deleted > 0;
+    let pcaRefit: JobSummary['pcaRefit'] = null;
+    if (refit) {
+      const r = await timers.time('insert', () =>
+        (index as VectorIndex).refitPca({ ...(refitSample !== undefined ? { sample: refitSample } : {}), ...(spec.signal !== undefined ? { signal: spec.signal } : {}) }),
+      );
+      pcaRefit = { inputDims: r.inputDims, outputDims: r.outputDims, fittedOn: r.fittedOn, explainedVarianceRatio: r.explainedVarianceRatio, fitMs: r.fitMs, rebuilt: r.inserted };
+      run.markChanged();
+    }
+    const changed = !incremental || refit || counts.added + counts.updated + counts.deleted > 0;
     let version: string | null;
     if (changed) {
       await run.checkpoint(true, 'publishing');
@@ -303,7 +326,7 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     errors = undefined;
     // An empty errors file would only suggest that something failed.
     if (counts.failed === 0) rmSync(paths.errors, { force: true });
-    return summarize(spec, dir, { state: counts.failed > 0 ? 'partial' : 'ok', version, published: changed, counts, resumedFrom, discarded, lock, errorsPath: paths.errors, started, timers });
+    return summarize(spec, dir, { state: counts.failed > 0 ? 'partial' : 'ok', version, published: changed, counts, resumedFrom, discarded, lock, errorsPath: paths.errors, started, timers, pcaRefit });
   } finally {
     await index?.close().catch(() => {});
     errors?.close();
@@ -313,12 +336,17 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
   }
 }
 
-function indexParams(spec: JobSpec, base: import('../index/persist.js').IndexManifest | undefined): { space: 'cosine' | 'ip' | 'l2'; m: number; efConstruction: number; efSearch: number } {
+function indexParams(
+  spec: JobSpec,
+  base: import('../index/persist.js').IndexManifest | undefined,
+): { space: 'cosine' | 'ip' | 'l2'; m: number; efConstruction: number; efSearch: number; pca: PcaIndexOptions | null } {
   return {
     space: spec.index.space ?? base?.space ?? 'cosine',
     m: spec.index.m ?? base?.params.m ?? 16,
     efConstruction: spec.index.efConstruction ?? base?.params.efConstruction ?? 200,
     efSearch: spec.index.efSearch ?? base?.params.efSearch ?? 64,
+    // A full reindex keeps the PCA of the index it rebuilds unless told otherwise.
+    pca: spec.index.pca !== undefined ? spec.index.pca : base !== undefined ? pcaOptionsFromManifest(base) : null,
   };
 }
 
@@ -354,6 +382,7 @@ function summarize(
     errorsPath: string;
     started: number;
     timers: StageTimers;
+    pcaRefit?: JobSummary['pcaRefit'];
   },
 ): JobSummary {
   const totalMs = performance.now() - r.started;
@@ -375,6 +404,7 @@ function summarize(
     seconds,
     itemsPerSecond: seconds > 0 ? Math.max(0, r.counts.read - (r.resumedFrom?.item ?? 0)) / seconds : 0,
     stages: { readMs: t.read, cacheMs: t.cache, embedMs: t.embed, insertMs: t.insert, writeMs: t.write, otherMs: Math.max(0, totalMs - known) },
+    pcaRefit: r.pcaRefit ?? null,
   };
 }
 
@@ -671,6 +701,11 @@ class JobRun {
       for (const o of outcomes) if (o.state === 'ok') this.counts.deleted++;
       if (outcomes.length > 0) this.#dirty = true;
     }
+  }
+
+  /** Makes the next checkpoint save the work index (it changed outside the records: a PCA refit). */
+  markChanged(): void {
+    this.#dirty = true;
   }
 
   /** Waits for the embedding cache writes started so far. */
