@@ -204,14 +204,34 @@ export function lookupWord(t: GloveTable, s: string, start = 0, end = s.length):
  * (its length, then its characters, zero-padded), or for a longer word
  * 0xff, its offset in `chars` and its length. One cache line answers most
  * lookups, where the main table needs three (slot, offsets, characters).
- * Same FNV-1a hash, linear probing, rows inserted in order, so a lookup
- * finds the same row as {@link lookupWord}.
+ * Slots are found by {@link hashPackedWord} of the packed first characters,
+ * which the tokeniser computes as it scans, with no per-character hash;
+ * linear probing, rows inserted in order, so that a lookup finds the same
+ * row as {@link lookupWord}.
  */
 export const kAsciiSlotWords = 4;
 /** Longest word held inline in an ASCII lookup slot. */
 export const kInlineWordChars = 11;
 /** Marks a slot whose word is longer than {@link kInlineWordChars}. */
 export const kLongWordMarker = 0xff;
+
+/**
+ * The slot hash of the ASCII lookup table: a word packed as 12 bytes (a
+ * length byte, its length or 0xff past {@link kInlineWordChars}, then its
+ * first {@link kInlineWordChars} characters, zero-padded) in three
+ * little-endian u32, mixed.
+ * @param w1 - bytes 0–3 (length byte, characters 0–2).
+ * @param w2 - bytes 4–7.
+ * @param w3 - bytes 8–11.
+ * @returns an unsigned 32-bit hash.
+ */
+export function hashPackedWord(w1: number, w2: number, w3: number): number {
+  let h = Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ Math.imul(w3, 0xc2b2ae3d);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  return h >>> 0;
+}
 
 /**
  * Builds the ASCII lookup table of a vocabulary into shared memory.
@@ -230,26 +250,24 @@ export function buildAsciiLookup(t: GloveTable): SharedArrayBuffer {
   for (let row = 0; row < count; row++) {
     const a = t.wordOffsets[row] ?? 0;
     const b = t.wordOffsets[row + 1] ?? 0;
-    let h = 0x811c9dc5;
-    let ascii = true;
-    for (let k = a; k < b; k++) {
-      const c = t.chars[k] ?? 0;
-      if (c >= 0x80) ascii = false;
-      h = Math.imul(h ^ c, 0x01000193);
-    }
-    if (!ascii || b === a) continue;
-    let slot = (h >>> 0) & mask;
+    const len = b - a;
+    let ascii = len > 0;
+    for (let k = a; k < b && ascii; k++) if ((t.chars[k] ?? 0) >= 0x80) ascii = false;
+    if (!ascii) continue;
+    packed.fill(0);
+    packed[0] = len <= kInlineWordChars ? len : kLongWordMarker;
+    for (let k = 0; k < Math.min(len, kInlineWordChars); k++) packed[k + 1] = t.chars[a + k] ?? 0;
+    const w1 = packedWords[0] ?? 0;
+    const w2 = packedWords[1] ?? 0;
+    const w3 = packedWords[2] ?? 0;
+    let slot = hashPackedWord(w1, w2, w3) & mask;
     while ((table[slot * kAsciiSlotWords] ?? 0) !== 0) slot = (slot + 1) & mask;
     const at = slot * kAsciiSlotWords;
     table[at] = row + 1;
-    const len = b - a;
     if (len <= kInlineWordChars) {
-      packed.fill(0);
-      packed[0] = len;
-      for (let k = 0; k < len; k++) packed[k + 1] = t.chars[a + k] ?? 0;
-      table[at + 1] = packedWords[0] ?? 0;
-      table[at + 2] = packedWords[1] ?? 0;
-      table[at + 3] = packedWords[2] ?? 0;
+      table[at + 1] = w1;
+      table[at + 2] = w2;
+      table[at + 3] = w3;
     } else {
       table[at + 1] = kLongWordMarker;
       table[at + 2] = a;

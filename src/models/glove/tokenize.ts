@@ -5,7 +5,7 @@
  * its apostrophe suffix ("children's" → "children"), since the GloVe
  * vocabulary splits clitics off; otherwise it is skipped.
  */
-import { kInlineWordChars, kLongWordMarker, lookupWord, type GloveTable } from './layout.js';
+import { hashPackedWord, kInlineWordChars, kLongWordMarker, lookupWord, type GloveTable } from './layout.js';
 
 const kWordPattern = /[\p{L}\p{N}]+(?:['\u2019][\p{L}\p{N}]+)*/gu;
 
@@ -72,8 +72,6 @@ const kFnvPrime = 0x01000193;
  * @returns the row, or -1.
  */
 function lookupAsciiWord(t: GloveTable, bytes: Uint8Array, start: number, end: number, hash: number): number {
-  const ascii = t.ascii;
-  if (ascii !== undefined) return lookupInAscii(t, ascii, bytes, start, end, hash);
   const { hash: slots, wordOffsets, chars } = t;
   const mask = t.header.slots - 1;
   const len = end - start;
@@ -93,49 +91,6 @@ function lookupAsciiWord(t: GloveTable, bytes: Uint8Array, start: number, end: n
   }
 }
 
-/** {@link lookupAsciiWord} through the ASCII lookup table (layout: buildAsciiLookup). */
-function lookupInAscii(t: GloveTable, ascii: Uint32Array, bytes: Uint8Array, start: number, end: number, hash: number): number {
-  const mask = (ascii.length >> 2) - 1;
-  const len = end - start;
-  let slot = hash & mask;
-  if (len <= kInlineWordChars) {
-    // The word packed as the slots hold it: length byte, then its characters.
-    let w1 = len;
-    let w2 = 0;
-    let w3 = 0;
-    for (let k = 0; k < len; k++) {
-      const c = kLower[bytes[start + k] as number] as number;
-      const q = k + 1;
-      if (q < 4) w1 |= c << (q * 8);
-      else if (q < 8) w2 |= c << ((q - 4) * 8);
-      else w3 |= c << ((q - 8) * 8);
-    }
-    w1 >>>= 0;
-    w2 >>>= 0;
-    w3 >>>= 0;
-    for (;;) {
-      const at = slot << 2;
-      const row = ascii[at] as number;
-      if (row === 0) return -1;
-      if (ascii[at + 1] === w1 && ascii[at + 2] === w2 && ascii[at + 3] === w3) return row - 1;
-      slot = (slot + 1) & mask;
-    }
-  }
-  const chars = t.chars;
-  for (;;) {
-    const at = slot << 2;
-    const row = ascii[at] as number;
-    if (row === 0) return -1;
-    if (ascii[at + 1] === kLongWordMarker && ascii[at + 3] === len) {
-      const a = ascii[at + 2] as number;
-      let k = 0;
-      while (k < len && chars[a + k] === kLower[bytes[start + k] as number]) k++;
-      if (k === len) return row - 1;
-    }
-    slot = (slot + 1) & mask;
-  }
-}
-
 /**
  * Splits the UTF-8 text bytes[start, end) into vocabulary rows without
  * making a string, for texts that are pure ASCII (the common case); the
@@ -150,6 +105,7 @@ function lookupInAscii(t: GloveTable, ascii: Uint32Array, bytes: Uint8Array, sta
  *   byte (the caller then decodes it and uses {@link tokenizeToRows}).
  */
 export function tokenizeAsciiToRows(table: GloveTable, bytes: Uint8Array, start: number, end: number, rows: Int32Array): number {
+  if (table.ascii !== undefined) return tokenizeWithAsciiTable(table, table.ascii, bytes, start, end, rows);
   let n = 0;
   let p = start;
   while (p < end) {
@@ -186,6 +142,96 @@ export function tokenizeAsciiToRows(table: GloveTable, bytes: Uint8Array, start:
     let row = lookupAsciiWord(table, bytes, wordStart, p, h >>> 0);
     // As in tokenizeToRows: "children's" falls back to "children".
     if (row < 0 && apostrophe >= 0) row = lookupAsciiWord(table, bytes, wordStart, apostrophe, prefixHash >>> 0);
+    if (row >= 0) rows[n++] = row;
+  }
+  return n;
+}
+
+/**
+ * Looks a word up in the ASCII lookup table (layout: buildAsciiLookup).
+ * @param w1 - the word packed (length byte 0 here), bytes 0–3.
+ * @returns the row, or -1.
+ */
+function lookupPacked(t: GloveTable, ascii: Uint32Array, bytes: Uint8Array, start: number, len: number, w1: number, w2: number, w3: number): number {
+  const mask = (ascii.length >> 2) - 1;
+  if (len <= kInlineWordChars) {
+    const key = (w1 | len) >>> 0;
+    // Hot loops: indexes are in range by construction (see tokenizeAsciiToRows).
+    for (let slot = hashPackedWord(key, w2, w3) & mask; ; slot = (slot + 1) & mask) {
+      const at = slot << 2;
+      const row = ascii[at] as number;
+      if (row === 0) return -1;
+      if (ascii[at + 1] === key && ascii[at + 2] === w2 && ascii[at + 3] === w3) return row - 1;
+    }
+  }
+  const chars = t.chars;
+  for (let slot = hashPackedWord((w1 | kLongWordMarker) >>> 0, w2, w3) & mask; ; slot = (slot + 1) & mask) {
+    const at = slot << 2;
+    const row = ascii[at] as number;
+    if (row === 0) return -1;
+    if (ascii[at + 1] === kLongWordMarker && ascii[at + 3] === len) {
+      const a = ascii[at + 2] as number;
+      let k = 0;
+      while (k < len && chars[a + k] === kLower[bytes[start + k] as number]) k++;
+      if (k === len) return row - 1;
+    }
+  }
+}
+
+/** {@link tokenizeAsciiToRows} with the ASCII lookup table: the scan packs each word's first characters, which are its hash key. */
+function tokenizeWithAsciiTable(table: GloveTable, ascii: Uint32Array, bytes: Uint8Array, start: number, end: number, rows: Int32Array): number {
+  let n = 0;
+  let p = start;
+  while (p < end) {
+    const cls = kClass[bytes[p] as number] as number;
+    if (cls !== kAlnum) {
+      if (cls === kNonAscii) return -1;
+      p++;
+      continue;
+    }
+    const wordStart = p;
+    // The word packed as lookup slots hold it: byte 0 (the length) is added
+    // at lookup, byte q = k + 1 holds character k.
+    let w1 = 0;
+    let w2 = 0;
+    let w3 = 0;
+    let apostrophe = -1;
+    let a1 = 0;
+    let a2 = 0;
+    let a3 = 0;
+    let c = cls;
+    for (;;) {
+      while (c === kAlnum) {
+        const k = p - wordStart;
+        const lower = kLower[bytes[p] as number] as number;
+        if (k < 3) w1 |= lower << ((k + 1) << 3);
+        else if (k < 7) w2 |= lower << ((k - 3) << 3);
+        else if (k < 11) w3 |= lower << ((k - 7) << 3);
+        p++;
+        c = p < end ? (kClass[bytes[p] as number] as number) : kSeparator;
+      }
+      if (c === kNonAscii) return -1;
+      // An apostrophe stays in the word only between two letters or digits.
+      if (c !== kApostrophe || p + 1 >= end) break;
+      const next = kClass[bytes[p + 1] as number] as number;
+      if (next === kNonAscii) return -1;
+      if (next !== kAlnum) break;
+      if (apostrophe < 0) {
+        apostrophe = p;
+        a1 = w1;
+        a2 = w2;
+        a3 = w3;
+      }
+      const k = p - wordStart;
+      if (k < 3) w1 |= 0x27 << ((k + 1) << 3);
+      else if (k < 7) w2 |= 0x27 << ((k - 3) << 3);
+      else if (k < 11) w3 |= 0x27 << ((k - 7) << 3);
+      p++;
+      c = kAlnum;
+    }
+    let row = lookupPacked(table, ascii, bytes, wordStart, p - wordStart, w1, w2 >>> 0, w3 >>> 0);
+    // As in tokenizeToRows: "children's" falls back to "children".
+    if (row < 0 && apostrophe >= 0) row = lookupPacked(table, ascii, bytes, wordStart, apostrophe - wordStart, a1, a2 >>> 0, a3 >>> 0);
     if (row >= 0) rows[n++] = row;
   }
   return n;
