@@ -24,7 +24,16 @@ describe('config sections: index, job, search, output', () => {
     expect(sourced.job.namespaceField).toEqual({ value: 'namespace', source: 'default' });
     expect(sourced.job.checkpointSeconds).toEqual({ value: 60, source: 'default' });
     expect(sourced.search.ef).toEqual({ value: undefined, source: 'default' });
-    expect(resolveConfig({ env: {} }).index).toEqual({ space: 'cosine', m: 16, efConstruction: 200, efSearch: 64 });
+    expect(resolveConfig({ env: {} }).index).toEqual({ space: 'cosine', m: 16, efConstruction: 200, efSearch: 64, pca: undefined, pcaSample: undefined, rerank: true });
+  });
+
+  test('the PCA keys of the index section come from env and file like the others', () => {
+    const sourced = resolveConfigSourced({ env: { VECFORGE_INDEX__PCA: '32', VECFORGE_INDEX__PCA_SAMPLE: '500' }, file: { index: { rerank: false } } });
+    expect(sourced.index.pca).toEqual({ value: 32, source: 'env' });
+    expect(sourced.index.pcaSample).toEqual({ value: 500, source: 'env' });
+    expect(sourced.index.rerank).toEqual({ value: false, source: 'file' });
+    expect(() => resolveConfig({ env: { VECFORGE_INDEX__PCA: '0' } })).toThrow(new RangeError('environment variable VECFORGE_INDEX__PCA must be an integer in [1, 8192], got "0"'));
+    expect(() => resolveConfig({ file: { index: { rerank: 'no' } } })).toThrow(new TypeError('config.index.rerank must be a boolean, got "no"'));
   });
 
   test('invalid values are refused, naming the key (or variable) and the allowed values', () => {
@@ -35,14 +44,14 @@ describe('config sections: index, job, search, output', () => {
     expect(() => resolveConfig({ env: { VECFORGE_INDEX__SPACE: 'hamming' } })).toThrow(new RangeError('environment variable VECFORGE_INDEX__SPACE must be one of "cosine", "ip", "l2", got "hamming"'));
     expect(() => resolveConfig({ env: { VECFORGE_JOB__NOPE: '1' } })).toThrow(
       new TypeError(
-        'environment variable VECFORGE_JOB__NOPE names no option of section "job"; known: input, dir, format, idField, textField, namespaceField, metadataField, keepMissing, full, checkpointItems, checkpointSeconds, chunkSize, snippetChars, maxRecordBytes, embeddingCache',
+        'environment variable VECFORGE_JOB__NOPE names no option of section "job"; known: input, dir, format, idField, textField, namespaceField, metadataField, keepMissing, full, checkpointItems, checkpointSeconds, chunkSize, snippetChars, maxRecordBytes, embeddingCache, refitPca',
       ),
     );
     expect(() => resolveConfig({ env: {}, file: { index: { m: 1 } } })).toThrow(new RangeError('config.index.m must be an integer in [2, 2048], got 1'));
     expect(() => resolveConfig({ env: {}, file: { search: { k: '10' } } })).toThrow(new TypeError('config.search.k must be an integer in [1, 65536], got "10"'));
     expect(() => resolveConfig({ env: {}, file: { job: { idfield: 'x' } } })).toThrow(
       new TypeError(
-        'config.job.idfield is not a known option; known options: input, dir, format, idField, textField, namespaceField, metadataField, keepMissing, full, checkpointItems, checkpointSeconds, chunkSize, snippetChars, maxRecordBytes, embeddingCache',
+        'config.job.idfield is not a known option; known options: input, dir, format, idField, textField, namespaceField, metadataField, keepMissing, full, checkpointItems, checkpointSeconds, chunkSize, snippetChars, maxRecordBytes, embeddingCache, refitPca',
       ),
     );
     expect(() => resolveConfig({ env: {}, file: { jobs: {} } })).toThrow(new TypeError('config: "jobs" is not a known section; known sections: engine, index, job, search, output'));

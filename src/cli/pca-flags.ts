@@ -32,8 +32,8 @@ const kPcaKeys: ReadonlyArray<readonly [string, string]> = [
   ['options.pca.sample', '--pca-sample'],
   ['options.pca.rerank', '--no-rerank'],
   ['options.pca', '--pca'],
-  // index.refitPca({ sample }) of reindex --refit-pca --pca-sample N.
-  ['options.sample must', '--pca-sample'],
+  // reindex --refit-pca --pca-sample N.
+  ['options.refitPca.sample', '--pca-sample'],
 ];
 
 /**

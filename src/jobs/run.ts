@@ -238,9 +238,13 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     const refit = spec.refitPca !== false && incremental;
     const refitSample = typeof spec.refitPca === 'object' ? spec.refitPca.sample : undefined;
     if (refit) {
-      const pca = base?.manifest.extra.pca as { rerank?: unknown } | undefined;
+      const pca = base?.manifest.extra.pca as { rerank?: unknown; outputDims?: unknown } | undefined;
       if (pca === undefined || pca === null) throw new VecforgeError('ERR_PCA', `--refit-pca: index ${dir} has no PCA; rebuild it with PCA: vecforge reindex --full --pca DIMS`);
       if (pca.rerank !== true) throw new VecforgeError('ERR_PCA', `--refit-pca: index ${dir} keeps no full vectors (built with --no-rerank), so the PCA cannot be refitted from it; rebuild it from its source: vecforge reindex --full`);
+      const needed = Math.max(2, typeof pca.outputDims === 'number' ? pca.outputDims : 2);
+      if (refitSample !== undefined && refitSample < needed) {
+        throw new RangeError(`options.refitPca.sample must be at least the index's PCA dims (${needed}) to fit ${needed} components, got ${refitSample}`);
+      }
     }
     const fingerprint = {
       kind: spec.kind,
