@@ -22,10 +22,10 @@ export interface EngineOptions {
   /**
    * Token budget of one batch (a text counts as UTF-16 length / 6 + 1
    * tokens); a sort window smaller than `workers` budgets is still cut
-   * into `workers` batches. @default 16384
+   * into `workers` batches. @default 65536
    */
   batchTokens?: number;
-  /** Texts are sorted by length within windows of this many items. @default 4096 */
+  /** Texts are sorted by length within windows of this many items. @default 8192 */
   sortWindow?: number;
   /** Retries of a failed batch before it is split to isolate the bad item. @default 2 */
   maxRetries?: number;
@@ -82,8 +82,8 @@ export function engineDefaults(): ResolvedEngineOptions {
     model: 'glove-100d',
     cacheDir: defaultCacheDir(),
     maxTextBytes: 1024 * 1024,
-    batchTokens: 16_384,
-    sortWindow: 4096,
+    batchTokens: 65_536,
+    sortWindow: 8192,
     maxRetries: 2,
     math: 'auto',
   });
