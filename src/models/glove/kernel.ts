@@ -24,7 +24,9 @@ export interface GloveShared {
  * How glove-100d computes sentence vectors: `tfjs` runs TF.js ops (gather
  * done in JS, because the wasm backend's Gather kernel is slow; weighted
  * segment sum, matmul and normalisation on TF.js); `js` runs the same math
- * as one fused loop straight over the shared table.
+ * fused, straight over the shared table: a WebAssembly SIMD function
+ * (src/tensor/sif-wasm.ts) where the table sits in a shared WebAssembly
+ * memory, else one JS loop.
  */
 export type GloveMath = 'tfjs' | 'js';
 
@@ -113,15 +115,15 @@ export class GloveKernel implements EmbedKernel {
    */
   #sifInto(rows: Int32Array, n: number, out: Float32Array, o: number): number {
     if (n === 0) return kItemNoKnownWords;
-    const dims = this.dims;
     const simd = this.#simd;
     if (simd !== undefined && rows === simd.rows) {
       simd.run.sif(simd.rowsPtr, n, simd.ptrs[0], simd.ptrs[1], simd.ptrs[2], simd.outPtr);
-      // A plain loop: TypedArray#set between two shared buffers is several times slower.
-      const row = simd.out;
-      for (let d = 0; d < dims; d++) out[o + d] = row[d] as number;
+      // The first write to each page of a call's fresh arena faults it in:
+      // most of this copy's cost, paid once per 10 rows.
+      out.set(simd.out, o);
       return kItemOk;
     }
+    const dims = this.dims;
     const { vectors, weights, pc } = this.#table;
     const acc = this.#acc;
     acc.fill(0);
