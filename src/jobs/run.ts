@@ -157,6 +157,8 @@ interface Failure {
 }
 
 const kDeleteBatch = 10_000;
+/** A reindex starts upserting changed records once this many gathered, while it reads on. */
+const kEagerFlushItems = 64;
 
 /** Appends to errors.jsonl; fsynced at checkpoints. */
 class ErrorsFile {
@@ -305,7 +307,10 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     index = progress.version === null ? await engine.createIndex({ dir: paths.workDir, ...params }) : await engine.openIndex(paths.workDir);
     errors = new ErrorsFile(paths.errors, progress.errorsBytes);
     const run = new JobRun(spec, engine, index, cache, errors, timers, paths, fingerprint, progress, incremental, format, file);
-    const outcome = await run.execute(started).finally(() => run.flushCache());
+    const outcome = await run.execute(started).finally(async () => {
+      await run.settle();
+      await run.flushCache();
+    });
     if (outcome === 'interrupted') {
       return summarize(spec, dir, { state: 'interrupted', version: null, published: false, counts: run.counts, resumedFrom, discarded, lock, errorsPath: paths.errors, started, timers });
     }
@@ -442,6 +447,10 @@ class JobRun {
   #waiting: JobItem[] = [];
   /** Failures of the records read since the last flush. */
   #failuresWaiting: Failure[] = [];
+  /** Upserts running alongside the reading (a reindex), at most one at a time. */
+  #inflight: Promise<void> | null = null;
+  /** Stage times of work that overlaps the reading: not the job's. */
+  readonly #overlapped = new StageTimers();
   readonly #committedAtStart: number;
 
   constructor(
@@ -587,7 +596,16 @@ class JobRun {
     // or the end): a few per chunk, embedded and inserted on their own,
     // would keep all but one pool worker idle.
     for (const item of pending) this.#waiting.push(item);
-    if (this.#waiting.length >= this.#spec.chunkSize) await this.#flushUpserts();
+    if (this.#waiting.length >= this.#spec.chunkSize) {
+      await this.#drain();
+      await this.#flushUpserts(this.#timers);
+    } else if (this.#incremental && this.#waiting.length >= kEagerFlushItems && this.#inflight === null) {
+      // A reindex finds few changed records per chunk: they are embedded and
+      // upserted on the pool while this thread goes on reading and diffing.
+      const flush = this.#flushUpserts(this.#overlapped);
+      flush.catch(() => {});
+      this.#inflight = flush;
+    }
     const last = chunk[chunk.length - 1];
     if (last !== undefined) this.#position = last.at;
   }
@@ -599,19 +617,42 @@ class JobRun {
     this.#timers.timeSync('write', () => this.#errors.write(failures));
   }
 
-  /** Embeds (or takes from the cache) and upserts the gathered items; checkpoints and the end of the input call it before they save. */
-  async #flushUpserts(): Promise<void> {
+  /**
+   * Waits for the upserts running alongside the reading; only the wait
+   * counts, as insert time.
+   */
+  async #drain(): Promise<void> {
+    const flush = this.#inflight;
+    if (flush === null) return;
+    this.#inflight = null;
+    await this.#timers.time('insert', () => flush);
+  }
+
+  /** Waits for upserts still running, whatever their outcome (the job is ending). */
+  async settle(): Promise<void> {
+    await this.#inflight?.catch(() => {});
+    this.#inflight = null;
+  }
+
+  /**
+   * Embeds (or takes from the cache) and upserts the gathered items;
+   * checkpoints and the end of the input call it before they save.
+   * @param timers - where the stages' time goes (not the job's when it runs alongside the reading).
+   */
+  async #flushUpserts(timers: StageTimers = this.#timers): Promise<void> {
     const pending = this.#waiting;
     // Failures are written with the items of their chunks, sorted by line:
     // errors.jsonl reads the same whichever chunks were flushed together.
     const failures = this.#failuresWaiting;
     this.#waiting = [];
     this.#failuresWaiting = [];
+    // One flush at a time, in order: an earlier one writes its failures first.
+    await this.#drain();
     if (pending.length === 0) {
       this.#writeFailures(failures);
       return;
     }
-    const vectors = await this.#vectors(pending, failures);
+    const vectors = await this.#vectors(pending, failures, timers);
     const items: IndexItem[] = [];
     const existed: boolean[] = [];
     const lines: number[] = [];
@@ -626,7 +667,7 @@ class JobRun {
       this.#writeFailures(failures);
       return;
     }
-    const outcomes = await this.#timers.time('insert', () => this.#index.upsert(items, this.#spec.signal !== undefined ? { signal: this.#spec.signal } : {}));
+    const outcomes = await timers.time('insert', () => this.#index.upsert(items, this.#spec.signal !== undefined ? { signal: this.#spec.signal } : {}));
     outcomes.forEach((o, i) => {
       if (o.state === 'ok') {
         if (existed[i] === true) this.counts.updated++;
@@ -644,7 +685,7 @@ class JobRun {
   }
 
   /** Vectors by content hash: from the cache, else embedded (and cached). Failed texts become failures. */
-  async #vectors(pending: readonly JobItem[], failures: Failure[]): Promise<Map<string, Float32Array>> {
+  async #vectors(pending: readonly JobItem[], failures: Failure[], timers: StageTimers): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();
     if (pending.length === 0) return out;
     const unique: JobItem[] = [];
@@ -657,7 +698,7 @@ class JobRun {
     let misses = unique;
     if (this.#cache !== null) {
       const cache = this.#cache;
-      const found = await this.#timers.time('cache', () => cache.getMany(this.#modelId, unique.map((u) => u.hash), this.#dims));
+      const found = await timers.time('cache', () => cache.getMany(this.#modelId, unique.map((u) => u.hash), this.#dims));
       misses = [];
       found.forEach((v, i) => {
         const u = unique[i] as JobItem;
@@ -667,7 +708,7 @@ class JobRun {
     }
     this.counts.cacheHits += unique.length - misses.length;
     if (misses.length === 0) return out;
-    const result = await this.#timers.time('embed', () => this.#engine.embed(misses.map((m) => m.text), this.#spec.signal !== undefined ? { signal: this.#spec.signal } : {}));
+    const result = await timers.time('embed', () => this.#engine.embed(misses.map((m) => m.text), this.#spec.signal !== undefined ? { signal: this.#spec.signal } : {}));
     const fresh: Array<readonly [string, Float32Array]> = [];
     const failedHashes = new Map<string, { code: string; reason: string }>();
     const dims = result.dims;
@@ -685,7 +726,7 @@ class JobRun {
       // lmdb commits (and fsyncs) on its own thread: the job does not wait for
       // it, except at checkpoints. The cache is only an optimisation, so a
       // failed write costs a later re-embedding, never the job.
-      const write = this.#timers.timeSync('cache', () => cache.putMany(this.#modelId, fresh)).catch(() => {});
+      const write = timers.timeSync('cache', () => cache.putMany(this.#modelId, fresh)).catch(() => {});
       this.#cacheWrites.push(write);
     }
     if (failedHashes.size > 0) {
