@@ -39,7 +39,11 @@ import {
   type Progress,
 } from './workdir.js';
 
-/** Time spent per stage, in ms. Stages run one after another, never overlapping. */
+/**
+ * Time spent per stage, in ms, on the job's own thread; the stages never
+ * overlap. A reindex embeds and upserts changed records on the pool while
+ * it reads on: that work is not counted, only waiting for it (as insert).
+ */
 export interface JobStages {
   /** Reading, decoding and parsing the input; validating items; diffing against the index. */
   readonly readMs: number;
