@@ -21,7 +21,7 @@ import { createRng } from '../pca/random.js';
 import { ReservoirSampler } from '../pca/reservoir.js';
 import { compileFilter, LabelBitset, type MetadataFilter } from './filter.js';
 import { kHnswNoLabel, loadHnswCore, type HnswCore, type HnswSearchResult, type HnswSpace } from './hnsw-native.js';
-import { currentVersion, hashFiles, kIndexFormatVersion, nextVersionDir, publishVersion, readVerifiedVersion, type IndexManifest } from './persist.js';
+import { currentVersion, hashFile, hashFiles, kIndexFormatVersion, nextVersionDir, publishVersion, readVerifiedVersion, type IndexManifest } from './persist.js';
 
 /** Options of `engine.createIndex`. */
 export interface IndexOptions {
@@ -1398,9 +1398,12 @@ export class VectorIndex {
         } finally {
           await store.close();
         }
-      } finally {
+      } catch (error) {
         await savingGraph?.catch(() => {});
+        throw error;
       }
+      // Checksummed while the worker may still be writing the graph.
+      const docsEntry = hashFile(docsPath);
       if (savingGraph !== null) await savingGraph;
       else this.#core.save(this.#handle, graph);
       // hnswlib writes through a plain stream: flush it before the manifest names it.
@@ -1439,7 +1442,7 @@ export class VectorIndex {
         dims: this.#graphDims,
         params: { m: this.#options.m, efConstruction: this.#options.efConstruction, efSearch: this.#options.efSearch },
         counts: { count: this.#liveCount, deleted: info.deleted, nextLabel: this.#nextLabel, capacity: info.maxElements },
-        files: hashFiles(version.path, files),
+        files: { ...hashFiles(version.path, files.filter((f) => f !== 'docs.lmdb')), 'docs.lmdb': docsEntry },
         extra: section === null ? {} : { pca: section },
       };
       publishVersion(dir, version, manifest);
