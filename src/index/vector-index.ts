@@ -389,11 +389,15 @@ export class VectorIndex {
       ? host.scheduler.run({ kind: 'load-graph', handle: 0, path: graphPath, space: manifest.space, dims: manifest.dims, maxElements: manifest.counts.capacity })
       : null;
     loading?.catch(() => {});
-    const records: Array<[number, DocRecord]> = [];
+    const labels: number[] = [];
+    const records: DocRecord[] = [];
     try {
       const store = DocStore.open(join(path, 'docs.lmdb'), true);
       try {
-        store.readAll((label, record) => records.push([label, record]));
+        store.readAll((label, record) => {
+          labels.push(label);
+          records.push(record);
+        });
       } finally {
         await store.close();
       }
@@ -423,7 +427,7 @@ export class VectorIndex {
     });
     const index = new VectorIndex(host, core, options, handle, manifest.counts.nextLabel, name, runtime);
     try {
-      for (const [label, record] of records) index.#remember(label, record, true);
+      for (let i = 0; i < labels.length; i++) index.#remember(labels[i] as number, records[i] as DocRecord, true);
       if (index.#liveCount !== manifest.counts.count) {
         throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: doc store holds ${index.#liveCount} items, the manifest says ${manifest.counts.count}`);
       }

@@ -97,7 +97,7 @@ export function toItem(value: Readonly<Record<string, unknown>>, id: string, lin
   const text = value[names.text];
   if (text === undefined || text === null) return { state: 'failed', id, code: 'MISSING_TEXT', reason: `missing "${names.text}"` };
   if (typeof text !== 'string') return { state: 'failed', id, code: 'NOT_A_STRING', reason: `"${names.text}" must be a string, got ${Array.isArray(text) ? 'an array' : typeof text}` };
-  if (text.trim() === '') return { state: 'failed', id, code: 'EMPTY', reason: 'text is empty' };
+  if (isBlank(text)) return { state: 'failed', id, code: 'EMPTY', reason: 'text is empty' };
   // A UTF-8 byte is at most one UTF-16 unit, so short strings skip the count.
   if (text.length * 3 > limits.maxTextBytes) {
     const bytes = Buffer.byteLength(text, 'utf8');
@@ -136,6 +136,14 @@ export function toItem(value: Readonly<Record<string, unknown>>, id: string, lin
  */
 export function textHash(text: string): string {
   return oneShotHash('sha256', text, 'hex');
+}
+
+/** `text.trim() === ''` without building the trimmed copy (texts rarely start with whitespace). */
+function isBlank(text: string): boolean {
+  const first = text.charCodeAt(0);
+  // Above the space, and not one of the Unicode spaces (U+00A0 and up): not blank.
+  if (first > 0x20 && first < 0xa0) return false;
+  return text.trim() === '';
 }
 
 /**

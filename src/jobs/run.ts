@@ -18,6 +18,7 @@ import type { EngineOptions } from '../config/engine-options.js';
 import { VecforgeError, throwIfAborted } from '../errors.js';
 import { currentVersion } from '../index/persist.js';
 import type { IndexItem, VectorIndex } from '../index/vector-index.js';
+import type { DocRecord } from '../store/doc-store.js';
 import { pcaOptionsFromManifest, resolvePcaIndexOptions, type PcaIndexOptions } from '../pca/index-options.js';
 import { EmbeddingCache, embeddingCachePath } from '../store/embedding-cache.js';
 import { acquireLock, type HeldLock } from './lock.js';
@@ -421,6 +422,12 @@ function summarize(
   };
 }
 
+/** Whether an item is what the index holds for its id: same content hash, namespace and metadata. */
+function unchanged(existing: DocRecord, item: JobItem): boolean {
+  if (existing.hash !== item.hash || existing.namespace !== item.namespace) return false;
+  return jsonEqual(existing.metadata ?? {}, item.metadata);
+}
+
 /** The state of one running job. */
 class JobRun {
   readonly counts: JobCounts;
@@ -582,13 +589,15 @@ class JobRun {
           failures.push({ line: record.line, id: r.id, code: 'DUPLICATE_ID', reason: `id already appears on line ${first}; the first occurrence is kept` });
           continue;
         }
-        this.#seen.set(r.id, record.line);
+        const existing = this.#incremental ? this.#index.get(r.id) : undefined;
+        // The index's own copy of an id it holds: the one just parsed dies young.
+        this.#seen.set(existing?.id ?? r.id, record.line);
         const c = toItem(record.value, r.id, record.line, spec.fields, this.#limits, this.#format === 'csv');
         if (c.state === 'failed') {
           failures.push({ line: record.line, id: r.id, code: c.code, reason: c.reason });
           continue;
         }
-        if (this.#incremental && this.#unchanged(c.item)) {
+        if (existing !== undefined && unchanged(existing, c.item)) {
           this.counts.unchanged++;
           continue;
         }
@@ -680,12 +689,6 @@ class JobRun {
       } else failures.push({ line: lines[i] ?? 0, id: items[i]?.id ?? '', code: o.code, reason: o.reason });
     });
     this.#writeFailures(failures);
-  }
-
-  #unchanged(item: JobItem): boolean {
-    const existing = this.#index.get(item.id);
-    if (existing === undefined || existing.hash !== item.hash || existing.namespace !== item.namespace) return false;
-    return jsonEqual(existing.metadata ?? {}, item.metadata);
   }
 
   /** Vectors by content hash: from the cache, else embedded (and cached). Failed texts become failures. */
