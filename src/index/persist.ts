@@ -138,6 +138,20 @@ export function hashFiles(path: string, names: readonly string[]): Record<string
  * @throws {VecforgeError} ERR_INDEX (no index), ERR_INDEX_VERSION (newer format), ERR_INDEX_CORRUPT (mismatch).
  */
 export function readVerifiedVersion(dir: string): { manifest: IndexManifest; path: string; name: string } {
+  const version = readVersionManifest(dir);
+  verifyVersionFiles(dir, version, Object.keys(version.manifest.files));
+  return version;
+}
+
+/**
+ * Reads the manifest of the current version of an index and checks that
+ * this build reads its format; the files are not checked (see
+ * {@link verifyVersionFiles}).
+ * @param dir - the index directory.
+ * @returns the manifest and version directory.
+ * @throws {VecforgeError} ERR_INDEX (no index), ERR_INDEX_VERSION (newer format), ERR_INDEX_CORRUPT (no valid manifest).
+ */
+export function readVersionManifest(dir: string): { manifest: IndexManifest; path: string; name: string } {
   const version = currentVersion(dir);
   if (version === undefined) throw new VecforgeError('ERR_INDEX', `${dir} holds no published index (no "current" file)`);
   let manifest: IndexManifest;
@@ -152,12 +166,25 @@ export function readVerifiedVersion(dir: string): { manifest: IndexManifest; pat
   if (manifest.formatVersion > kIndexFormatVersion) {
     throw new VecforgeError('ERR_INDEX_VERSION', `index ${dir} has format version ${manifest.formatVersion}; this vecforge reads up to ${kIndexFormatVersion}: upgrade vecforge`);
   }
-  for (const [name, entry] of Object.entries(manifest.files)) {
+  return { manifest, path: version.path, name: version.name };
+}
+
+/**
+ * Checks files of a version against its manifest: present, of the listed
+ * size, of the listed SHA-256.
+ * @param dir - the index directory (for messages).
+ * @param version - the manifest and version directory.
+ * @param names - the files to check; each must be listed in the manifest.
+ * @throws {VecforgeError} ERR_INDEX_CORRUPT for a file missing, unlisted, or not matching.
+ */
+export function verifyVersionFiles(dir: string, version: { manifest: IndexManifest; path: string; name: string }, names: readonly string[]): void {
+  for (const name of names) {
+    const entry = version.manifest.files[name];
+    if (entry === undefined) throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: the manifest of ${version.name} lists no ${name}`);
     const path = join(version.path, name);
     if (!existsSync(path)) throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: file ${name} of ${version.name} is missing`);
     const size = statSync(path).size;
     if (size !== entry.bytes) throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: file ${name} is ${size} bytes, the manifest says ${entry.bytes} (truncated or replaced)`);
     if (hashFile(path).sha256 !== entry.sha256) throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: file ${name} does not match its checksum`);
   }
-  return { manifest, path: version.path, name: version.name };
 }

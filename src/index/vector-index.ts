@@ -21,7 +21,7 @@ import { createRng } from '../pca/random.js';
 import { ReservoirSampler } from '../pca/reservoir.js';
 import { compileFilter, LabelBitset, type MetadataFilter } from './filter.js';
 import { kHnswNoLabel, loadHnswCore, type HnswCore, type HnswSearchResult, type HnswSpace } from './hnsw-native.js';
-import { currentVersion, hashFile, hashFiles, kIndexFormatVersion, nextVersionDir, publishVersion, readVerifiedVersion, type IndexManifest } from './persist.js';
+import { currentVersion, hashFile, hashFiles, kIndexFormatVersion, nextVersionDir, publishVersion, readVersionManifest, verifyVersionFiles, type IndexManifest } from './persist.js';
 
 /** Options of `engine.createIndex`. */
 export interface IndexOptions {
@@ -376,22 +376,32 @@ export class VectorIndex {
    */
   static async open(host: IndexHost, dir: string): Promise<VectorIndex> {
     if (typeof dir !== 'string' || dir === '') throw new TypeError(`dir must be a non-empty string, got ${String(dir)}`);
-    const { manifest, path, name } = readVerifiedVersion(dir);
+    const version = readVersionManifest(dir);
+    const { manifest, path, name } = version;
     if (manifest.model !== null && manifest.model.id !== host.model.id) {
       throw new VecforgeError('ERR_INDEX', `index ${dir} was built with model ${manifest.model.id}, but the engine runs ${host.model.id}`);
     }
-    const section = parsePcaManifestSection(manifest.extra?.pca, manifest.dims, Object.keys(manifest.files), dir);
-    const runtime = section === null ? null : await VectorIndex.#openPca(section, path, dir, manifest.counts.count);
+    // The graph is checked first: a pool worker loads it while this thread
+    // checks the other files and decodes the doc store. No file reaches
+    // native code (hnswlib, lmdb) before its checksum matched.
+    verifyVersionFiles(dir, version, ['graph.hnsw']);
     const core = loadHnswCore();
     const graphPath = join(path, 'graph.hnsw');
-    // A pool worker loads the graph while this thread decodes the doc store.
     const loading = core.sharedAcrossThreads
       ? host.scheduler.run({ kind: 'load-graph', handle: 0, path: graphPath, space: manifest.space, dims: manifest.dims, maxElements: manifest.counts.capacity })
       : null;
     loading?.catch(() => {});
     const labels: number[] = [];
     const records: DocRecord[] = [];
+    let runtime: PcaRuntime | null = null;
     try {
+      verifyVersionFiles(
+        dir,
+        version,
+        Object.keys(manifest.files).filter((f) => f !== 'graph.hnsw'),
+      );
+      const section = parsePcaManifestSection(manifest.extra?.pca, manifest.dims, Object.keys(manifest.files), dir);
+      runtime = section === null ? null : await VectorIndex.#openPca(section, path, dir, manifest.counts.count);
       const store = DocStore.open(join(path, 'docs.lmdb'), true);
       try {
         store.readAll((label, record) => {
@@ -421,7 +431,7 @@ export class VectorIndex {
       efConstruction: manifest.params.efConstruction,
       efSearch: manifest.params.efSearch,
       capacity: manifest.counts.capacity,
-      dims: section?.inputDims ?? manifest.dims,
+      dims: runtime?.options.inputDims ?? manifest.dims,
       seed: 100,
       pca: runtime?.options ?? null,
     });
