@@ -21,7 +21,7 @@ import { createRng } from '../pca/random.js';
 import { ReservoirSampler } from '../pca/reservoir.js';
 import { compileFilter, LabelBitset, type MetadataFilter } from './filter.js';
 import { kHnswNoLabel, loadHnswCore, type HnswCore, type HnswSearchResult, type HnswSpace } from './hnsw-native.js';
-import { currentVersion, hashFile, hashFiles, kIndexFormatVersion, nextVersionDir, publishVersion, readVersionManifest, verifyVersionFiles, type IndexManifest } from './persist.js';
+import { currentVersion, hashFile, hashFiles, kIndexFormatVersion, nextVersionDir, publishVersion, readVersionManifest, verifyVersionFiles, type FileEntry, type IndexManifest } from './persist.js';
 
 /** Options of `engine.createIndex`. */
 export interface IndexOptions {
@@ -1420,8 +1420,17 @@ export class VectorIndex {
       const docsEntry = hashFile(docsPath);
       if (savingGraph !== null) await savingGraph;
       else this.#core.save(this.#handle, graph);
-      // hnswlib writes through a plain stream: flush it before the manifest names it.
-      await fsyncFile(graph);
+      // hnswlib writes through a plain stream: flush it (on a libuv thread,
+      // while this one checksums it) before the manifest names it.
+      const syncingGraph = fsyncFile(graph);
+      syncingGraph.catch(() => {});
+      let graphEntry: FileEntry;
+      try {
+        graphEntry = hashFile(graph);
+      } finally {
+        await syncingGraph.catch(() => {});
+      }
+      await syncingGraph;
       const files = ['graph.hnsw', 'docs.lmdb'];
       let section: PcaManifestSection | null = null;
       if (pca !== null) {
@@ -1456,7 +1465,7 @@ export class VectorIndex {
         dims: this.#graphDims,
         params: { m: this.#options.m, efConstruction: this.#options.efConstruction, efSearch: this.#options.efSearch },
         counts: { count: this.#liveCount, deleted: info.deleted, nextLabel: this.#nextLabel, capacity: info.maxElements },
-        files: { ...hashFiles(version.path, files.filter((f) => f !== 'docs.lmdb')), 'docs.lmdb': docsEntry },
+        files: { 'graph.hnsw': graphEntry, 'docs.lmdb': docsEntry, ...hashFiles(version.path, files.filter((f) => f !== 'docs.lmdb' && f !== 'graph.hnsw')) },
         extra: section === null ? {} : { pca: section },
       };
       publishVersion(dir, version, manifest);
