@@ -15,10 +15,10 @@
         "<!(node -p \"require('path').join(path.dirname(require.resolve('hnswlib-node/package.json')),'src')\")"
       ],
       "defines": [ "NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED" ],
-      "cflags!": [ "-fno-exceptions", "-O2", "-O0" ],
+      "cflags!": [ "-fno-exceptions", "-O2", "-O0", "-fno-omit-frame-pointer" ],
       "cflags_cc!": [ "-fno-exceptions", "-fno-rtti", "-O2", "-O0" ],
-      "cflags": [ "-O3" ],
-      "cflags_cc": [ "-O3", "-std=c++17", "-fexceptions" ],
+      "cflags": [ "-O3", "-fomit-frame-pointer", "-fvisibility=hidden", "-fno-semantic-interposition" ],
+      "cflags_cc": [ "-O3", "-std=c++17", "-fexceptions", "-fomit-frame-pointer", "-fvisibility=hidden", "-fno-semantic-interposition" ],
       "conditions": [
         ["vecforge_march!=''", {
           "cflags": [ "-march=<(vecforge_march)" ],
