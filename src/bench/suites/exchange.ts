@@ -14,8 +14,9 @@ import type { SuiteContext, SuiteSkipped } from './suite.js';
 
 /** Batch shapes measured: rows, dims, why this shape. */
 export const kExchangeShapes: ReadonlyArray<readonly [number, number, string]> = Object.freeze([
-  [512, 100, 'a typical engine batch'],
-  [10_000, 100, 'a sort window of glove-100d rows'],
+  [512, 100, 'a small batch'],
+  [4_096, 100, 'a default engine batch on 2 workers: a sort window of 8,192 texts, one batch per worker'],
+  [10_000, 100, 'a large glove-100d batch'],
   [10_000, 384, "DESIGN.md's measurement shape"],
 ] as const);
 
