@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { Engine } from '../src/index.js';
-import { kTestCacheDir, row } from './helpers.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gloveRows, kTestCacheDir, row } from './helpers.js';
 
 const texts = Array.from({ length: 600 }, (_, i) => `a short english sentence about the weather number ${i}`);
 texts[317] = 'this sentence holds the FAULTMARKER word';
@@ -51,5 +54,32 @@ describe('worker faults (test-only hook VECFORGE_TEST_FAULT)', () => {
     const result = await faulty.embed(texts);
     expect(result.items.filter((i) => i.state === 'failed')).toHaveLength(1);
     expect(result.items[317]).toMatchObject({ state: 'failed', code: 'WORKER_FAILED' });
+  });
+
+  test('searchBatch: a worker that dies holding a claimed run of queries loses none of them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vecforge-search-fault-'));
+    try {
+      const rows = gloveRows(3_000, 2_000);
+      const items = Array.from({ length: 2_500 }, (_, i) => ({ id: `w${i}`, vector: rows.subarray(i * 100, (i + 1) * 100) }));
+      const queries = rows.slice(2_500 * 100);
+      const clean = await create();
+      const built = await clean.createIndex({ dir: join(dir, 'index'), m: 16, efConstruction: 100 });
+      await built.addBatch(items);
+      const expected = await built.searchBatch(queries, { k: 10, ef: 64 });
+      await built.save();
+      await built.close();
+      for (const fault of ['exit:1:@search', 'throw:1:@search']) {
+        const faulty = await create(fault);
+        const index = await faulty.openIndex(join(dir, 'index'));
+        const got = await index.searchBatch(queries, { k: 10, ef: 64 });
+        expect(got.map((hits) => hits.map((h) => h.id))).toEqual(expected.map((hits) => hits.map((h) => h.id)));
+        expect(got.every((hits) => hits.length === 10)).toBe(true);
+        // The fault fired: its task was retried.
+        expect(faulty.metrics().retries).toBeGreaterThanOrEqual(1);
+        await index.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

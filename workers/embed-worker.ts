@@ -22,7 +22,7 @@ export default async function handle(request: WorkerRequest): Promise<WorkerRepl
     case 'insert':
       return handleInsert(request, init.backend);
     case 'search':
-      return handleSearch(request, init.backend);
+      return handleSearch(request, init.backend, init.fault);
     case 'fit-pca':
       return handleFitPca(request, init.backend);
     case 'save-graph':

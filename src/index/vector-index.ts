@@ -89,6 +89,9 @@ export type IndexItemFailureCode =
   | 'NO_KNOWN_WORDS'
   | 'WORKER_FAILED';
 
+/** A pool search's query count before any task wrote it (never a real count: k is at most 65,536). */
+const kUnsearched = 0xffffffff;
+
 /** Outcome of one item of addBatch, upsert or delete. */
 export type IndexItemOutcome =
   | { readonly state: 'ok'; readonly id: string }
@@ -1239,22 +1242,36 @@ export class VectorIndex {
       filterSab = new SharedArrayBuffer(filter.length);
       new Uint8Array(filterSab).set(filter);
     }
-    const workers = this.#host.workers;
-    const per = Math.max(1, Math.ceil(nq / (workers * 4)));
+    // One task per worker, all claiming runs of the queries from one shared
+    // cursor (see handleSearch): the work spreads evenly whatever each
+    // query costs. Counts start at a sentinel, so a query whose run was lost
+    // with a crashed worker is found below and searched again.
+    const workers = Math.min(this.#host.workers, nq);
+    const counts = new Uint32Array(outCounts);
+    counts.fill(kUnsearched);
+    const cursor = new SharedArrayBuffer(4);
     const tasks: Array<Promise<unknown>> = [];
-    for (let start = 0; start < nq; start += per) {
-      const end = Math.min(nq, start + per);
+    for (let t = 0; t < workers; t++) {
       tasks.push(
         this.#track(
           this.#host.scheduler.run(
-            { kind: 'search', handle, queries: q.buffer as SharedArrayBuffer, dims, start, end, k, ef, filter: filterSab, outLabels, outDistances, outCounts, pca: stage, rerankCandidates: rerank },
+            { kind: 'search', handle, queries: q.buffer as SharedArrayBuffer, dims, start: 0, end: nq, k, ef, filter: filterSab, outLabels, outDistances, outCounts, pca: stage, rerankCandidates: rerank, cursor, sharers: workers },
             signal,
           ),
         ),
       );
     }
     await Promise.all(tasks);
-    return { labels: new Uint32Array(outLabels), distances: new Float32Array(outDistances), counts: new Uint32Array(outCounts) };
+    for (let i = 0; i < nq; i++) {
+      if (counts[i] !== kUnsearched) continue;
+      let j = i + 1;
+      while (j < nq && counts[j] === kUnsearched) j++;
+      await this.#track(
+        this.#host.scheduler.run({ kind: 'search', handle, queries: q.buffer as SharedArrayBuffer, dims, start: i, end: j, k, ef, filter: filterSab, outLabels, outDistances, outCounts, pca: stage, rerankCandidates: rerank }, signal),
+      );
+      i = j - 1;
+    }
+    return { labels: new Uint32Array(outLabels), distances: new Float32Array(outDistances), counts };
   }
 
   /** Registers a pool search, so a refit or close waits for it before freeing what it reads. */

@@ -9,7 +9,7 @@ import type { EmbedSlab } from './layout.js';
 export interface FaultSpec {
   /** `exit` ends the worker thread mid-batch; `throw` fails the batch. */
   readonly mode: 'exit' | 'throw';
-  /** The text a batch must contain to trigger the fault. */
+  /** The text a batch must contain to trigger the fault; `@search` fires in search tasks instead. */
   readonly marker: string;
   /** How many times the fault fires in the whole pool. */
   readonly times: number;
@@ -118,6 +118,17 @@ export interface SearchRequest {
    * k best by exact score on the full vectors. Absent or 0: no rerank.
    */
   readonly rerankCandidates?: number;
+  /**
+   * Int32[1], shared by every task of one search call: the next query to
+   * claim. When present, [start, end) is the whole call's range and each
+   * task claims shrinking runs of it (guided self-scheduling, as hnswlib's
+   * ParallelFor hands out rows) until none are left, so no worker idles
+   * while another still holds a long run. Absent or null: the task
+   * searches exactly [start, end).
+   */
+  readonly cursor?: SharedArrayBuffer | null;
+  /** With `cursor`: how many tasks share it (sets the run sizes). */
+  readonly sharers?: number;
 }
 
 /** Save a shared graph to a file, or load one and return its handle. */

@@ -40,11 +40,18 @@ export async function createWorkerKernel(init: WorkerInit): Promise<{ kernel: Em
 
 const decoder = new TextDecoder('utf-8');
 
+/** The test-only fault marker that fires in search tasks (after a run is claimed) instead of on texts. */
+export const kSearchFaultMarker = '@search';
+
 /** @returns whether the test-only fault should fire for this batch (counted across the pool). */
 function maybeFault(fault: FaultSpec, texts: readonly string[]): boolean {
   if (!texts.some((t) => t.includes(fault.marker))) return false;
+  return claimFault(fault);
+}
+
+/** @returns whether the fault has firings left, taking one (Atomics.add: "at most `times`" holds across all workers). */
+function claimFault(fault: FaultSpec): boolean {
   const counter = new Int32Array(fault.counter);
-  // Atomics.add makes "fire at most `times` times" hold across all workers.
   return Atomics.add(counter, kFaultCountSlot, 1) < fault.times;
 }
 
@@ -145,24 +152,47 @@ export async function handleInsert(request: InsertRequest, backend: BackendName)
 /**
  * Searches queries [start, end) and writes results in place; with a PCA
  * stage, projects the queries first and, when `rerankCandidates` is set,
- * reranks that many graph candidates exactly on the full vectors.
+ * reranks that many graph candidates exactly on the full vectors. With a
+ * shared `cursor`, claims runs of [start, end) until none are left: each
+ * run takes 1/(2 × sharers) of what remains, so runs shrink towards the end
+ * and the tasks finish together.
  * @param request - the queries and output buffers.
  * @param backend - the TF.js backend, for a PCA step.
+ * @param fault - the test-only fault hook (marker {@link kSearchFaultMarker}), null in normal runs.
  * @returns the reply.
  */
-export async function handleSearch(request: SearchRequest, backend: BackendName): Promise<DoneReply> {
+export async function handleSearch(request: SearchRequest, backend: BackendName, fault: FaultSpec | null = null): Promise<DoneReply> {
   const started = performance.now();
   const { dims, start, end, k } = request;
-  const queries = new Float32Array(request.queries, start * dims * 4, (end - start) * dims);
   const filter = request.filter === null ? undefined : new Uint8Array(request.filter);
   const pca = request.pca ?? null;
-  const r =
-    pca === null
-      ? core().searchKnn(request.handle, queries, k, request.ef, filter)
-      : searchProjected((rows, width, ef) => core().searchKnn(request.handle, rows, width, ef, filter), queries, k, request.ef, pca, request.rerankCandidates ?? 0, await workerTf(backend));
-  new Uint32Array(request.outLabels, start * k * 4, (end - start) * k).set(r.labels);
-  new Float32Array(request.outDistances, start * k * 4, (end - start) * k).set(r.distances);
-  new Uint32Array(request.outCounts, start * 4, end - start).set(r.counts);
+  const tf = pca === null ? null : await workerTf(backend);
+  const searchRange = (from: number, to: number): void => {
+    const queries = new Float32Array(request.queries, from * dims * 4, (to - from) * dims);
+    const r =
+      pca === null || tf === null
+        ? core().searchKnn(request.handle, queries, k, request.ef, filter)
+        : searchProjected((rows, width, ef) => core().searchKnn(request.handle, rows, width, ef, filter), queries, k, request.ef, pca, request.rerankCandidates ?? 0, tf);
+    new Uint32Array(request.outLabels, from * k * 4, (to - from) * k).set(r.labels);
+    new Float32Array(request.outDistances, from * k * 4, (to - from) * k).set(r.distances);
+    new Uint32Array(request.outCounts, from * 4, to - from).set(r.counts);
+  };
+  const cursor = request.cursor ?? null;
+  if (cursor === null) {
+    searchRange(start, end);
+  } else {
+    const next = new Int32Array(cursor, 0, 1);
+    const share = 2 * Math.max(1, request.sharers ?? 1);
+    for (;;) {
+      const from = Atomics.load(next, 0);
+      if (from >= end) break;
+      const to = Math.min(end, from + Math.max(1, Math.ceil((end - from) / share)));
+      if (Atomics.compareExchange(next, 0, from, to) !== from) continue;
+      // Test-only: the marker "@search" fails a task holding a claimed run.
+      if (fault !== null && fault.marker === kSearchFaultMarker && claimFault(fault)) fireFault(fault);
+      searchRange(from, to);
+    }
+  }
   return { kind: 'done', durationMs: performance.now() - started, handle: request.handle };
 }
 
