@@ -7,7 +7,8 @@
 //
 // Usage:
 //   hnsw_bench <base.fvecs> <queries.fvecs> <groundtruth.ivecs>
-//              [M=16] [efConstruction=200] [threads=hardware] [index_out] [--build-only]
+//              [M=16] [efConstruction=200] [threads=hardware] [index_out]
+//              [--build-only | --search-only]
 //
 //   base.fvecs, queries.fvecs  Texmex .fvecs: per row an int32 dims, then
 //                              dims float32 values (little-endian).
@@ -63,6 +64,7 @@
 #include <stdexcept>
 #include <string>
 #include <cstring>
+#include <memory>
 #include <thread>
 #include <unordered_set>
 #include <unistd.h>
@@ -160,12 +162,17 @@ double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_cloc
 
 int main(int argc, char** argv) {
   // --build-only (anywhere): time the build and print it, skip the ef sweep.
+  // --search-only (anywhere): load index_out (written by an earlier run on
+  // the same base) instead of building, then run the ef sweep.
   bool build_only = false;
+  bool search_only = false;
   {
     int out = 1;
     for (int i = 1; i < argc; ++i) {
       if (std::strcmp(argv[i], "--build-only") == 0) {
         build_only = true;
+      } else if (std::strcmp(argv[i], "--search-only") == 0) {
+        search_only = true;
       } else {
         argv[out++] = argv[i];
       }
@@ -175,7 +182,7 @@ int main(int argc, char** argv) {
   if (argc < 4 || argc > 8) {
     std::cerr << "usage: " << argv[0]
               << " <base.fvecs> <queries.fvecs> <groundtruth.ivecs> [M=16] [efConstruction=200]"
-                 " [threads=hardware] [index_out] [--build-only]\n";
+                 " [threads=hardware] [index_out] [--build-only | --search-only]\n";
     return 2;
   }
   Matrix base, queries, gt;
@@ -209,24 +216,35 @@ int main(int argc, char** argv) {
   const size_t k = std::min<size_t>(10, gt.dims);
 
   hnswlib::InnerProductSpace space(dims);
-  hnswlib::HierarchicalNSW<float> index(&space, n, m, ef_construction, 100);
-
-  // Build (as in the Python bindings: few rows go single-threaded).
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph;
   size_t build_threads = n <= threads * 4 ? 1 : threads;
-  std::vector<std::vector<float>> scratch(build_threads, std::vector<float>(dims));
-  const std::clock_t c0 = std::clock();
-  auto t0 = std::chrono::steady_clock::now();
-  ParallelFor(n, build_threads, [&](size_t i, size_t t) {
-    NormalizeInto(base.values.data() + i * dims, scratch[t].data(), dims);
-    index.addPoint(scratch[t].data(), static_cast<hnswlib::labeltype>(i));
-  });
-  auto t1 = std::chrono::steady_clock::now();
-  const std::clock_t c1 = std::clock();
-  const double build_seconds = Seconds(t0, t1);
-  // std::clock is process CPU time summed over all threads (on Linux).
-  const double build_cpu_seconds = static_cast<double>(c1 - c0) / CLOCKS_PER_SEC;
+  double build_seconds = 0.0;
+  double build_cpu_seconds = 0.0;
+  if (search_only) {
+    if (remove_index) {
+      std::cerr << "hnsw_bench: --search-only needs index_out, the graph of an earlier run\n";
+      return 2;
+    }
+    graph = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space, index_path, false, n);
+  } else {
+    graph = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space, n, m, ef_construction, 100);
+    // Build (as in the Python bindings: few rows go single-threaded).
+    std::vector<std::vector<float>> scratch(build_threads, std::vector<float>(dims));
+    const std::clock_t c0 = std::clock();
+    auto t0 = std::chrono::steady_clock::now();
+    ParallelFor(n, build_threads, [&](size_t i, size_t t) {
+      NormalizeInto(base.values.data() + i * dims, scratch[t].data(), dims);
+      graph->addPoint(scratch[t].data(), static_cast<hnswlib::labeltype>(i));
+    });
+    auto t1 = std::chrono::steady_clock::now();
+    const std::clock_t c1 = std::clock();
+    build_seconds = Seconds(t0, t1);
+    // std::clock is process CPU time summed over all threads (on Linux).
+    build_cpu_seconds = static_cast<double>(c1 - c0) / CLOCKS_PER_SEC;
+    graph->saveIndex(index_path);
+  }
+  hnswlib::HierarchicalNSW<float>& index = *graph;
 
-  index.saveIndex(index_path);
   long long index_bytes = 0;
   {
     std::ifstream f(index_path, std::ios::binary | std::ios::ate);

@@ -73,12 +73,13 @@ export async function runIndexSuite(report: Report, ctx: SuiteContext): Promise<
   try {
     // Native hnswlib, the baseline, and the engine, built in alternating
     // rounds, ABBA (this box drifts by ±15% from minute to minute;
-    // alternating spreads the drift over both). The first native run also
-    // does the ef sweep.
+    // alternating spreads the drift over both). The ef sweeps alternate the
+    // same way: native, engine, engine, native, averaged per ef.
     const bin = buildHnswBench({ verbose: false });
-    const nativeArgs = [files.base, files.queries, files.truth, String(m), String(efConstruction), String(threads)];
-    const runNative = (buildOnly: boolean): NativeResult =>
-      JSON.parse(execFileSync(bin.binary, buildOnly ? [...nativeArgs, '--build-only'] : nativeArgs, { encoding: 'utf8', maxBuffer: 1 << 24 })) as NativeResult;
+    // Every native build saves its graph; the sweeps load the last one.
+    const nativeArgs = [files.base, files.queries, files.truth, String(m), String(efConstruction), String(threads), join(work, 'native.hnsw')];
+    const runNative = (mode: '--build-only' | '--search-only'): NativeResult =>
+      JSON.parse(execFileSync(bin.binary, [...nativeArgs, mode], { encoding: 'utf8', maxBuffer: 1 << 24 })) as NativeResult;
     const rounds = ctx.quick ? 1 : 2;
 
     // The engine: pool workers insert into one shared graph.
@@ -93,7 +94,7 @@ export async function runIndexSuite(report: Report, ctx: SuiteContext): Promise<
       for (let round = 0; round < rounds; round++) {
         // ABBA order: native first in even rounds, engine first in odd ones.
         const nativeRound = (): void => {
-          const n = runNative(round > 0);
+          const n = runNative('--build-only');
           native ??= n;
           nativeSeconds.push(n.build_seconds);
         };
@@ -160,18 +161,11 @@ export async function runIndexSuite(report: Report, ctx: SuiteContext): Promise<
       report.figure({ suite: 'index', name: 'inserts/s: native build', value: nativeRate, unit: 'inserts/s', conditions: { ...conditions, rounds } });
       report.figure({ suite: 'index', name: 'inserts/s: hnswlib-node addPoint loop', value: nodeRate, unit: 'inserts/s', conditions: { ...conditions, rows: subset, threads: 1 } });
 
-      // ef sweep.
+      // ef sweep: native (the last native graph, loaded), engine, engine, native.
+      const nativeA = runNative('--search-only');
       const qv = (i: number): Float32Array => queries.data.subarray(i * queries.dims, (i + 1) * queries.dims);
-      const sweepRows: Array<Array<string | number>> = [];
-      const engineSweep: Array<{ ef: number; recall: number; qps: number }> = [];
-      for (const ef of kEfSweep) {
-        const batch = await built.searchBatch(queries.data, { k: 10, ef });
-        const recall = recallAt10(
-          batch.map((hits) => hits.map((h) => h.id)),
-          truth.data,
-          truth.dims,
-        );
-        const nq = ctx.quick ? 200 : queries.rows;
+      const nq = ctx.quick ? 200 : queries.rows;
+      const timeSingle = async (ef: number): Promise<number> => {
         const [single] = await timeTasks(
           [
             [
@@ -183,9 +177,29 @@ export async function runIndexSuite(report: Report, ctx: SuiteContext): Promise<
           ],
           ctx.quick ? 1 : 3,
         );
-        const qps = nq / ((single?.meanMs ?? Number.NaN) / 1000);
-        engineSweep.push({ ef, recall, qps });
-        const n = native.sweep.find((s) => s.ef === ef);
+        return nq / ((single?.meanMs ?? Number.NaN) / 1000);
+      };
+      const engineSweep: Array<{ ef: number; recall: number; qps: number }> = [];
+      for (const ef of kEfSweep) {
+        const batch = await built.searchBatch(queries.data, { k: 10, ef });
+        const recall = recallAt10(
+          batch.map((hits) => hits.map((h) => h.id)),
+          truth.data,
+          truth.dims,
+        );
+        engineSweep.push({ ef, recall, qps: await timeSingle(ef) });
+      }
+      // The second half: engine again (ef descending), then native.
+      for (const e of [...engineSweep].reverse()) e.qps = (e.qps + (await timeSingle(e.ef))) / 2;
+      const nativeB = runNative('--search-only');
+      const mean = (a: number | undefined, b: number | undefined): number => ((a ?? Number.NaN) + (b ?? Number.NaN)) / 2;
+      const nativeSweep = nativeA.sweep.map((a) => {
+        const b = nativeB.sweep.find((x) => x.ef === a.ef);
+        return { ...a, queries_per_second: mean(a.queries_per_second, b?.queries_per_second), parallel_queries_per_second: mean(a.parallel_queries_per_second, b?.parallel_queries_per_second) };
+      });
+      const sweepRows: Array<Array<string | number>> = [];
+      for (const { ef, recall, qps } of engineSweep) {
+        const n = nativeSweep.find((x) => x.ef === ef);
         sweepRows.push([ef, n?.recall_at_10 ?? Number.NaN, recall, n?.queries_per_second ?? Number.NaN, qps, qps / (n?.queries_per_second ?? Number.NaN)]);
         report.figure({ suite: 'index', name: `recall@10 ef=${ef}: engine`, value: recall, unit: 'recall', conditions });
         report.figure({ suite: 'index', name: `recall@10 ef=${ef}: native`, value: n?.recall_at_10 ?? Number.NaN, unit: 'recall', conditions });
@@ -197,7 +211,7 @@ export async function runIndexSuite(report: Report, ctx: SuiteContext): Promise<
         title: 'ef sweep: recall@10 and single-query throughput',
         columns: ['ef', 'recall@10 native', 'recall@10 engine', 'q/s native (1 thread)', 'q/s engine (await index.search)', 'engine / native q/s'],
         rows: sweepRows,
-        note: 'Engine single-query: one `await index.search(vector)` at a time (native search on a libuv thread, so the event loop stays free). Native: a tight loop in one thread.',
+        note: 'Engine single-query: one `await index.search(vector)` at a time (small searches inline, larger ones on a libuv thread, so the event loop stays free). Native: a tight loop in one thread, on the last native graph loaded from its file. q/s are means of two passes in the order native, engine, engine, native.',
       });
 
       // searchBatch on the pool at the smallest ef reaching recall 0.95.
@@ -205,7 +219,7 @@ export async function runIndexSuite(report: Report, ctx: SuiteContext): Promise<
       const ef = target?.ef ?? 80;
       const [batchTiming] = await timeTasks([[`searchBatch ef=${ef}`, () => built.searchBatch(queries.data, { k: 10, ef })]], ctx.quick ? 2 : 5);
       const batchQps = queries.rows / ((batchTiming?.meanMs ?? Number.NaN) / 1000);
-      const nativeAt = native.sweep.find((s) => s.ef === ef);
+      const nativeAt = nativeSweep.find((x) => x.ef === ef);
       await built.save();
       const saved = join(currentVersion(dir)?.path ?? '', 'graph.hnsw');
       const engineBytes = statSync(saved).size / base.rows;
