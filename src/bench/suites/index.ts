@@ -86,7 +86,9 @@ export async function runIndexSuite(report: Report, ctx: SuiteContext): Promise<
     const engine = await Engine.create({ workers: threads, backend: 'wasm' });
     let index: VectorIndex | undefined;
     try {
-      const items = Array.from({ length: base.rows }, (_, i) => ({ id: String(i), vector: base.data.subarray(i * base.dims, (i + 1) * base.dims) }));
+      // The build input: 340K small objects, dropped before the searches (a
+      // search process holds an index, not its input).
+      let items: Array<{ id: string; vector: Float32Array }> | null = Array.from({ length: base.rows }, (_, i) => ({ id: String(i), vector: base.data.subarray(i * base.dims, (i + 1) * base.dims) }));
       const dir = join(work, 'engine-index');
       let native: NativeResult | undefined;
       const nativeSeconds: number[] = [];
@@ -107,7 +109,7 @@ export async function runIndexSuite(report: Report, ctx: SuiteContext): Promise<
                 await index?.close();
                 rmSync(dir, { recursive: true, force: true });
                 index = await engine.createIndex({ dir, m, efConstruction, capacity: base.rows });
-                await index.addBatch(items);
+                await index.addBatch(items ?? []);
               },
             ],
           ],
@@ -122,6 +124,7 @@ export async function runIndexSuite(report: Report, ctx: SuiteContext): Promise<
       // on its last build): a loaded graph is laid out contiguously and
       // searches faster than the one a build leaves in memory, so both
       // sides get the same kind. The engine saves and reopens its own.
+      items = null;
       await index.save();
       await index.close();
       index = await engine.openIndex(dir);
