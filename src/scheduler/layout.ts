@@ -60,11 +60,13 @@ export function createCallBuffers(n: number, dims: number): CallBuffers {
 const encoder = new TextEncoder();
 
 /**
- * Encodes one window's texts into a slab over the call's buffers. The
- * window is first encoded as one joined string: when that is pure ASCII
- * (bytes = UTF-16 units, the common case), offsets follow from the lengths
- * with no per-item work. Otherwise each text is checked and encoded alone,
- * and a text with a lone surrogate is dropped (include[i] = 0).
+ * Encodes one window's texts into a slab over the call's buffers, as one
+ * joined string in one encodeInto call. Pure ASCII (bytes = UTF-16 units,
+ * the common case): offsets follow from the lengths. Otherwise, when the
+ * joined string is well formed, offsets follow from the lengths plus the
+ * extra bytes of the few non-ASCII characters, found four bytes at a time.
+ * Only a window with a lone surrogate encodes text by text, and such a text
+ * is dropped (include[i] = 0).
  * @param call - the call's shared buffers.
  * @param texts - the call's texts.
  * @param base - the window's first item.
@@ -84,28 +86,63 @@ export function createSlab(call: CallBuffers, texts: readonly unknown[], base: n
     total += lengths[i] ?? 0;
   }
   const joined = parts.join('');
-  let textBytes = new SharedArrayBuffer(Math.max(1, total));
-  const ascii = encoder.encodeInto(joined, new Uint8Array(textBytes));
-  if (ascii.read === total && ascii.written === total) {
-    let pos = 0;
+  // length × 3 bounds the UTF-8 size of any string; pages past what is written are never touched.
+  const textBytes = new SharedArrayBuffer(Math.max(4, total * 3 + 3) & ~3);
+  const bytes = new Uint8Array(textBytes);
+  const written = encoder.encodeInto(joined, bytes).written;
+  if (written === total || joined.isWellFormed()) {
+    const wide = written === total ? [] : multiByteChars(bytes, written);
+    // Byte offset of unit u = u + the extra bytes of the characters before it.
+    let unit = 0;
+    let extra = 0;
+    let c = 0;
     for (let i = base; i < end; i++) {
-      offs[i - base] = pos;
-      if (include[i] === 1) pos += lengths[i] ?? 0;
+      while (c < wide.length && (wide[c] as number) < unit) {
+        extra += wide[c + 1] as number;
+        c += 2;
+      }
+      offs[i - base] = unit + extra;
+      if (include[i] === 1) unit += lengths[i] ?? 0;
     }
-    offs[end - base] = pos;
-  } else {
-    // length × 3 bounds the UTF-8 size of any string; encodeInto fills less.
-    textBytes = new SharedArrayBuffer(Math.max(1, total * 3));
-    const bytes = new Uint8Array(textBytes);
-    let pos = 0;
-    for (let i = base; i < end; i++) {
-      offs[i - base] = pos;
-      if (include[i] !== 1) continue;
-      const text = texts[i] as string;
-      if (!text.isWellFormed()) include[i] = 0;
-      else pos += encoder.encodeInto(text, bytes.subarray(pos)).written;
-    }
-    offs[end - base] = pos;
+    offs[end - base] = written;
+    return { textBytes, offsets, base, order: call.order, out: call.out, status: call.status, dims: call.dims };
   }
+  let pos = 0;
+  for (let i = base; i < end; i++) {
+    offs[i - base] = pos;
+    if (include[i] !== 1) continue;
+    const text = texts[i] as string;
+    if (!text.isWellFormed()) include[i] = 0;
+    else pos += encoder.encodeInto(text, bytes.subarray(pos)).written;
+  }
+  offs[end - base] = pos;
   return { textBytes, offsets, base, order: call.order, out: call.out, status: call.status, dims: call.dims };
 }
+
+/**
+ * The multi-byte characters of well-formed UTF-8, as pairs: the UTF-16
+ * unit offset where the character starts, and the bytes it takes beyond
+ * its UTF-16 units (2-byte sequences: 1; 3-byte: 2, both one unit; 4-byte:
+ * 2, a surrogate pair). Scans four bytes at a time.
+ * @param bytes - the encoded bytes (the buffer's length a multiple of 4).
+ * @param length - how many bytes hold text.
+ * @returns [unit, extra, unit, extra, ...] in order.
+ */
+function multiByteChars(bytes: Uint8Array, length: number): number[] {
+  const out: number[] = [];
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, (length + 3) >> 2);
+  let extra = 0;
+  for (let w = 0; w < words.length; w++) {
+    if (((words[w] as number) & 0x80808080) === 0) continue;
+    for (let p = w << 2, stop = Math.min(length, p + 4); p < stop; p++) {
+      const b = bytes[p] as number;
+      if (b < 0xc0) continue; // ASCII or a continuation byte
+      const size = b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
+      const more = size === 4 ? 2 : size - 1;
+      out.push(p - extra, more);
+      extra += more;
+    }
+  }
+  return out;
+}
+
