@@ -10,6 +10,7 @@ import { open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortError, VecforgeError, errorMessage, throwIfAborted } from '../errors.js';
 import { DocStore, kDocSegmentLabels, type DocRecord } from '../store/doc-store.js';
+import type { ItemFailureCode } from '../scheduler/outcome.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { PcaModelRef, PcaStage } from '../scheduler/protocol.js';
 import { loadTf, type BackendName } from '../tensor/backend.js';
@@ -71,7 +72,7 @@ export interface IndexItem {
   readonly hash?: string;
 }
 
-/** Why an item was not added, updated or deleted. */
+/** Why an item was not added, updated or deleted: the index's own codes, and the embedding codes of text items. */
 export type IndexItemFailureCode =
   | 'INVALID_ITEM'
   | 'INVALID_ID'
@@ -82,12 +83,7 @@ export type IndexItemFailureCode =
   | 'NON_FINITE'
   | 'INVALID_NAMESPACE'
   | 'INVALID_METADATA'
-  | 'NOT_A_STRING'
-  | 'EMPTY'
-  | 'TOO_LARGE'
-  | 'MALFORMED_UTF16'
-  | 'NO_KNOWN_WORDS'
-  | 'WORKER_FAILED';
+  | ItemFailureCode;
 
 /** A pool search's query count before any task wrote it (never a real count: k is at most 65,536). */
 const kUnsearched = 0xffffffff;
