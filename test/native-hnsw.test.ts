@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -514,6 +514,40 @@ describe.skipIf(!kNativeAvailable)('native core only', () => {
     expect(core.getMaxElements(h)).toBe(n + 500);
     expect(rounds).toBeGreaterThan(3);
     core.free(h);
+  });
+
+  test('a graph moved into huge pages on load searches, grows and saves exactly like one left in place', () => {
+    // 6,000 × 96 dims is ~3 MB of level-0 block: above the 2 MiB huge page, so the move happens.
+    const core = loadNativeHnswCore();
+    const d = 96;
+    const data = randomRows(6000, d, 61);
+    const h = core.create('cosine', d, 6000, 12, 40, 7, false);
+    core.addPoints(h, data.subarray(0, 5000 * d), iota(5000));
+    const file = path.join(dir, 'huge.bin');
+    core.save(h, file);
+    const moved = core.load(file, 'cosine', d, 5000, false, true);
+    const inPlace = core.load(file, 'cosine', d, 5000, false, false);
+    const queries = randomRows(40, d, 62);
+    const expectSame = (): void => {
+      const a = core.searchKnn(inPlace, queries, 10, 60);
+      const b = core.searchKnn(moved, queries, 10, 60);
+      expect(Array.from(b.labels)).toEqual(Array.from(a.labels));
+      expect(Array.from(b.distances)).toEqual(Array.from(a.distances));
+    };
+    expectSame();
+    expect(Array.from(core.searchKnn(moved, queries, 10, 60).labels)).toEqual(Array.from(core.searchKnn(h, queries, 10, 60).labels));
+    // Growing reallocates the moved block; vectors and links must survive it.
+    for (const g of [moved, inPlace]) {
+      core.resize(g, 6000);
+      core.addPoints(g, data.subarray(5000 * d), iota(1000, 5000));
+    }
+    expectSame();
+    expect(Array.from(core.getVector(moved, 5999))).toEqual(Array.from(core.getVector(inPlace, 5999)));
+    core.save(moved, path.join(dir, 'moved.bin'));
+    core.save(inPlace, path.join(dir, 'in-place.bin'));
+    expect(readFileSync(path.join(dir, 'moved.bin')).equals(readFileSync(path.join(dir, 'in-place.bin')))).toBe(true);
+    expect(() => core.load(file, 'cosine', d, 5000, false, 'yes' as unknown as boolean)).toThrow(new TypeError("hugePages must be a boolean, got 'yes'"));
+    for (const g of [h, moved, inPlace]) core.free(g);
   });
 
   test('inserts and searches from a SharedArrayBuffer view are read in place', () => {

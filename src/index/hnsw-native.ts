@@ -256,10 +256,13 @@ export interface HnswCore {
    * @param dims - vector dimensions; checked against the file.
    * @param maxElements - capacity; values below the stored count keep the file's capacity. @default the file's
    * @param allowReplaceDeleted - whether inserts may reuse deleted slots. @default false
+   * @param hugePages - move the vectors and level-0 links into transparent huge pages (Linux), for
+   *   faster searches at the cost of one copy while loading; false for a short job that applies a
+   *   few changes and saves. Ignored by the hnswlib-node fallback. @default true
    * @returns the handle of the loaded graph.
    * @throws {RangeError} when dims does not match the file; Error when it cannot be read.
    */
-  load(path: string, space: HnswSpace, dims: number, maxElements?: number, allowReplaceDeleted?: boolean): HnswHandle;
+  load(path: string, space: HnswSpace, dims: number, maxElements?: number, allowReplaceDeleted?: boolean, hugePages?: boolean): HnswHandle;
 }
 
 /** The raw addon exports (see native/hnsw_addon.cc). */
@@ -299,7 +302,7 @@ interface NativeHnswAddon {
   unmarkDelete(handle: number, label: number): void;
   getVector(handle: number, label: number): Float32Array;
   save(handle: number, path: string): void;
-  load(path: string, space: string, dims: number, maxElements?: number, allowReplaceDeleted?: boolean): number;
+  load(path: string, space: string, dims: number, maxElements?: number, allowReplaceDeleted?: boolean, hugePages?: boolean): number;
   openHandles(): number;
   projectRows(rows: Float32Array, mean: Float32Array, weights: Float32Array, out: Float32Array, normalize: boolean): Float32Array;
 }
@@ -395,8 +398,8 @@ function wrapNative(addon: NativeHnswAddon): HnswCore {
     unmarkDelete: (handle: HnswHandle, label: number) => addon.unmarkDelete(handle, label),
     getVector: (handle: HnswHandle, label: number) => addon.getVector(handle, label),
     save: (handle: HnswHandle, filePath: string) => addon.save(handle, filePath),
-    load: (filePath: string, space: HnswSpace, dims: number, maxElements?: number, allowReplaceDeleted = false) =>
-      addon.load(filePath, space, dims, maxElements, allowReplaceDeleted),
+    load: (filePath: string, space: HnswSpace, dims: number, maxElements?: number, allowReplaceDeleted = false, hugePages = true) =>
+      addon.load(filePath, space, dims, maxElements, allowReplaceDeleted, hugePages),
   });
 }
 

@@ -139,6 +139,8 @@ export interface GraphFileRequest {
   readonly space: 'cosine' | 'ip' | 'l2';
   readonly dims: number;
   readonly maxElements: number;
+  /** load-graph: back the graph with transparent huge pages (see HnswCore.load). @default true */
+  readonly hugePages?: boolean;
 }
 
 /** Fit a PCA model on a sample, off the main thread. */

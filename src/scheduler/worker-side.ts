@@ -217,6 +217,6 @@ export function handleGraphFile(request: GraphFileRequest): DoneReply {
     core().save(request.handle, request.path);
     return { kind: 'done', durationMs: performance.now() - started, handle: request.handle };
   }
-  const handle = core().load(request.path, request.space, request.dims, request.maxElements, true);
+  const handle = core().load(request.path, request.space, request.dims, request.maxElements, true, request.hugePages ?? true);
   return { kind: 'done', durationMs: performance.now() - started, handle };
 }
