@@ -14,17 +14,23 @@ afterEach(async () => {
   engines = [];
 });
 
-async function create(fault?: string, workers = 2): Promise<Engine> {
+async function create(fault?: string, workers = 2, sortWindow = 8192): Promise<Engine> {
   const env = { ...process.env, VECFORGE_TEST_FAULT: fault ?? '' };
-  const e = await Engine.create({ cacheDir: kTestCacheDir, workers, backend: 'wasm', batchTokens: 128 }, { env });
+  const e = await Engine.create({ cacheDir: kTestCacheDir, workers, backend: 'wasm', batchTokens: 128, sortWindow }, { env });
   engines.push(e);
   return e;
 }
 
-describe('worker faults (test-only hook VECFORGE_TEST_FAULT)', () => {
+// 600 texts in one sort window: batches posted one by one; in 64-item
+// windows: a plan the workers pull batches from, where a dying worker takes
+// its run down and the batch it held is re-run on the per-batch path.
+describe.each([
+  ['posted batches', 8192],
+  ['pulled plan', 64],
+])('worker faults (test-only hook VECFORGE_TEST_FAULT), %s', (_mode, sortWindow) => {
   test('a worker that exits mid-batch loses and duplicates nothing', async () => {
     const clean = await (await create()).embed(texts);
-    const faulty = await create('exit:2:FAULTMARKER');
+    const faulty = await create('exit:2:FAULTMARKER', 2, sortWindow);
     const result = await faulty.embed(texts);
     expect(result.items.every((i) => i.state === 'ok')).toBe(true);
     expect(Buffer.from(result.vectors.buffer, 0, result.vectors.byteLength).equals(Buffer.from(clean.vectors.buffer, 0, clean.vectors.byteLength))).toBe(true);
@@ -38,7 +44,7 @@ describe('worker faults (test-only hook VECFORGE_TEST_FAULT)', () => {
   });
 
   test('a batch that keeps failing is split until only the bad item fails', async () => {
-    const faulty = await create('throw:1000:FAULTMARKER');
+    const faulty = await create('throw:1000:FAULTMARKER', 2, sortWindow);
     const result = await faulty.embed(texts);
     const failed = result.items.flatMap((item, i) => (item.state === 'failed' ? [{ i, item }] : []));
     expect(failed).toHaveLength(1);
@@ -50,12 +56,14 @@ describe('worker faults (test-only hook VECFORGE_TEST_FAULT)', () => {
   });
 
   test('a worker killed on every try of one item fails only that item', async () => {
-    const faulty = await create('exit:1000:FAULTMARKER');
+    const faulty = await create('exit:1000:FAULTMARKER', 2, sortWindow);
     const result = await faulty.embed(texts);
     expect(result.items.filter((i) => i.state === 'failed')).toHaveLength(1);
     expect(result.items[317]).toMatchObject({ state: 'failed', code: 'WORKER_FAILED' });
   });
+});
 
+describe('search faults (test-only hook VECFORGE_TEST_FAULT)', () => {
   test('searchBatch: a worker that dies holding a claimed run of queries loses none of them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vecforge-search-fault-'));
     try {

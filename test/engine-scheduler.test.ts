@@ -11,21 +11,27 @@ function corpus(n: number): string[] {
   });
 }
 
-let engine1: Engine;
-let engine2: Engine;
+// A call of one sort window posts its batches to the pool; a longer one
+// publishes them into a shared plan that every worker pulls from. Each test
+// runs both ways (a 512-item window makes these calls multi-window).
+describe.each([
+  ['posted batches', 1_000_000],
+  ['pulled plan', 512],
+])('scheduler (%s)', (_mode, sortWindow) => {
+  let engine1: Engine;
+  let engine2: Engine;
 
-beforeAll(async () => {
-  [engine1, engine2] = await Promise.all([
-    Engine.create({ cacheDir: kTestCacheDir, workers: 1, backend: 'wasm', batchTokens: 256 }),
-    Engine.create({ cacheDir: kTestCacheDir, workers: 2, backend: 'wasm', batchTokens: 256 }),
-  ]);
-});
+  beforeAll(async () => {
+    [engine1, engine2] = await Promise.all([
+      Engine.create({ cacheDir: kTestCacheDir, workers: 1, backend: 'wasm', batchTokens: 256, sortWindow }),
+      Engine.create({ cacheDir: kTestCacheDir, workers: 2, backend: 'wasm', batchTokens: 256, sortWindow }),
+    ]);
+  });
 
-afterAll(async () => {
-  await Promise.all([engine1.close(), engine2.close()]);
-});
+  afterAll(async () => {
+    await Promise.all([engine1.close(), engine2.close()]);
+  });
 
-describe('scheduler', () => {
   test('output order is preserved when input lengths are shuffled', async () => {
     const texts = corpus(2000);
     const perm = texts.map((_, i) => i).sort((a, b) => ((a * 2654435761) % 2000) - ((b * 2654435761) % 2000));

@@ -6,7 +6,7 @@
 import { threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { WorkerInit, WorkerReply, WorkerRequest } from '../src/scheduler/protocol.js';
-import { createWorkerKernel, handleEmbed, handleFitPca, handleGraphFile, handleInsert, handleSearch } from '../src/scheduler/worker-side.js';
+import { createWorkerKernel, handleEmbed, handleEmbedRun, handleFitPca, handleGraphFile, handleInsert, handleSearch } from '../src/scheduler/worker-side.js';
 import type { EmbedKernel } from '../src/models/embedder.js';
 
 const init = Piscina.workerData as WorkerInit;
@@ -38,5 +38,7 @@ export default async function handle(request: WorkerRequest): Promise<WorkerRepl
       return { kind: 'pong', backend: ready.backend, threadId, rssBytes: process.memoryUsage.rss() };
     case 'embed':
       return handleEmbed(ready.kernel, request, init.fault, init.backend);
+    case 'embed-run':
+      return handleEmbedRun(ready.kernel, request, init.fault, init.backend);
   }
 }

@@ -2,6 +2,7 @@
  * The messages between the scheduler and the embed workers. Both sides
  * import this file; nothing else defines message shapes.
  */
+import type { MessagePort } from 'node:worker_threads';
 import type { BackendName } from '../tensor/backend.js';
 import type { EmbedSlab } from './layout.js';
 
@@ -75,6 +76,36 @@ export interface EmbedRequest {
   readonly slab: EmbedSlab;
   readonly start: number;
   readonly end: number;
+  readonly insert: InsertSpec | null;
+}
+
+/**
+ * Slots of an embed run's plan (Int32 over a SharedArrayBuffer). The main
+ * thread publishes batches as it packs windows; each run task claims them
+ * one at a time from the shared cursor, so a worker goes from batch to batch
+ * without a round trip through the main thread's event loop.
+ */
+export const kPlanPublished = 0;
+/** Next batch to claim (Atomics.add). */
+export const kPlanNext = 1;
+/** 0 while batches may still be published; 1 when the plan is complete; 2 when cancelled. */
+export const kPlanClosed = 2;
+/** First batch entry: window, start, end, done (1 once its rows are written). */
+export const kPlanHeader = 4;
+/** Int32 slots per batch entry. */
+export const kPlanEntry = 4;
+
+/**
+ * Embed every batch of a call that this run claims. Window slabs arrive on
+ * `windows` (posted before their batches are published), read with
+ * receiveMessageOnPort.
+ */
+export interface EmbedRunRequest {
+  readonly kind: 'embed-run';
+  /** Int32 plan, see {@link kPlanPublished}. */
+  readonly plan: SharedArrayBuffer;
+  /** Receives one EmbedSlab per window, in window order. */
+  readonly windows: MessagePort;
   readonly insert: InsertSpec | null;
 }
 
@@ -162,7 +193,7 @@ export interface PingRequest {
 }
 
 /** Any request. */
-export type WorkerRequest = EmbedRequest | InsertRequest | SearchRequest | GraphFileRequest | FitPcaRequest | PingRequest;
+export type WorkerRequest = EmbedRequest | EmbedRunRequest | InsertRequest | SearchRequest | GraphFileRequest | FitPcaRequest | PingRequest;
 
 /** The requests `Scheduler.run` sends: single idempotent tasks, retried on another worker. */
 export type PoolTaskRequest = InsertRequest | SearchRequest | GraphFileRequest | FitPcaRequest;
@@ -172,6 +203,13 @@ export interface EmbedReply {
   readonly kind: 'embedded';
   readonly items: number;
   readonly durationMs: number;
+}
+
+/** Reply to {@link EmbedRunRequest}. */
+export interface EmbedRunReply {
+  readonly kind: 'embed-run-done';
+  /** Duration of each batch this run embedded, in claim order. */
+  readonly durationsMs: readonly number[];
 }
 
 /** Reply to {@link PingRequest}. */
@@ -202,4 +240,4 @@ export interface PcaFittedReply {
 export type PoolTaskReply<R extends PoolTaskRequest> = R extends FitPcaRequest ? PcaFittedReply : DoneReply;
 
 /** Any reply. */
-export type WorkerReply = EmbedReply | PingReply | DoneReply | PcaFittedReply;
+export type WorkerReply = EmbedReply | EmbedRunReply | PingReply | DoneReply | PcaFittedReply;

@@ -5,6 +5,7 @@
  * outcomes.
  */
 import { setMaxListeners } from 'node:events';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { AbortError, VecforgeError, errorMessage, throwIfAborted } from '../errors.js';
 import { kItemNoKnownWords, kItemOk } from '../models/embedder.js';
@@ -12,7 +13,8 @@ import { planWindow, type BatchRange } from './batcher.js';
 import { createCallBuffers, createSlab, type EmbedSlab } from './layout.js';
 import { MetricsRecorder } from './metrics.js';
 import { kItemOkOutcome, kMalformed, validateText, type ItemFailed, type ItemOutcome } from './outcome.js';
-import type { EmbedReply, InsertSpec, PoolTaskReply, PoolTaskRequest, WorkerInit, WorkerReply, WorkerRequest } from './protocol.js';
+import { kPlanClosed, kPlanEntry, kPlanHeader, kPlanPublished } from './protocol.js';
+import type { EmbedReply, EmbedRunReply, InsertSpec, PoolTaskReply, PoolTaskRequest, WorkerInit, WorkerReply, WorkerRequest } from './protocol.js';
 
 /** The result of embedding a list of texts. */
 export interface EmbedResult {
@@ -42,6 +44,119 @@ const kBreakerThreshold = 8;
 interface CallBreaker {
   succeeded: number;
   isolatedFailures: number;
+}
+
+/** A batch of a window and the slab it reads. */
+interface PlannedBatch {
+  readonly slab: EmbedSlab;
+  readonly batch: BatchRange;
+}
+
+/**
+ * The pull side of an embedding call: batches are published into a shared
+ * Int32 plan as windows are packed, and one long task per worker claims them
+ * from a shared cursor (handleEmbedRun). A worker then never waits on the
+ * main thread's event loop between batches, and the main thread posts
+ * `workers` messages per call instead of one per batch.
+ *
+ * A run that fails (its worker threw or died) is replaced while batches may
+ * still come, up to maxRetries × workers times; batches left not done are
+ * handed back by {@link EmbedPlan.finish} for the per-batch path.
+ */
+class EmbedPlan {
+  readonly #pool: Piscina<WorkerRequest, WorkerReply>;
+  readonly #metrics: MetricsRecorder;
+  readonly #buffer: SharedArrayBuffer;
+  readonly #plan: Int32Array;
+  readonly #insert: InsertSpec | null;
+  readonly #signal: AbortSignal;
+  readonly #slabs: EmbedSlab[] = [];
+  readonly #ports: MessagePort[] = [];
+  readonly #runs: Array<Promise<void>> = [];
+  #published = 0;
+  #restartsLeft: number;
+
+  constructor(pool: Piscina<WorkerRequest, WorkerReply>, metrics: MetricsRecorder, items: number, workers: number, maxRetries: number, insert: InsertSpec | null, signal: AbortSignal) {
+    this.#pool = pool;
+    this.#metrics = metrics;
+    // At most one batch per item; entries past the last published are never touched.
+    this.#buffer = new SharedArrayBuffer((kPlanHeader + Math.max(1, items) * kPlanEntry) * 4);
+    this.#plan = new Int32Array(this.#buffer);
+    this.#insert = insert;
+    this.#signal = signal;
+    this.#restartsLeft = maxRetries * workers;
+    for (let w = 0; w < workers; w++) this.#startRun();
+  }
+
+  /** Sends a window's slab to every run, then publishes its batches. */
+  publish(slab: EmbedSlab, batches: readonly BatchRange[]): void {
+    const window = this.#slabs.length;
+    this.#slabs.push(slab);
+    for (const port of this.#ports) port.postMessage(slab);
+    for (const { start, end } of batches) {
+      const at = kPlanHeader + this.#published * kPlanEntry;
+      this.#plan[at] = window;
+      this.#plan[at + 1] = start;
+      this.#plan[at + 2] = end;
+      this.#published++;
+    }
+    Atomics.store(this.#plan, kPlanPublished, this.#published);
+    Atomics.notify(this.#plan, kPlanPublished);
+  }
+
+  /**
+   * Closes the plan and waits for every run.
+   * @returns the published batches no run finished.
+   */
+  async finish(): Promise<PlannedBatch[]> {
+    Atomics.store(this.#plan, kPlanClosed, 1);
+    Atomics.notify(this.#plan, kPlanPublished);
+    await this.settled();
+    if (this.#signal.aborted) throw new AbortError(this.#signal.reason);
+    const left: PlannedBatch[] = [];
+    for (let i = 0; i < this.#published; i++) {
+      const at = kPlanHeader + i * kPlanEntry;
+      if (Atomics.load(this.#plan, at + 3) === 1) continue;
+      left.push({ slab: this.#slabs[this.#plan[at] as number] as EmbedSlab, batch: { start: this.#plan[at + 1] as number, end: this.#plan[at + 2] as number } });
+    }
+    return left;
+  }
+
+  /** Tells the runs to stop after their current batch (a cancelled call). */
+  cancel(): void {
+    Atomics.store(this.#plan, kPlanClosed, 2);
+    Atomics.notify(this.#plan, kPlanPublished);
+  }
+
+  /** Resolves once every run, replacements included, has ended. */
+  async settled(): Promise<void> {
+    // Replacements are appended while earlier runs are awaited.
+    for (let k = 0; k < this.#runs.length; k++) await this.#runs[k];
+  }
+
+  #startRun(): void {
+    const { port1, port2 } = new MessageChannel();
+    for (const slab of this.#slabs) port1.postMessage(slab);
+    this.#ports.push(port1);
+    const run = this.#pool
+      .run({ kind: 'embed-run', plan: this.#buffer, windows: port2, insert: this.#insert }, { signal: this.#signal, transferList: [port2] })
+      .then(
+        (reply) => {
+          for (const ms of (reply as EmbedRunReply).durationsMs) this.#metrics.addBatch(ms);
+        },
+        () => {
+          // Its claimed batch stays not done and is re-run by the caller;
+          // a replacement keeps the pool pulling while batches may come.
+          if (this.#signal.aborted || Atomics.load(this.#plan, kPlanClosed) !== 0 || this.#restartsLeft <= 0) return;
+          this.#restartsLeft--;
+          this.#startRun();
+        },
+      )
+      .finally(() => {
+        port1.close();
+      });
+    this.#runs.push(run);
+  }
 }
 
 /** Owns the Piscina pool and runs embedding calls on it. */
@@ -106,7 +221,7 @@ export class Scheduler {
    */
   async embed(texts: readonly unknown[], signal?: AbortSignal, insert: InsertSpec | null = null): Promise<EmbedResult> {
     throwIfAborted(signal);
-    const { dims, maxTextBytes, sortWindow, batchTokens } = this.#settings;
+    const { dims, maxTextBytes, sortWindow, batchTokens, workers } = this.#settings;
     const n = texts.length;
     // Every item starts out ok; invalid items and failed rows are fixed up
     // one by one, so a clean call allocates no per-item outcome.
@@ -123,10 +238,15 @@ export class Scheduler {
     const onAbort = (): void => controller.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     const running: Array<Promise<void>> = [];
+    // A call of more than one window runs as a plan that every worker pulls
+    // batches from (see EmbedRunRequest); a smaller one posts its batches.
+    const plan = n > sortWindow ? new EmbedPlan(this.#pool, this.#metrics, n, workers, this.#settings.maxRetries, insert, controller.signal) : null;
     let invalid = 0;
     try {
       let placed = 0;
       for (let base = 0; base < n; base += sortWindow) {
+        // Cancelled: stop packing (posted batches fail with AbortError; a plan's finish() throws it).
+        if (controller.signal.aborted) break;
         const end = Math.min(n, base + sortWindow);
         const windowItems = new Uint32Array(end - base);
         let count = 0;
@@ -160,7 +280,9 @@ export class Scheduler {
             invalid++;
           }
         }
-        for (const batch of planWindow(windowItems.subarray(0, kept), lengths, order, placed, batchTokens, this.#settings.workers)) {
+        const batches = planWindow(windowItems.subarray(0, kept), lengths, order, placed, batchTokens, workers);
+        if (plan !== null) plan.publish(slab, batches);
+        else for (const batch of batches) {
           const p = this.#runIsolating(slab, batch, failed, controller.signal, breaker, insert);
           // Failures are collected by Promise.all below; this keeps a batch
           // that fails while later windows are still being packed from
@@ -175,10 +297,21 @@ export class Scheduler {
         // the workers idle.
         if (end < n) await yieldToEventLoop();
       }
+      if (plan !== null) {
+        // Batches a run claimed but never finished (its worker died) go
+        // through the per-batch path: retries, then splitting.
+        for (const { slab, batch } of await plan.finish()) {
+          this.#metrics.addRetry();
+          const p = this.#runIsolating(slab, batch, failed, controller.signal, breaker, insert);
+          p.catch(() => {});
+          running.push(p);
+        }
+      }
       await Promise.all(running);
     } catch (error) {
       controller.abort(error);
-      await Promise.allSettled(running);
+      plan?.cancel();
+      await Promise.allSettled([...running, plan?.settled() ?? Promise.resolve()]);
       if (signal?.aborted === true) throw new AbortError(signal.reason);
       throw error;
     } finally {

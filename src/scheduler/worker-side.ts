@@ -9,7 +9,10 @@ import { kFaultCountSlot } from './layout.js';
 import { loadNativeHnswCore, type HnswCore } from '../index/hnsw-native.js';
 import { kItemOk } from '../models/embedder.js';
 import { fitPcaTask, projectForGraph, searchProjected } from '../pca/pipeline.js';
-import type { DoneReply, EmbedReply, EmbedRequest, FaultSpec, FitPcaRequest, GraphFileRequest, InsertRequest, PcaFittedReply, SearchRequest, WorkerInit } from './protocol.js';
+import { receiveMessageOnPort } from 'node:worker_threads';
+import { kPlanClosed, kPlanEntry, kPlanHeader, kPlanNext, kPlanPublished } from './protocol.js';
+import type { EmbedSlab } from './layout.js';
+import type { DoneReply, EmbedReply, EmbedRequest, EmbedRunReply, EmbedRunRequest, FaultSpec, FitPcaRequest, GraphFileRequest, InsertRequest, PcaFittedReply, SearchRequest, WorkerInit } from './protocol.js';
 
 let hnsw: HnswCore | undefined;
 
@@ -129,6 +132,53 @@ export async function handleEmbed(kernel: EmbedKernel, request: EmbedRequest, fa
     }
   }
   return { kind: 'embedded', items: order.length, durationMs: performance.now() - started };
+}
+
+/**
+ * Embeds batches of a call's plan until none is left: claims the next batch
+ * from the shared cursor, waits (Atomics.wait) while the main thread has not
+ * published it yet, embeds it like {@link handleEmbed} and marks it done. A
+ * worker that dies here leaves its claimed batch not done; the main thread
+ * re-runs every such batch once the runs have settled.
+ * @param kernel - the model kernel.
+ * @param request - the plan and the port its window slabs arrive on.
+ * @param fault - the test-only fault hook, null in normal runs.
+ * @param backend - the TF.js backend, for a PCA step.
+ * @returns the duration of each batch embedded.
+ */
+export async function handleEmbedRun(kernel: EmbedKernel, request: EmbedRunRequest, fault: FaultSpec | null, backend: BackendName): Promise<EmbedRunReply> {
+  const plan = new Int32Array(request.plan);
+  const slabs: EmbedSlab[] = [];
+  const durationsMs: number[] = [];
+  try {
+    for (;;) {
+      const i = Atomics.add(plan, kPlanNext, 1);
+      if (!awaitPublished(plan, i)) return { kind: 'embed-run-done', durationsMs };
+      const at = kPlanHeader + i * kPlanEntry;
+      const window = plan[at] as number;
+      while (slabs.length <= window) {
+        const received = receiveMessageOnPort(request.windows);
+        // The main thread posts a window's slab before it publishes the window's batches.
+        if (received === undefined) throw new Error(`embed run: batch ${i} names window ${window}, which has not arrived`);
+        slabs.push(received.message as EmbedSlab);
+      }
+      const reply = await handleEmbed(kernel, { kind: 'embed', slab: slabs[window] as EmbedSlab, start: plan[at + 1] as number, end: plan[at + 2] as number, insert: request.insert }, fault, backend);
+      Atomics.store(plan, at + 3, 1);
+      durationsMs.push(reply.durationMs);
+    }
+  } finally {
+    request.windows.close();
+  }
+}
+
+/** @returns true once batch i is published; false when the plan closes (or is cancelled) without it. */
+function awaitPublished(plan: Int32Array, i: number): boolean {
+  for (;;) {
+    const published = Atomics.load(plan, kPlanPublished);
+    if (i < published) return true;
+    if (Atomics.load(plan, kPlanClosed) !== 0) return i < Atomics.load(plan, kPlanPublished) && Atomics.load(plan, kPlanClosed) === 1;
+    Atomics.wait(plan, kPlanPublished, published);
+  }
 }
 
 /**
