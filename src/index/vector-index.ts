@@ -302,7 +302,7 @@ const kMaxK = 65_536;
 export class VectorIndex {
   readonly #host: IndexHost;
   readonly #core: HnswCore;
-  readonly #options: ResolvedIndexOptions;
+  #options: ResolvedIndexOptions;
   /** Dims of the graph's vectors: `pca.dims` with PCA, else the input dims. */
   readonly #graphDims: number;
   readonly #pca: PcaRuntime | null;
@@ -321,6 +321,8 @@ export class VectorIndex {
   #docsBase: string | null = null;
   readonly #docsWritten = new Set<number>();
   #version: string | null;
+  /** Whether anything may have changed since the index was opened or last saved. */
+  #unsaved = false;
   #closed = false;
   #mutations = 0;
   #filterCache: { key: string; mutations: number; bits: Uint8Array } | undefined;
@@ -514,7 +516,12 @@ export class VectorIndex {
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn);
+    // Anything queued may change the index; a save clears the mark when it ends.
+    const marked = (): Promise<T> => {
+      this.#unsaved = true;
+      return fn();
+    };
+    const run = this.#queue.then(marked, marked);
     this.#queue = run.catch(() => {});
     return run;
   }
@@ -1484,8 +1491,38 @@ export class VectorIndex {
       publishVersion(dir, version, manifest);
       this.#version = version.name;
       this.#docsSaved(docsPath);
+      this.#unsaved = false;
       return version.name;
     });
+  }
+
+  /**
+   * Points this index at a copy of the version it last saved (or opened),
+   * in another directory: the current version of `dir`, whose files must be
+   * those of that version (hard links or copies; the caller checks that by
+   * the manifests' checksums, and the doc store, which later saves start
+   * from, is checked against its manifest here). Later saves go to `dir`.
+   * What a job does to reuse the index it published instead of opening the
+   * copy from disk.
+   * @internal
+   * @param dir - an index directory whose current version is the copy.
+   * @returns nothing.
+   * @throws {VecforgeError} ERR_INDEX when the index has changes since its last save, was never saved, or has PCA; ERR_INDEX_CORRUPT when the copy's doc store does not match its manifest.
+   */
+  async rebase(dir: string): Promise<void> {
+    this.#checkOpen();
+    await this.#queue;
+    if (this.#unsaved || this.#version === null || this.#pca !== null) throw new VecforgeError('ERR_INDEX', 'only a saved index without PCA and without unsaved changes can be rebased');
+    const version = readVersionManifest(dir);
+    verifyVersionFiles(dir, version, ['docs.lmdb']);
+    this.#options = Object.freeze({ ...this.#options, dir });
+    this.#version = version.name;
+    this.#docsSaved(join(version.path, 'docs.lmdb'));
+  }
+
+  /** Whether the index can be rebased (see {@link VectorIndex.rebase}). */
+  get rebaseable(): boolean {
+    return !this.#closed && !this.#unsaved && this.#version !== null && this.#pca === null;
   }
 
   /** Records the doc store file that now holds every record: later saves start from it. */

@@ -22,21 +22,26 @@ import type { DocRecord } from '../store/doc-store.js';
 import { pcaOptionsFromManifest, resolvePcaIndexOptions, type PcaIndexOptions } from '../pca/index-options.js';
 import { EmbeddingCache, embeddingCachePath } from '../store/embedding-cache.js';
 import { acquireLock, type HeldLock } from './lock.js';
+import { keepIndex, releaseKeptIndex, takeKeptIndex } from './warm.js';
 import { jsonEqual, readId, toItem, type FieldNames, type ItemLimits, type JobFailureCode, type JobItem } from './records.js';
-import { detectFormat, inputIdentity, readFileRecords, readIterableRecords, type RecordPosition, type SourceFormat, type SourceRecord } from './sources.js';
+import { detectFormat, inputIdentity, readFileRecordsKnowing, readIterableRecords, type KnownSourceRecord, type RecordPosition, type SameRecord, type SourceFormat } from './sources.js';
 import {
   clearJob,
   currentManifest,
+  encodeLineSnapshot,
   forkIndex,
   jobPaths,
   publishWork,
   readCheckpoint,
+  readLineSnapshot,
   resumableProgress,
   workIsPublished,
   writeCheckpoint,
   zeroCounts,
   type JobCounts,
   type JobPaths,
+  type KnownLines,
+  type LineSnapshot,
   type Progress,
 } from './workdir.js';
 
@@ -268,8 +273,15 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
       base: base?.name ?? null,
     };
 
+    // A JSONL file's lines are remembered with the version a job publishes;
+    // the next reindex of it takes the lines it finds there as unchanged.
+    const linesKey = JSON.stringify({ model: info.modelId, fields: spec.fields, snippetChars: spec.snippetChars, maxTextBytes: info.options.maxTextBytes, maxRecordBytes: spec.maxRecordBytes });
+    const lines: LineSettings = { key: linesKey, collect: file !== null && format === 'jsonl', known: null };
+
     let discarded: string | null = null;
     let progress: Progress | undefined;
+    /** This run forked the current version afresh (not resumed). */
+    let forked = false;
     const cp = readCheckpoint(paths);
     if (cp !== undefined) {
       if (!isDeepStrictEqual(JSON.parse(JSON.stringify(fingerprint)), cp.fingerprint)) discarded = `it belongs to a different job (${describeDifference(cp.fingerprint, fingerprint)})`;
@@ -304,14 +316,22 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
       clearJob(paths);
       mkdirSync(paths.jobDir, { recursive: true });
       const version = incremental ? await timers.time('write', () => forkIndex(dir, paths.workDir)) : null;
+      forked = version !== null;
       progress = { version, position: { item: 0, line: 0, offset: 0 }, errorsBytes: 0, counts: zeroCounts() };
       writeCheckpoint(paths, { fingerprint, phase: 'running', committed: progress, pending: null });
     }
     const resumedFrom = progress.position.item > 0 ? progress.position : null;
+    // The work index started as a copy of `base` (a resumed job checked that the base is the same).
+    if (lines.collect && incremental && base !== undefined) lines.known = await timers.time('read', () => readLineSnapshot(base, linesKey));
 
-    index = progress.version === null ? await engine.createIndex({ dir: paths.workDir, ...params }) : await engine.openIndex(paths.workDir);
+    // A fresh reindex starts from the current version: the index this process published as that version, when it kept it, holds it already.
+    const warm = forked && base !== undefined ? await takeKeptIndex(engine, dir, base) : await releaseKeptIndex(dir);
+    if (warm !== undefined) {
+      index = warm;
+      await timers.time('read', () => warm.rebase(paths.workDir));
+    } else index = progress.version === null ? await engine.createIndex({ dir: paths.workDir, ...params }) : await engine.openIndex(paths.workDir);
     errors = new ErrorsFile(paths.errors, progress.errorsBytes);
-    const run = new JobRun(spec, engine, index, cache, errors, timers, paths, fingerprint, progress, incremental, format, file);
+    const run = new JobRun(spec, engine, index, cache, errors, timers, paths, fingerprint, progress, incremental, format, file, lines);
     const outcome = await run.execute(started).finally(async () => {
       await run.settle();
       await run.flushCache();
@@ -331,9 +351,26 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     const changed = !incremental || refit || counts.added + counts.updated + counts.deleted > 0;
     let version: string | null;
     if (changed) {
+      // Encoded while the final save waits for a pool worker to write the graph.
+      const lines = run.lineSnapshot();
+      const encodedLines = lines === null ? null : new Promise<Buffer>((done, fail) => setImmediate(() => {
+        try {
+          done(encodeLineSnapshot(lines));
+        } catch (error) {
+          fail(error);
+        }
+      }));
+      encodedLines?.catch(() => {});
       await run.checkpoint(true, 'publishing');
-      await index.close();
-      version = await timers.time('write', () => publishWork(paths.workDir, dir, jobExtra(spec, fingerprint, counts)));
+      const linesBytes = await encodedLines;
+      const keep = spec.engine instanceof Engine && index.rebaseable;
+      if (!keep) await index.close();
+      version = await timers.time('write', () => publishWork(paths.workDir, dir, jobExtra(spec, fingerprint, counts), linesBytes ?? null));
+      const published = keep ? currentManifest(dir) : undefined;
+      if (published !== undefined && published.name === version) {
+        await keepIndex(engine, dir, published, index);
+        index = undefined;
+      }
     } else version = currentVersion(dir)?.name ?? null;
     clearJob(paths);
     errors.close();
@@ -422,6 +459,45 @@ function summarize(
   };
 }
 
+/** How a job uses and keeps the line snapshot (see workdir.ts). */
+interface LineSettings {
+  /** The reading settings that the snapshot is valid under. */
+  readonly key: string;
+  /** Read line digests and collect the snapshot to publish. */
+  readonly collect: boolean;
+  /** The base version's snapshot (incremental jobs). */
+  known: KnownLines | null;
+}
+
+/** Lines kept for the snapshot, in line order. */
+class KeptLines {
+  readonly lines: number[] = [];
+  readonly digests: string[] = [];
+  readonly ids: string[] = [];
+
+  push(line: number, digest: string, id: string): void {
+    this.lines.push(line);
+    this.digests.push(digest);
+    this.ids.push(id);
+  }
+
+  /** Merges two lists, each in line order, into one in line order. */
+  static merge(a: KeptLines, b: KeptLines): { digests: string[]; ids: string[] } {
+    const digests: string[] = [];
+    const ids: string[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < a.lines.length || j < b.lines.length) {
+      const fromA = j >= b.lines.length || (i < a.lines.length && (a.lines[i] ?? 0) < (b.lines[j] ?? 0));
+      const from = fromA ? a : b;
+      const k = fromA ? i++ : j++;
+      digests.push(from.digests[k] ?? '');
+      ids.push(from.ids[k] ?? '');
+    }
+    return { digests, ids };
+  }
+}
+
 /** Whether an item is what the index holds for its id: same content hash, namespace and metadata. */
 function unchanged(existing: DocRecord, item: JobItem): boolean {
   if (existing.hash !== item.hash || existing.namespace !== item.namespace) return false;
@@ -447,6 +523,8 @@ class JobRun {
   readonly #dims: number;
   /** First line of every id read so far (duplicates and, in a reindex, deletions). */
   readonly #seen = new Map<string, number>();
+  /** Ids in #seen that the index held when they were first read (past the resume point). */
+  #seenInIndex = 0;
   #committed: Progress;
   #position: RecordPosition;
   #dirty = false;
@@ -463,6 +541,15 @@ class JobRun {
   /** Stage times of work that overlaps the reading: not the job's. */
   readonly #overlapped = new StageTimers();
   readonly #committedAtStart: number;
+  readonly #lines: LineSettings;
+  /**
+   * The snapshot this run publishes: lines read by this run whose record
+   * the index holds as they make it. Unchanged lines, and upserted ones,
+   * each in line order; merged at the end.
+   */
+  readonly #keptLines = { unchanged: new KeptLines(), upserted: new KeptLines() };
+  /** Line digests of the items waiting or being upserted, by line. */
+  readonly #pendingDigests = new Map<number, string>();
 
   constructor(
     spec: JobSpec,
@@ -477,6 +564,7 @@ class JobRun {
     incremental: boolean,
     format: SourceFormat | null,
     file: string | null,
+    lines: LineSettings,
   ) {
     this.#spec = spec;
     this.#engine = engine;
@@ -493,6 +581,7 @@ class JobRun {
     this.#incremental = incremental;
     this.#format = format;
     this.#file = file;
+    this.#lines = lines;
     const info = engine.info();
     this.#limits = { maxTextBytes: info.options.maxTextBytes, snippetChars: spec.snippetChars };
     this.#modelId = info.modelId;
@@ -507,12 +596,13 @@ class JobRun {
    */
   async execute(started: number): Promise<'done' | 'interrupted'> {
     const spec = this.#spec;
-    const records: AsyncGenerator<SourceRecord[]> =
+    const known = this.#lines.known;
+    const records: AsyncGenerator<KnownSourceRecord[]> =
       this.#file !== null
-        ? readFileRecords(this.#file, { format: this.#format ?? 'jsonl', maxRecordBytes: spec.maxRecordBytes, signal: spec.signal })
+        ? readFileRecordsKnowing(this.#file, { format: this.#format ?? 'jsonl', maxRecordBytes: spec.maxRecordBytes, signal: spec.signal, lineDigests: this.#lines.collect, knownLine: known === null ? undefined : (d) => known.find(d) })
         : readIterableRecords(spec.source as AsyncIterable<unknown>, spec.signal);
     const resumeItem = this.#committed.position.item;
-    let chunk: SourceRecord[] = [];
+    let chunk: KnownSourceRecord[] = [];
     try {
       for (;;) {
         const t0 = performance.now();
@@ -526,7 +616,7 @@ class JobRun {
             if (record.state === 'ok') {
               const r = readId(record.value, spec.fields.id);
               if (r.id !== null && !this.#seen.has(r.id)) this.#seen.set(r.id, record.line);
-            }
+            } else if (record.state === 'same' && !this.#seen.has(record.id)) this.#seen.set(record.id, record.line);
             continue;
           }
           chunk.push(record);
@@ -545,7 +635,7 @@ class JobRun {
     return 'done';
   }
 
-  async #chunkDone(chunk: SourceRecord[], started: number): Promise<'go' | 'stop'> {
+  async #chunkDone(chunk: KnownSourceRecord[], started: number): Promise<'go' | 'stop'> {
     throwIfAborted(this.#spec.signal);
     const unchangedBefore = this.counts.unchanged;
     await this.#process(chunk);
@@ -568,13 +658,17 @@ class JobRun {
     return stop ? 'stop' : 'go';
   }
 
-  async #process(chunk: readonly SourceRecord[]): Promise<void> {
+  async #process(chunk: readonly KnownSourceRecord[]): Promise<void> {
     const spec = this.#spec;
     const failures: Failure[] = [];
     const pending: JobItem[] = [];
     this.#timers.timeSync('read', () => {
       for (const record of chunk) {
         this.counts.read++;
+        if (record.state === 'same') {
+          this.#same(record, failures);
+          continue;
+        }
         if (record.state === 'failed') {
           failures.push({ line: record.line, code: record.code, reason: record.reason });
           continue;
@@ -590,6 +684,7 @@ class JobRun {
           continue;
         }
         const existing = this.#incremental ? this.#index.get(r.id) : undefined;
+        if (existing !== undefined) this.#seenInIndex++;
         // The index's own copy of an id it holds: the one just parsed dies young.
         this.#seen.set(existing?.id ?? r.id, record.line);
         const c = toItem(record.value, r.id, record.line, spec.fields, this.#limits, this.#format === 'csv');
@@ -599,8 +694,10 @@ class JobRun {
         }
         if (existing !== undefined && unchanged(existing, c.item)) {
           this.counts.unchanged++;
+          if (record.state === 'ok' && record.digest !== undefined) this.#keptLines.unchanged.push(record.line, record.digest, existing.id);
           continue;
         }
+        if (record.state === 'ok' && record.digest !== undefined) this.#pendingDigests.set(c.item.line, record.digest);
         pending.push(c.item);
       }
     });
@@ -621,6 +718,34 @@ class JobRun {
     }
     const last = chunk[chunk.length - 1];
     if (last !== undefined) this.#position = last.at;
+  }
+
+  /**
+   * A line the base version's snapshot knows. The work index started as
+   * the base version, and changed since only for ids this run read, so the
+   * line's record is in it exactly as the line makes it, unless this run
+   * already read its id: then the line is a duplicate.
+   */
+  #same(record: SameRecord, failures: Failure[]): void {
+    const first = this.#seen.get(record.id);
+    if (first !== undefined) {
+      failures.push({ line: record.line, id: record.id, code: 'DUPLICATE_ID', reason: `id already appears on line ${first}; the first occurrence is kept` });
+      return;
+    }
+    this.#seen.set(record.id, record.line);
+    this.#seenInIndex++;
+    this.counts.unchanged++;
+    this.#keptLines.unchanged.push(record.line, record.digest, record.id);
+  }
+
+  /**
+   * The line snapshot to publish with this run's version, or null (not a
+   * JSONL file).
+   * @returns the snapshot.
+   */
+  lineSnapshot(): LineSnapshot | null {
+    if (!this.#lines.collect) return null;
+    return { key: this.#lines.key, ...KeptLines.merge(this.#keptLines.unchanged, this.#keptLines.upserted) };
   }
 
   #writeFailures(failures: Failure[]): void {
@@ -677,17 +802,21 @@ class JobRun {
       lines.push(item.line);
     }
     if (items.length === 0) {
+      for (const item of pending) this.#pendingDigests.delete(item.line);
       this.#writeFailures(failures);
       return;
     }
     const outcomes = await timers.time('insert', () => this.#index.upsert(items, this.#spec.signal !== undefined ? { signal: this.#spec.signal } : {}));
     outcomes.forEach((o, i) => {
+      const digest = this.#pendingDigests.get(lines[i] ?? 0);
       if (o.state === 'ok') {
         if (existed[i] === true) this.counts.updated++;
         else this.counts.added++;
         this.#dirty = true;
+        if (digest !== undefined) this.#keptLines.upserted.push(lines[i] ?? 0, digest, items[i]?.id ?? '');
       } else failures.push({ line: lines[i] ?? 0, id: items[i]?.id ?? '', code: o.code, reason: o.reason });
     });
+    for (const item of pending) this.#pendingDigests.delete(item.line);
     this.#writeFailures(failures);
   }
 
@@ -746,6 +875,9 @@ class JobRun {
   }
 
   async #deleteMissing(): Promise<void> {
+    // Every id the index holds was either there when it was first read, or
+    // added by this run: when those account for all of them, none is missing.
+    if (this.#committedAtStart === 0 && this.#seenInIndex + this.counts.added === this.#index.count) return;
     const gone = this.#index.ids().filter((id) => !this.#seen.has(id));
     for (let i = 0; i < gone.length; i += kDeleteBatch) {
       throwIfAborted(this.#spec.signal);

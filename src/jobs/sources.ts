@@ -4,6 +4,7 @@
  * number and the position just past it, which checkpoints record.
  */
 import { isUtf8 } from 'node:buffer';
+import { hash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { VecforgeError, throwIfAborted } from '../errors.js';
@@ -27,8 +28,25 @@ export type ReadFailureCode = 'MALFORMED_LINE' | 'MALFORMED_RECORD' | 'INVALID_U
 
 /** One record of a source, as a union on `state`. */
 export type SourceRecord =
-  | { readonly state: 'ok'; readonly line: number; readonly value: Readonly<Record<string, unknown>>; readonly at: RecordPosition }
+  | { readonly state: 'ok'; readonly line: number; readonly value: Readonly<Record<string, unknown>>; readonly at: RecordPosition; readonly digest?: string }
   | { readonly state: 'failed'; readonly line: number; readonly code: ReadFailureCode; readonly reason: string; readonly at: RecordPosition };
+
+/** A record of {@link readFileRecordsKnowing}: a source record, or a line known by its digest. */
+export type KnownSourceRecord = SourceRecord | SameRecord;
+
+/**
+ * A JSONL line whose bytes are those of a line the caller already knows
+ * (see {@link ReadFileOptions.knownLine}): not decoded or parsed, only
+ * named by the id the caller gave for it.
+ */
+export interface SameRecord {
+  readonly state: 'same';
+  readonly line: number;
+  /** The id `knownLine` returned. */
+  readonly id: string;
+  readonly digest: string;
+  readonly at: RecordPosition;
+}
 
 /** Options of {@link readFileRecords}. */
 export interface ReadFileOptions {
@@ -38,6 +56,43 @@ export interface ReadFileOptions {
   readonly maxRecordBytes: number;
   /** Stops reading. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * JSONL only: give every ok record the {@link lineDigest} of its bytes.
+   * @default false
+   */
+  readonly lineDigests?: boolean | undefined;
+  /**
+   * JSONL only (implies `lineDigests`): called with the digest of each
+   * line; a line for which it returns an id comes as a `same` record,
+   * without being decoded or parsed.
+   */
+  readonly knownLine?: ((digest: string) => string | undefined) | undefined;
+}
+
+/**
+ * The digest of a JSONL line's bytes (without its line break): SHA-256 in
+ * base64 ({@link kLineDigestChars} characters).
+ * @param bytes - the line.
+ * @returns the digest.
+ */
+export function lineDigest(bytes: Uint8Array): string {
+  return hash('sha256', bytes, 'base64');
+}
+
+/** Characters of a {@link lineDigest}. */
+export const kLineDigestChars = 44;
+
+function parseJsonlText(text: string, line: number, at: RecordPosition, digest: string | undefined): SourceRecord | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { state: 'failed', line, code: 'MALFORMED_LINE', reason: 'line is not valid JSON', at };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { state: 'failed', line, code: 'MALFORMED_LINE', reason: 'line is not a JSON object', at };
+  }
+  return digest === undefined ? { state: 'ok', line, value: value as Record<string, unknown>, at } : { state: 'ok', line, value: value as Record<string, unknown>, at, digest };
 }
 
 const kChunkBytes = 1 << 20;
@@ -125,11 +180,24 @@ async function* chunks(path: string, signal: AbortSignal | undefined): AsyncGene
  * @returns an async iterable of record batches.
  * @throws {VecforgeError} ERR_IO when the file cannot be read; ERR_INVALID_INPUT for a CSV without a usable header.
  */
-export function readFileRecords(path: string, options: ReadFileOptions): AsyncGenerator<SourceRecord[]> {
+export function readFileRecords(path: string, options: Omit<ReadFileOptions, 'knownLine'>): AsyncGenerator<SourceRecord[]> {
+  // Without `knownLine` no line comes as a `same` record.
+  return options.format === 'csv' ? readCsv(path, options) : (readJsonl(path, { ...options, knownLine: undefined }) as AsyncGenerator<SourceRecord[]>);
+}
+
+/**
+ * {@link readFileRecords}, where JSONL lines that `options.knownLine` knows
+ * come as `same` records.
+ * @param path - the file.
+ * @param options - format, record cap, signal, the known lines.
+ * @returns an async iterable of record batches.
+ * @throws {VecforgeError} as {@link readFileRecords}.
+ */
+export function readFileRecordsKnowing(path: string, options: ReadFileOptions): AsyncGenerator<KnownSourceRecord[]> {
   return options.format === 'csv' ? readCsv(path, options) : readJsonl(path, options);
 }
 
-async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerator<SourceRecord[]> {
+async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerator<KnownSourceRecord[]> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const max = options.maxRecordBytes;
   let parts: Uint8Array[] = [];
@@ -140,18 +208,11 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
   let offset = 0;
   let firstChunk = true;
   const at = (end: number): RecordPosition => ({ item: ++item, line, offset: end });
-  const parse = (text: string, end: number): SourceRecord | undefined => {
+  const known = options.knownLine;
+  const digests = options.lineDigests === true || known !== undefined;
+  const parse = (text: string, end: number, digest: string | undefined): SourceRecord | undefined => {
     if (text.length === 0 || (text.charCodeAt(0) !== 0x7b && text.trim() === '')) return undefined;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      return { state: 'failed', line, code: 'MALFORMED_LINE', reason: 'line is not valid JSON', at: at(end) };
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      return { state: 'failed', line, code: 'MALFORMED_LINE', reason: 'line is not a JSON object', at: at(end) };
-    }
-    return { state: 'ok', line, value: value as Record<string, unknown>, at: at(end) };
+    return parseJsonlText(text, line, at(end), digest);
   };
   const finish = (end: number): SourceRecord | undefined => {
     line++;
@@ -168,7 +229,7 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
     } catch {
       return { state: 'failed', line, code: 'INVALID_UTF8', reason: 'line is not valid UTF-8', at: at(end) };
     }
-    return parse(text, end);
+    return parse(text, end, digests ? lineDigest(bytes.subarray(0, n)) : undefined);
   };
   for await (let chunk of chunks(path, options.signal)) {
     if (firstChunk && startsWithBom(chunk)) {
@@ -176,7 +237,7 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
       offset = 3;
     }
     firstChunk = false;
-    const batch: SourceRecord[] = [];
+    const batch: KnownSourceRecord[] = [];
     let start = 0;
     // The lines that end in this chunk, when valid UTF-8 as a whole (the
     // usual case), are decoded straight from the chunk: no copy, no
@@ -190,7 +251,15 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
         line++;
         offset += nl - start + 1;
         const e = nl > start && chunk[nl - 1] === 0x0d ? nl - 1 : nl;
-        const r = nl - start > max ? { state: 'failed' as const, line, code: 'TOO_LARGE' as const, reason: `line is over ${max} bytes`, at: at(offset) } : parse(withoutBom(chunk.toString('utf8', start, e)), offset);
+        let r: KnownSourceRecord | undefined;
+        if (nl - start > max) r = { state: 'failed', line, code: 'TOO_LARGE', reason: `line is over ${max} bytes`, at: at(offset) };
+        else if (!digests) r = parse(withoutBom(chunk.toString('utf8', start, e)), offset, undefined);
+        else {
+          const digest = lineDigest(chunk.subarray(start, e));
+          const id = known?.(digest);
+          // A known line is a record (it was one when it became known): it takes its item number without being parsed.
+          r = id !== undefined ? { state: 'same', line, id, digest, at: at(offset) } : parse(withoutBom(chunk.toString('utf8', start, e)), offset, digest);
+        }
         start = nl + 1;
         if (r !== undefined) batch.push(r);
         continue;

@@ -20,12 +20,13 @@
  * `committed`. On resume, the work index's `current` tells which of the two
  * the last save reached.
  */
-import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { hash } from 'node:crypto';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VecforgeError } from '../errors.js';
 import { currentVersion, nextVersionDir, publishVersion, type IndexManifest } from '../index/persist.js';
 import { writeFileAtomicSync } from '../store/atomic.js';
-import type { RecordPosition } from './sources.js';
+import { kLineDigestChars, type RecordPosition } from './sources.js';
 
 /** Bumped whenever checkpoint.json changes shape. */
 export const kCheckpointFormatVersion = 1;
@@ -210,18 +211,157 @@ export function forkIndex(from: string, to: string): string {
  * @returns the new version name in `dir`.
  * @throws {VecforgeError} ERR_INDEX when the work index holds no version; ERR_IO when a write fails.
  */
-export function publishWork(workDir: string, dir: string, extra: Readonly<Record<string, unknown>>): string {
+export function publishWork(workDir: string, dir: string, extra: Readonly<Record<string, unknown>>, lines: Buffer | null = null): string {
   const work = currentManifest(workDir);
   if (work === undefined) throw new VecforgeError('ERR_INDEX', `the job's work index ${workDir} holds no saved version`);
   const version = nextVersionDir(dir);
+  let more = extra;
   try {
     for (const name of Object.keys(work.manifest.files)) linkOrCopy(join(work.path, name), join(version.path, name));
+    if (lines !== null) {
+      const bytes = lines;
+      // Not fsynced: a snapshot lost or torn by a crash fails its checksum and is not used.
+      writeFileSync(join(version.path, kLineSnapshotFile), bytes);
+      const job = (extra.job ?? {}) as Readonly<Record<string, unknown>>;
+      const entry: LineSnapshotEntry = { file: kLineSnapshotFile, bytes: bytes.length, sha256: hash('sha256', bytes, 'hex') };
+      more = { ...extra, job: { ...job, lines: entry } };
+    }
   } catch (error) {
     rmSync(version.path, { recursive: true, force: true });
     throw new VecforgeError('ERR_IO', `cannot write ${version.path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
   }
-  publishVersion(dir, version, { ...work.manifest, createdAt: new Date().toISOString(), extra: { ...work.manifest.extra, ...extra } });
+  publishVersion(dir, version, { ...work.manifest, createdAt: new Date().toISOString(), extra: { ...work.manifest.extra, ...more } });
   return version.name;
+}
+
+/**
+ * The input lines behind a published version: for every JSONL line a job
+ * read whose record the version holds exactly as that line makes it (added,
+ * updated or unchanged; not failed), the digest of the line's bytes and the
+ * record's id. The next reindex of the same input skips decoding, parsing
+ * and hashing the text of every line whose bytes it finds here.
+ *
+ * It is valid only for the version it was published with and only under
+ * the same reading settings (`key`: model, field names, limits): a line's
+ * bytes then determine its record. It lives in the version directory
+ * (`input-lines.bin`), outside the index's own files; its size and SHA-256
+ * are in the manifest's `extra.job.lines`, and it is checked before use.
+ */
+export interface LineSnapshot {
+  /** The reading settings the lines were read under. */
+  readonly key: string;
+  /** lineDigest of each line. */
+  readonly digests: readonly string[];
+  /** The id of each line's record. */
+  readonly ids: readonly string[];
+}
+
+/** Where a version's line snapshot is, in `extra.job.lines`. */
+export interface LineSnapshotEntry {
+  readonly file: string;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+/** The line snapshot's file name in a version directory. */
+export const kLineSnapshotFile = 'input-lines.bin';
+const kLineSnapshotMagic = 'VFLINES2';
+/** How far from where the last known line was found the next is looked for. */
+const kLookBehind = 2;
+const kLookAhead = 8;
+
+/**
+ * Encodes a line snapshot: magic, count (u32 LE), key length (u32 LE), key
+ * (UTF-8), the digests (base64, {@link kLineDigestChars} each), the ids as
+ * a JSON array.
+ * @param lines - the snapshot.
+ * @returns the file's bytes.
+ */
+export function encodeLineSnapshot(lines: LineSnapshot): Buffer {
+  if (lines.digests.length !== lines.ids.length) throw new RangeError(`line snapshot: ${lines.digests.length} digests but ${lines.ids.length} ids`);
+  const key = Buffer.from(lines.key, 'utf8');
+  const head = Buffer.alloc(16);
+  head.write(kLineSnapshotMagic, 0, 'latin1');
+  head.writeUInt32LE(lines.digests.length, 8);
+  head.writeUInt32LE(key.length, 12);
+  return Buffer.concat([head, key, Buffer.from(lines.digests.join(''), 'latin1'), Buffer.from(JSON.stringify(lines.ids), 'utf8')]);
+}
+
+/**
+ * The lines of a snapshot, looked up in input order: a reindex reads its
+ * input mostly as the last job did, so each line is first compared with
+ * the few known lines around where the previous one was found (a string
+ * comparison, no hashing). A line found nowhere near is read in full.
+ */
+export class KnownLines {
+  readonly #digests: string;
+  readonly #ids: readonly string[];
+  #next = 0;
+
+  constructor(digests: string, ids: readonly string[]) {
+    this.#digests = digests;
+    this.#ids = ids;
+  }
+
+  /** Lines known. */
+  get size(): number {
+    return this.#ids.length;
+  }
+
+  /**
+   * The id of the known line with this digest, looked for near the last one found.
+   * @param digest - a lineDigest.
+   * @returns the id, or undefined.
+   */
+  find(digest: string): string | undefined {
+    if (digest.length !== kLineDigestChars) return undefined;
+    const n = this.#ids.length;
+    const from = Math.max(0, this.#next - kLookBehind);
+    const to = Math.min(n, this.#next + kLookAhead);
+    // The expected position first, then the rest of the window.
+    let found = this.#next < n && this.#digests.startsWith(digest, this.#next * kLineDigestChars) ? this.#next : -1;
+    for (let j = from; found < 0 && j < to; j++) if (this.#digests.startsWith(digest, j * kLineDigestChars)) found = j;
+    if (found < 0) {
+      // Most likely a changed line: its old version was the expected one.
+      this.#next++;
+      return undefined;
+    }
+    this.#next = found + 1;
+    return this.#ids[found];
+  }
+}
+
+/**
+ * Reads the line snapshot of a published version, if it has one that
+ * matches `key` and its checksum.
+ * @param version - the version's directory and manifest.
+ * @param key - the reading settings of the job about to use it.
+ * @returns the known lines, or null when there is no usable snapshot (the job then reads every line in full).
+ */
+export function readLineSnapshot(version: { path: string; manifest: IndexManifest }, key: string): KnownLines | null {
+  const job = version.manifest.extra.job as { lines?: Partial<LineSnapshotEntry> } | undefined;
+  const entry = job?.lines;
+  if (entry === undefined || entry.file !== kLineSnapshotFile || typeof entry.bytes !== 'number' || typeof entry.sha256 !== 'string') return null;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(join(version.path, kLineSnapshotFile));
+  } catch {
+    return null;
+  }
+  if (bytes.length !== entry.bytes || bytes.length < 16 || hash('sha256', bytes, 'hex') !== entry.sha256) return null;
+  if (bytes.toString('latin1', 0, 8) !== kLineSnapshotMagic) return null;
+  const count = bytes.readUInt32LE(8);
+  const keyEnd = 16 + bytes.readUInt32LE(12);
+  const digestsEnd = keyEnd + count * kLineDigestChars;
+  if (digestsEnd > bytes.length || bytes.toString('utf8', 16, keyEnd) !== key) return null;
+  let ids: unknown;
+  try {
+    ids = JSON.parse(bytes.toString('utf8', digestsEnd));
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(ids) || ids.length !== count || !ids.every((id) => typeof id === 'string')) return null;
+  return new KnownLines(bytes.toString('latin1', keyEnd, digestsEnd), ids as string[]);
 }
 
 /**
