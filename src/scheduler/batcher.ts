@@ -30,18 +30,20 @@ const kLengthBuckets = 1024;
  * @param lengths - length of every item, by item index.
  * @returns the items, shortest first.
  */
-export function sortByLength(items: ArrayLike<number> & Iterable<number>, lengths: Uint32Array): Uint32Array {
+export function sortByLength(items: ArrayLike<number>, lengths: Uint32Array): Uint32Array {
   const counts = new Uint32Array(kLengthBuckets + 1);
-  for (const i of items) {
-    const b = Math.min(lengths[i] ?? 0, kLengthBuckets - 1) + 1;
-    counts[b] = (counts[b] ?? 0) + 1;
+  const n = items.length;
+  for (let j = 0; j < n; j++) {
+    const b = Math.min(lengths[items[j] as number] as number, kLengthBuckets - 1) + 1;
+    counts[b] = (counts[b] as number) + 1;
   }
-  for (let b = 1; b <= kLengthBuckets; b++) counts[b] = (counts[b] ?? 0) + (counts[b - 1] ?? 0);
-  const out = new Uint32Array(items.length);
-  for (const i of items) {
-    const b = Math.min(lengths[i] ?? 0, kLengthBuckets - 1);
-    out[counts[b] ?? 0] = i;
-    counts[b] = (counts[b] ?? 0) + 1;
+  for (let b = 1; b <= kLengthBuckets; b++) counts[b] = (counts[b] as number) + (counts[b - 1] as number);
+  const out = new Uint32Array(n);
+  for (let j = 0; j < n; j++) {
+    const i = items[j] as number;
+    const b = Math.min(lengths[i] as number, kLengthBuckets - 1);
+    out[counts[b] as number] = i;
+    counts[b] = (counts[b] as number) + 1;
   }
   return out;
 }
@@ -58,26 +60,30 @@ export function sortByLength(items: ArrayLike<number> & Iterable<number>, length
  *   every worker busy). @default 1
  * @returns the batches, covering order[at, at + items.length).
  */
-export function planWindow(items: ArrayLike<number> & Iterable<number>, lengths: Uint32Array, order: Uint32Array, at: number, batchTokens: number, minBatches = 1): BatchRange[] {
+export function planWindow(items: ArrayLike<number>, lengths: Uint32Array, order: Uint32Array, at: number, batchTokens: number, minBatches = 1): BatchRange[] {
   const batches: BatchRange[] = [];
   const window = sortByLength(items, lengths);
   order.set(window, at);
-  if (minBatches > 1) {
-    let total = 0;
-    for (let j = 0; j < window.length; j++) total += estimateTokens(lengths[window[j] ?? 0] ?? 0);
-    batchTokens = Math.max(1, Math.min(batchTokens, Math.ceil(total / minBatches)));
+  const n = window.length;
+  const tokens = new Uint32Array(n);
+  let total = 0;
+  for (let j = 0; j < n; j++) {
+    const t = estimateTokens(lengths[window[j] as number] as number);
+    tokens[j] = t;
+    total += t;
   }
+  if (minBatches > 1) batchTokens = Math.max(1, Math.min(batchTokens, Math.ceil(total / minBatches)));
   let start = at;
-  let tokens = 0;
-  for (let j = 0; j < window.length; j++) {
-    const t = estimateTokens(lengths[window[j] ?? 0] ?? 0);
-    if (tokens > 0 && tokens + t > batchTokens) {
+  let sum = 0;
+  for (let j = 0; j < n; j++) {
+    const t = tokens[j] as number;
+    if (sum > 0 && sum + t > batchTokens) {
       batches.push({ start, end: at + j });
       start = at + j;
-      tokens = 0;
+      sum = 0;
     }
-    tokens += t;
+    sum += t;
   }
-  if (start < at + window.length) batches.push({ start, end: at + window.length });
+  if (start < at + n) batches.push({ start, end: at + n });
   return batches;
 }

@@ -97,7 +97,7 @@ export async function runEmbedSuite(report: Report, ctx: SuiteContext): Promise<
     // Worker scaling, the 2 / 1 bar: one call takes a fraction of a second,
     // and this box's speed drifts from second to second, so 1 and 2 workers
     // alternate (ABBA) over several rounds and the medians are compared.
-    const scalingRounds = ctx.quick ? 2 : 8;
+    const scalingRounds = ctx.quick ? 2 : 16;
     const seconds = new Map<number, number[]>([...engines.keys()].map((w) => [w, []]));
     for (let round = 0; round < scalingRounds; round++) {
       const order = round % 2 === 0 ? [...engines.keys()] : [...engines.keys()].reverse();
