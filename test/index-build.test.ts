@@ -158,6 +158,25 @@ describe('namespaces and filters', () => {
     expect(index.get(docs[7]?.id ?? '')?.hash).toMatch(/^[0-9a-f]{64}$/);
     await index.close();
   });
+
+  test('texts embedded and inserted through a shared plan (many sort windows) land whole and find themselves', async () => {
+    // 64-item windows make this 3,854-text batch a plan the workers pull from.
+    const engine = await Engine.create({ cacheDir: kTestCacheDir, workers: 2, backend: 'wasm', sortWindow: 64 });
+    try {
+      const index = await engine.createIndex({ dir: tempDir(), m: 16, efConstruction: 100 });
+      const docs = readFileSync(join(__dirname, '..', 'data', 'sample-corpus.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; text: string });
+      const out = await index.addBatch(docs.map((d) => ({ id: d.id, text: d.text })));
+      expect(out.filter((o) => o.state === 'ok')).toHaveLength(docs.length);
+      expect(index.count).toBe(docs.length);
+      const probes = docs.filter((_, i) => i % 97 === 0);
+      const hits = await index.searchBatch(probes.map((d) => d.text), { k: 1, ef: 200 });
+      const found = hits.filter((h, i) => h[0]?.id === probes[i]?.id).length;
+      expect(found / probes.length).toBeGreaterThanOrEqual(0.95);
+      await index.close();
+    } finally {
+      await engine.close();
+    }
+  });
 });
 
 describe('persistence is crash-safe and checked', () => {
