@@ -5,8 +5,8 @@
  * embedded them; vectors are inserted by pool workers in parallel.
  */
 import { createHash } from 'node:crypto';
-import { constants as fsConstants, copyFileSync, existsSync, mkdirSync } from 'node:fs';
-import { open as openFile } from 'node:fs/promises';
+import { constants as fsConstants, existsSync, mkdirSync } from 'node:fs';
+import { copyFile, open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortError, VecforgeError, errorMessage, throwIfAborted } from '../errors.js';
 import { DocStore, kDocSegmentLabels, type DocRecord } from '../store/doc-store.js';
@@ -1415,14 +1415,21 @@ export class VectorIndex {
       const savingGraph = this.#core.sharedAcrossThreads
         ? this.#host.scheduler.run({ kind: 'save-graph', handle: this.#handle, path: graph, space: this.#options.space, dims: this.#graphDims, maxElements: 0 })
         : null;
-      savingGraph?.catch(() => {});
+      // hnswlib writes through a plain stream: the graph is flushed to disk
+      // (on a libuv thread) as soon as this thread sees the worker done,
+      // while it goes on with the doc store, before the manifest names it.
+      const syncingGraph = savingGraph === null ? null : savingGraph.then(() => fsyncFile(graph));
+      syncingGraph?.catch(() => {});
       const docsPath = join(version.path, 'docs.lmdb');
       const base = this.#docsBase !== null && existsSync(this.#docsBase) ? this.#docsBase : null;
+      let docsEntry: FileEntry;
+      let graphEntry: FileEntry;
       try {
         // Published files are never written again (versions share them by
         // hard links), so the changes go into a copy of the last version's
-        // store. lmdb's commit fsyncs the file, copied pages included.
-        if (base !== null) copyFileSync(base, docsPath, fsConstants.COPYFILE_FICLONE);
+        // store. lmdb's commit fsyncs the file, copied pages included. The
+        // copy runs on a libuv thread: this one sees the graph written meanwhile.
+        if (base !== null) await copyFile(base, docsPath, fsConstants.COPYFILE_FICLONE);
         const store = DocStore.open(docsPath);
         try {
           // Records of removed labels stay in their segments until a full
@@ -1432,23 +1439,17 @@ export class VectorIndex {
         } finally {
           await store.close();
         }
-      } catch (error) {
-        await savingGraph?.catch(() => {});
-        throw error;
-      }
-      // Checksummed while the worker may still be writing the graph.
-      const docsEntry = hashFile(docsPath);
-      if (savingGraph !== null) await savingGraph;
-      else this.#core.save(this.#handle, graph);
-      // hnswlib writes through a plain stream: flush it (on a libuv thread,
-      // while this one checksums it) before the manifest names it.
-      const syncingGraph = fsyncFile(graph);
-      syncingGraph.catch(() => {});
-      let graphEntry: FileEntry;
-      try {
+        // Checksummed while the worker may still be writing the graph.
+        docsEntry = hashFile(docsPath);
+        if (syncingGraph !== null) await savingGraph;
+        else {
+          this.#core.save(this.#handle, graph);
+          await fsyncFile(graph);
+        }
+        // Checksummed while it may still be flushing.
         graphEntry = hashFile(graph);
       } finally {
-        await syncingGraph.catch(() => {});
+        await syncingGraph?.catch(() => {});
       }
       await syncingGraph;
       const files = ['graph.hnsw', 'docs.lmdb'];

@@ -713,8 +713,14 @@ class JobRun {
       // A reindex finds few changed records per chunk: they are embedded and
       // upserted on the pool while this thread goes on reading and diffing.
       const flush = this.#flushUpserts(this.#overlapped);
-      flush.catch(() => {});
       this.#inflight = flush;
+      // Once it is done the next one may start; a failed one stays, for #drain to throw.
+      flush.then(
+        () => {
+          if (this.#inflight === flush) this.#inflight = null;
+        },
+        () => {},
+      );
     }
     const last = chunk[chunk.length - 1];
     if (last !== undefined) this.#position = last.at;
