@@ -521,9 +521,14 @@ class JobRun {
   readonly #limits: ItemLimits;
   readonly #modelId: string;
   readonly #dims: number;
-  /** First line of every id read so far (duplicates and, in a reindex, deletions). */
+  /** First line of every id read so far (duplicates and, in a reindex, deletions), but those of known lines (#knownFirst). */
   readonly #seen = new Map<string, number>();
-  /** Ids in #seen that the index held when they were first read (past the resume point). */
+  /**
+   * First line of every known line read so far, by its place among the
+   * base version's known lines (0: not read); those ids are not in #seen.
+   */
+  readonly #knownFirst: Int32Array | null;
+  /** Ids read that the index held when they were first read (past the resume point). */
   #seenInIndex = 0;
   #committed: Progress;
   #position: RecordPosition;
@@ -582,6 +587,7 @@ class JobRun {
     this.#format = format;
     this.#file = file;
     this.#lines = lines;
+    this.#knownFirst = lines.known === null ? null : new Int32Array(lines.known.size);
     const info = engine.info();
     this.#limits = { maxTextBytes: info.options.maxTextBytes, snippetChars: spec.snippetChars };
     this.#modelId = info.modelId;
@@ -599,7 +605,7 @@ class JobRun {
     const known = this.#lines.known;
     const records: AsyncGenerator<KnownSourceRecord[]> =
       this.#file !== null
-        ? readFileRecordsKnowing(this.#file, { format: this.#format ?? 'jsonl', maxRecordBytes: spec.maxRecordBytes, signal: spec.signal, lineDigests: this.#lines.collect, knownLine: known === null ? undefined : (d) => known.find(d) })
+        ? readFileRecordsKnowing(this.#file, { format: this.#format ?? 'jsonl', maxRecordBytes: spec.maxRecordBytes, signal: spec.signal, lineDigests: this.#lines.collect, known: known ?? undefined })
         : readIterableRecords(spec.source as AsyncIterable<unknown>, spec.signal);
     const resumeItem = this.#committed.position.item;
     let chunk: KnownSourceRecord[] = [];
@@ -615,8 +621,8 @@ class JobRun {
           if (record.at.item <= resumeItem) {
             if (record.state === 'ok') {
               const r = readId(record.value, spec.fields.id);
-              if (r.id !== null && !this.#seen.has(r.id)) this.#seen.set(r.id, record.line);
-            } else if (record.state === 'same' && !this.#seen.has(record.id)) this.#seen.set(record.id, record.line);
+              if (r.id !== null && this.#firstLine(r.id) === undefined) this.#seen.set(r.id, record.line);
+            } else if (record.state === 'same' && this.#firstLine(record.id, record.position) === undefined && this.#knownFirst !== null) this.#knownFirst[record.position] = record.line;
             continue;
           }
           chunk.push(record);
@@ -678,7 +684,7 @@ class JobRun {
           failures.push({ line: record.line, code: r.code, reason: r.reason });
           continue;
         }
-        const first = this.#seen.get(r.id);
+        const first = this.#firstLine(r.id);
         if (first !== undefined) {
           failures.push({ line: record.line, id: r.id, code: 'DUPLICATE_ID', reason: `id already appears on line ${first}; the first occurrence is kept` });
           continue;
@@ -733,15 +739,30 @@ class JobRun {
    * already read its id: then the line is a duplicate.
    */
   #same(record: SameRecord, failures: Failure[]): void {
-    const first = this.#seen.get(record.id);
+    const first = this.#firstLine(record.id, record.position);
     if (first !== undefined) {
       failures.push({ line: record.line, id: record.id, code: 'DUPLICATE_ID', reason: `id already appears on line ${first}; the first occurrence is kept` });
       return;
     }
-    this.#seen.set(record.id, record.line);
+    if (this.#knownFirst !== null) this.#knownFirst[record.position] = record.line;
     this.#seenInIndex++;
     this.counts.unchanged++;
     this.#keptLines.unchanged.push(record.line, record.digest, record.id);
+  }
+
+  /**
+   * The first line of an id read so far: in #seen, or a known line's.
+   * @param id - the id.
+   * @param position - its place among the known lines, when the caller knows it.
+   * @returns the line, or undefined when not read yet.
+   */
+  #firstLine(id: string, position?: number): number | undefined {
+    const first = this.#seen.get(id);
+    const known = this.#lines.known;
+    if (first !== undefined || known === null || this.#knownFirst === null) return first;
+    const at = position ?? known.positionOf(id);
+    const line = at === undefined ? 0 : (this.#knownFirst[at] ?? 0);
+    return line > 0 ? line : undefined;
   }
 
   /**
@@ -884,7 +905,7 @@ class JobRun {
     // Every id the index holds was either there when it was first read, or
     // added by this run: when those account for all of them, none is missing.
     if (this.#committedAtStart === 0 && this.#seenInIndex + this.counts.added === this.#index.count) return;
-    const gone = this.#index.ids().filter((id) => !this.#seen.has(id));
+    const gone = this.#index.ids().filter((id) => this.#firstLine(id) === undefined);
     for (let i = 0; i < gone.length; i += kDeleteBatch) {
       throwIfAborted(this.#spec.signal);
       const outcomes = await this.#timers.time('insert', () => this.#index.delete(gone.slice(i, i + kDeleteBatch)));

@@ -36,16 +36,56 @@ export type KnownSourceRecord = SourceRecord | SameRecord;
 
 /**
  * A JSONL line whose bytes are those of a line the caller already knows
- * (see {@link ReadFileOptions.knownLine}): not decoded or parsed, only
- * named by the id the caller gave for it.
+ * (see {@link ReadFileOptions.known}): not decoded or parsed, only named by
+ * its place among the known lines and the id the caller gave for it.
  */
 export interface SameRecord {
   readonly state: 'same';
   readonly line: number;
-  /** The id `knownLine` returned. */
+  /** Its place among the known lines. */
+  readonly position: number;
+  /** The id of the known line. */
   readonly id: string;
   readonly digest: string;
   readonly at: RecordPosition;
+}
+
+/** Lines a reader is told it knows, by {@link lineDigest}. */
+export interface KnownLineLookup {
+  /**
+   * @param digest - a line's digest.
+   * @returns the known line's place, or -1.
+   */
+  find(digest: string): number;
+  /**
+   * @param position - a known line's place.
+   * @returns the id of its record.
+   */
+  idAt(position: number): string;
+}
+
+/** A same record; its position object is made only when asked for (most are not). */
+class SameLine implements SameRecord {
+  readonly state = 'same';
+  readonly line: number;
+  readonly position: number;
+  readonly id: string;
+  readonly digest: string;
+  readonly #item: number;
+  readonly #offset: number;
+
+  constructor(line: number, position: number, id: string, digest: string, item: number, offset: number) {
+    this.line = line;
+    this.position = position;
+    this.id = id;
+    this.digest = digest;
+    this.#item = item;
+    this.#offset = offset;
+  }
+
+  get at(): RecordPosition {
+    return { item: this.#item, line: this.line, offset: this.#offset };
+  }
 }
 
 /** Options of {@link readFileRecords}. */
@@ -62,11 +102,11 @@ export interface ReadFileOptions {
    */
   readonly lineDigests?: boolean | undefined;
   /**
-   * JSONL only (implies `lineDigests`): called with the digest of each
-   * line; a line for which it returns an id comes as a `same` record,
-   * without being decoded or parsed.
+   * JSONL only (implies `lineDigests`): asked about the digest of each
+   * line; a line it knows comes as a `same` record, without being decoded
+   * or parsed.
    */
-  readonly knownLine?: ((digest: string) => string | undefined) | undefined;
+  readonly known?: KnownLineLookup | undefined;
 }
 
 /**
@@ -180,13 +220,13 @@ async function* chunks(path: string, signal: AbortSignal | undefined): AsyncGene
  * @returns an async iterable of record batches.
  * @throws {VecforgeError} ERR_IO when the file cannot be read; ERR_INVALID_INPUT for a CSV without a usable header.
  */
-export function readFileRecords(path: string, options: Omit<ReadFileOptions, 'knownLine'>): AsyncGenerator<SourceRecord[]> {
-  // Without `knownLine` no line comes as a `same` record.
-  return options.format === 'csv' ? readCsv(path, options) : (readJsonl(path, { ...options, knownLine: undefined }) as AsyncGenerator<SourceRecord[]>);
+export function readFileRecords(path: string, options: Omit<ReadFileOptions, 'known'>): AsyncGenerator<SourceRecord[]> {
+  // Without `known` no line comes as a `same` record.
+  return options.format === 'csv' ? readCsv(path, options) : (readJsonl(path, { ...options, known: undefined }) as AsyncGenerator<SourceRecord[]>);
 }
 
 /**
- * {@link readFileRecords}, where JSONL lines that `options.knownLine` knows
+ * {@link readFileRecords}, where JSONL lines that `options.known` knows
  * come as `same` records.
  * @param path - the file.
  * @param options - format, record cap, signal, the known lines.
@@ -208,7 +248,7 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
   let offset = 0;
   let firstChunk = true;
   const at = (end: number): RecordPosition => ({ item: ++item, line, offset: end });
-  const known = options.knownLine;
+  const known = options.known;
   const digests = options.lineDigests === true || known !== undefined;
   const parse = (text: string, end: number, digest: string | undefined): SourceRecord | undefined => {
     if (text.length === 0 || (text.charCodeAt(0) !== 0x7b && text.trim() === '')) return undefined;
@@ -256,9 +296,9 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
         else if (!digests) r = parse(withoutBom(chunk.toString('utf8', start, e)), offset, undefined);
         else {
           const digest = lineDigest(chunk.subarray(start, e));
-          const id = known?.(digest);
+          const position = known === undefined ? -1 : known.find(digest);
           // A known line is a record (it was one when it became known): it takes its item number without being parsed.
-          r = id !== undefined ? { state: 'same', line, id, digest, at: at(offset) } : parse(withoutBom(chunk.toString('utf8', start, e)), offset, digest);
+          r = position >= 0 && known !== undefined ? new SameLine(line, position, known.idAt(position), digest, ++item, offset) : parse(withoutBom(chunk.toString('utf8', start, e)), offset, digest);
         }
         start = nl + 1;
         if (r !== undefined) batch.push(r);

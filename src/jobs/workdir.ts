@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { VecforgeError } from '../errors.js';
 import { currentVersion, nextVersionDir, publishVersion, type IndexManifest } from '../index/persist.js';
 import { writeFileAtomicSync } from '../store/atomic.js';
-import { kLineDigestChars, type RecordPosition } from './sources.js';
+import { kLineDigestChars, type KnownLineLookup, type RecordPosition } from './sources.js';
 
 /** Bumped whenever checkpoint.json changes shape. */
 export const kCheckpointFormatVersion = 1;
@@ -293,10 +293,11 @@ export function encodeLineSnapshot(lines: LineSnapshot): Buffer {
  * the few known lines around where the previous one was found (a string
  * comparison, no hashing). A line found nowhere near is read in full.
  */
-export class KnownLines {
+export class KnownLines implements KnownLineLookup {
   readonly #digests: string;
   readonly #ids: readonly string[];
   #next = 0;
+  #positions: Map<string, number> | null = null;
 
   constructor(digests: string, ids: readonly string[]) {
     this.#digests = digests;
@@ -309,12 +310,34 @@ export class KnownLines {
   }
 
   /**
-   * The id of the known line with this digest, looked for near the last one found.
-   * @param digest - a lineDigest.
-   * @returns the id, or undefined.
+   * The id of a known line.
+   * @param position - its place.
+   * @returns the id.
    */
-  find(digest: string): string | undefined {
-    if (digest.length !== kLineDigestChars) return undefined;
+  idAt(position: number): string {
+    return this.#ids[position] ?? '';
+  }
+
+  /**
+   * The place of the known line of an id (a map built on the first call).
+   * @param id - an id.
+   * @returns its place, or undefined.
+   */
+  positionOf(id: string): number | undefined {
+    if (this.#positions === null) {
+      this.#positions = new Map();
+      this.#ids.forEach((known, i) => this.#positions?.set(known, i));
+    }
+    return this.#positions.get(id);
+  }
+
+  /**
+   * The known line with this digest, looked for near the last one found.
+   * @param digest - a lineDigest.
+   * @returns its place, or -1.
+   */
+  find(digest: string): number {
+    if (digest.length !== kLineDigestChars) return -1;
     const n = this.#ids.length;
     const from = Math.max(0, this.#next - kLookBehind);
     const to = Math.min(n, this.#next + kLookAhead);
@@ -324,10 +347,10 @@ export class KnownLines {
     if (found < 0) {
       // Most likely a changed line: its old version was the expected one.
       this.#next++;
-      return undefined;
+      return -1;
     }
     this.#next = found + 1;
-    return this.#ids[found];
+    return found;
   }
 }
 
