@@ -11,7 +11,7 @@ import type { EngineMetrics } from './scheduler/metrics.js';
 import type { FaultSpec, WorkerInit } from './scheduler/protocol.js';
 import { Scheduler, type EmbedResult } from './scheduler/scheduler.js';
 import { workerFile } from './scheduler/worker-url.js';
-import { VectorIndex, type IndexHost, type IndexOptions } from './index/vector-index.js';
+import { VectorIndex, type IndexHost, type IndexOptions, type OpenIndexOptions } from './index/vector-index.js';
 
 /** Where `Engine.create` reads configuration besides `options`. */
 export interface EngineCreateContext {
@@ -228,12 +228,14 @@ export class Engine {
    * Opens the current version of an index directory, after checking every
    * file against its manifest.
    * @param dir - the index directory.
+   * @param options - hugePages (see {@link OpenIndexOptions}).
    * @returns the index.
    * @throws {VecforgeError} ERR_INDEX, ERR_INDEX_CORRUPT or ERR_INDEX_VERSION.
+   * @throws {TypeError} for an option of the wrong type.
    */
-  async openIndex(dir: string): Promise<VectorIndex> {
+  async openIndex(dir: string, options: OpenIndexOptions = {}): Promise<VectorIndex> {
     this.#checkOpen();
-    return VectorIndex.open(this.#indexHost(), dir);
+    return VectorIndex.open(this.#indexHost(), dir, options);
   }
 
   #indexHost(): IndexHost {

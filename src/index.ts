@@ -18,7 +18,7 @@ export { NpyWriter, readNpy } from './io/npy.js';
 export { readLines } from './io/lines.js';
 export type { FileLine } from './io/lines.js';
 export { VectorIndex, contentHash } from './index/vector-index.js';
-export type { IndexOptions, IndexItem, IndexItemOutcome, IndexItemFailureCode, Hit, SearchOptions, IndexStats, IndexPcaStats, PcaFitSummary } from './index/vector-index.js';
+export type { IndexOptions, IndexItem, IndexItemOutcome, IndexItemFailureCode, Hit, OpenIndexOptions, SearchOptions, IndexStats, IndexPcaStats, PcaFitSummary } from './index/vector-index.js';
 export { kDefaultPcaIndexOptions, pcaOptionsFromManifest } from './pca/index-options.js';
 export type { PcaIndexOptions } from './pca/index-options.js';
 export type { FullVectorStorage } from './pca/full-vectors.js';

@@ -66,6 +66,11 @@ describe('index build and search on real GloVe vectors', () => {
     const after = await reopened.searchBatch(queries, { k: 10, ef: 64 });
     expect(after).toEqual(before);
     await reopened.close();
+    // Opened without the move into huge pages (as jobs open): the same graph.
+    const plain = await engine2.openIndex(dir, { hugePages: false });
+    expect(await plain.searchBatch(queries, { k: 10, ef: 64 })).toEqual(before);
+    await plain.close();
+    await expect(engine2.openIndex(dir, { hugePages: 'no' as unknown as boolean })).rejects.toThrow(new TypeError('options.hugePages must be a boolean, got string'));
 
     const graph = join(currentVersion(dir)?.path ?? '', 'graph.hnsw');
     const foreign = new HierarchicalNSW('ip', 100);

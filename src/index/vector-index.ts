@@ -103,6 +103,17 @@ export interface Hit {
 }
 
 /** Options of a search. */
+/** Options of {@link Engine.openIndex}. */
+export interface OpenIndexOptions {
+  /**
+   * Move the graph's vectors and level-0 links into transparent huge pages
+   * while loading (Linux; a few percent faster searches and inserts for one
+   * copy of the graph at open). false for a short job that applies a few
+   * changes and saves. @default true
+   */
+  readonly hugePages?: boolean;
+}
+
 export interface SearchOptions {
   /** Neighbours to return, in [1, count]. @default 10 */
   readonly k?: number;
@@ -375,8 +386,10 @@ export class VectorIndex {
    * @returns the index.
    * @throws {VecforgeError} ERR_INDEX, ERR_INDEX_CORRUPT or ERR_INDEX_VERSION.
    */
-  static async open(host: IndexHost, dir: string): Promise<VectorIndex> {
+  static async open(host: IndexHost, dir: string, openOptions: OpenIndexOptions = {}): Promise<VectorIndex> {
     if (typeof dir !== 'string' || dir === '') throw new TypeError(`dir must be a non-empty string, got ${String(dir)}`);
+    const hugePages = openOptions.hugePages ?? true;
+    if (typeof hugePages !== 'boolean') throw new TypeError(`options.hugePages must be a boolean, got ${typeof hugePages}`);
     const version = readVersionManifest(dir);
     const { manifest, path, name } = version;
     if (manifest.model !== null && manifest.model.id !== host.model.id) {
@@ -389,7 +402,7 @@ export class VectorIndex {
     const core = loadHnswCore();
     const graphPath = join(path, 'graph.hnsw');
     const loading = core.sharedAcrossThreads
-      ? host.scheduler.run({ kind: 'load-graph', handle: 0, path: graphPath, space: manifest.space, dims: manifest.dims, maxElements: manifest.counts.capacity })
+      ? host.scheduler.run({ kind: 'load-graph', handle: 0, path: graphPath, space: manifest.space, dims: manifest.dims, maxElements: manifest.counts.capacity, hugePages })
       : null;
     loading?.catch(() => {});
     const labels: number[] = [];
@@ -420,7 +433,7 @@ export class VectorIndex {
     }
     let handle: number;
     try {
-      handle = loading !== null ? (await loading).handle : core.load(graphPath, manifest.space, manifest.dims, manifest.counts.capacity, true);
+      handle = loading !== null ? (await loading).handle : core.load(graphPath, manifest.space, manifest.dims, manifest.counts.capacity, true, hugePages);
     } catch (error) {
       runtime?.store?.close();
       throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: the graph file does not load: ${error instanceof Error ? error.message : String(error)}`, { cause: error });

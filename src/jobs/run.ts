@@ -329,7 +329,7 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     if (warm !== undefined) {
       index = warm;
       await timers.time('read', () => warm.rebase(paths.workDir));
-    } else index = progress.version === null ? await engine.createIndex({ dir: paths.workDir, ...params }) : await engine.openIndex(paths.workDir);
+    } else index = progress.version === null ? await engine.createIndex({ dir: paths.workDir, ...params }) : await engine.openIndex(paths.workDir, { hugePages: false });
     errors = new ErrorsFile(paths.errors, progress.errorsBytes);
     const run = new JobRun(spec, engine, index, cache, errors, timers, paths, fingerprint, progress, incremental, format, file, lines);
     const outcome = await run.execute(started).finally(async () => {
