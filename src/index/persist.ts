@@ -175,16 +175,32 @@ export function readVersionManifest(dir: string): { manifest: IndexManifest; pat
  * @param dir - the index directory (for messages).
  * @param version - the manifest and version directory.
  * @param names - the files to check; each must be listed in the manifest.
+ * @param options - `checksum: false` checks presence and size only: the
+ *   caller checks the SHA-256 itself before the file reaches native code
+ *   (see {@link fileMismatchError}). @default { checksum: true }
  * @throws {VecforgeError} ERR_INDEX_CORRUPT for a file missing, unlisted, or not matching.
  */
-export function verifyVersionFiles(dir: string, version: { manifest: IndexManifest; path: string; name: string }, names: readonly string[]): void {
+export function verifyVersionFiles(dir: string, version: { manifest: IndexManifest; path: string; name: string }, names: readonly string[], options: { readonly checksum?: boolean } = {}): void {
   for (const name of names) {
     const entry = version.manifest.files[name];
     if (entry === undefined) throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: the manifest of ${version.name} lists no ${name}`);
     const path = join(version.path, name);
     if (!existsSync(path)) throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: file ${name} of ${version.name} is missing`);
     const size = statSync(path).size;
-    if (size !== entry.bytes) throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: file ${name} is ${size} bytes, the manifest says ${entry.bytes} (truncated or replaced)`);
-    if (hashFile(path).sha256 !== entry.sha256) throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: file ${name} does not match its checksum`);
+    if (size !== entry.bytes) throw fileMismatchError(dir, name, entry, { bytes: size, sha256: '' });
+    if (options.checksum !== false && hashFile(path).sha256 !== entry.sha256) throw fileMismatchError(dir, name, entry, { bytes: size, sha256: '' });
   }
+}
+
+/**
+ * The error of a version file that does not match its manifest entry.
+ * @param dir - the index directory (for messages).
+ * @param name - the file's name in the version.
+ * @param expected - its manifest entry.
+ * @param actual - what the file holds.
+ * @returns an ERR_INDEX_CORRUPT error naming the size or checksum.
+ */
+export function fileMismatchError(dir: string, name: string, expected: FileEntry, actual: FileEntry): VecforgeError {
+  if (actual.bytes !== expected.bytes) return new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: file ${name} is ${actual.bytes} bytes, the manifest says ${expected.bytes} (truncated or replaced)`);
+  return new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: file ${name} does not match its checksum`);
 }

@@ -22,7 +22,7 @@ import { createRng } from '../pca/random.js';
 import { ReservoirSampler } from '../pca/reservoir.js';
 import { compileFilter, LabelBitset, type MetadataFilter } from './filter.js';
 import { kHnswNoLabel, loadHnswCore, type HnswCore, type HnswSearchResult, type HnswSpace } from './hnsw-native.js';
-import { currentVersion, hashFile, hashFiles, kIndexFormatVersion, nextVersionDir, publishVersion, readVersionManifest, verifyVersionFiles, type FileEntry, type IndexManifest } from './persist.js';
+import { currentVersion, fileMismatchError, hashFile, hashFiles, kIndexFormatVersion, nextVersionDir, publishVersion, readVersionManifest, verifyVersionFiles, type FileEntry, type IndexManifest } from './persist.js';
 
 /** Options of `engine.createIndex`. */
 export interface IndexOptions {
@@ -112,6 +112,18 @@ export interface OpenIndexOptions {
    * changes and saves. @default true
    */
   readonly hugePages?: boolean;
+  /**
+   * Return once the doc store is decoded, while a pool worker goes on
+   * checking and loading the graph; operations that need the graph wait
+   * for it (async ones) or throw ERR_INDEX until it is loaded (`stats`,
+   * `getVector`, `getProjectedVector`). A graph that fails its checksum
+   * or does not load fails the first operation that needs it with
+   * ERR_INDEX_CORRUPT. What a job does, to read its input meanwhile.
+   * Ignored when the graph cannot be shared with the pool.
+   * @internal
+   * @default false
+   */
+  readonly lazyGraph?: boolean;
 }
 
 export interface SearchOptions {
@@ -341,6 +353,13 @@ export class VectorIndex {
   #queue: Promise<unknown> = Promise.resolve();
   /** Searches running on the pool: a refit and close wait for them before freeing what they read. */
   readonly #searches = new Set<Promise<unknown>>();
+  /**
+   * The graph still loading (opened with `lazyGraph`); null once `#handle`
+   * holds it. A failed load stays here, rejected with ERR_INDEX_CORRUPT.
+   */
+  #graphLoad: Promise<void> | null = null;
+  /** Why the graph did not load (lazyGraph), for the synchronous operations. */
+  #graphError: unknown = null;
 
   private constructor(host: IndexHost, core: HnswCore, options: ResolvedIndexOptions, handle: number, nextLabel: number, version: string | null, pca: PcaRuntime | null) {
     this.#host = host;
@@ -390,19 +409,32 @@ export class VectorIndex {
     if (typeof dir !== 'string' || dir === '') throw new TypeError(`dir must be a non-empty string, got ${String(dir)}`);
     const hugePages = openOptions.hugePages ?? true;
     if (typeof hugePages !== 'boolean') throw new TypeError(`options.hugePages must be a boolean, got ${typeof hugePages}`);
+    const lazyGraph = openOptions.lazyGraph ?? false;
+    if (typeof lazyGraph !== 'boolean') throw new TypeError(`options.lazyGraph must be a boolean, got ${typeof lazyGraph}`);
     const version = readVersionManifest(dir);
     const { manifest, path, name } = version;
     if (manifest.model !== null && manifest.model.id !== host.model.id) {
       throw new VecforgeError('ERR_INDEX', `index ${dir} was built with model ${manifest.model.id}, but the engine runs ${host.model.id}`);
     }
-    // The graph is checked first: a pool worker loads it while this thread
-    // checks the other files and decodes the doc store. No file reaches
-    // native code (hnswlib, lmdb) before its checksum matched.
-    verifyVersionFiles(dir, version, ['graph.hnsw']);
     const core = loadHnswCore();
     const graphPath = join(path, 'graph.hnsw');
+    // A pool worker checks the graph's checksum and loads it while this
+    // thread checks the other files and decodes the doc store. No file
+    // reaches native code (hnswlib, lmdb) before its checksum matched.
+    verifyVersionFiles(dir, version, ['graph.hnsw'], { checksum: !core.sharedAcrossThreads });
+    const graphEntry = manifest.files['graph.hnsw'] as FileEntry;
     const loading = core.sharedAcrossThreads
-      ? host.scheduler.run({ kind: 'load-graph', handle: 0, path: graphPath, space: manifest.space, dims: manifest.dims, maxElements: manifest.counts.capacity, hugePages })
+      ? host.scheduler
+          .run({ kind: 'load-graph', handle: 0, path: graphPath, space: manifest.space, dims: manifest.dims, maxElements: manifest.counts.capacity, hugePages, expect: { bytes: graphEntry.bytes, sha256: graphEntry.sha256 } })
+          .then(
+            (reply) => {
+              if (reply.mismatch !== undefined) throw fileMismatchError(dir, 'graph.hnsw', graphEntry, reply.mismatch);
+              return reply.handle;
+            },
+            (error: unknown) => {
+              throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: the graph file does not load: ${errorMessage(error)}`, { cause: error });
+            },
+          )
       : null;
     loading?.catch(() => {});
     const labels: number[] = [];
@@ -427,16 +459,20 @@ export class VectorIndex {
       }
     } catch (error) {
       const loaded = await loading?.catch(() => null);
-      if (loaded !== undefined && loaded !== null) core.free(loaded.handle);
+      if (loaded !== undefined && loaded !== null) core.free(loaded);
       runtime?.store?.close();
       throw error;
     }
-    let handle: number;
-    try {
-      handle = loading !== null ? (await loading).handle : core.load(graphPath, manifest.space, manifest.dims, manifest.counts.capacity, true, hugePages);
-    } catch (error) {
-      runtime?.store?.close();
-      throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: the graph file does not load: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    const lazy = lazyGraph && loading !== null;
+    let handle = 0;
+    if (!lazy) {
+      try {
+        handle = loading !== null ? await loading : core.load(graphPath, manifest.space, manifest.dims, manifest.counts.capacity, true, hugePages);
+      } catch (error) {
+        runtime?.store?.close();
+        if (error instanceof VecforgeError && error.code === 'ERR_INDEX_CORRUPT') throw error;
+        throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: the graph file does not load: ${errorMessage(error)}`, { cause: error });
+      }
     }
     const options: ResolvedIndexOptions = Object.freeze({
       dir,
@@ -450,6 +486,7 @@ export class VectorIndex {
       pca: runtime?.options ?? null,
     });
     const index = new VectorIndex(host, core, options, handle, manifest.counts.nextLabel, name, runtime);
+    if (lazy && loading !== null) index.#loadLater(loading);
     try {
       for (let i = 0; i < labels.length; i++) index.#remember(labels[i] as number, records[i] as DocRecord, true);
       if (index.#liveCount !== manifest.counts.count) {
@@ -461,6 +498,32 @@ export class VectorIndex {
       throw error;
     }
     return index;
+  }
+
+  /** Takes the graph a pool worker is still loading (lazyGraph): operations that need it wait for `#graphLoad`. */
+  #loadLater(loading: Promise<number>): void {
+    const load = loading.then(
+      (handle) => {
+        this.#handle = handle;
+        this.#graphLoad = null;
+      },
+      (error: unknown) => {
+        this.#graphError = error;
+        throw error;
+      },
+    );
+    // Its failure is reported by the operations that wait for it.
+    load.catch(() => {});
+    this.#graphLoad = load;
+  }
+
+  /** The graph's handle for a synchronous operation; throws while a lazily opened graph is still loading, or when it failed to. */
+  #syncHandle(): number {
+    if (this.#graphLoad !== null) {
+      if (this.#graphError !== null) throw this.#graphError;
+      throw new VecforgeError('ERR_INDEX', 'the graph of this index is still loading; await an operation that needs it (search, upsert, save) first');
+    }
+    return this.#handle;
   }
 
   /** Loads the PCA model and full vectors of a verified version. */
@@ -532,7 +595,8 @@ export class VectorIndex {
     // Anything queued may change the index; a save clears the mark when it ends.
     const marked = (): Promise<T> => {
       this.#unsaved = true;
-      return fn();
+      // A lazily opened graph: everything queued needs it.
+      return this.#graphLoad === null ? fn() : this.#graphLoad.then(fn);
     };
     const run = this.#queue.then(marked, marked);
     this.#queue = run.catch(() => {});
@@ -957,6 +1021,7 @@ export class VectorIndex {
 
   /** Fits the model first when the index still samples or buffers (searches and saves need it). */
   async #ready(signal?: AbortSignal): Promise<void> {
+    if (this.#graphLoad !== null) await this.#graphLoad;
     const pca = this.#pca;
     if (pca === null || (pca.model !== null && pca.pending.size === 0)) return;
     await this.#serial(() => this.#fitLocked(signal));
@@ -1206,6 +1271,7 @@ export class VectorIndex {
     // A small search (tens of microseconds) runs inline: the hop to a libuv
     // thread and back costs more than the search itself. Larger ones run
     // off the main thread so the event loop stays free.
+    if (this.#graphLoad !== null) await this.#graphLoad;
     const inline = !this.#core.sharedAcrossThreads || ef * this.#graphDims <= kInlineSearchBudget;
     const r = inline ? this.#core.searchKnn(this.#handle, q, k, ef, filter) : await this.#core.searchKnnAsync(this.#handle, q, k, ef, filter);
     if (options.signal?.aborted === true) throw new AbortError(options.signal.reason);
@@ -1344,7 +1410,7 @@ export class VectorIndex {
    */
   stats(): IndexStats {
     this.#checkOpen();
-    const info = this.#core.getInfo(this.#handle);
+    const info = this.#core.getInfo(this.#syncHandle());
     const m = this.#options.m;
     const namespaces: Record<string, number> = {};
     for (const [name, bits] of this.#namespaces) {
@@ -1526,12 +1592,25 @@ export class VectorIndex {
   async rebase(dir: string): Promise<void> {
     this.#checkOpen();
     await this.#queue;
+    if (this.#graphLoad !== null) await this.#graphLoad;
     if (this.#unsaved || this.#version === null || this.#pca !== null) throw new VecforgeError('ERR_INDEX', 'only a saved index without PCA and without unsaved changes can be rebased');
     const version = readVersionManifest(dir);
     verifyVersionFiles(dir, version, ['docs.lmdb']);
     this.#options = Object.freeze({ ...this.#options, dir });
     this.#version = version.name;
     this.#docsSaved(join(version.path, 'docs.lmdb'));
+  }
+
+  /**
+   * Waits for a graph opened with `lazyGraph` to finish loading (at once
+   * for any other index).
+   * @internal
+   * @returns nothing.
+   * @throws {VecforgeError} ERR_INDEX_CORRUPT when the graph file fails its checksum or does not load; ERR_CLOSED when the index is closed.
+   */
+  async graphLoaded(): Promise<void> {
+    this.#checkOpen();
+    if (this.#graphLoad !== null) await this.#graphLoad;
   }
 
   /** Whether the index can be rebased (see {@link VectorIndex.rebase}). */
@@ -1583,7 +1662,7 @@ export class VectorIndex {
     const label = this.#idToLabel.get(id);
     if (label === undefined) return undefined;
     const pca = this.#pca;
-    if (pca === null) return this.#core.getVector(this.#handle, label);
+    if (pca === null) return this.#core.getVector(this.#syncHandle(), label);
     const pending = pca.pending.get(label);
     if (pending !== undefined) return pending.slice();
     if (pca.store === null) return undefined;
@@ -1599,7 +1678,7 @@ export class VectorIndex {
   getProjectedVector(id: string): Float32Array | undefined {
     const label = this.#idToLabel.get(id);
     if (label === undefined || this.#pca?.pending.has(label) === true) return undefined;
-    return this.#core.getVector(this.#handle, label);
+    return this.#core.getVector(this.#syncHandle(), label);
   }
 
   /** Releases the graph (and the full vectors' memory or working file). Unsaved changes are lost. */
@@ -1608,7 +1687,9 @@ export class VectorIndex {
     await this.#queue;
     this.#closed = true;
     await Promise.allSettled([...this.#searches]);
-    this.#core.free(this.#handle);
+    // A lazily opened graph is freed once it has loaded; one that failed to load holds nothing.
+    if (this.#graphLoad !== null) await this.#graphLoad.catch(() => {});
+    if (this.#graphError === null) this.#core.free(this.#handle);
     this.#pca?.store?.close();
   }
 }

@@ -322,14 +322,18 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     }
     const resumedFrom = progress.position.item > 0 ? progress.position : null;
     // The work index started as a copy of `base` (a resumed job checked that the base is the same).
-    if (lines.collect && incremental && base !== undefined) lines.known = await timers.time('read', () => readLineSnapshot(base, linesKey));
-
     // A fresh reindex starts from the current version: the index this process published as that version, when it kept it, holds it already.
     const warm = forked && base !== undefined ? await takeKeptIndex(engine, dir, base) : await releaseKeptIndex(dir);
     if (warm !== undefined) {
       index = warm;
       await timers.time('read', () => warm.rebase(paths.workDir));
-    } else index = progress.version === null ? await engine.createIndex({ dir: paths.workDir, ...params }) : await engine.openIndex(paths.workDir, { hugePages: false });
+    } else {
+      // Opened first, with its graph loading on a pool worker while this
+      // thread reads the known lines and the input; whatever needs the
+      // graph waits for it, and the job checks at the end that it loaded.
+      index = progress.version === null ? await engine.createIndex({ dir: paths.workDir, ...params }) : await engine.openIndex(paths.workDir, { hugePages: false, lazyGraph: true });
+    }
+    if (lines.collect && incremental && base !== undefined) lines.known = await timers.time('read', () => readLineSnapshot(base, linesKey));
     errors = new ErrorsFile(paths.errors, progress.errorsBytes);
     const run = new JobRun(spec, engine, index, cache, errors, timers, paths, fingerprint, progress, incremental, format, file, lines);
     const outcome = await run.execute(started).finally(async () => {
@@ -339,6 +343,8 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     if (outcome === 'interrupted') {
       return summarize(spec, dir, { state: 'interrupted', version: null, published: false, counts: run.counts, resumedFrom, discarded, lock, errorsPath: paths.errors, started, timers });
     }
+    // A job that changed nothing never needed the graph: it still fails on a graph that does not load, as it did when opening it.
+    await index.graphLoaded();
     const counts = run.counts;
     let pcaRefit: JobSummary['pcaRefit'] = null;
     if (refit) {

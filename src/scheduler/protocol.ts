@@ -172,6 +172,13 @@ export interface GraphFileRequest {
   readonly maxElements: number;
   /** load-graph: back the graph with transparent huge pages (see HnswCore.load). @default true */
   readonly hugePages?: boolean;
+  /**
+   * load-graph: the file's size and SHA-256 from the manifest. The worker
+   * checks them before the file reaches hnswlib and, on a mismatch, replies
+   * with `mismatch` instead of loading. Absent or null: the caller checked
+   * the file already. @default null
+   */
+  readonly expect?: { readonly bytes: number; readonly sha256: string } | null;
 }
 
 /** Fit a PCA model on a sample, off the main thread. */
@@ -226,6 +233,11 @@ export interface DoneReply {
   readonly durationMs: number;
   /** The loaded graph's handle (load-graph). */
   readonly handle: number;
+  /**
+   * load-graph with `expect`: the file's actual size and SHA-256 when they
+   * differ from the expected ones (nothing was loaded, `handle` is 0).
+   */
+  readonly mismatch?: { readonly bytes: number; readonly sha256: string };
 }
 
 /** Reply to {@link FitPcaRequest}. */

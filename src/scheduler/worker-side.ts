@@ -7,6 +7,7 @@ import { getKernel } from '../models/registry.js';
 import type { EmbedKernel } from '../models/embedder.js';
 import { kFaultCountSlot } from './layout.js';
 import { loadNativeHnswCore, type HnswCore } from '../index/hnsw-native.js';
+import { hashFile } from '../index/persist.js';
 import { kItemOk } from '../models/embedder.js';
 import { fitPcaTask, projectForGraph, searchProjected } from '../pca/pipeline.js';
 import { receiveMessageOnPort } from 'node:worker_threads';
@@ -257,7 +258,8 @@ export async function handleFitPca(request: FitPcaRequest, backend: BackendName)
 }
 
 /**
- * Saves a graph to a file, or loads one (returning its handle).
+ * Saves a graph to a file, or loads one (returning its handle), first
+ * checking its size and SHA-256 when the request gives them.
  * @param request - the file request.
  * @returns the reply.
  */
@@ -266,6 +268,13 @@ export function handleGraphFile(request: GraphFileRequest): DoneReply {
   if (request.kind === 'save-graph') {
     core().save(request.handle, request.path);
     return { kind: 'done', durationMs: performance.now() - started, handle: request.handle };
+  }
+  const expect = request.expect ?? null;
+  if (expect !== null) {
+    // The file never reaches hnswlib before its checksum matched: a
+    // mismatch is a reply, not an error, so the pool does not retry it.
+    const actual = hashFile(request.path);
+    if (actual.bytes !== expect.bytes || actual.sha256 !== expect.sha256) return { kind: 'done', durationMs: performance.now() - started, handle: 0, mismatch: actual };
   }
   const handle = core().load(request.path, request.space, request.dims, request.maxElements, true, request.hugePages ?? true);
   return { kind: 'done', durationMs: performance.now() - started, handle };
