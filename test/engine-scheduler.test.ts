@@ -105,9 +105,10 @@ describe.each([
 
   test('abort cancels queued and running work and leaves the engine usable', async () => {
     const controller = new AbortController();
-    const texts = corpus(20_000);
+    // Long enough (batchTokens 256: thousands of batches) that the abort lands mid-call.
+    const texts = corpus(60_000);
     const pending = engine2.embed(texts, { signal: controller.signal });
-    setTimeout(() => controller.abort(new Error('user cancelled')), 50);
+    setTimeout(() => controller.abort(new Error('user cancelled')), 20);
     const started = performance.now();
     const error = await pending.then(
       () => undefined,
