@@ -232,10 +232,19 @@ const kInsertChunkRows = 1024;
 /** Fewest rows per insert task: smaller ones cost more in messages than they gain. */
 const kMinInsertChunkRows = 32;
 /**
- * Searches with ef × dims up to this run inline on the calling thread
- * (about 0.2 ms of work at most); larger ones go to a libuv thread.
+ * Searches with ef × dims up to this run inline on the calling thread;
+ * larger ones go to a libuv thread. The hop there and back costs about
+ * 0.1–0.2 ms here (two thread wake-ups), as much as the search itself at
+ * this size: on the 340K-word GloVe graph, ef 320 × 100 dims takes about
+ * 0.55 ms inline and runs ~25% slower through the threadpool.
  */
 const kInlineSearchBudget = 32_768;
+/**
+ * An inline search is also expected, from the searches this index has run
+ * inline, to take at most this long: on a graph big or slow enough that a
+ * search within the budget takes longer, the event loop is not held up.
+ */
+const kInlineSearchMaxMs = 1;
 const kMaxIdBytes = 1024;
 
 /** A search's checked parameters. */
@@ -328,6 +337,10 @@ export class VectorIndex {
   #options: ResolvedIndexOptions;
   /** Dims of the graph's vectors: `pca.dims` with PCA, else the input dims. */
   readonly #graphDims: number;
+  /** Moving average of inline search time per unit of ef (ms); NaN before the first. */
+  #inlineMsPerEf = Number.NaN;
+  /** Searches sent off the main thread by timing alone, since the last inline one. */
+  #timedOut = 0;
   readonly #pca: PcaRuntime | null;
   #handle: number;
   #nextLabel: number;
@@ -1268,12 +1281,25 @@ export class VectorIndex {
       const shared = q.buffer instanceof SharedArrayBuffer ? q : sharedCopy(q);
       return this.#hits(await this.#searchOnPool(shared, 1, params, options.signal), 0, k);
     }
-    // A small search (tens of microseconds) runs inline: the hop to a libuv
-    // thread and back costs more than the search itself. Larger ones run
-    // off the main thread so the event loop stays free.
+    // A small search runs inline: the hop to a libuv thread and back costs
+    // about as much as the search itself. Larger ones, and any this index's
+    // own inline timings say would take over kInlineSearchMaxMs, run off the
+    // main thread so the event loop stays free.
     if (this.#graphLoad !== null) await this.#graphLoad;
-    const inline = !this.#core.sharedAcrossThreads || ef * this.#graphDims <= kInlineSearchBudget;
-    const r = inline ? this.#core.searchKnn(this.#handle, q, k, ef, filter) : await this.#core.searchKnnAsync(this.#handle, q, k, ef, filter);
+    let inline = !this.#core.sharedAcrossThreads || ef * this.#graphDims <= kInlineSearchBudget;
+    if (inline && ef * this.#inlineMsPerEf > kInlineSearchMaxMs) {
+      // Every 16th such search still runs inline, so that one slow outlier
+      // (a cold page, a preempted thread) cannot send them all away for good.
+      inline = ++this.#timedOut % 16 === 0;
+    }
+    let r: HnswSearchResult;
+    if (inline) {
+      const started = performance.now();
+      r = this.#core.searchKnn(this.#handle, q, k, ef, filter);
+      const perEf = (performance.now() - started) / ef;
+      // A moving average per unit of ef, so small searches keep it current.
+      this.#inlineMsPerEf = Number.isNaN(this.#inlineMsPerEf) ? perEf : 0.9 * this.#inlineMsPerEf + 0.1 * perEf;
+    } else r = await this.#core.searchKnnAsync(this.#handle, q, k, ef, filter);
     if (options.signal?.aborted === true) throw new AbortError(options.signal.reason);
     return this.#hits(r, 0, k);
   }
