@@ -74,6 +74,29 @@ export function effectiveWorkers(backend: BackendName, requested: number): numbe
   return isGpuBackend(backend) ? 1 : requested;
 }
 
+/** What runs when an engine closes, before its pool stops (see {@link onEngineClose}). */
+const closeHooks = new WeakMap<Engine, Set<() => Promise<void>>>();
+
+/**
+ * Runs `hook` when `engine` closes, before its pool stops; for module state
+ * tied to an engine, such as the index a job keeps open for the next one.
+ * Internal: not exported from the package.
+ * @param engine - the engine.
+ * @param hook - what to run; its errors are ignored.
+ * @returns a function that removes the hook.
+ */
+export function onEngineClose(engine: Engine, hook: () => Promise<void>): () => void {
+  let hooks = closeHooks.get(engine);
+  if (hooks === undefined) {
+    hooks = new Set();
+    closeHooks.set(engine, hooks);
+  }
+  hooks.add(hook);
+  return () => {
+    closeHooks.get(engine)?.delete(hook);
+  };
+}
+
 /** The vecforge engine. Create with {@link Engine.create}. */
 export class Engine {
   readonly #options: ResolvedEngineOptions;
@@ -275,6 +298,9 @@ export class Engine {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    const hooks = closeHooks.get(this);
+    closeHooks.delete(this);
+    for (const hook of hooks ?? []) await hook().catch(() => {});
     await this.#scheduler.close();
   }
 

@@ -5,6 +5,8 @@ import { Engine, buildIndex, reindex } from '../src/index.js';
 import { currentManifest, kLineSnapshotFile } from '../src/jobs/workdir.js';
 import { contentDifferences, corpusRows, indexContent, vecforge, writeJsonl } from './jobs-helpers.js';
 import { kTestCacheDir, tempDir } from './helpers.js';
+import { nativeHnswOpenHandles } from '../src/index/hnsw-native.js';
+import { releaseKeptIndex } from '../src/jobs/warm.js';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -149,6 +151,18 @@ describe('the index a job published, kept open', () => {
       await a.close();
       await b.close();
     }
+  });
+
+  test('is released, graph and all, when its engine closes', async () => {
+    const dir = tempDir();
+    const own = await Engine.create({ cacheDir: kTestCacheDir, workers: 2, backend: 'wasm' });
+    await releaseKeptIndex(); // one kept index per process: start from none
+    const before = nativeHnswOpenHandles();
+    await buildIndex({ source: writeJsonl(join(dir, 'v1.jsonl'), corpusRows().slice(0, 200)), out: join(dir, 'idx'), engine: own, embeddingCache: false });
+    // The published index stays open for the next reindex by this engine.
+    expect(nativeHnswOpenHandles()).toBe(before + 1);
+    await own.close();
+    expect(nativeHnswOpenHandles()).toBe(before);
   });
 
   test('an index with unsaved changes, or never saved, cannot be rebased', async () => {

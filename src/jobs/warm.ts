@@ -11,7 +11,7 @@
  * checksums; anything else (another process published, a checkpoint to
  * resume, a full rebuild) closes it and the job opens the index from disk.
  */
-import type { Engine } from '../engine.js';
+import { onEngineClose, type Engine } from '../engine.js';
 import type { IndexManifest } from '../index/persist.js';
 import type { VectorIndex } from '../index/vector-index.js';
 
@@ -21,6 +21,8 @@ interface Kept {
   readonly version: string;
   readonly files: IndexManifest['files'];
   readonly index: VectorIndex;
+  /** Removes the hook that releases it when its engine closes. */
+  readonly unhook: () => void;
 }
 
 let kept: Kept | null = null;
@@ -36,7 +38,10 @@ let kept: Kept | null = null;
  */
 export async function keepIndex(engine: Engine, dir: string, published: { name: string; manifest: IndexManifest }, index: VectorIndex): Promise<void> {
   const before = kept;
-  kept = { engine, dir, version: published.name, files: published.manifest.files, index };
+  // Closing the engine releases the index (its graph and doc store) with it.
+  const unhook = onEngineClose(engine, () => releaseKeptIndex(dir));
+  kept = { engine, dir, version: published.name, files: published.manifest.files, index, unhook };
+  before?.unhook();
   if (before !== null && before.index !== index) await before.index.close().catch(() => {});
 }
 
@@ -52,6 +57,7 @@ export async function takeKeptIndex(engine: Engine, dir: string, current: { name
   const k = kept;
   if (k === null || k.dir !== dir) return undefined;
   kept = null;
+  k.unhook();
   if (k.engine === engine && current !== undefined && current.name === k.version && sameFiles(k.files, current.manifest.files) && k.index.rebaseable) return k.index;
   await k.index.close().catch(() => {});
   return undefined;
@@ -66,6 +72,7 @@ export async function releaseKeptIndex(dir?: string): Promise<void> {
   const k = kept;
   if (k === null || (dir !== undefined && k.dir !== dir)) return;
   kept = null;
+  k.unhook();
   await k.index.close().catch(() => {});
 }
 
