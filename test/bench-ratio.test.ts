@@ -3,6 +3,7 @@
  * dataset, comparable units.
  */
 import { describe, expect, test } from 'vitest';
+import { median } from '../src/bench/measure.js';
 import { Report, speedRatio } from '../src/bench/report.js';
 
 const data = { dataset: 'GloVe 20000 × 100' };
@@ -104,4 +105,10 @@ describe('native-bench ratio tables', () => {
     const { ratioTables } = await import('../native-bench/run.js');
     expect(ratioTables(new Report().toDocument())).toEqual([]);
   });
+});
+
+test('median of alternating rounds: middle value, mean of the middle two, NaN for none', () => {
+  expect(median([0.3, 0.1, 0.2])).toBe(0.2);
+  expect(median([4, 1, 3, 2])).toBe(2.5);
+  expect(median([])).toBeNaN();
 });

@@ -35,3 +35,14 @@ export async function timeTasks(tasks: ReadonlyArray<readonly [string, () => unk
     return { name: task.name, meanMs: r.latency.mean, p50Ms: r.latency.p50, minMs: r.latency.min, samples: r.latency.samples?.length ?? iterations };
   });
 }
+
+/**
+ * The median of a list (the mean of the middle two for an even count).
+ * @param xs - the values.
+ * @returns the median; NaN for an empty list.
+ */
+export function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
+}

@@ -12,7 +12,7 @@ import { createGloveKernel } from '../../models/glove/kernel.js';
 import { defaultCacheDir } from '../../config/engine-options.js';
 import { loadTf } from '../../tensor/backend.js';
 import { prepareDefinitions, readDefinitionTexts } from '../data/definitions.js';
-import { timeTasks } from '../measure.js';
+import { median, timeTasks } from '../measure.js';
 import type { Report } from '../report.js';
 import { runExchangeSuite } from './exchange.js';
 import type { SuiteContext } from './suite.js';
@@ -107,11 +107,6 @@ export async function runEmbedSuite(report: Report, ctx: SuiteContext): Promise<
         seconds.get(w)?.push((performance.now() - t0) / 1000);
       }
     }
-    const median = (xs: readonly number[]): number => {
-      const sorted = [...xs].sort((a, b) => a - b);
-      const mid = sorted.length >> 1;
-      return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
-    };
     const scaling = median(seconds.get(1) ?? []) / median(seconds.get(2) ?? []);
     report.table({
       suite: 'embed',

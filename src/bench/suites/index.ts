@@ -17,7 +17,7 @@ import { createFallbackHnswCore } from '../../index/hnsw-fallback.js';
 import { readFvecs, readIvecs, writeFvecs, writeIvecs } from '../data/fvecs.js';
 import { prepareGlove } from '../data/glove.js';
 import { computeGroundTruth } from '../data/ground-truth.js';
-import { timeTasks } from '../measure.js';
+import { median, timeTasks } from '../measure.js';
 import type { Report } from '../report.js';
 import type { SuiteContext } from './suite.js';
 
@@ -253,13 +253,8 @@ export async function runIndexSuite(report: Report, ctx: SuiteContext): Promise<
           singleRounds.push(await singlePass());
         }
       }
-      const medianOf = (xs: readonly number[]): number => {
-        const s = [...xs].sort((a, b) => a - b);
-        const mid = s.length >> 1;
-        return s.length % 2 === 1 ? (s[mid] ?? Number.NaN) : ((s[mid - 1] ?? Number.NaN) + (s[mid] ?? Number.NaN)) / 2;
-      };
-      const batchQps = medianOf(batchRounds);
-      const singleQps = medianOf(singleRounds);
+      const batchQps = median(batchRounds);
+      const singleQps = median(singleRounds);
       const nativeAt = nativeSweep.find((x) => x.ef === ef);
       const saved = join(currentVersion(dir)?.path ?? '', 'graph.hnsw');
       const engineBytes = statSync(saved).size / base.rows;
