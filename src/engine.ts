@@ -10,7 +10,7 @@ import { isGpuBackend, resolveBackend, type BackendName } from './tensor/backend
 import type { EngineMetrics } from './scheduler/metrics.js';
 import type { FaultSpec, WorkerInit } from './scheduler/protocol.js';
 import { Scheduler, type EmbedResult } from './scheduler/scheduler.js';
-import { workerFile } from './scheduler/worker-url.js';
+import { embedWorkerEntry } from './scheduler/worker-url.js';
 import { VectorIndex, type IndexHost, type IndexOptions, type OpenIndexOptions } from './index/vector-index.js';
 
 /** Where `Engine.create` reads configuration besides `options`. */
@@ -133,7 +133,7 @@ export class Engine {
     const prepared = await model.prepare({ cacheDir: resolved.cacheDir, signal: context.signal, backend, math: resolved.math });
     throwIfAborted(context.signal);
     const init: WorkerInit = { backend, kernel: prepared.kernel, shared: prepared.shared, needsTf: prepared.needsTf, fault: parseFault(env.VECFORGE_TEST_FAULT) };
-    const scheduler = new Scheduler(workerFile('embed-worker'), init, {
+    const scheduler = new Scheduler(embedWorkerEntry(), init, {
       workers,
       dims: prepared.dims,
       maxTextBytes: resolved.maxTextBytes,
