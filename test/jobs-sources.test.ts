@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { readFileRecords, type SourceRecord } from '../src/jobs/sources.js';
+import { lineDigest, readFileRecords, readFileRecordsKnowing, type KnownSourceRecord, type SourceRecord } from '../src/jobs/sources.js';
+import { KnownLines } from '../src/jobs/workdir.js';
 import { tempDir } from './helpers.js';
 
 async function readAll(path: string, maxRecordBytes = 1 << 20): Promise<SourceRecord[]> {
@@ -78,5 +79,46 @@ describe('JSONL source', () => {
     });
     expect(got.filter((r) => r.state === 'failed').map((r) => (r.state === 'failed' ? r.code : '')).sort()).toContain('INVALID_UTF8');
     expect(got.some((r) => r.state === 'ok' && String(r.value.id).startsWith('bom'))).toBe(true);
+  });
+
+  test('known lines come as runs that stand for exactly the records a plain read gives, with their known places', async () => {
+    const dir = tempDir();
+    const lines: string[] = [];
+    for (let i = 0; i < 40_000; i++) lines.push(i % 501 === 9 ? '' : JSON.stringify({ id: `d${i}`, text: `line ${i} ${'w'.repeat(i % 60)}` }));
+    const path = join(dir, 'known.jsonl');
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    const plain = await readAll(path);
+    // Known: every record line but every 50th (changed), and one known line dropped from the file (a gap in places).
+    const knownLines = plain.filter((r) => r.state === 'ok' && r.line % 50 !== 0);
+    const digests = knownLines.map((r) => lineDigest(Buffer.from(lines[r.line - 1] ?? '', 'utf8'))).join('');
+    const known = new KnownLines(digests, knownLines.map((r) => (r.state === 'ok' ? String(r.value.id) : '')));
+    const got: KnownSourceRecord[] = [];
+    for await (const batch of readFileRecordsKnowing(path, { format: 'jsonl', maxRecordBytes: 1 << 20, known })) got.push(...batch);
+
+    // Expanded line by line, the runs and records are the plain read's records, item for item.
+    const expanded: Array<{ line: number; item: number; position?: number }> = [];
+    let runs = 0;
+    for (const r of got) {
+      if (r.state !== 'same') {
+        expanded.push({ line: r.line, item: r.at.item });
+        continue;
+      }
+      runs++;
+      expect(r.count).toBeGreaterThan(0);
+      expect(r.at.line).toBe(r.line + r.count - 1);
+      const last = plain[r.at.item - 1];
+      expect(last?.at).toEqual(r.at);
+      for (let k = 0; k < r.count; k++) expanded.push({ line: r.line + k, item: r.at.item - r.count + 1 + k, position: r.position + k });
+    }
+    expect(expanded.map((e) => [e.line, e.item])).toEqual(plain.map((r) => [r.line, r.at.item]));
+    // Each line of a run is named by its own place. A known line comes as a
+    // plain record only where a 1 MiB read splits it or begins with it.
+    const placeOf = new Map(knownLines.map((r, i) => [r.line, i]));
+    for (const e of expanded) if (e.position !== undefined) expect(e.position).toBe(placeOf.get(e.line));
+    const knownAsRecords = expanded.filter((e) => e.position === undefined && placeOf.has(e.line)).length;
+    expect(knownAsRecords).toBeLessThanOrEqual(4);
+    // Runs break at every changed line and blank line: about one per 50 lines, far fewer than lines.
+    expect(runs).toBeGreaterThan(700);
+    expect(runs).toBeLessThan(1000);
   });
 });

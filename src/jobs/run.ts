@@ -24,7 +24,7 @@ import { EmbeddingCache, embeddingCachePath } from '../store/embedding-cache.js'
 import { acquireLock, type HeldLock } from './lock.js';
 import { keepIndex, releaseKeptIndex, takeKeptIndex } from './warm.js';
 import { jsonEqual, readId, toItem, type FieldNames, type ItemLimits, type JobFailureCode, type JobItem } from './records.js';
-import { detectFormat, inputIdentity, readFileRecordsKnowing, readIterableRecords, type KnownSourceRecord, type RecordPosition, type SameRecord, type SourceFormat } from './sources.js';
+import { detectFormat, inputIdentity, readFileRecordsKnowing, readIterableRecords, restOfRun, type KnownSourceRecord, type RecordPosition, type SameRun, type SourceFormat } from './sources.js';
 import {
   clearJob,
   currentManifest,
@@ -475,20 +475,49 @@ interface LineSettings {
   known: KnownLines | null;
 }
 
-/** Lines kept for the snapshot, in line order. */
+/**
+ * Lines kept for the snapshot, in line order: runs of the base version's
+ * known lines (by place, their digests and ids copied from it when the
+ * snapshot is made), and single lines with their own digest and id.
+ */
 class KeptLines {
+  /** First line of each entry. */
   readonly lines: number[] = [];
+  /** Lines of each entry. */
+  readonly counts: number[] = [];
+  /** Each entry's first place among the known lines, or -1 for a single line. */
+  readonly positions: number[] = [];
+  /** Digest and id of each single line ('' for runs). */
   readonly digests: string[] = [];
   readonly ids: string[] = [];
 
+  /** Adds a single line. */
   push(line: number, digest: string, id: string): void {
+    this.#add(line, 1, -1, digest, id);
+  }
+
+  /** Adds lines `line`… that are the known lines at places `position`…. */
+  pushRun(line: number, position: number, count: number): void {
+    if (count > 0) this.#add(line, count, position, '', '');
+  }
+
+  #add(line: number, count: number, position: number, digest: string, id: string): void {
     this.lines.push(line);
+    this.counts.push(count);
+    this.positions.push(position);
     this.digests.push(digest);
     this.ids.push(id);
   }
 
-  /** Merges two lists, each in line order, into one in line order. */
-  static merge(a: KeptLines, b: KeptLines): { digests: string[]; ids: string[] } {
+  /**
+   * Merges two lists, each in line order (no line in both), into the
+   * digests and ids of their lines in line order.
+   * @param a - one list.
+   * @param b - the other.
+   * @param known - the known lines the runs refer to.
+   * @returns the digests, concatenated, and the ids.
+   */
+  static merge(a: KeptLines, b: KeptLines, known: KnownLines | null): { digests: string; ids: string[] } {
     const digests: string[] = [];
     const ids: string[] = [];
     let i = 0;
@@ -497,10 +526,18 @@ class KeptLines {
       const fromA = j >= b.lines.length || (i < a.lines.length && (a.lines[i] ?? 0) < (b.lines[j] ?? 0));
       const from = fromA ? a : b;
       const k = fromA ? i++ : j++;
-      digests.push(from.digests[k] ?? '');
-      ids.push(from.ids[k] ?? '');
+      const position = from.positions[k] ?? -1;
+      if (position < 0) {
+        digests.push(from.digests[k] ?? '');
+        ids.push(from.ids[k] ?? '');
+        continue;
+      }
+      if (known === null) throw new Error('KeptLines.merge: a run of known lines without the known lines');
+      const count = from.counts[k] ?? 0;
+      digests.push(known.digestsOf(position, count));
+      for (let p = position; p < position + count; p++) ids.push(known.idAt(p));
     }
-    return { digests, ids };
+    return { digests: digests.join(''), ids };
   }
 }
 
@@ -531,9 +568,12 @@ class JobRun {
   readonly #seen = new Map<string, number>();
   /**
    * First line of every known line read so far, by its place among the
-   * base version's known lines (0: not read); those ids are not in #seen.
+   * base version's known lines (0: not read), or of the line that read
+   * that line's id first; ids read only on known lines are not in #seen.
    */
   readonly #knownFirst: Int32Array | null;
+  /** The known place after the last run of known lines read: where the next line was expected. */
+  #nextKnown = -1;
   /** Ids read that the index held when they were first read (past the resume point). */
   #seenInIndex = 0;
   #committed: Progress;
@@ -615,6 +655,8 @@ class JobRun {
         : readIterableRecords(spec.source as AsyncIterable<unknown>, spec.signal);
     const resumeItem = this.#committed.position.item;
     let chunk: KnownSourceRecord[] = [];
+    /** Lines in `chunk` (a run of known lines counts its lines). */
+    let weight = 0;
     try {
       for (;;) {
         const t0 = performance.now();
@@ -623,22 +665,33 @@ class JobRun {
         const batch = next.value;
         // Records before the resume point only rebuild the set of ids seen: that time is not a stage's.
         if ((batch[batch.length - 1]?.at.item ?? 0) > resumeItem) this.#timers.ms.read += performance.now() - t0;
-        for (const record of batch) {
-          if (record.at.item <= resumeItem) {
+        for (let record of batch) {
+          if (record.state === 'same') {
+            const first = record.at.item - record.count + 1;
+            if (first <= resumeItem) {
+              const skip = Math.min(record.count, resumeItem - first + 1);
+              this.#replayRun(record, skip);
+              if (skip === record.count) continue;
+              record = restOfRun(record, skip);
+            }
+          } else if (record.at.item <= resumeItem) {
             if (record.state === 'ok') {
               const r = readId(record.value, spec.fields.id);
-              if (r.id !== null && this.#firstLine(r.id) === undefined) this.#seen.set(r.id, record.line);
-            } else if (record.state === 'same' && this.#firstLine(record.id, record.position) === undefined && this.#knownFirst !== null) this.#knownFirst[record.position] = record.line;
+              if (r.id !== null && this.#firstLine(r.id) === undefined) this.#markRead(r.id, record.line);
+            }
             continue;
           }
           chunk.push(record);
-          if (chunk.length < spec.chunkSize) continue;
+          weight += record.state === 'same' ? record.count : 1;
+          if (weight < spec.chunkSize) continue;
           const full = chunk;
+          const lines = weight;
           chunk = [];
-          if ((await this.#chunkDone(full, started)) === 'stop') return 'interrupted';
+          weight = 0;
+          if ((await this.#chunkDone(full, lines, started)) === 'stop') return 'interrupted';
         }
       }
-      if (chunk.length > 0 && (await this.#chunkDone(chunk, started)) === 'stop') return 'interrupted';
+      if (chunk.length > 0 && (await this.#chunkDone(chunk, weight, started)) === 'stop') return 'interrupted';
     } finally {
       await records.return(undefined);
     }
@@ -647,14 +700,14 @@ class JobRun {
     return 'done';
   }
 
-  async #chunkDone(chunk: KnownSourceRecord[], started: number): Promise<'go' | 'stop'> {
+  async #chunkDone(chunk: KnownSourceRecord[], lines: number, started: number): Promise<'go' | 'stop'> {
     throwIfAborted(this.#spec.signal);
     const unchangedBefore = this.counts.unchanged;
     await this.#process(chunk);
     // Unchanged records cost next to nothing to read again after a crash;
     // only records that needed work count towards a checkpoint, which saves
     // the whole work index.
-    this.#sinceCheckpoint += chunk.length - (this.counts.unchanged - unchangedBefore);
+    this.#sinceCheckpoint += lines - (this.counts.unchanged - unchangedBefore);
     const stop = this.#spec.stopSignal?.aborted === true;
     const due = stop || this.#sinceCheckpoint >= this.#spec.checkpointItems || performance.now() - this.#lastCheckpointAt >= this.#spec.checkpointSeconds * 1000;
     if (due) await this.checkpoint(false, 'running');
@@ -676,11 +729,12 @@ class JobRun {
     const pending: JobItem[] = [];
     this.#timers.timeSync('read', () => {
       for (const record of chunk) {
-        this.counts.read++;
         if (record.state === 'same') {
-          this.#same(record, failures);
+          this.counts.read += record.count;
+          this.#sameRun(record, failures);
           continue;
         }
+        this.counts.read++;
         if (record.state === 'failed') {
           failures.push({ line: record.line, code: record.code, reason: record.reason });
           continue;
@@ -698,7 +752,7 @@ class JobRun {
         const existing = this.#incremental ? this.#index.get(r.id) : undefined;
         if (existing !== undefined) this.#seenInIndex++;
         // The index's own copy of an id it holds: the one just parsed dies young.
-        this.#seen.set(existing?.id ?? r.id, record.line);
+        this.#markRead(existing?.id ?? r.id, record.line);
         const c = toItem(record.value, r.id, record.line, spec.fields, this.#limits, this.#format === 'csv');
         if (c.state === 'failed') {
           failures.push({ line: record.line, id: r.id, code: c.code, reason: c.reason });
@@ -739,34 +793,67 @@ class JobRun {
   }
 
   /**
-   * A line the base version's snapshot knows. The work index started as
-   * the base version, and changed since only for ids this run read, so the
+   * Lines the base version's snapshot knows. The work index started as the
+   * base version, and changed since only for ids this run read, so each
    * line's record is in it exactly as the line makes it, unless this run
-   * already read its id: then the line is a duplicate.
+   * already read its id (its known place is marked): then the line is a
+   * duplicate.
    */
-  #same(record: SameRecord, failures: Failure[]): void {
-    const first = this.#firstLine(record.id, record.position);
-    if (first !== undefined) {
-      failures.push({ line: record.line, id: record.id, code: 'DUPLICATE_ID', reason: `id already appears on line ${first}; the first occurrence is kept` });
-      return;
+  #sameRun(run: SameRun, failures: Failure[]): void {
+    const knownFirst = this.#knownFirst;
+    const known = this.#lines.known;
+    if (knownFirst === null || known === null) throw new Error('a run of known lines in a job without known lines');
+    const kept = this.#keptLines.unchanged;
+    let from = 0;
+    let duplicates = 0;
+    for (let k = 0; k < run.count; k++) {
+      const first = knownFirst[run.position + k] ?? 0;
+      if (first === 0) {
+        knownFirst[run.position + k] = run.line + k;
+        continue;
+      }
+      kept.pushRun(run.line + from, run.position + from, k - from);
+      failures.push({ line: run.line + k, id: known.idAt(run.position + k), code: 'DUPLICATE_ID', reason: `id already appears on line ${first}; the first occurrence is kept` });
+      duplicates++;
+      from = k + 1;
     }
-    if (this.#knownFirst !== null) this.#knownFirst[record.position] = record.line;
-    this.#seenInIndex++;
-    this.counts.unchanged++;
-    this.#keptLines.unchanged.push(record.line, record.digest, record.id);
+    kept.pushRun(run.line + from, run.position + from, run.count - from);
+    this.#seenInIndex += run.count - duplicates;
+    this.counts.unchanged += run.count - duplicates;
+    this.#nextKnown = run.position + run.count;
+  }
+
+  /** Re-reads the first `lines` lines of a run before the resume point: only marks their ids read. */
+  #replayRun(run: SameRun, lines: number): void {
+    const knownFirst = this.#knownFirst;
+    if (knownFirst === null) throw new Error('a run of known lines in a job without known lines');
+    for (let k = 0; k < lines; k++) if (knownFirst[run.position + k] === 0) knownFirst[run.position + k] = run.line + k;
+    this.#nextKnown = run.position + lines;
+  }
+
+  /**
+   * Marks an id read on a line that is not a known line: in #seen, and
+   * the known line of that id, if any, as read (a later copy of it is a
+   * duplicate).
+   */
+  #markRead(id: string, line: number): void {
+    this.#seen.set(id, line);
+    const known = this.#lines.known;
+    if (known === null || this.#knownFirst === null) return;
+    const at = known.positionOf(id, this.#nextKnown);
+    if (at !== undefined && this.#knownFirst[at] === 0) this.#knownFirst[at] = line;
   }
 
   /**
    * The first line of an id read so far: in #seen, or a known line's.
    * @param id - the id.
-   * @param position - its place among the known lines, when the caller knows it.
    * @returns the line, or undefined when not read yet.
    */
-  #firstLine(id: string, position?: number): number | undefined {
+  #firstLine(id: string): number | undefined {
     const first = this.#seen.get(id);
     const known = this.#lines.known;
     if (first !== undefined || known === null || this.#knownFirst === null) return first;
-    const at = position ?? known.positionOf(id);
+    const at = known.positionOf(id, this.#nextKnown);
     const line = at === undefined ? 0 : (this.#knownFirst[at] ?? 0);
     return line > 0 ? line : undefined;
   }
@@ -778,7 +865,7 @@ class JobRun {
    */
   lineSnapshot(): LineSnapshot | null {
     if (!this.#lines.collect) return null;
-    return { key: this.#lines.key, ...KeptLines.merge(this.#keptLines.unchanged, this.#keptLines.upserted) };
+    return { key: this.#lines.key, ...KeptLines.merge(this.#keptLines.unchanged, this.#keptLines.upserted, this.#lines.known) };
   }
 
   #writeFailures(failures: Failure[]): void {

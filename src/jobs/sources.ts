@@ -31,23 +31,37 @@ export type SourceRecord =
   | { readonly state: 'ok'; readonly line: number; readonly value: Readonly<Record<string, unknown>>; readonly at: RecordPosition; readonly digest?: string }
   | { readonly state: 'failed'; readonly line: number; readonly code: ReadFailureCode; readonly reason: string; readonly at: RecordPosition };
 
-/** A record of {@link readFileRecordsKnowing}: a source record, or a line known by its digest. */
-export type KnownSourceRecord = SourceRecord | SameRecord;
+/** A record of {@link readFileRecordsKnowing}: a source record, or a run of lines known by their digests. */
+export type KnownSourceRecord = SourceRecord | SameRun;
 
 /**
- * A JSONL line whose bytes are those of a line the caller already knows
- * (see {@link ReadFileOptions.known}): not decoded or parsed, only named by
- * its place among the known lines and the id the caller gave for it.
+ * Consecutive JSONL lines whose bytes are those of consecutive lines the
+ * caller already knows (see {@link ReadFileOptions.known}): lines `line`
+ * to `line + count - 1` are the known lines at places `position` to
+ * `position + count - 1`. They are not decoded or parsed, and each is one
+ * record (one item) of the source.
  */
-export interface SameRecord {
+export interface SameRun {
   readonly state: 'same';
+  /** The first line of the run. */
   readonly line: number;
-  /** Its place among the known lines. */
+  /** The place of its first line among the known lines. */
   readonly position: number;
-  /** The id of the known line. */
-  readonly id: string;
-  readonly digest: string;
+  /** Lines in the run (at least 1). */
+  readonly count: number;
+  /** Where the run's last line ends. */
   readonly at: RecordPosition;
+}
+
+/**
+ * The lines of a run from its `skip`-th on.
+ * @param run - a run.
+ * @param skip - lines to drop from its start, less than its count.
+ * @returns the rest of the run.
+ */
+export function restOfRun(run: SameRun, skip: number): SameRun {
+  if (!Number.isInteger(skip) || skip < 0 || skip >= run.count) throw new RangeError(`restOfRun: skip must be an integer in [0, ${run.count}), got ${skip}`);
+  return { state: 'same', line: run.line + skip, position: run.position + skip, count: run.count - skip, at: run.at };
 }
 
 /** Lines a reader is told it knows, by {@link lineDigest}. */
@@ -57,35 +71,6 @@ export interface KnownLineLookup {
    * @returns the known line's place, or -1.
    */
   find(digest: string): number;
-  /**
-   * @param position - a known line's place.
-   * @returns the id of its record.
-   */
-  idAt(position: number): string;
-}
-
-/** A same record; its position object is made only when asked for (most are not). */
-class SameLine implements SameRecord {
-  readonly state = 'same';
-  readonly line: number;
-  readonly position: number;
-  readonly id: string;
-  readonly digest: string;
-  readonly #item: number;
-  readonly #offset: number;
-
-  constructor(line: number, position: number, id: string, digest: string, item: number, offset: number) {
-    this.line = line;
-    this.position = position;
-    this.id = id;
-    this.digest = digest;
-    this.#item = item;
-    this.#offset = offset;
-  }
-
-  get at(): RecordPosition {
-    return { item: this.#item, line: this.line, offset: this.#offset };
-  }
 }
 
 /** Options of {@link readFileRecords}. */
@@ -103,8 +88,8 @@ export interface ReadFileOptions {
   readonly lineDigests?: boolean | undefined;
   /**
    * JSONL only (implies `lineDigests`): asked about the digest of each
-   * line; a line it knows comes as a `same` record, without being decoded
-   * or parsed.
+   * line; lines it knows come as `same` runs, without being decoded or
+   * parsed.
    */
   readonly known?: KnownLineLookup | undefined;
 }
@@ -250,6 +235,13 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
   const at = (end: number): RecordPosition => ({ item: ++item, line, offset: end });
   const known = options.known;
   const digests = options.lineDigests === true || known !== undefined;
+  /** The run of known lines being gathered: its last line is the last line read. */
+  let run: { line: number; position: number; count: number; end: number } | null = null;
+  const endRun = (batch: KnownSourceRecord[]): void => {
+    if (run === null) return;
+    batch.push({ state: 'same', line: run.line, position: run.position, count: run.count, at: { item, line: run.line + run.count - 1, offset: run.end } });
+    run = null;
+  };
   const parse = (text: string, end: number, digest: string | undefined): SourceRecord | undefined => {
     if (text.length === 0 || (text.charCodeAt(0) !== 0x7b && text.trim() === '')) return undefined;
     return parseJsonlText(text, line, at(end), digest);
@@ -292,24 +284,42 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
         offset += nl - start + 1;
         const e = nl > start && chunk[nl - 1] === 0x0d ? nl - 1 : nl;
         let r: KnownSourceRecord | undefined;
-        if (nl - start > max) r = { state: 'failed', line, code: 'TOO_LARGE', reason: `line is over ${max} bytes`, at: at(offset) };
-        else if (!digests) r = parse(withoutBom(chunk.toString('utf8', start, e)), offset, undefined);
+        if (nl - start > max) {
+          endRun(batch);
+          r = { state: 'failed', line, code: 'TOO_LARGE', reason: `line is over ${max} bytes`, at: at(offset) };
+        } else if (!digests) r = parse(withoutBom(chunk.toString('utf8', start, e)), offset, undefined);
         else {
           const digest = lineDigest(chunk.subarray(start, e));
           const position = known === undefined ? -1 : known.find(digest);
-          // A known line is a record (it was one when it became known): it takes its item number without being parsed.
-          r = position >= 0 && known !== undefined ? new SameLine(line, position, known.idAt(position), digest, ++item, offset) : parse(withoutBom(chunk.toString('utf8', start, e)), offset, digest);
+          if (position >= 0) {
+            // A known line is a record (it was one when it became known): it takes its item number without being parsed.
+            if (run !== null && position === run.position + run.count) {
+              run.count++;
+              run.end = offset;
+            } else {
+              endRun(batch);
+              run = { line, position, count: 1, end: offset };
+            }
+            item++;
+            start = nl + 1;
+            continue;
+          }
+          // The run so far ends before this line takes its item number.
+          endRun(batch);
+          r = parse(withoutBom(chunk.toString('utf8', start, e)), offset, digest);
         }
         start = nl + 1;
         if (r !== undefined) batch.push(r);
         continue;
       }
+      endRun(batch);
       add(chunk.subarray(start, nl));
       offset += nl - start + 1;
       start = nl + 1;
       const r = finish(offset);
       if (r !== undefined) batch.push(r);
     }
+    endRun(batch);
     if (start < chunk.length) {
       add(chunk.subarray(start));
       offset += chunk.length - start;

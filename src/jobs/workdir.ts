@@ -250,8 +250,8 @@ export function publishWork(workDir: string, dir: string, extra: Readonly<Record
 export interface LineSnapshot {
   /** The reading settings the lines were read under. */
   readonly key: string;
-  /** lineDigest of each line. */
-  readonly digests: readonly string[];
+  /** lineDigest of each line, concatenated ({@link kLineDigestChars} characters each). */
+  readonly digests: string;
   /** The id of each line's record. */
   readonly ids: readonly string[];
 }
@@ -278,13 +278,13 @@ const kLookAhead = 8;
  * @returns the file's bytes.
  */
 export function encodeLineSnapshot(lines: LineSnapshot): Buffer {
-  if (lines.digests.length !== lines.ids.length) throw new RangeError(`line snapshot: ${lines.digests.length} digests but ${lines.ids.length} ids`);
+  if (lines.digests.length !== lines.ids.length * kLineDigestChars) throw new RangeError(`line snapshot: ${lines.digests.length / kLineDigestChars} digests but ${lines.ids.length} ids`);
   const key = Buffer.from(lines.key, 'utf8');
   const head = Buffer.alloc(16);
   head.write(kLineSnapshotMagic, 0, 'latin1');
-  head.writeUInt32LE(lines.digests.length, 8);
+  head.writeUInt32LE(lines.ids.length, 8);
   head.writeUInt32LE(key.length, 12);
-  return Buffer.concat([head, key, Buffer.from(lines.digests.join(''), 'latin1'), Buffer.from(JSON.stringify(lines.ids), 'utf8')]);
+  return Buffer.concat([head, key, Buffer.from(lines.digests, 'latin1'), Buffer.from(JSON.stringify(lines.ids), 'utf8')]);
 }
 
 /**
@@ -319,11 +319,30 @@ export class KnownLines implements KnownLineLookup {
   }
 
   /**
-   * The place of the known line of an id (a map built on the first call).
+   * The digests of consecutive known lines.
+   * @param position - the first line's place.
+   * @param count - lines.
+   * @returns their digests, concatenated.
+   */
+  digestsOf(position: number, count: number): string {
+    return this.#digests.slice(position * kLineDigestChars, (position + count) * kLineDigestChars);
+  }
+
+  /**
+   * The place of the known line of an id: looked for around `near` first
+   * (a changed line usually replaces the known line where it was
+   * expected), then in a map built on the first such miss.
    * @param id - an id.
+   * @param near - where the line is expected, if known.
    * @returns its place, or undefined.
    */
-  positionOf(id: string): number | undefined {
+  positionOf(id: string, near = -1): number | undefined {
+    if (near >= 0) {
+      const from = Math.max(0, near - kLookBehind);
+      const to = Math.min(this.#ids.length, near + kLookAhead);
+      if (this.#ids[near] === id) return near;
+      for (let j = from; j < to; j++) if (this.#ids[j] === id) return j;
+    }
     if (this.#positions === null) {
       this.#positions = new Map();
       this.#ids.forEach((known, i) => this.#positions?.set(known, i));
