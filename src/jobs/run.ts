@@ -572,8 +572,8 @@ class JobRun {
    * that line's id first; ids read only on known lines are not in #seen.
    */
   readonly #knownFirst: Int32Array | null;
-  /** The known place after the last run of known lines read: where the next line was expected. */
-  #nextKnown = -1;
+  /** The known place after the last run of known lines read (at first 0): where the next line is expected. */
+  #nextKnown = 0;
   /** Ids read that the index held when they were first read (past the resume point). */
   #seenInIndex = 0;
   #committed: Progress;
@@ -677,7 +677,8 @@ class JobRun {
           } else if (record.at.item <= resumeItem) {
             if (record.state === 'ok') {
               const r = readId(record.value, spec.fields.id);
-              if (r.id !== null && this.#firstLine(r.id) === undefined) this.#markRead(r.id, record.line);
+              const held = r.id !== null && this.#incremental && this.#index.get(r.id) !== undefined;
+              if (r.id !== null && this.#firstLine(r.id, held) === undefined) this.#markRead(r.id, record.line, held);
             }
             continue;
           }
@@ -744,15 +745,16 @@ class JobRun {
           failures.push({ line: record.line, code: r.code, reason: r.reason });
           continue;
         }
-        const first = this.#firstLine(r.id);
+        // Looked up first: an id the index does not hold is no known line's.
+        const existing = this.#incremental ? this.#index.get(r.id) : undefined;
+        const first = this.#firstLine(r.id, existing !== undefined);
         if (first !== undefined) {
           failures.push({ line: record.line, id: r.id, code: 'DUPLICATE_ID', reason: `id already appears on line ${first}; the first occurrence is kept` });
           continue;
         }
-        const existing = this.#incremental ? this.#index.get(r.id) : undefined;
         if (existing !== undefined) this.#seenInIndex++;
         // The index's own copy of an id it holds: the one just parsed dies young.
-        this.#markRead(existing?.id ?? r.id, record.line);
+        this.#markRead(existing?.id ?? r.id, record.line, existing !== undefined);
         const c = toItem(record.value, r.id, record.line, spec.fields, this.#limits, this.#format === 'csv');
         if (c.state === 'failed') {
           failures.push({ line: record.line, id: r.id, code: c.code, reason: c.reason });
@@ -835,11 +837,14 @@ class JobRun {
    * Marks an id read on a line that is not a known line: in #seen, and
    * the known line of that id, if any, as read (a later copy of it is a
    * duplicate).
+   * @param id - the id.
+   * @param line - the line.
+   * @param held - whether the index holds the id (else it is no known line's: known lines are records of the base version, and no id is deleted before the input is read).
    */
-  #markRead(id: string, line: number): void {
+  #markRead(id: string, line: number, held: boolean): void {
     this.#seen.set(id, line);
     const known = this.#lines.known;
-    if (known === null || this.#knownFirst === null) return;
+    if (!held || known === null || this.#knownFirst === null) return;
     const at = known.positionOf(id, this.#nextKnown);
     if (at !== undefined && this.#knownFirst[at] === 0) this.#knownFirst[at] = line;
   }
@@ -847,12 +852,13 @@ class JobRun {
   /**
    * The first line of an id read so far: in #seen, or a known line's.
    * @param id - the id.
+   * @param held - whether the index holds the id (see #markRead).
    * @returns the line, or undefined when not read yet.
    */
-  #firstLine(id: string): number | undefined {
+  #firstLine(id: string, held = true): number | undefined {
     const first = this.#seen.get(id);
     const known = this.#lines.known;
-    if (first !== undefined || known === null || this.#knownFirst === null) return first;
+    if (first !== undefined || !held || known === null || this.#knownFirst === null) return first;
     const at = known.positionOf(id, this.#nextKnown);
     const line = at === undefined ? 0 : (this.#knownFirst[at] ?? 0);
     return line > 0 ? line : undefined;
