@@ -1034,6 +1034,58 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, Register(std::move(g)));
 }
 
+// SHA-256 as Node's own OpenSSL exports it (Node links OpenSSL and exports
+// its symbols to addons). The low-level calls: OpenSSL 3's one-shot SHA256()
+// looks the algorithm up again on every call, which costs more than hashing
+// a short line. The context is opaque here (OpenSSL's SHA256_CTX is 112
+// bytes; this reserves more). Weak: a Node build without these symbols
+// still loads this addon, and lineDigests then reports them missing.
+extern "C" {
+int SHA256_Init(void* ctx) __attribute__((weak));
+int SHA256_Update(void* ctx, const void* data, size_t length) __attribute__((weak));
+int SHA256_Final(unsigned char* md, void* ctx) __attribute__((weak));
+}
+
+// lineDigests(chunk, from, to, digests, ends) -> lines
+// The SHA-256 of every line of chunk[from, to) that ends in a newline (the
+// line without its "\n", and without a "\r" before it), into digests (32
+// bytes each), with the newline's index into ends. Stops when digests or
+// ends is full; bytes after the last newline are left. A job's reader calls
+// it once per read instead of once per line.
+Napi::Value LineDigests(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (SHA256_Init == nullptr || SHA256_Update == nullptr || SHA256_Final == nullptr) {
+    ThrowRange(env, "lineDigests: this Node build exports no SHA256_Init/Update/Final");
+  }
+  auto chunk = ArgTyped<uint8_t>(info, 0, "chunk", napi_uint8_array);
+  const double from = ArgInt(info, 1, "from", 0, static_cast<double>(chunk.length));
+  const double to = ArgInt(info, 2, "to", from, static_cast<double>(chunk.length));
+  auto digests = ArgTyped<uint8_t>(info, 3, "digests", napi_uint8_array);
+  auto ends = ArgTyped<int32_t>(info, 4, "ends", napi_int32_array);
+  if (chunk.length > static_cast<size_t>(INT32_MAX)) ThrowRange(env, "chunk must be under 2 GiB, got " + std::to_string(chunk.length) + " bytes");
+  const size_t capacity = std::min(digests.length / 32, ends.length);
+  unsigned char* out = const_cast<unsigned char*>(digests.data);
+  int32_t* end_out = const_cast<int32_t*>(ends.data);
+  const unsigned char* bytes = chunk.data;
+  size_t start = static_cast<size_t>(from);
+  const size_t stop = static_cast<size_t>(to);
+  size_t n = 0;
+  while (n < capacity && start < stop) {
+    const void* hit = std::memchr(bytes + start, '\n', stop - start);
+    if (hit == nullptr) break;
+    const size_t nl = static_cast<size_t>(static_cast<const unsigned char*>(hit) - bytes);
+    const size_t e = nl > start && bytes[nl - 1] == '\r' ? nl - 1 : nl;
+    alignas(16) unsigned char ctx[256];
+    SHA256_Init(ctx);
+    SHA256_Update(ctx, bytes + start, e - start);
+    SHA256_Final(out + n * 32, ctx);
+    end_out[n] = static_cast<int32_t>(nl);
+    ++n;
+    start = nl + 1;
+  }
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
 // openHandles() -> number of graphs in the process-wide registry
 Napi::Value OpenHandles(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(RegistryMutex());
@@ -1112,6 +1164,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("load", Napi::Function::New<Guard<Load>>(env, "load"));
   exports.Set("projectRows", Napi::Function::New<Guard<ProjectRows>>(env, "projectRows"));
   exports.Set("openHandles", Napi::Function::New<Guard<OpenHandles>>(env, "openHandles"));
+  exports.Set("lineDigests", Napi::Function::New<Guard<LineDigests>>(env, "lineDigests"));
   exports.Set("kNoLabel", Napi::Number::New(env, kNoLabel));
   return exports;
 }

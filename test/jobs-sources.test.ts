@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { lineDigest, readFileRecords, readFileRecordsKnowing, type KnownSourceRecord, type SourceRecord } from '../src/jobs/sources.js';
 import { KnownLines } from '../src/jobs/workdir.js';
+import { loadNativeLineDigests, nativeHnswAvailable } from '../src/index/hnsw-native.js';
+import { createHash } from 'node:crypto';
 import { tempDir } from './helpers.js';
 
 async function readAll(path: string, maxRecordBytes = 1 << 20): Promise<SourceRecord[]> {
@@ -90,10 +92,25 @@ describe('JSONL source', () => {
     const plain = await readAll(path);
     // Known: every record line but every 50th (changed), and one known line dropped from the file (a gap in places).
     const knownLines = plain.filter((r) => r.state === 'ok' && r.line % 50 !== 0);
-    const digests = knownLines.map((r) => lineDigest(Buffer.from(lines[r.line - 1] ?? '', 'utf8'))).join('');
-    const known = new KnownLines(digests, knownLines.map((r) => (r.state === 'ok' ? String(r.value.id) : '')));
-    const got: KnownSourceRecord[] = [];
-    for await (const batch of readFileRecordsKnowing(path, { format: 'jsonl', maxRecordBytes: 1 << 20, known })) got.push(...batch);
+    const digests = Buffer.concat(knownLines.map((r) => lineDigest(Buffer.from(lines[r.line - 1] ?? '', 'utf8'))));
+    const ids = knownLines.map((r) => (r.state === 'ok' ? String(r.value.id) : ''));
+    const read = async (): Promise<KnownSourceRecord[]> => {
+      const out: KnownSourceRecord[] = [];
+      for await (const batch of readFileRecordsKnowing(path, { format: 'jsonl', maxRecordBytes: 1 << 20, known: new KnownLines(digests, ids) })) out.push(...batch);
+      return out;
+    };
+    const got = await read();
+    // The portable hasher (VECFORGE_NATIVE=0) reads the same runs and records, digests included.
+    const saved = process.env.VECFORGE_NATIVE;
+    process.env.VECFORGE_NATIVE = '0';
+    try {
+      expect(await read()).toEqual(got);
+    } finally {
+      if (saved === undefined) delete process.env.VECFORGE_NATIVE;
+      else process.env.VECFORGE_NATIVE = saved;
+    }
+    // Lines read as records carry the SHA-256 of their bytes.
+    for (const r of got) if (r.state === 'ok') expect(Buffer.from(r.digest ?? []).equals(lineDigest(Buffer.from(lines[r.line - 1] ?? '', 'utf8')))).toBe(true);
 
     // Expanded line by line, the runs and records are the plain read's records, item for item.
     const expanded: Array<{ line: number; item: number; position?: number }> = [];
@@ -120,5 +137,32 @@ describe('JSONL source', () => {
     // Runs break at every changed line and blank line: about one per 50 lines, far fewer than lines.
     expect(runs).toBeGreaterThan(700);
     expect(runs).toBeLessThan(1000);
+  });
+
+  test('the native line hasher gives the SHA-256 of each line, without its CR LF or LF, as node:crypto does', () => {
+    const native = loadNativeLineDigests();
+    // The addon is built here (npm ci builds it); without it the reader uses node:crypto.
+    expect(native === undefined).toBe(!nativeHnswAvailable());
+    if (native === undefined) return;
+    const lines = ['', 'abc', '{"id":"x","text":"é ü 😀"}', 'x'.repeat(70_000), '\r', 'tail\r'];
+    const chunk = Buffer.from(`${lines.join('\n')}\nno newline`);
+    const digests = new Uint8Array(32 * 16);
+    const ends = new Int32Array(16);
+    const n = native(chunk, 0, chunk.length, digests, ends);
+    expect(n).toBe(lines.length);
+    let start = 0;
+    for (let i = 0; i < n; i++) {
+      const line = lines[i] ?? '';
+      const body = line.endsWith('\r') ? line.slice(0, -1) : line;
+      expect(Buffer.from(digests.subarray(i * 32, i * 32 + 32)).equals(createHash('sha256').update(body).digest())).toBe(true);
+      start += Buffer.byteLength(line) + 1;
+      expect(ends[i]).toBe(start - 1);
+    }
+    // Full buffers stop it; a range stops it; bad arguments are named.
+    expect(native(chunk, 0, chunk.length, new Uint8Array(64), ends)).toBe(2);
+    expect(native(chunk, 1, 5, digests, ends)).toBe(1);
+    expect(native(chunk, 1, 4, digests, ends)).toBe(0);
+    expect(() => native(chunk, 0, chunk.length + 1, digests, ends)).toThrow(/to/);
+    expect(() => native(chunk, 0, 1, digests, new Uint32Array(4) as unknown as Int32Array)).toThrow(/ends must be a/);
   });
 });

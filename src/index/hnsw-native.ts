@@ -305,6 +305,7 @@ interface NativeHnswAddon {
   load(path: string, space: string, dims: number, maxElements?: number, allowReplaceDeleted?: boolean, hugePages?: boolean): number;
   openHandles(): number;
   projectRows(rows: Float32Array, mean: Float32Array, weights: Float32Array, out: Float32Array, normalize: boolean): Float32Array;
+  lineDigests?(chunk: Uint8Array, from: number, to: number, digests: Uint8Array, ends: Int32Array): number;
 }
 
 const kAddonRelativePath = path.join('build', 'Release', 'vecforge_hnsw.node');
@@ -461,4 +462,41 @@ export function loadNativeProjectRows(): NativeProjectRows | undefined {
   if (!state.ok || typeof state.addon.projectRows !== 'function') return undefined;
   const addon = state.addon;
   return (rows, mean, weights, out, normalize) => addon.projectRows(rows, mean, weights, out, normalize);
+}
+
+/**
+ * The addon's line hasher: the SHA-256 of every line of `chunk[from, to)`
+ * that ends in a newline (without the `\n`, and without a `\r` before it)
+ * into `digests`, 32 bytes each, and each newline's index into `ends`,
+ * until either is full; returns the lines hashed. One call per read instead
+ * of one `crypto.hash` per line.
+ */
+export type NativeLineDigests = (chunk: Uint8Array, from: number, to: number, digests: Uint8Array, ends: Int32Array) => number;
+
+let gLineDigests: NativeLineDigests | null | undefined;
+
+/**
+ * The native line hasher, when the addon is built and loads, exports it,
+ * finds Node's SHA-256 (checked once on a known line), and
+ * `VECFORGE_NATIVE` is not `0`.
+ * @returns the hasher, or undefined (callers then hash each line with node:crypto).
+ */
+export function loadNativeLineDigests(): NativeLineDigests | undefined {
+  if (process.env['VECFORGE_NATIVE'] === '0') return undefined;
+  if (gLineDigests !== undefined) return gLineDigests ?? undefined;
+  gLineDigests = null;
+  const state = loadAddon();
+  if (!state.ok || typeof state.addon.lineDigests !== 'function') return undefined;
+  const addon = state.addon;
+  const fn: NativeLineDigests = (chunk, from, to, digests, ends) => (addon.lineDigests as NativeLineDigests)(chunk, from, to, digests, ends);
+  try {
+    // SHA-256("abc"), FIPS 180-2's first example.
+    const digests = new Uint8Array(32);
+    if (fn(Buffer.from('abc\n'), 0, 4, digests, new Int32Array(1)) !== 1) return undefined;
+    if (Buffer.from(digests).toString('hex') !== 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad') return undefined;
+  } catch {
+    return undefined;
+  }
+  gLineDigests = fn;
+  return fn;
 }

@@ -475,6 +475,8 @@ interface LineSettings {
   known: KnownLines | null;
 }
 
+const kNoDigest = new Uint8Array(0);
+
 /**
  * Lines kept for the snapshot, in line order: runs of the base version's
  * known lines (by place, their digests and ids copied from it when the
@@ -487,21 +489,21 @@ class KeptLines {
   readonly counts: number[] = [];
   /** Each entry's first place among the known lines, or -1 for a single line. */
   readonly positions: number[] = [];
-  /** Digest and id of each single line ('' for runs). */
-  readonly digests: string[] = [];
+  /** Digest and id of each single line (empty for runs). */
+  readonly digests: Uint8Array[] = [];
   readonly ids: string[] = [];
 
   /** Adds a single line. */
-  push(line: number, digest: string, id: string): void {
+  push(line: number, digest: Uint8Array, id: string): void {
     this.#add(line, 1, -1, digest, id);
   }
 
   /** Adds lines `line`… that are the known lines at places `position`…. */
   pushRun(line: number, position: number, count: number): void {
-    if (count > 0) this.#add(line, count, position, '', '');
+    if (count > 0) this.#add(line, count, position, kNoDigest, '');
   }
 
-  #add(line: number, count: number, position: number, digest: string, id: string): void {
+  #add(line: number, count: number, position: number, digest: Uint8Array, id: string): void {
     this.lines.push(line);
     this.counts.push(count);
     this.positions.push(position);
@@ -517,8 +519,8 @@ class KeptLines {
    * @param known - the known lines the runs refer to.
    * @returns the digests, concatenated, and the ids.
    */
-  static merge(a: KeptLines, b: KeptLines, known: KnownLines | null): { digests: string; ids: string[] } {
-    const digests: string[] = [];
+  static merge(a: KeptLines, b: KeptLines, known: KnownLines | null): { digests: Uint8Array; ids: string[] } {
+    const digests: Uint8Array[] = [];
     const ids: string[] = [];
     let i = 0;
     let j = 0;
@@ -528,7 +530,7 @@ class KeptLines {
       const k = fromA ? i++ : j++;
       const position = from.positions[k] ?? -1;
       if (position < 0) {
-        digests.push(from.digests[k] ?? '');
+        digests.push(from.digests[k] ?? kNoDigest);
         ids.push(from.ids[k] ?? '');
         continue;
       }
@@ -537,7 +539,7 @@ class KeptLines {
       digests.push(known.digestsOf(position, count));
       for (let p = position; p < position + count; p++) ids.push(known.idAt(p));
     }
-    return { digests: digests.join(''), ids };
+    return { digests: Buffer.concat(digests), ids };
   }
 }
 
@@ -600,7 +602,7 @@ class JobRun {
    */
   readonly #keptLines = { unchanged: new KeptLines(), upserted: new KeptLines() };
   /** Line digests of the items waiting or being upserted, by line. */
-  readonly #pendingDigests = new Map<number, string>();
+  readonly #pendingDigests = new Map<number, Uint8Array>();
 
   constructor(
     spec: JobSpec,

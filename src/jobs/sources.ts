@@ -9,6 +9,7 @@ import { open, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { VecforgeError, throwIfAborted } from '../errors.js';
 import { CsvScanner, type CsvRawRecord } from './csv.js';
+import { loadNativeLineDigests, type NativeLineDigests } from '../index/hnsw-native.js';
 
 /** A file format a job reads. */
 export type SourceFormat = 'jsonl' | 'csv';
@@ -28,7 +29,7 @@ export type ReadFailureCode = 'MALFORMED_LINE' | 'MALFORMED_RECORD' | 'INVALID_U
 
 /** One record of a source, as a union on `state`. */
 export type SourceRecord =
-  | { readonly state: 'ok'; readonly line: number; readonly value: Readonly<Record<string, unknown>>; readonly at: RecordPosition; readonly digest?: string }
+  | { readonly state: 'ok'; readonly line: number; readonly value: Readonly<Record<string, unknown>>; readonly at: RecordPosition; readonly digest?: Uint8Array }
   | { readonly state: 'failed'; readonly line: number; readonly code: ReadFailureCode; readonly reason: string; readonly at: RecordPosition };
 
 /** A record of {@link readFileRecordsKnowing}: a source record, or a run of lines known by their digests. */
@@ -67,10 +68,11 @@ export function restOfRun(run: SameRun, skip: number): SameRun {
 /** Lines a reader is told it knows, by {@link lineDigest}. */
 export interface KnownLineLookup {
   /**
-   * @param digest - a line's digest.
+   * @param digests - line digests, {@link kLineDigestBytes} bytes (8 int32s) each.
+   * @param at - which of them to look for.
    * @returns the known line's place, or -1.
    */
-  find(digest: string): number;
+  find(digests: Int32Array, at: number): number;
 }
 
 /** Options of {@link readFileRecords}. */
@@ -95,19 +97,39 @@ export interface ReadFileOptions {
 }
 
 /**
- * The digest of a JSONL line's bytes (without its line break): SHA-256 in
- * base64 ({@link kLineDigestChars} characters).
+ * The digest of a JSONL line's bytes (without its line break): SHA-256,
+ * {@link kLineDigestBytes} bytes.
  * @param bytes - the line.
  * @returns the digest.
  */
-export function lineDigest(bytes: Uint8Array): string {
-  return hash('sha256', bytes, 'base64');
+export function lineDigest(bytes: Uint8Array): Uint8Array {
+  return hash('sha256', bytes, 'buffer');
 }
 
-/** Characters of a {@link lineDigest}. */
-export const kLineDigestChars = 44;
+/** Bytes of a {@link lineDigest}. */
+export const kLineDigestBytes = 32;
+/** Lines hashed per call of the line hasher. */
+const kDigestBlockLines = 16384;
 
-function parseJsonlText(text: string, line: number, at: RecordPosition, digest: string | undefined): SourceRecord | undefined {
+/**
+ * The portable line hasher, with the contract of the native one
+ * ({@link NativeLineDigests}): one `crypto.hash` per line.
+ */
+const hashLinesJs: NativeLineDigests = (chunk, from, to, digests, ends) => {
+  const capacity = Math.min(Math.floor(digests.length / kLineDigestBytes), ends.length);
+  let n = 0;
+  for (let start = from; n < capacity && start < to; n++) {
+    const nl = chunk.indexOf(0x0a, start);
+    if (nl === -1 || nl >= to) break;
+    const e = nl > start && chunk[nl - 1] === 0x0d ? nl - 1 : nl;
+    digests.set(lineDigest(chunk.subarray(start, e)), n * kLineDigestBytes);
+    ends[n] = nl;
+    start = nl + 1;
+  }
+  return n;
+};
+
+function parseJsonlText(text: string, line: number, at: RecordPosition, digest: Uint8Array | undefined): SourceRecord | undefined {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -235,6 +257,13 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
   const at = (end: number): RecordPosition => ({ item: ++item, line, offset: end });
   const known = options.known;
   const digests = options.lineDigests === true || known !== undefined;
+  // The digests of a chunk's lines are worked out a block at a time, natively where the addon allows.
+  const hashLines = digests ? (loadNativeLineDigests() ?? hashLinesJs) : hashLinesJs;
+  const blockDigests = digests ? new Uint8Array(kDigestBlockLines * kLineDigestBytes) : new Uint8Array(0);
+  const blockDigests32 = new Int32Array(blockDigests.buffer);
+  const blockEnds = new Int32Array(digests ? kDigestBlockLines : 0);
+  let blockAt = 0;
+  let blockCount = 0;
   /** The run of known lines being gathered: its last line is the last line read. */
   let run: { line: number; position: number; count: number; end: number } | null = null;
   const endRun = (batch: KnownSourceRecord[]): void => {
@@ -242,7 +271,7 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
     batch.push({ state: 'same', line: run.line, position: run.position, count: run.count, at: { item, line: run.line + run.count - 1, offset: run.end } });
     run = null;
   };
-  const parse = (text: string, end: number, digest: string | undefined): SourceRecord | undefined => {
+  const parse = (text: string, end: number, digest: Uint8Array | undefined): SourceRecord | undefined => {
     if (text.length === 0 || (text.charCodeAt(0) !== 0x7b && text.trim() === '')) return undefined;
     return parseJsonlText(text, line, at(end), digest);
   };
@@ -278,19 +307,30 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
     const lastNl = chunk.lastIndexOf(0x0a);
     const firstNl = chunk.indexOf(0x0a);
     const fast = lastNl > firstNl && isUtf8(chunk.subarray(firstNl + 1, lastNl));
+    blockAt = 0;
+    blockCount = 0;
     for (let nl = firstNl; nl !== -1; nl = chunk.indexOf(0x0a, start)) {
       if (fast && parts.length === 0 && !tooLarge && start > firstNl) {
         line++;
         offset += nl - start + 1;
         const e = nl > start && chunk[nl - 1] === 0x0d ? nl - 1 : nl;
+        // This line's digest: every line from here to the chunk's last newline is hashed in order.
+        let d = -1;
+        if (digests) {
+          if (blockAt === blockCount) {
+            blockCount = hashLines(chunk, start, lastNl + 1, blockDigests, blockEnds);
+            blockAt = 0;
+          }
+          d = blockAt++;
+          if (blockEnds[d] !== nl) throw new Error(`line digests out of step at line ${line}`);
+        }
         let r: KnownSourceRecord | undefined;
         if (nl - start > max) {
           endRun(batch);
           r = { state: 'failed', line, code: 'TOO_LARGE', reason: `line is over ${max} bytes`, at: at(offset) };
         } else if (!digests) r = parse(withoutBom(chunk.toString('utf8', start, e)), offset, undefined);
         else {
-          const digest = lineDigest(chunk.subarray(start, e));
-          const position = known === undefined ? -1 : known.find(digest);
+          const position = known === undefined ? -1 : known.find(blockDigests32, d);
           if (position >= 0) {
             // A known line is a record (it was one when it became known): it takes its item number without being parsed.
             if (run !== null && position === run.position + run.count) {
@@ -306,7 +346,7 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
           }
           // The run so far ends before this line takes its item number.
           endRun(batch);
-          r = parse(withoutBom(chunk.toString('utf8', start, e)), offset, digest);
+          r = parse(withoutBom(chunk.toString('utf8', start, e)), offset, blockDigests.slice(d * kLineDigestBytes, (d + 1) * kLineDigestBytes));
         }
         start = nl + 1;
         if (r !== undefined) batch.push(r);

@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { VecforgeError } from '../errors.js';
 import { currentVersion, nextVersionDir, publishVersion, type IndexManifest } from '../index/persist.js';
 import { writeFileAtomicSync } from '../store/atomic.js';
-import { kLineDigestChars, type KnownLineLookup, type RecordPosition } from './sources.js';
+import { kLineDigestBytes, type KnownLineLookup, type RecordPosition } from './sources.js';
 
 /** Bumped whenever checkpoint.json changes shape. */
 export const kCheckpointFormatVersion = 1;
@@ -250,8 +250,8 @@ export function publishWork(workDir: string, dir: string, extra: Readonly<Record
 export interface LineSnapshot {
   /** The reading settings the lines were read under. */
   readonly key: string;
-  /** lineDigest of each line, concatenated ({@link kLineDigestChars} characters each). */
-  readonly digests: string;
+  /** lineDigest of each line, concatenated ({@link kLineDigestBytes} bytes each). */
+  readonly digests: Uint8Array;
   /** The id of each line's record. */
   readonly ids: readonly string[];
 }
@@ -265,42 +265,52 @@ export interface LineSnapshotEntry {
 
 /** The line snapshot's file name in a version directory. */
 export const kLineSnapshotFile = 'input-lines.bin';
-const kLineSnapshotMagic = 'VFLINES2';
+const kLineSnapshotMagic = 'VFLINES3';
 /** How far from where the last known line was found the next is looked for. */
 const kLookBehind = 2;
 const kLookAhead = 8;
 
 /**
  * Encodes a line snapshot: magic, count (u32 LE), key length (u32 LE), key
- * (UTF-8), the digests (base64, {@link kLineDigestChars} each), the ids as
- * a JSON array.
+ * (UTF-8), the digests ({@link kLineDigestBytes} bytes each), the ids as a
+ * JSON array. (Version 2, with base64 digests, is no longer read: a job
+ * given one reads every line in full, once.)
  * @param lines - the snapshot.
  * @returns the file's bytes.
  */
 export function encodeLineSnapshot(lines: LineSnapshot): Buffer {
-  if (lines.digests.length !== lines.ids.length * kLineDigestChars) throw new RangeError(`line snapshot: ${lines.digests.length / kLineDigestChars} digests but ${lines.ids.length} ids`);
+  if (lines.digests.length !== lines.ids.length * kLineDigestBytes) throw new RangeError(`line snapshot: ${lines.digests.length / kLineDigestBytes} digests but ${lines.ids.length} ids`);
   const key = Buffer.from(lines.key, 'utf8');
   const head = Buffer.alloc(16);
   head.write(kLineSnapshotMagic, 0, 'latin1');
   head.writeUInt32LE(lines.ids.length, 8);
   head.writeUInt32LE(key.length, 12);
-  return Buffer.concat([head, key, Buffer.from(lines.digests, 'latin1'), Buffer.from(JSON.stringify(lines.ids), 'utf8')]);
+  return Buffer.concat([head, key, lines.digests, Buffer.from(JSON.stringify(lines.ids), 'utf8')]);
 }
 
 /**
  * The lines of a snapshot, looked up in input order: a reindex reads its
  * input mostly as the last job did, so each line is first compared with
- * the few known lines around where the previous one was found (a string
- * comparison, no hashing). A line found nowhere near is read in full.
+ * the few known lines around where the previous one was found (eight
+ * int32 comparisons each). A line found nowhere near is read in full.
  */
 export class KnownLines implements KnownLineLookup {
-  readonly #digests: string;
+  readonly #digests: Uint8Array;
+  /** The same bytes as int32s (a copy, aligned), 8 per digest. */
+  readonly #digests32: Int32Array;
   readonly #ids: readonly string[];
   #next = 0;
   #positions: Map<string, number> | null = null;
 
-  constructor(digests: string, ids: readonly string[]) {
-    this.#digests = digests;
+  /**
+   * @param digests - the known lines' digests, {@link kLineDigestBytes} bytes each.
+   * @param ids - the id of each known line's record.
+   */
+  constructor(digests: Uint8Array, ids: readonly string[]) {
+    if (digests.length !== ids.length * kLineDigestBytes) throw new RangeError(`KnownLines: ${digests.length} digest bytes for ${ids.length} ids`);
+    this.#digests32 = new Int32Array(digests.length / 4);
+    this.#digests = new Uint8Array(this.#digests32.buffer);
+    this.#digests.set(digests);
     this.#ids = ids;
   }
 
@@ -324,8 +334,8 @@ export class KnownLines implements KnownLineLookup {
    * @param count - lines.
    * @returns their digests, concatenated.
    */
-  digestsOf(position: number, count: number): string {
-    return this.#digests.slice(position * kLineDigestChars, (position + count) * kLineDigestChars);
+  digestsOf(position: number, count: number): Uint8Array {
+    return this.#digests.subarray(position * kLineDigestBytes, (position + count) * kLineDigestBytes);
   }
 
   /**
@@ -352,17 +362,17 @@ export class KnownLines implements KnownLineLookup {
 
   /**
    * The known line with this digest, looked for near the last one found.
-   * @param digest - a lineDigest.
+   * @param digests - line digests, 8 int32s each.
+   * @param at - which of them to look for.
    * @returns its place, or -1.
    */
-  find(digest: string): number {
-    if (digest.length !== kLineDigestChars) return -1;
+  find(digests: Int32Array, at: number): number {
     const n = this.#ids.length;
     const from = Math.max(0, this.#next - kLookBehind);
     const to = Math.min(n, this.#next + kLookAhead);
     // The expected position first, then the rest of the window.
-    let found = this.#next < n && this.#digests.startsWith(digest, this.#next * kLineDigestChars) ? this.#next : -1;
-    for (let j = from; found < 0 && j < to; j++) if (this.#digests.startsWith(digest, j * kLineDigestChars)) found = j;
+    let found = this.#next < n && this.#same(digests, at, this.#next) ? this.#next : -1;
+    for (let j = from; found < 0 && j < to; j++) if (this.#same(digests, at, j)) found = j;
     if (found < 0) {
       // Most likely a changed line: its old version was the expected one.
       this.#next++;
@@ -370,6 +380,15 @@ export class KnownLines implements KnownLineLookup {
     }
     this.#next = found + 1;
     return found;
+  }
+
+  /** Whether digest `at` of `digests` is the known line `position`'s. */
+  #same(digests: Int32Array, at: number, position: number): boolean {
+    const a = at * 8;
+    const b = position * 8;
+    const known = this.#digests32;
+    for (let k = 0; k < 8; k++) if (digests[a + k] !== known[b + k]) return false;
+    return true;
   }
 }
 
@@ -394,7 +413,7 @@ export function readLineSnapshot(version: { path: string; manifest: IndexManifes
   if (bytes.toString('latin1', 0, 8) !== kLineSnapshotMagic) return null;
   const count = bytes.readUInt32LE(8);
   const keyEnd = 16 + bytes.readUInt32LE(12);
-  const digestsEnd = keyEnd + count * kLineDigestChars;
+  const digestsEnd = keyEnd + count * kLineDigestBytes;
   if (digestsEnd > bytes.length || bytes.toString('utf8', 16, keyEnd) !== key) return null;
   let ids: unknown;
   try {
@@ -403,7 +422,7 @@ export function readLineSnapshot(version: { path: string; manifest: IndexManifes
     return null;
   }
   if (!Array.isArray(ids) || ids.length !== count || !ids.every((id) => typeof id === 'string')) return null;
-  return new KnownLines(bytes.toString('latin1', keyEnd, digestsEnd), ids as string[]);
+  return new KnownLines(bytes.subarray(keyEnd, digestsEnd), ids as string[]);
 }
 
 /**
