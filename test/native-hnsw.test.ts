@@ -13,6 +13,7 @@ import {
   loadNativeHnswCore,
   nativeHnswAddonPath,
   nativeHnswAvailable,
+  nativeHnswOpenHandles,
   type HnswCore,
   type HnswSpace,
 } from '../src/index/hnsw-native.js';
@@ -414,6 +415,61 @@ describe.skipIf(!kNativeAvailable)('native core only', () => {
       }
       core.free(h);
     }
+  });
+
+  test('loadBuffer builds the same graph as load from the same bytes, and refuses damaged bytes naming the problem', async () => {
+    const core = loadNativeHnswCore();
+    const loadBuffer = core.loadBuffer;
+    expect(loadBuffer).toBeTypeOf('function');
+    if (loadBuffer === undefined) return;
+    const d = 16;
+    const n = 4000;
+    const base = randomRows(n, d, 31);
+    const queries = randomRows(60, d, 32);
+    const h = core.create('cosine', d, n, 16, 100, 5, true);
+    await core.addPointsParallel(h, base, iota(n), 2);
+    for (let label = 0; label < n; label += 13) core.markDelete(h, label);
+    const file = path.join(dir, 'buffer.bin');
+    core.save(h, file);
+    const bytes = readFileSync(file);
+    const opened = nativeHnswOpenHandles();
+    for (const hugePages of [false, true]) {
+      const fromFile = core.load(file, 'cosine', d, 6000, true, hugePages);
+      const fromBytes = loadBuffer(bytes, 'cosine', d, 6000, true, hugePages);
+      expect(core.getInfo(fromBytes)).toEqual(core.getInfo(fromFile));
+      expect(core.getDeletedCount(fromBytes)).toBe(Math.ceil(n / 13));
+      const a = core.searchKnn(fromFile, queries, 10, 50);
+      const b = core.searchKnn(fromBytes, queries, 10, 50);
+      expect(Array.from(b.labels)).toEqual(Array.from(a.labels));
+      expect(Array.from(b.distances)).toEqual(Array.from(a.distances));
+      // It grows, takes inserts that reuse deleted slots, and saves the same file as the file-loaded graph.
+      const more = randomRows(200, d, 33);
+      core.addPoints(fromFile, more, iota(200, n), true);
+      core.addPoints(fromBytes, more, iota(200, n), true);
+      core.save(fromFile, path.join(dir, 'a.bin'));
+      core.save(fromBytes, path.join(dir, 'b.bin'));
+      expect(readFileSync(path.join(dir, 'b.bin')).equals(readFileSync(path.join(dir, 'a.bin')))).toBe(true);
+      core.free(fromFile);
+      core.free(fromBytes);
+    }
+    // Damaged bytes: refused before anything is allocated or registered.
+    const header = 8 * 6 + 4 + 4 + 8 * 3 + 8 + 8;
+    const badNeighbour = Buffer.from(bytes);
+    badNeighbour.writeUInt32LE(n + 7, header + 4);
+    const badCount = Buffer.from(bytes);
+    badCount.writeUInt16LE(40, header);
+    const cases: Array<[Uint8Array, RegExp]> = [
+      [bytes.subarray(0, 40), /header is cut short/],
+      [bytes.subarray(0, header + 100), /level-0 block is cut short/],
+      [bytes.subarray(0, bytes.length - 1), /upper-level list is out of range|upper levels are cut short/],
+      [Buffer.concat([bytes, Buffer.alloc(1)]), /bytes after the last element/],
+      [badNeighbour, /level-0 neighbour list is out of range/],
+      [badCount, /level-0 neighbour list is out of range/],
+    ];
+    for (const [damaged, message] of cases) expect(() => loadBuffer(damaged, 'cosine', d)).toThrow(message);
+    expect(() => loadBuffer(bytes, 'cosine', d + 1)).toThrow(/dims \(17\) does not match the graph \(16 dims\)/);
+    expect(nativeHnswOpenHandles()).toBe(opened);
+    core.free(h);
   });
 
   test('two worker_threads insert concurrently into one graph; recall within 0.02 of a one-thread build', async () => {

@@ -263,6 +263,15 @@ export interface HnswCore {
    * @throws {RangeError} when dims does not match the file; Error when it cannot be read.
    */
   load(path: string, space: HnswSpace, dims: number, maxElements?: number, allowReplaceDeleted?: boolean, hugePages?: boolean): HnswHandle;
+  /**
+   * The same as {@link HnswCore.load}, from the file's bytes already in
+   * memory (read once, for their checksum): one pass checks the structure
+   * (sizes, levels, neighbour counts and ids), then hnswlib's fields are
+   * filled as its loadIndex fills them, without its per-element seeks.
+   * Native core only.
+   * @throws {RangeError} when dims does not match, or the bytes are not a graph.
+   */
+  loadBuffer?(bytes: Uint8Array, space: HnswSpace, dims: number, maxElements?: number, allowReplaceDeleted?: boolean, hugePages?: boolean): HnswHandle;
 }
 
 /** The raw addon exports (see native/hnsw_addon.cc). */
@@ -303,6 +312,7 @@ interface NativeHnswAddon {
   getVector(handle: number, label: number): Float32Array;
   save(handle: number, path: string): void;
   load(path: string, space: string, dims: number, maxElements?: number, allowReplaceDeleted?: boolean, hugePages?: boolean): number;
+  loadBuffer(bytes: Uint8Array, space: string, dims: number, maxElements?: number, allowReplaceDeleted?: boolean, hugePages?: boolean): number;
   openHandles(): number;
   projectRows(rows: Float32Array, mean: Float32Array, weights: Float32Array, out: Float32Array, normalize: boolean): Float32Array;
   lineDigests?(chunk: Uint8Array, from: number, to: number, digests: Uint8Array, ends: Int32Array): number;
@@ -401,6 +411,8 @@ function wrapNative(addon: NativeHnswAddon): HnswCore {
     save: (handle: HnswHandle, filePath: string) => addon.save(handle, filePath),
     load: (filePath: string, space: HnswSpace, dims: number, maxElements?: number, allowReplaceDeleted = false, hugePages = true) =>
       addon.load(filePath, space, dims, maxElements, allowReplaceDeleted, hugePages),
+    loadBuffer: (bytes: Uint8Array, space: HnswSpace, dims: number, maxElements?: number, allowReplaceDeleted = false, hugePages = true) =>
+      addon.loadBuffer(bytes, space, dims, maxElements, allowReplaceDeleted, hugePages),
   });
 }
 

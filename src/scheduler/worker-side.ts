@@ -11,6 +11,8 @@ import { hashFile } from '../index/persist.js';
 import { kItemOk } from '../models/embedder.js';
 import { fitPcaTask, projectForGraph, searchProjected } from '../pca/pipeline.js';
 import { receiveMessageOnPort } from 'node:worker_threads';
+import { readFileSync, statSync } from 'node:fs';
+import { hash } from 'node:crypto';
 import { kPlanClosed, kPlanEntry, kPlanHeader, kPlanNext, kPlanPublished } from './protocol.js';
 import type { EmbedSlab } from './layout.js';
 import type { DoneReply, EmbedReply, EmbedRequest, EmbedRunReply, EmbedRunRequest, FaultSpec, FitPcaRequest, GraphFileRequest, InsertRequest, PcaFittedReply, SearchRequest, WorkerInit } from './protocol.js';
@@ -258,6 +260,14 @@ export async function handleFitPca(request: FitPcaRequest, backend: BackendName)
 }
 
 /**
+ * Graph files up to this size are read into memory once, checksummed and
+ * parsed from there (the addon's loadBuffer); larger ones are checksummed
+ * in a streamed pass and loaded by hnswlib's own loadIndex, so that a load
+ * never holds a second copy of a very large graph.
+ */
+const kLoadFromMemoryMaxBytes = 1 << 30;
+
+/**
  * Saves a graph to a file, or loads one (returning its handle), first
  * checking its size and SHA-256 when the request gives them.
  * @param request - the file request.
@@ -270,12 +280,23 @@ export function handleGraphFile(request: GraphFileRequest): DoneReply {
     return { kind: 'done', durationMs: performance.now() - started, handle: request.handle };
   }
   const expect = request.expect ?? null;
+  const graphs = core();
+  if (graphs.loadBuffer !== undefined && statSync(request.path).size <= kLoadFromMemoryMaxBytes) {
+    // Read once: checksummed, then parsed from memory.
+    const bytes = readFileSync(request.path);
+    if (expect !== null) {
+      const actual = { bytes: bytes.length, sha256: hash('sha256', bytes, 'hex') };
+      if (actual.bytes !== expect.bytes || actual.sha256 !== expect.sha256) return { kind: 'done', durationMs: performance.now() - started, handle: 0, mismatch: actual };
+    }
+    const handle = graphs.loadBuffer(bytes, request.space, request.dims, request.maxElements, true, request.hugePages ?? true);
+    return { kind: 'done', durationMs: performance.now() - started, handle };
+  }
   if (expect !== null) {
     // The file never reaches hnswlib before its checksum matched: a
     // mismatch is a reply, not an error, so the pool does not retry it.
     const actual = hashFile(request.path);
     if (actual.bytes !== expect.bytes || actual.sha256 !== expect.sha256) return { kind: 'done', durationMs: performance.now() - started, handle: 0, mismatch: actual };
   }
-  const handle = core().load(request.path, request.space, request.dims, request.maxElements, true, request.hugePages ?? true);
+  const handle = graphs.load(request.path, request.space, request.dims, request.maxElements, true, request.hugePages ?? true);
   return { kind: 'done', durationMs: performance.now() - started, handle };
 }
