@@ -86,6 +86,13 @@
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cerrno>
+#define VECFORGE_POSIX_FILES 1
+#endif
 
 namespace {
 
@@ -1034,15 +1041,34 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, Register(std::move(g)));
 }
 
-// loadBuffer(bytes, space, dims, maxElements?, allowReplaceDeleted?, hugePages?) -> handle
-// The same graph as load() from a file's bytes already in memory (the
-// caller read them once, to check their checksum). hnswlib's loadIndex
-// reads the file through an ifstream whose validation pass costs three
-// lseek calls and a refill per element (about 400,000 syscalls for 100,000
-// elements). This fills hnswlib's own public fields the way loadIndex does,
-// from the format saveIndex writes, after one pass that checks the
-// structure (sizes, levels, neighbour counts and ids) against the buffer,
-// so a damaged file is refused before anything is allocated.
+// SHA-256 as Node's own OpenSSL exports it (Node links OpenSSL and exports
+// its symbols to addons). The low-level calls: OpenSSL 3's one-shot SHA256()
+// looks the algorithm up again on every call, which costs more than hashing
+// a short line. The context is opaque here (OpenSSL's SHA256_CTX is 112
+// bytes; this reserves more). Weak: a Node build without these symbols
+// still loads this addon, and lineDigests then reports them missing.
+// Other compilers (MSVC) get no declarations, and both users of SHA-256
+// (lineDigests, loadFile) report it missing; the callers fall back to JS.
+#if defined(__GNUC__) || defined(__clang__)
+extern "C" {
+int SHA256_Init(void* ctx) __attribute__((weak));
+int SHA256_Update(void* ctx, const void* data, size_t length) __attribute__((weak));
+int SHA256_Final(unsigned char* md, void* ctx) __attribute__((weak));
+}
+#define VECFORGE_SHA256_SYMBOLS 1
+bool HaveSha256() { return SHA256_Init != nullptr && SHA256_Update != nullptr && SHA256_Final != nullptr; }
+#else
+bool HaveSha256() { return false; }
+#endif
+
+// Graph loading without hnswlib's loadIndex. loadIndex reads the file
+// through an ifstream whose validation pass costs three lseek calls and a
+// buffer refill per element (about 400,000 syscalls for 100,000 elements).
+// loadBuffer (bytes already in memory) and loadFile (one sequential read
+// that also computes the file's SHA-256) fill hnswlib's own public fields
+// the way loadIndex does, from the format saveIndex writes, after a pass
+// that checks the structure (sizes, levels, neighbour counts and ids), so
+// damaged bytes are refused before the graph is registered.
 struct ByteReader {
   const uint8_t* data;
   size_t length;
@@ -1063,11 +1089,36 @@ struct GraphHeader {
   size_t max_m{0}, max_m0{0}, m{0};
   double mult{0.0};
   size_t ef_construction{0};
-  size_t level0_at{0};  // where the level-0 block starts
 };
+
+// Bytes of the header saveIndex writes.
+constexpr size_t kGraphHeaderBytes = 6 * sizeof(size_t) + sizeof(int) + sizeof(hnswlib::tableint) + 3 * sizeof(size_t) + sizeof(double) + sizeof(size_t);
 
 [[noreturn]] void ThrowCorrupt(Napi::Env env, const std::string& why) {
   ThrowRange(env, "the graph bytes are not a graph this build can load: " + why);
+}
+
+GraphHeader ReadGraphHeader(Napi::Env env, const uint8_t* data, size_t length, size_t dims) {
+  ByteReader r{data, length};
+  GraphHeader h;
+  size_t count = 0;
+  bool ok = r.Pod(h.offset_level0) && r.Pod(h.max_elements) && r.Pod(count) && r.Pod(h.size_data_per_element) &&
+            r.Pod(h.label_offset) && r.Pod(h.offset_data) && r.Pod(h.max_level) && r.Pod(h.enter_point) &&
+            r.Pod(h.max_m) && r.Pod(h.max_m0) && r.Pod(h.m) && r.Pod(h.mult) && r.Pod(h.ef_construction);
+  if (!ok) ThrowCorrupt(env, "the header is cut short");
+  h.count = count;
+  if (h.max_m == 0 || h.max_m > 0xFFFF || h.max_m0 == 0 || h.max_m0 > 0xFFFF) ThrowCorrupt(env, "neighbour counts out of range");
+  const size_t links0 = h.max_m0 * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
+  if (h.offset_level0 != 0 || h.offset_data != links0) ThrowCorrupt(env, "unexpected level-0 layout");
+  if (h.label_offset != h.offset_data + dims * sizeof(float)) {
+    ThrowRange(env, "dims (" + std::to_string(dims) + ") does not match the graph (" +
+                        std::to_string(h.label_offset >= h.offset_data ? (h.label_offset - h.offset_data) / sizeof(float) : 0) + " dims)");
+  }
+  if (h.size_data_per_element != h.label_offset + sizeof(hnswlib::labeltype)) ThrowCorrupt(env, "unexpected element size");
+  if (h.count > h.max_elements || h.max_elements > kMaxU32) ThrowCorrupt(env, "element count out of range");
+  if (h.count > 0 && (h.enter_point >= h.count || h.max_level < 0 || h.max_level > 64)) ThrowCorrupt(env, "entry point or top level out of range");
+  if (!(h.mult > 0.0) || !std::isfinite(h.mult)) ThrowCorrupt(env, "level multiplier out of range");
+  return h;
 }
 
 // Checks a neighbour list (count in the low 16 bits of its first word, then
@@ -1084,58 +1135,44 @@ bool ListOk(const uint8_t* list, size_t capacity, size_t count) {
   return true;
 }
 
-GraphHeader CheckGraphBytes(Napi::Env env, const uint8_t* data, size_t length, size_t dims) {
-  ByteReader r{data, length};
-  GraphHeader h;
-  size_t count = 0;
-  bool ok = r.Pod(h.offset_level0) && r.Pod(h.max_elements) && r.Pod(count) && r.Pod(h.size_data_per_element) &&
-            r.Pod(h.label_offset) && r.Pod(h.offset_data) && r.Pod(h.max_level) && r.Pod(h.enter_point) &&
-            r.Pod(h.max_m) && r.Pod(h.max_m0) && r.Pod(h.m) && r.Pod(h.mult) && r.Pod(h.ef_construction);
-  if (!ok) ThrowCorrupt(env, "the header is cut short");
-  h.count = count;
-  if (h.max_m == 0 || h.max_m > 0xFFFF || h.max_m0 == 0 || h.max_m0 > 0xFFFF) ThrowCorrupt(env, "neighbour counts out of range");
-  const size_t links0 = h.max_m0 * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
-  const size_t links = h.max_m * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
-  if (h.offset_level0 != 0 || h.offset_data != links0) ThrowCorrupt(env, "unexpected level-0 layout");
-  if (h.label_offset != h.offset_data + dims * sizeof(float)) {
-    ThrowRange(env, "dims (" + std::to_string(dims) + ") does not match the graph (" +
-                        std::to_string(h.label_offset >= h.offset_data ? (h.label_offset - h.offset_data) / sizeof(float) : 0) + " dims)");
-  }
-  if (h.size_data_per_element != h.label_offset + sizeof(hnswlib::labeltype)) ThrowCorrupt(env, "unexpected element size");
-  if (h.count > h.max_elements || h.max_elements > kMaxU32) ThrowCorrupt(env, "element count out of range");
-  if (h.count > 0 && (h.enter_point >= h.count || h.max_level < 0 || h.max_level > 64)) ThrowCorrupt(env, "entry point or top level out of range");
-  if (!(h.mult > 0.0) || !std::isfinite(h.mult)) ThrowCorrupt(env, "level multiplier out of range");
-  h.level0_at = r.at;
-  if ((length - r.at) / h.size_data_per_element < h.count) ThrowCorrupt(env, "the level-0 block is cut short");
+// Checks the level-0 block (count elements) and the upper levels (exactly
+// `tail_length` bytes) of a graph.
+void CheckGraphBody(Napi::Env env, const GraphHeader& h, const uint8_t* level0, const uint8_t* tail, size_t tail_length) {
   for (size_t i = 0; i < h.count; ++i) {
-    if (!ListOk(data + r.at + i * h.size_data_per_element, h.max_m0, h.count)) ThrowCorrupt(env, "a level-0 neighbour list is out of range");
+    if (!ListOk(level0 + i * h.size_data_per_element, h.max_m0, h.count)) ThrowCorrupt(env, "a level-0 neighbour list is out of range");
   }
-  r.at += h.count * h.size_data_per_element;
+  const size_t links = h.max_m * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
+  ByteReader r{tail, tail_length};
   for (size_t i = 0; i < h.count; ++i) {
     unsigned int bytes = 0;
     if (!r.Pod(bytes)) ThrowCorrupt(env, "the upper levels are cut short");
-    if (bytes % links != 0 || bytes / links > static_cast<size_t>(h.max_level) || length - r.at < bytes) ThrowCorrupt(env, "an upper-level list is out of range");
+    if (bytes % links != 0 || bytes / links > static_cast<size_t>(h.max_level) || tail_length - r.at < bytes) ThrowCorrupt(env, "an upper-level list is out of range");
     for (size_t l = 0; l < bytes / links; ++l) {
-      if (!ListOk(data + r.at + l * links, h.max_m, h.count)) ThrowCorrupt(env, "an upper-level neighbour list is out of range");
+      if (!ListOk(tail + r.at + l * links, h.max_m, h.count)) ThrowCorrupt(env, "an upper-level neighbour list is out of range");
     }
     r.at += bytes;
   }
-  if (r.at != length) ThrowCorrupt(env, "bytes after the last element");
-  return h;
+  if (r.at != tail_length) ThrowCorrupt(env, "bytes after the last element");
 }
 
-Napi::Value LoadBuffer(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto bytes = ArgTyped<uint8_t>(info, 0, "bytes", napi_uint8_array);
-  SpaceKind kind = ArgSpace(info, 1);
-  auto dims = static_cast<size_t>(ArgInt(info, 2, "dims", 1, kMaxDims));
-  size_t wanted = 0;
-  if (!info[3].IsUndefined()) wanted = static_cast<size_t>(ArgInt(info, 3, "maxElements", 0, kMaxU32));
-  bool allow_replace = ArgBool(info, 4, "allowReplaceDeleted", false);
-  bool huge_pages = ArgBool(info, 5, "hugePages", true);
-  const GraphHeader h = CheckGraphBytes(env, bytes.data, bytes.length, dims);
-  const size_t max_elements = wanted < h.count ? h.max_elements : wanted;
+// Level-0 memory for max_elements: 2 MiB-aligned and advised for huge pages when wanted.
+char* AllocLevel0(Napi::Env env, size_t bytes, bool huge_pages) {
+  void* level0 = nullptr;
+  if (huge_pages && HugePagesWanted() && bytes >= kHugePage) {
+    const size_t rounded = (bytes + kHugePage - 1) & ~(kHugePage - 1);
+    if (posix_memalign(&level0, kHugePage, rounded) == 0) AdviseHuge(level0, rounded);
+    else level0 = nullptr;
+  }
+  if (level0 == nullptr) level0 = std::malloc(bytes == 0 ? 1 : bytes);
+  if (level0 == nullptr) throw Napi::Error::New(env, "not enough memory for the graph's level-0 block");
+  return static_cast<char*>(level0);
+}
 
+// A checked graph into a registered Graph. Takes ownership of `level0` (its
+// first count elements filled, room for max_elements).
+uint32_t BuildGraph(Napi::Env env, const GraphHeader& h, char* level0, const uint8_t* tail, SpaceKind kind, size_t dims,
+                    size_t max_elements, bool allow_replace) {
+  std::unique_ptr<char, decltype(&std::free)> owned(level0, &std::free);
   auto g = std::make_shared<Graph>();
   g->kind = kind;
   g->dims = dims;
@@ -1143,6 +1180,7 @@ Napi::Value LoadBuffer(const Napi::CallbackInfo& info) {
   g->space = MakeSpace(kind, dims);
   g->index = std::make_unique<hnswlib::HierarchicalNSW<float>>(g->space.get());
   auto& ix = *g->index;
+  ix.data_level0_memory_ = owned.release();  // owned (and freed) by the index from here
   ix.allow_replace_deleted_ = allow_replace;
   ix.offsetLevel0_ = h.offset_level0;
   ix.max_elements_ = max_elements;
@@ -1168,30 +1206,19 @@ Napi::Value LoadBuffer(const Napi::CallbackInfo& info) {
   ix.element_levels_ = std::vector<int>(max_elements);
   ix.linkLists_ = static_cast<char**>(std::calloc(max_elements == 0 ? 1 : max_elements, sizeof(void*)));
   if (ix.linkLists_ == nullptr) throw Napi::Error::New(env, "not enough memory for the graph's link lists");
-  const size_t level0_bytes = max_elements * h.size_data_per_element;
-  void* level0 = nullptr;
-  if (huge_pages && HugePagesWanted() && level0_bytes >= kHugePage) {
-    const size_t rounded = (level0_bytes + kHugePage - 1) & ~(kHugePage - 1);
-    if (posix_memalign(&level0, kHugePage, rounded) == 0) AdviseHuge(level0, rounded);
-    else level0 = nullptr;
-  }
-  if (level0 == nullptr) level0 = std::malloc(level0_bytes == 0 ? 1 : level0_bytes);
-  if (level0 == nullptr) throw Napi::Error::New(env, "not enough memory for the graph's level-0 block");
-  ix.data_level0_memory_ = static_cast<char*>(level0);
-  std::memcpy(ix.data_level0_memory_, bytes.data + h.level0_at, h.count * h.size_data_per_element);
   std::vector<std::mutex>(max_elements).swap(ix.link_list_locks_);
   std::vector<std::mutex>(hnswlib::HierarchicalNSW<float>::MAX_LABEL_OPERATION_LOCKS).swap(ix.label_op_locks_);
   ix.visited_list_pool_.reset(new hnswlib::VisitedListPool(1, max_elements));
   ix.label_lookup_.reserve(h.count);
-  size_t at = h.level0_at + h.count * h.size_data_per_element;
+  size_t at = 0;
   for (size_t i = 0; i < h.count; ++i) {
     unsigned int list_bytes = 0;
-    std::memcpy(&list_bytes, bytes.data + at, sizeof(list_bytes));
+    std::memcpy(&list_bytes, tail + at, sizeof(list_bytes));
     at += sizeof(list_bytes);
     if (list_bytes != 0) {
       char* list = static_cast<char*>(std::malloc(list_bytes));
       if (list == nullptr) throw Napi::Error::New(env, "not enough memory for a link list");
-      std::memcpy(list, bytes.data + at, list_bytes);
+      std::memcpy(list, tail + at, list_bytes);
       ix.linkLists_[i] = list;
       ix.element_levels_[i] = static_cast<int>(list_bytes / ix.size_links_per_element_);
       at += list_bytes;
@@ -1207,20 +1234,133 @@ Napi::Value LoadBuffer(const Napi::CallbackInfo& info) {
     }
   }
   g->capacity = ix.max_elements_;
-  return Napi::Number::New(env, Register(std::move(g)));
+  return Register(std::move(g));
 }
 
-// SHA-256 as Node's own OpenSSL exports it (Node links OpenSSL and exports
-// its symbols to addons). The low-level calls: OpenSSL 3's one-shot SHA256()
-// looks the algorithm up again on every call, which costs more than hashing
-// a short line. The context is opaque here (OpenSSL's SHA256_CTX is 112
-// bytes; this reserves more). Weak: a Node build without these symbols
-// still loads this addon, and lineDigests then reports them missing.
-extern "C" {
-int SHA256_Init(void* ctx) __attribute__((weak));
-int SHA256_Update(void* ctx, const void* data, size_t length) __attribute__((weak));
-int SHA256_Final(unsigned char* md, void* ctx) __attribute__((weak));
+// loadBuffer(bytes, space, dims, maxElements?, allowReplaceDeleted?, hugePages?) -> handle
+// The same graph as load() from the file's bytes already in memory.
+Napi::Value LoadBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto bytes = ArgTyped<uint8_t>(info, 0, "bytes", napi_uint8_array);
+  SpaceKind kind = ArgSpace(info, 1);
+  auto dims = static_cast<size_t>(ArgInt(info, 2, "dims", 1, kMaxDims));
+  size_t wanted = 0;
+  if (!info[3].IsUndefined()) wanted = static_cast<size_t>(ArgInt(info, 3, "maxElements", 0, kMaxU32));
+  bool allow_replace = ArgBool(info, 4, "allowReplaceDeleted", false);
+  bool huge_pages = ArgBool(info, 5, "hugePages", true);
+  const GraphHeader h = ReadGraphHeader(env, bytes.data, bytes.length, dims);
+  const size_t level0_bytes = h.count * h.size_data_per_element;
+  if ((bytes.length - kGraphHeaderBytes) / h.size_data_per_element < h.count) ThrowCorrupt(env, "the level-0 block is cut short");
+  const uint8_t* level0 = bytes.data + kGraphHeaderBytes;
+  const uint8_t* tail = level0 + level0_bytes;
+  CheckGraphBody(env, h, level0, tail, bytes.length - kGraphHeaderBytes - level0_bytes);
+  const size_t max_elements = wanted < h.count ? h.max_elements : wanted;
+  char* memory = AllocLevel0(env, max_elements * h.size_data_per_element, huge_pages);
+  std::memcpy(memory, level0, level0_bytes);
+  return Napi::Number::New(env, BuildGraph(env, h, memory, tail, kind, dims, max_elements, allow_replace));
 }
+
+#if defined(VECFORGE_SHA256_SYMBOLS) && defined(VECFORGE_POSIX_FILES)
+// Reads exactly `length` bytes at the file's current offset into `out`,
+// adding them to the SHA-256 context when there is one.
+bool ReadFully(int fd, uint8_t* out, size_t length, void* sha) {
+  constexpr size_t kStep = size_t{8} << 20;
+  size_t done = 0;
+  while (done < length) {
+    const ssize_t n = ::read(fd, out + done, std::min(kStep, length - done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    if (sha != nullptr) SHA256_Update(sha, out + done, static_cast<size_t>(n));
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+struct FdCloser {
+  int fd;
+  ~FdCloser() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// loadFile(path, space, dims, maxElements?, allowReplaceDeleted?, hugePages?, sha256?)
+//   -> { handle, bytes, sha256 }
+// One sequential read of a graph file: the level-0 block lands straight in
+// the graph's own memory, every byte goes through SHA-256 on the way (with
+// Node's OpenSSL), and the graph is checked and built as loadBuffer does.
+// When `sha256` (hex) is given and the file's differs, nothing is built:
+// handle 0, with the file's size and SHA-256 for the caller's error.
+Napi::Value LoadFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!HaveSha256()) ThrowRange(env, "loadFile: this Node build exports no SHA256_Init/Update/Final");
+  std::string path = ArgString(info, 0, "path");
+  SpaceKind kind = ArgSpace(info, 1);
+  auto dims = static_cast<size_t>(ArgInt(info, 2, "dims", 1, kMaxDims));
+  size_t wanted = 0;
+  if (!info[3].IsUndefined()) wanted = static_cast<size_t>(ArgInt(info, 3, "maxElements", 0, kMaxU32));
+  bool allow_replace = ArgBool(info, 4, "allowReplaceDeleted", false);
+  bool huge_pages = ArgBool(info, 5, "hugePages", true);
+  std::string expect;
+  if (!info[6].IsUndefined()) expect = ArgString(info, 6, "sha256");
+  FdCloser file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (file.fd < 0) throw Napi::Error::New(env, "cannot open '" + path + "' for reading");
+  struct stat st {};
+  if (::fstat(file.fd, &st) != 0) throw Napi::Error::New(env, "cannot stat '" + path + "'");
+  const size_t length = static_cast<size_t>(st.st_size);
+  alignas(16) unsigned char sha[256];
+  SHA256_Init(sha);
+  // Header, then level-0 block into the graph's memory, then the upper levels.
+  uint8_t head[kGraphHeaderBytes];
+  const bool head_ok = length >= kGraphHeaderBytes && ReadFully(file.fd, head, kGraphHeaderBytes, sha);
+  GraphHeader h;
+  bool shaped = false;
+  size_t level0_bytes = 0;
+  std::string header_error;
+  if (head_ok) {
+    try {
+      h = ReadGraphHeader(env, head, kGraphHeaderBytes, dims);
+      level0_bytes = h.count * h.size_data_per_element;
+      shaped = (length - kGraphHeaderBytes) / h.size_data_per_element >= h.count;
+    } catch (const Napi::Error& e) {
+      if (expect.empty()) throw;
+      header_error = e.Message();  // with a checksum to compare, a mismatch is reported first
+    }
+  }
+  const size_t max_elements = !shaped ? 0 : (wanted < h.count ? h.max_elements : wanted);
+  char* memory = shaped ? AllocLevel0(env, max_elements * h.size_data_per_element, huge_pages) : nullptr;
+  std::unique_ptr<char, decltype(&std::free)> owned(memory, &std::free);
+  std::vector<uint8_t> rest(shaped ? length - kGraphHeaderBytes - level0_bytes : (head_ok ? length - kGraphHeaderBytes : 0));
+  bool read_ok = true;
+  if (shaped) read_ok = ReadFully(file.fd, reinterpret_cast<uint8_t*>(memory), level0_bytes, sha);
+  if (read_ok && !rest.empty()) read_ok = ReadFully(file.fd, rest.data(), rest.size(), sha);
+  unsigned char digest[32];
+  SHA256_Final(digest, sha);
+  static const char* kHex = "0123456789abcdef";
+  std::string hex(64, '0');
+  for (size_t i = 0; i < 32; ++i) {
+    hex[2 * i] = kHex[digest[i] >> 4];
+    hex[2 * i + 1] = kHex[digest[i] & 15];
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("bytes", Napi::Number::New(env, static_cast<double>(length)));
+  result.Set("sha256", Napi::String::New(env, hex));
+  if (!expect.empty() && (hex != expect || !head_ok || !read_ok)) {
+    result.Set("handle", Napi::Number::New(env, 0));
+    return result;
+  }
+  if (!head_ok) ThrowCorrupt(env, "the header is cut short");
+  if (!header_error.empty()) ThrowRange(env, header_error);
+  if (!read_ok) throw Napi::Error::New(env, "reading '" + path + "' failed or ended early");
+  if (!shaped) ThrowCorrupt(env, "the level-0 block is cut short");
+  CheckGraphBody(env, h, reinterpret_cast<const uint8_t*>(memory), rest.data(), rest.size());
+  result.Set("handle", Napi::Number::New(env, BuildGraph(env, h, owned.release(), rest.data(), kind, dims, max_elements, allow_replace)));
+  return result;
+}
+#else
+Napi::Value LoadFile(const Napi::CallbackInfo& info) {
+  ThrowRange(info.Env(), "loadFile: this build has no SHA-256 or no POSIX file reads");
+}
+#endif
 
 // lineDigests(chunk, from, to, digests, ends) -> lines
 // The SHA-256 of every line of chunk[from, to) that ends in a newline (the
@@ -1230,9 +1370,8 @@ int SHA256_Final(unsigned char* md, void* ctx) __attribute__((weak));
 // it once per read instead of once per line.
 Napi::Value LineDigests(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (SHA256_Init == nullptr || SHA256_Update == nullptr || SHA256_Final == nullptr) {
-    ThrowRange(env, "lineDigests: this Node build exports no SHA256_Init/Update/Final");
-  }
+  if (!HaveSha256()) ThrowRange(env, "lineDigests: this Node build exports no SHA256_Init/Update/Final");
+#if defined(VECFORGE_SHA256_SYMBOLS)
   auto chunk = ArgTyped<uint8_t>(info, 0, "chunk", napi_uint8_array);
   const double from = ArgInt(info, 1, "from", 0, static_cast<double>(chunk.length));
   const double to = ArgInt(info, 2, "to", from, static_cast<double>(chunk.length));
@@ -1260,6 +1399,7 @@ Napi::Value LineDigests(const Napi::CallbackInfo& info) {
     start = nl + 1;
   }
   return Napi::Number::New(env, static_cast<double>(n));
+#endif
 }
 
 // openHandles() -> number of graphs in the process-wide registry
@@ -1339,6 +1479,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("save", Napi::Function::New<Guard<Save>>(env, "save"));
   exports.Set("load", Napi::Function::New<Guard<Load>>(env, "load"));
   exports.Set("loadBuffer", Napi::Function::New<Guard<LoadBuffer>>(env, "loadBuffer"));
+  exports.Set("loadFile", Napi::Function::New<Guard<LoadFile>>(env, "loadFile"));
+  exports.Set("sha256", Napi::Boolean::New(env, HaveSha256()));
   exports.Set("projectRows", Napi::Function::New<Guard<ProjectRows>>(env, "projectRows"));
   exports.Set("openHandles", Napi::Function::New<Guard<OpenHandles>>(env, "openHandles"));
   exports.Set("lineDigests", Napi::Function::New<Guard<LineDigests>>(env, "lineDigests"));

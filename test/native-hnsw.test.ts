@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -417,7 +418,7 @@ describe.skipIf(!kNativeAvailable)('native core only', () => {
     }
   });
 
-  test('loadBuffer builds the same graph as load from the same bytes, and refuses damaged bytes naming the problem', async () => {
+  test('loadBuffer and loadFile build the same graph as load from the same bytes, and refuse damaged bytes naming the problem', async () => {
     const core = loadNativeHnswCore();
     const loadBuffer = core.loadBuffer;
     expect(loadBuffer).toBeTypeOf('function');
@@ -451,6 +452,25 @@ describe.skipIf(!kNativeAvailable)('native core only', () => {
       expect(readFileSync(path.join(dir, 'b.bin')).equals(readFileSync(path.join(dir, 'a.bin')))).toBe(true);
       core.free(fromFile);
       core.free(fromBytes);
+    }
+    // loadFile reads, checksums and builds in one pass: the same graph, the file's SHA-256, nothing built on a mismatch.
+    const loadFile = core.loadFile;
+    expect(loadFile).toBeTypeOf('function');
+    if (loadFile !== undefined) {
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const read = loadFile(file, 'cosine', d, 6000, true, false, sha256);
+      expect({ bytes: read.bytes, sha256: read.sha256 }).toEqual({ bytes: bytes.length, sha256 });
+      const fromBytes = loadBuffer(bytes, 'cosine', d, 6000, true, false);
+      expect(core.getInfo(read.handle)).toEqual(core.getInfo(fromBytes));
+      expect(Array.from(core.searchKnn(read.handle, queries, 10, 50).labels)).toEqual(Array.from(core.searchKnn(fromBytes, queries, 10, 50).labels));
+      core.free(read.handle);
+      core.free(fromBytes);
+      expect(loadFile(file, 'cosine', d, 0, true, false, '0'.repeat(64))).toEqual({ handle: 0, bytes: bytes.length, sha256 });
+      expect(() => loadFile(file, 'cosine', d + 1, 0, true, false, sha256)).toThrow(/dims \(17\) does not match the graph \(16 dims\)/);
+      const short = path.join(dir, 'short.bin');
+      writeFileSync(short, bytes.subarray(0, 1000));
+      expect(() => loadFile(short, 'cosine', d, 0, true, false)).toThrow(/level-0 block is cut short/);
+      expect(loadFile(short, 'cosine', d, 0, true, false, sha256).handle).toBe(0);
     }
     // Damaged bytes: refused before anything is allocated or registered.
     const header = 8 * 6 + 4 + 4 + 8 * 3 + 8 + 8;

@@ -272,6 +272,16 @@ export interface HnswCore {
    * @throws {RangeError} when dims does not match, or the bytes are not a graph.
    */
   loadBuffer?(bytes: Uint8Array, space: HnswSpace, dims: number, maxElements?: number, allowReplaceDeleted?: boolean, hugePages?: boolean): HnswHandle;
+  /**
+   * The same as {@link HnswCore.loadBuffer}, reading the file itself in one
+   * sequential pass: the level-0 block goes straight into the graph's
+   * memory and every byte through SHA-256 (Node's OpenSSL) on the way.
+   * When `sha256` is given and the file's differs, nothing is loaded:
+   * handle 0. Native core only, and only where Node exports SHA-256.
+   * @returns the handle (0 on a checksum mismatch) and the file's size and SHA-256 (hex; computed always).
+   * @throws {RangeError} when dims does not match, or the file is not a graph; Error when it cannot be read.
+   */
+  loadFile?(path: string, space: HnswSpace, dims: number, maxElements: number | undefined, allowReplaceDeleted: boolean, hugePages: boolean, sha256?: string): { handle: HnswHandle; bytes: number; sha256: string };
 }
 
 /** The raw addon exports (see native/hnsw_addon.cc). */
@@ -313,6 +323,8 @@ interface NativeHnswAddon {
   save(handle: number, path: string): void;
   load(path: string, space: string, dims: number, maxElements?: number, allowReplaceDeleted?: boolean, hugePages?: boolean): number;
   loadBuffer(bytes: Uint8Array, space: string, dims: number, maxElements?: number, allowReplaceDeleted?: boolean, hugePages?: boolean): number;
+  loadFile(path: string, space: string, dims: number, maxElements: number | undefined, allowReplaceDeleted: boolean, hugePages: boolean, sha256?: string): { handle: number; bytes: number; sha256: string };
+  readonly sha256?: boolean;
   openHandles(): number;
   projectRows(rows: Float32Array, mean: Float32Array, weights: Float32Array, out: Float32Array, normalize: boolean): Float32Array;
   lineDigests?(chunk: Uint8Array, from: number, to: number, digests: Uint8Array, ends: Int32Array): number;
@@ -413,6 +425,12 @@ function wrapNative(addon: NativeHnswAddon): HnswCore {
       addon.load(filePath, space, dims, maxElements, allowReplaceDeleted, hugePages),
     loadBuffer: (bytes: Uint8Array, space: HnswSpace, dims: number, maxElements?: number, allowReplaceDeleted = false, hugePages = true) =>
       addon.loadBuffer(bytes, space, dims, maxElements, allowReplaceDeleted, hugePages),
+    ...(addon.sha256 === true
+      ? {
+          loadFile: (filePath: string, space: HnswSpace, dims: number, maxElements: number | undefined, allowReplaceDeleted: boolean, hugePages: boolean, sha256?: string) =>
+            addon.loadFile(filePath, space, dims, maxElements, allowReplaceDeleted, hugePages, sha256),
+        }
+      : {}),
   });
 }
 

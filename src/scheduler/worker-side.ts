@@ -260,10 +260,12 @@ export async function handleFitPca(request: FitPcaRequest, backend: BackendName)
 }
 
 /**
- * Graph files up to this size are read into memory once, checksummed and
- * parsed from there (the addon's loadBuffer); larger ones are checksummed
- * in a streamed pass and loaded by hnswlib's own loadIndex, so that a load
- * never holds a second copy of a very large graph.
+ * Where the addon reads the file itself (loadFile: Node exports SHA-256),
+ * a graph is checksummed on its way into memory in one read. Otherwise
+ * graph files up to this size are read into memory once, checksummed and
+ * parsed from there (loadBuffer); larger ones are checksummed in a
+ * streamed pass and loaded by hnswlib's own loadIndex, so that a load never
+ * holds a second copy of a very large graph.
  */
 const kLoadFromMemoryMaxBytes = 1 << 30;
 
@@ -281,6 +283,15 @@ export function handleGraphFile(request: GraphFileRequest): DoneReply {
   }
   const expect = request.expect ?? null;
   const graphs = core();
+  if (graphs.loadFile !== undefined) {
+    // One read: checksummed on the way into the graph's memory, then checked and built.
+    const r = graphs.loadFile(request.path, request.space, request.dims, request.maxElements, true, request.hugePages ?? true, expect?.sha256);
+    if (expect !== null && (r.handle === 0 || r.bytes !== expect.bytes)) {
+      if (r.handle !== 0) graphs.free(r.handle);
+      return { kind: 'done', durationMs: performance.now() - started, handle: 0, mismatch: { bytes: r.bytes, sha256: r.sha256 } };
+    }
+    return { kind: 'done', durationMs: performance.now() - started, handle: r.handle };
+  }
   if (graphs.loadBuffer !== undefined && statSync(request.path).size <= kLoadFromMemoryMaxBytes) {
     // Read once: checksummed, then parsed from memory.
     const bytes = readFileSync(request.path);
