@@ -9,7 +9,7 @@ import { constants as fsConstants, existsSync, mkdirSync } from 'node:fs';
 import { copyFile, open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortError, VecforgeError, errorMessage, throwIfAborted } from '../errors.js';
-import { DocStore, kDocSegmentLabels, type DocRecord } from '../store/doc-store.js';
+import { DocStore, kDocSegmentLabels, type DocRecord, type DocTable } from '../store/doc-store.js';
 import type { ItemFailureCode } from '../scheduler/outcome.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { PcaModelRef, PcaStage } from '../scheduler/protocol.js';
@@ -450,8 +450,7 @@ export class VectorIndex {
           )
       : null;
     loading?.catch(() => {});
-    const labels: number[] = [];
-    const records: DocRecord[] = [];
+    let table: DocTable | undefined;
     let runtime: PcaRuntime | null = null;
     try {
       verifyVersionFiles(
@@ -463,10 +462,7 @@ export class VectorIndex {
       runtime = section === null ? null : await VectorIndex.#openPca(section, path, dir, manifest.counts.count);
       const store = DocStore.open(join(path, 'docs.lmdb'), true);
       try {
-        store.readAll((label, record) => {
-          labels.push(label);
-          records.push(record);
-        });
+        table = store.readTable();
       } finally {
         await store.close();
       }
@@ -501,7 +497,7 @@ export class VectorIndex {
     const index = new VectorIndex(host, core, options, handle, manifest.counts.nextLabel, name, runtime);
     if (lazy && loading !== null) index.#loadLater(loading);
     try {
-      for (let i = 0; i < labels.length; i++) index.#remember(labels[i] as number, records[i] as DocRecord, true);
+      index.#rememberSaved(table);
       if (index.#liveCount !== manifest.counts.count) {
         throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: doc store holds ${index.#liveCount} items, the manifest says ${manifest.counts.count}`);
       }
@@ -586,6 +582,37 @@ export class VectorIndex {
       this.#namespaces.set(record.namespace, ns);
     }
     ns.set(label);
+    this.#mutations++;
+  }
+
+  /**
+   * What {@link VectorIndex.#remember} does for each record of the doc
+   * store being opened, at once: the store's bitsets are taken as they are.
+   * @param table - every live record of the version's doc store.
+   */
+  #rememberSaved(table: DocTable): void {
+    const docs = this.#docs;
+    const ids = this.#idToLabel;
+    const records = table.records;
+    for (let label = 0; label < records.length; label++) {
+      const record = records[label];
+      // Pushed, undefined included, to keep the array's elements packed.
+      if (label >= docs.length) docs.push(record);
+      else if (record !== undefined) docs[label] = record;
+      if (record !== undefined) ids.set(record.id, label);
+    }
+    const bitsetOf = (bytes: Uint8Array): LabelBitset => {
+      const bits = new LabelBitset(bytes.length * 8);
+      bits.bytes.set(bytes);
+      return bits;
+    };
+    this.#live.or(bitsetOf(table.live));
+    for (const [name, bytes] of table.namespaces) {
+      const ns = this.#namespaces.get(name);
+      if (ns === undefined) this.#namespaces.set(name, bitsetOf(bytes));
+      else ns.or(bitsetOf(bytes));
+    }
+    this.#liveCount += table.count;
     this.#mutations++;
   }
 
@@ -1530,17 +1557,22 @@ export class VectorIndex {
       let docsEntry: FileEntry;
       let graphEntry: FileEntry;
       try {
+        // Records of removed labels stay in their segments until a full
+        // rewrite, once they outnumber the live ones; a store of an older
+        // layout is rewritten whole too.
+        const compact = this.#nextLabel > 2 * this.#liveCount + kDocSegmentLabels;
+        const incremental = base !== null && !compact && (await DocStore.isCurrentLayout(base));
         // Published files are never written again (versions share them by
         // hard links), so the changes go into a copy of the last version's
         // store. lmdb's commit fsyncs the file, copied pages included. The
-        // copy runs on a libuv thread: this one sees the graph written meanwhile.
-        if (base !== null) await copyFile(base, docsPath, fsConstants.COPYFILE_FICLONE);
+        // copy runs on a libuv thread: this one sees the graph written
+        // meanwhile. A full rewrite starts from an empty file instead: in a
+        // copy, lmdb would keep every old page as free space, doubling the
+        // file that every later open checksums and every later save copies.
+        if (incremental) await copyFile(base, docsPath, fsConstants.COPYFILE_FICLONE);
         const store = DocStore.open(docsPath);
         try {
-          // Records of removed labels stay in their segments until a full
-          // rewrite, once they outnumber the live ones.
-          const compact = this.#nextLabel > 2 * this.#liveCount + kDocSegmentLabels;
-          store.save(this.#docs, base !== null && !compact ? this.#docsWritten : null);
+          store.save(this.#docs, incremental ? this.#docsWritten : null);
         } finally {
           await store.close();
         }
