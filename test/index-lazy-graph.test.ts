@@ -1,4 +1,4 @@
-import { closeSync, openSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Engine, VecforgeError, buildIndex, reindex, type VectorIndex } from '../src/index.js';
@@ -191,3 +191,77 @@ describe('a reindex by an engine that opens the index from disk', () => {
     expect(await indexContent(engine, cold)).toEqual(await indexContent(engine, warm));
   });
 });
+
+describe('an index opened with lazyDocs', () => {
+  test('decodes its doc store on first use, or in an upsert while the pool inserts; skipUnchanged reports added, updated and unchanged; ends as an eagerly opened index', async () => {
+    const dir = await saved();
+    // A saved index's records carry no content hash: give a few one.
+    const seed = await engine.openIndex(dir);
+    await seed.upsert([0, 1, 2, 3].map((i) => ({ id: `v${i}`, vector: row(base, i), hash: `h${i}`, metadata: { i } })));
+    await seed.save();
+    await seed.close();
+
+    const lazy = await engine.openIndex(dir, { hugePages: false, lazyGraph: true, lazyDocs: true });
+    expect(lazy.docsLoaded).toBe(false);
+    // The manifest's count, before decoding.
+    expect(lazy.count).toBe(kBase);
+    expect(lazy.docsLoaded).toBe(false);
+    const outcomes = await lazy.upsert(
+      [
+        { id: 'v0', vector: row(extra, 0), hash: 'h0', metadata: { i: 0 } },
+        { id: 'v1', vector: row(extra, 1), hash: 'h1-changed', metadata: { i: 1 } },
+        { id: 'v2', vector: row(extra, 2), hash: 'h2', metadata: { i: 2, more: true } },
+        { id: 'v3', vector: row(extra, 3), hash: 'h3', namespace: 'moved', metadata: { i: 3 } },
+        { id: 'new', vector: row(extra, 4), hash: 'h-new' },
+        { id: 'v5', vector: row(extra, 5) },
+      ],
+      { skipUnchanged: true },
+    );
+    expect(lazy.docsLoaded).toBe(true);
+    expect(outcomes).toEqual([
+      { state: 'ok', id: 'v0', change: 'unchanged' },
+      { state: 'ok', id: 'v1', change: 'updated' },
+      { state: 'ok', id: 'v2', change: 'updated' },
+      { state: 'ok', id: 'v3', change: 'updated' },
+      { state: 'ok', id: 'new', change: 'added' },
+      { state: 'ok', id: 'v5', change: 'updated' },
+    ]);
+    // The unchanged one kept its vector; the others took theirs.
+    expect((await lazy.search(row(base, 0), { k: 1 }))[0]).toMatchObject({ id: 'v0' });
+    expect((await lazy.search(row(extra, 1), { k: 1 }))[0]).toMatchObject({ id: 'v1' });
+    expect(lazy.count).toBe(kBase + 1);
+    await lazy.save();
+    const fromLazy = await content(lazy);
+    await lazy.close();
+
+    const eager = await other.openIndex(dir);
+    expect(await content(eager)).toEqual(fromLazy);
+    expect(eager.stats().deleted).toBe(4 + 5);
+    await eager.close();
+
+    // Any other use decodes it first: a read, a search, a delete.
+    for (const use of [(ix: VectorIndex) => ix.get('v9'), (ix: VectorIndex) => ix.search(row(base, 9), { k: 1 }), (ix: VectorIndex) => ix.delete(['v9'])]) {
+      const again = await engine.openIndex(dir, { hugePages: false, lazyGraph: true, lazyDocs: true });
+      await use(again);
+      expect(again.docsLoaded).toBe(true);
+      await again.close();
+    }
+    await expect(engine.openIndex(dir, { lazyDocs: 1 as unknown as boolean })).rejects.toThrow('options.lazyDocs must be a boolean, got number');
+  });
+
+  test('a doc store that does not decode fails the upsert that decodes it, and every later use, with ERR_INDEX_CORRUPT', async () => {
+    const dir = await saved();
+    // The manifest says one more item than the store holds.
+    const path = join(currentVersion(dir)?.path ?? '', 'manifest.json');
+    const manifest = JSON.parse(readFileSync(path, 'utf8')) as { counts: { count: number } };
+    manifest.counts.count += 1;
+    writeFileSync(path, JSON.stringify(manifest));
+    const lazy = await engine.openIndex(dir, { hugePages: false, lazyGraph: true, lazyDocs: true });
+    const mismatch = { code: 'ERR_INDEX_CORRUPT', message: `index ${dir}: doc store holds ${kBase} items, the manifest says ${kBase + 1}` };
+    await expect(lazy.upsert([{ id: 'v1', vector: row(extra, 1) }], { skipUnchanged: true })).rejects.toMatchObject(mismatch);
+    expect(thrown(() => lazy.get('v1'))).toMatchObject(mismatch);
+    await expect(lazy.save()).rejects.toMatchObject(mismatch);
+    await lazy.close();
+  });
+});
+

@@ -128,12 +128,10 @@ describe('JSONL source', () => {
       for (let k = 0; k < r.count; k++) expanded.push({ line: r.line + k, item: r.at.item - r.count + 1 + k, position: r.position + k });
     }
     expect(expanded.map((e) => [e.line, e.item])).toEqual(plain.map((r) => [r.line, r.at.item]));
-    // Each line of a run is named by its own place. A known line comes as a
-    // plain record only where a 1 MiB read splits it or begins with it.
+    // Each line of a run is named by its own place, and every known line
+    // comes in a run, also those a 1 MiB read splits or begins with.
     const placeOf = new Map(knownLines.map((r, i) => [r.line, i]));
-    for (const e of expanded) if (e.position !== undefined) expect(e.position).toBe(placeOf.get(e.line));
-    const knownAsRecords = expanded.filter((e) => e.position === undefined && placeOf.has(e.line)).length;
-    expect(knownAsRecords).toBeLessThanOrEqual(4);
+    for (const e of expanded) expect(e.position).toBe(placeOf.get(e.line));
     // Runs break at every changed line and blank line: about one per 50 lines, far fewer than lines.
     expect(runs).toBeGreaterThan(700);
     expect(runs).toBeLessThan(1000);

@@ -9,7 +9,7 @@ import { constants as fsConstants, existsSync, mkdirSync } from 'node:fs';
 import { copyFile, open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortError, VecforgeError, errorMessage, throwIfAborted } from '../errors.js';
-import { DocStore, kDocSegmentLabels, type DocRecord, type DocTable } from '../store/doc-store.js';
+import { DocStore, kDocSegmentLabels, sameContent, type DocRecord, type DocTable } from '../store/doc-store.js';
 import type { ItemFailureCode } from '../scheduler/outcome.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { PcaModelRef, PcaStage } from '../scheduler/protocol.js';
@@ -90,7 +90,16 @@ const kUnsearched = 0xffffffff;
 
 /** Outcome of one item of addBatch, upsert or delete. */
 export type IndexItemOutcome =
-  | { readonly state: 'ok'; readonly id: string }
+  | {
+      readonly state: 'ok';
+      readonly id: string;
+      /**
+       * upsert with `skipUnchanged`: whether the id was new (`added`),
+       * replaced a record (`updated`), or was left as it is because the
+       * stored record already had this content (`unchanged`).
+       */
+      readonly change?: 'added' | 'updated' | 'unchanged';
+    }
   | { readonly state: 'failed'; readonly id: string | null; readonly code: IndexItemFailureCode; readonly reason: string };
 
 /** A search hit. */
@@ -124,6 +133,15 @@ export interface OpenIndexOptions {
    * @default false
    */
   readonly lazyGraph?: boolean;
+  /**
+   * Return before the doc store is decoded (its checksum is checked): it is
+   * decoded on the first use that needs it, and by an upsert only once its
+   * inserts are running on the pool, so that decoding and inserting
+   * overlap. What a reindex job does. Ignored for a PCA index.
+   * @internal
+   * @default false
+   */
+  readonly lazyDocs?: boolean;
 }
 
 export interface SearchOptions {
@@ -373,6 +391,10 @@ export class VectorIndex {
   #graphLoad: Promise<void> | null = null;
   /** Why the graph did not load (lazyGraph), for the synchronous operations. */
   #graphError: unknown = null;
+  /** The verified doc store not decoded yet (opened with `lazyDocs`): decoded by #ensureDocs. */
+  #docsPending: { readonly path: string; readonly count: number; readonly dir: string } | null = null;
+  /** Why decoding the doc store failed (lazyDocs): every later use throws it. */
+  #docsError: unknown = null;
 
   private constructor(host: IndexHost, core: HnswCore, options: ResolvedIndexOptions, handle: number, nextLabel: number, version: string | null, pca: PcaRuntime | null) {
     this.#host = host;
@@ -424,6 +446,8 @@ export class VectorIndex {
     if (typeof hugePages !== 'boolean') throw new TypeError(`options.hugePages must be a boolean, got ${typeof hugePages}`);
     const lazyGraph = openOptions.lazyGraph ?? false;
     if (typeof lazyGraph !== 'boolean') throw new TypeError(`options.lazyGraph must be a boolean, got ${typeof lazyGraph}`);
+    const lazyDocsOption = openOptions.lazyDocs ?? false;
+    if (typeof lazyDocsOption !== 'boolean') throw new TypeError(`options.lazyDocs must be a boolean, got ${typeof lazyDocsOption}`);
     const version = readVersionManifest(dir);
     const { manifest, path, name } = version;
     if (manifest.model !== null && manifest.model.id !== host.model.id) {
@@ -460,12 +484,7 @@ export class VectorIndex {
       );
       const section = parsePcaManifestSection(manifest.extra?.pca, manifest.dims, Object.keys(manifest.files), dir);
       runtime = section === null ? null : await VectorIndex.#openPca(section, path, dir, manifest.counts.count);
-      const store = DocStore.open(join(path, 'docs.lmdb'), true);
-      try {
-        table = store.readTable();
-      } finally {
-        await store.close();
-      }
+      if (!lazyDocsOption || runtime !== null) table = await VectorIndex.#readDocs(join(path, 'docs.lmdb'));
     } catch (error) {
       const loaded = await loading?.catch(() => null);
       if (loaded !== undefined && loaded !== null) core.free(loaded);
@@ -496,17 +515,82 @@ export class VectorIndex {
     });
     const index = new VectorIndex(host, core, options, handle, manifest.counts.nextLabel, name, runtime);
     if (lazy && loading !== null) index.#loadLater(loading);
+    const docsPath = join(path, 'docs.lmdb');
+    if (table === undefined) {
+      index.#docsPending = { path: docsPath, count: manifest.counts.count, dir };
+      return index;
+    }
     try {
-      index.#rememberSaved(table);
-      if (index.#liveCount !== manifest.counts.count) {
-        throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: doc store holds ${index.#liveCount} items, the manifest says ${manifest.counts.count}`);
-      }
-      index.#docsSaved(join(path, 'docs.lmdb'));
+      index.#takeDocs(table, docsPath, manifest.counts.count, dir);
     } catch (error) {
       await index.close();
       throw error;
     }
     return index;
+  }
+
+  /** Reads every record of a (verified) doc store file. */
+  static async #readDocs(path: string): Promise<DocTable> {
+    const store = DocStore.open(path, true);
+    try {
+      return store.readTable();
+    } finally {
+      await store.close();
+    }
+  }
+
+  /** Takes the records of the version's doc store, and checks their count against the manifest. */
+  #takeDocs(table: DocTable, path: string, count: number, dir: string): void {
+    this.#rememberSaved(table);
+    if (this.#liveCount !== count) {
+      throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: doc store holds ${this.#liveCount} items, the manifest says ${count}`);
+    }
+    this.#docsSaved(path);
+  }
+
+  /**
+   * Decodes the doc store of an index opened with `lazyDocs`, if not done
+   * yet (synchronously: the store is read whole). Every use of the records
+   * calls it first.
+   * @throws {VecforgeError} ERR_INDEX_CORRUPT when the store does not decode or its count disagrees with the manifest (again on every later call).
+   */
+  #ensureDocs(): void {
+    if (this.#docsError !== null) throw this.#docsError;
+    const pending = this.#docsPending;
+    if (pending === null) return;
+    this.#docsPending = null;
+    try {
+      const store = DocStore.open(pending.path, true);
+      let table: DocTable;
+      try {
+        table = store.readTable();
+      } finally {
+        store.close().catch(() => {});
+      }
+      this.#takeDocs(table, pending.path, pending.count, pending.dir);
+    } catch (error) {
+      this.#docsError = error instanceof VecforgeError ? error : new VecforgeError('ERR_INDEX_CORRUPT', `index ${pending.dir}: the doc store does not decode: ${errorMessage(error)}`, { cause: error });
+      throw this.#docsError;
+    }
+  }
+
+  /**
+   * Whether the doc store is decoded (an index opened with `lazyDocs`
+   * decodes it on first use).
+   * @internal
+   */
+  get docsLoaded(): boolean {
+    return this.#docsPending === null && this.#docsError === null;
+  }
+
+  /**
+   * Decodes the doc store now if the index was opened with `lazyDocs`.
+   * @internal
+   * @throws {VecforgeError} ERR_INDEX_CORRUPT when it does not decode.
+   */
+  loadDocs(): void {
+    this.#checkOpen();
+    this.#ensureDocs();
   }
 
   /** Takes the graph a pool worker is still loading (lazyGraph): operations that need it wait for `#graphLoad`. */
@@ -645,6 +729,8 @@ export class VectorIndex {
 
   /** Items in the index (deleted ones excluded). */
   get count(): number {
+    // Before a lazily opened doc store is decoded: the manifest's count (checked against the store when it is).
+    if (this.#docsPending !== null) return this.#docsPending.count;
     return this.#liveCount;
   }
 
@@ -670,19 +756,28 @@ export class VectorIndex {
    * Adds items, replacing the vector, namespace and metadata of ids already
    * in the index. A repeated id within one batch fails with DUPLICATE_ID.
    * @param items - the items.
-   * @param options - `signal`.
+   * @param options - `signal`; `skipUnchanged`: an item whose `hash`,
+   *   namespace and metadata equal the stored record's is left as it is,
+   *   its vector not used, and every ok outcome says what changed
+   *   (`change`).
    * @returns one outcome per item, in order.
-   * @throws {TypeError} when `items` is not an array.
+   * @throws {TypeError} when `items` is not an array, or an option has the wrong type.
    */
-  async upsert(items: readonly IndexItem[], options: { signal?: AbortSignal } = {}): Promise<IndexItemOutcome[]> {
-    return this.#write(items, true, options.signal);
+  async upsert(items: readonly IndexItem[], options: { signal?: AbortSignal; skipUnchanged?: boolean } = {}): Promise<IndexItemOutcome[]> {
+    const skipUnchanged = options.skipUnchanged ?? false;
+    if (typeof skipUnchanged !== 'boolean') throw new TypeError(`options.skipUnchanged must be a boolean, got ${typeof skipUnchanged}`);
+    return this.#write(items, true, options.signal, skipUnchanged);
   }
 
-  async #write(items: readonly IndexItem[], replace: boolean, signal?: AbortSignal): Promise<IndexItemOutcome[]> {
+  async #write(items: readonly IndexItem[], replace: boolean, signal?: AbortSignal, skipUnchanged = false): Promise<IndexItemOutcome[]> {
     this.#checkOpen();
     if (!Array.isArray(items)) throw new TypeError(`items must be an array, got ${items === null ? 'null' : typeof items}`);
     throwIfAborted(signal);
     return this.#serial(async () => {
+      // addBatch checks ids against the records while validating. An upsert
+      // (lazyDocs) needs them only to commit: they are decoded while the
+      // pool inserts, below.
+      if (!replace) this.#ensureDocs();
       const outcomes: IndexItemOutcome[] = new Array<IndexItemOutcome>(items.length);
       const dims = this.#options.dims;
       const seen = new Set<string>();
@@ -774,8 +869,20 @@ export class VectorIndex {
       this.#ensureCapacity(fresh.length);
       pca?.store?.ensureRows(this.#nextLabel);
       const stage = this.#pcaStage();
+      const inserting = Promise.all([this.#insertTexts(texts, outcomes, stage, signal), this.#insertVectors(vectors, stage, signal)]);
+      if (this.#docsPending !== null) {
+        // lazyDocs: decoded on this thread while the pool inserts.
+        inserting.catch(() => {});
+        try {
+          this.#ensureDocs();
+        } catch (error) {
+          await inserting.catch(() => {});
+          for (const label of fresh) this.#markDeletedQuietly(label);
+          throw error;
+        }
+      }
       try {
-        await Promise.all([this.#insertTexts(texts, outcomes, stage, signal), this.#insertVectors(vectors, stage, signal)]);
+        await inserting;
       } catch (error) {
         // Labels that never made it into the doc store are simply unused;
         // a partly inserted graph element without a doc is never returned
@@ -783,15 +890,36 @@ export class VectorIndex {
         this.#markOrphans(fresh);
         throw error;
       }
-      for (const v of vectors) this.#commit(v.label, v.record);
-      for (const v of vectors) outcomes[v.at] = { state: 'ok', id: v.id };
-      for (const t of texts) if (outcomes[t.at] === undefined) {
-        this.#commit(t.label, t.record);
-        outcomes[t.at] = { state: 'ok', id: t.id };
-      }
+      const commit = (label: number, at: number, record: DocRecord): void => {
+        const old = this.#idToLabel.get(record.id);
+        const before = old === undefined ? undefined : this.#docs[old];
+        // Left as it is: the fresh label gets no record, and #markOrphans marks it deleted.
+        if (!skipUnchanged) {
+          this.#commit(label, record);
+          outcomes[at] = { state: 'ok', id: record.id };
+          return;
+        }
+        if (before !== undefined && sameContent(before, record)) {
+          outcomes[at] = { state: 'ok', id: record.id, change: 'unchanged' };
+          return;
+        }
+        this.#commit(label, record);
+        outcomes[at] = { state: 'ok', id: record.id, change: before === undefined ? 'added' : 'updated' };
+      };
+      for (const v of vectors) commit(v.label, v.at, v.record);
+      for (const t of texts) if (outcomes[t.at] === undefined) commit(t.label, t.at, t.record);
       this.#markOrphans(fresh);
       return outcomes;
     });
+  }
+
+  /** Marks a label deleted in the graph, if it is there. */
+  #markDeletedQuietly(label: number): void {
+    try {
+      this.#core.markDelete(this.#handle, label);
+    } catch {
+      // Not in the graph.
+    }
   }
 
   #commit(label: number, record: DocRecord): void {
@@ -1176,8 +1304,9 @@ export class VectorIndex {
   async delete(ids: readonly string[]): Promise<IndexItemOutcome[]> {
     this.#checkOpen();
     if (!Array.isArray(ids)) throw new TypeError(`ids must be an array of strings, got ${ids === null ? 'null' : typeof ids}`);
-    return this.#serial(async () =>
-      ids.map((id) => {
+    return this.#serial(async () => {
+      this.#ensureDocs();
+      return ids.map((id) => {
         if (typeof id !== 'string') return failed(null, 'INVALID_ID', 'id must be a string');
         const label = this.#idToLabel.get(id);
         if (label === undefined) return failed(id, 'NOT_FOUND', 'id is not in the index');
@@ -1185,12 +1314,13 @@ export class VectorIndex {
         if (this.#pca?.pending.delete(label) !== true) this.#core.markDelete(this.#handle, label);
         this.#forget(label);
         return { state: 'ok', id } as const;
-      }),
-    );
+      });
+    });
   }
 
   #searchParams(options: SearchOptions): SearchParams {
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+    this.#ensureDocs();
     const count = this.#liveCount;
     if (count === 0) throw new RangeError('the index is empty');
     const k = options.k ?? Math.min(10, count);
@@ -1435,6 +1565,7 @@ export class VectorIndex {
       throw new TypeError('options.namespaces must be an object of namespace → k');
     }
     throwIfAborted(options.signal);
+    this.#ensureDocs();
     const q = await this.#queryVectors([query], options.signal);
     await this.#ready(options.signal);
     const entries = Object.entries(options.namespaces);
@@ -1463,6 +1594,7 @@ export class VectorIndex {
    */
   stats(): IndexStats {
     this.#checkOpen();
+    this.#ensureDocs();
     const info = this.#core.getInfo(this.#syncHandle());
     const m = this.#options.m;
     const namespaces: Record<string, number> = {};
@@ -1538,6 +1670,7 @@ export class VectorIndex {
   async save(): Promise<string> {
     this.#checkOpen();
     return this.#serial(async () => {
+      this.#ensureDocs();
       const pca = this.#pca;
       if (pca !== null && (pca.pending.size > 0 || (pca.model === null && this.#liveCount > 0))) await this.#fitLocked();
       const dir = this.#options.dir;
@@ -1652,6 +1785,7 @@ export class VectorIndex {
     await this.#queue;
     if (this.#graphLoad !== null) await this.#graphLoad;
     if (this.#unsaved || this.#version === null || this.#pca !== null) throw new VecforgeError('ERR_INDEX', 'only a saved index without PCA and without unsaved changes can be rebased');
+    this.#ensureDocs();
     const version = readVersionManifest(dir);
     verifyVersionFiles(dir, version, ['docs.lmdb']);
     this.#options = Object.freeze({ ...this.#options, dir });
@@ -1695,6 +1829,7 @@ export class VectorIndex {
    * @returns its namespace, metadata and content hash, or undefined.
    */
   get(id: string): DocRecord | undefined {
+    this.#ensureDocs();
     const label = this.#idToLabel.get(id);
     return label === undefined ? undefined : this.#docs[label];
   }
@@ -1704,6 +1839,7 @@ export class VectorIndex {
    * @returns the ids.
    */
   ids(): string[] {
+    this.#ensureDocs();
     return [...this.#idToLabel.keys()];
   }
 
@@ -1717,6 +1853,7 @@ export class VectorIndex {
    * @returns a copy of the vector, or undefined.
    */
   getVector(id: string): Float32Array | undefined {
+    this.#ensureDocs();
     const label = this.#idToLabel.get(id);
     if (label === undefined) return undefined;
     const pca = this.#pca;
@@ -1734,6 +1871,7 @@ export class VectorIndex {
    * @returns a copy, or undefined (also for a vector still buffered for the PCA fit).
    */
   getProjectedVector(id: string): Float32Array | undefined {
+    this.#ensureDocs();
     const label = this.#idToLabel.get(id);
     if (label === undefined || this.#pca?.pending.has(label) === true) return undefined;
     return this.#core.getVector(this.#syncHandle(), label);

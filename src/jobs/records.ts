@@ -5,6 +5,8 @@
  */
 import { hash as oneShotHash } from 'node:crypto';
 
+export { jsonEqual } from '../store/doc-store.js';
+
 /** Field names a job reads items from. */
 export interface FieldNames {
   readonly id: string;
@@ -160,29 +162,3 @@ export function snippet(text: string, chars: number): string {
   return text.slice(0, end);
 }
 
-/**
- * Whether two JSON-like values are equal, object keys in any order: how a
- * reindex compares metadata read back from the doc store with metadata from
- * the input (msgpack may hand back keys in another order). Byte arrays
- * compare by content.
- * @param a - one value.
- * @param b - the other.
- * @returns true when equal.
- */
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i], b[i])) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  if (a instanceof Uint8Array || b instanceof Uint8Array) return a instanceof Uint8Array && b instanceof Uint8Array && Buffer.from(a).equals(Buffer.from(b));
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) {
-    if (!Object.hasOwn(b, k) || !jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
-  }
-  return true;
-}

@@ -33,6 +33,7 @@ import {
   jobPaths,
   publishWork,
   readCheckpoint,
+  hasLineSnapshot,
   readLineSnapshot,
   resumableProgress,
   workIsPublished,
@@ -324,6 +325,7 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     // The work index started as a copy of `base` (a resumed job checked that the base is the same).
     // A fresh reindex starts from the current version: the index this process published as that version, when it kept it, holds it already.
     const warm = forked && base !== undefined ? await takeKeptIndex(engine, dir, base) : await releaseKeptIndex(dir);
+    const snapshot = lines.collect && incremental && base !== undefined ? base : undefined;
     if (warm !== undefined) {
       index = warm;
       await timers.time('read', () => warm.rebase(paths.workDir));
@@ -331,9 +333,17 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
       // Opened first, with its graph loading on a pool worker while this
       // thread reads the known lines and the input; whatever needs the
       // graph waits for it, and the job checks at the end that it loaded.
-      index = progress.version === null ? await engine.createIndex({ dir: paths.workDir, ...params }) : await engine.openIndex(paths.workDir, { hugePages: false, lazyGraph: true });
+      // With known lines, the doc store is decoded only once the changed
+      // records' inserts are running on the pool (lazyDocs): records read
+      // before then are compared with the index when they are upserted.
+      index =
+        progress.version === null
+          ? await engine.createIndex({ dir: paths.workDir, ...params })
+          : await engine.openIndex(paths.workDir, { hugePages: false, lazyGraph: true, lazyDocs: snapshot !== undefined && hasLineSnapshot(snapshot) });
     }
-    if (lines.collect && incremental && base !== undefined) lines.known = await timers.time('read', () => readLineSnapshot(base, linesKey));
+    if (snapshot !== undefined) lines.known = await timers.time('read', () => readLineSnapshot(snapshot, linesKey));
+    // Without known lines every record is compared with the doc store as it is read.
+    if (lines.known === null) await timers.time('read', () => index?.loadDocs());
     errors = new ErrorsFile(paths.errors, progress.errorsBytes);
     const run = new JobRun(spec, engine, index, cache, errors, timers, paths, fingerprint, progress, incremental, format, file, lines);
     const outcome = await run.execute(started).finally(async () => {
@@ -601,6 +611,10 @@ class JobRun {
    * each in line order; merged at the end.
    */
   readonly #keptLines = { unchanged: new KeptLines(), upserted: new KeptLines() };
+  /** Lines of the items waiting or being upserted that were read before the doc store was decoded (lazyDocs). */
+  readonly #heldUnknown = new Set<number>();
+  /** Ids of such items that failed before the index was asked about them: resolved before the deletions. */
+  #unresolved: string[] = [];
   /** Line digests of the items waiting or being upserted, by line. */
   readonly #pendingDigests = new Map<number, Uint8Array>();
 
@@ -679,7 +693,7 @@ class JobRun {
           } else if (record.at.item <= resumeItem) {
             if (record.state === 'ok') {
               const r = readId(record.value, spec.fields.id);
-              const held = r.id !== null && this.#incremental && this.#index.get(r.id) !== undefined;
+              const held = r.id !== null && this.#incremental && (!this.#index.docsLoaded || this.#index.get(r.id) !== undefined);
               if (r.id !== null && this.#firstLine(r.id, held) === undefined) this.#markRead(r.id, record.line, held);
             }
             continue;
@@ -748,15 +762,27 @@ class JobRun {
           continue;
         }
         // Looked up first: an id the index does not hold is no known line's.
-        const existing = this.#incremental ? this.#index.get(r.id) : undefined;
-        const first = this.#firstLine(r.id, existing !== undefined);
+        // Before the doc store is decoded (lazyDocs) that is not known yet:
+        // the record is compared with the index when it is upserted.
+        let docs = !this.#incremental || this.#index.docsLoaded;
+        // Only a changed line in its known place, or an id no known line
+        // has, is sent on unread: an id whose known line is elsewhere (a
+        // moved line) most likely holds the same record, and is compared
+        // now, so that an unchanged text is not embedded again.
+        if (!docs && !this.#inPlaceOrNew(r.id)) {
+          this.#index.loadDocs();
+          docs = true;
+        }
+        const existing = this.#incremental && docs ? this.#index.get(r.id) : undefined;
+        const held = !docs || existing !== undefined;
+        const first = this.#firstLine(r.id, held);
         if (first !== undefined) {
           failures.push({ line: record.line, id: r.id, code: 'DUPLICATE_ID', reason: `id already appears on line ${first}; the first occurrence is kept` });
           continue;
         }
         if (existing !== undefined) this.#seenInIndex++;
         // The index's own copy of an id it holds: the one just parsed dies young.
-        this.#markRead(existing?.id ?? r.id, record.line, existing !== undefined);
+        this.#markRead(existing?.id ?? r.id, record.line, held);
         const c = toItem(record.value, r.id, record.line, spec.fields, this.#limits, this.#format === 'csv');
         if (c.state === 'failed') {
           failures.push({ line: record.line, id: r.id, code: c.code, reason: c.reason });
@@ -768,6 +794,7 @@ class JobRun {
           continue;
         }
         if (record.state === 'ok' && record.digest !== undefined) this.#pendingDigests.set(c.item.line, record.digest);
+        if (!docs) this.#heldUnknown.add(c.item.line);
         pending.push(c.item);
       }
     });
@@ -779,7 +806,9 @@ class JobRun {
     if (this.#waiting.length >= this.#spec.chunkSize) {
       await this.#drain();
       await this.#flushUpserts(this.#timers);
-    } else if (this.#incremental && this.#waiting.length >= kEagerFlushItems && this.#inflight === null) {
+    } else if (this.#incremental && this.#waiting.length >= kEagerFlushItems && this.#inflight === null && this.#index.docsLoaded) {
+      // (Held back while the doc store is not decoded: the flush after the
+      // reading decodes it while the pool inserts everything gathered.)
       // A reindex finds few changed records per chunk: they are embedded and
       // upserted on the pool while this thread goes on reading and diffing.
       const flush = this.#flushUpserts(this.#overlapped);
@@ -833,6 +862,14 @@ class JobRun {
     if (knownFirst === null) throw new Error('a run of known lines in a job without known lines');
     for (let k = 0; k < lines; k++) if (knownFirst[run.position + k] === 0) knownFirst[run.position + k] = run.line + k;
     this.#nextKnown = run.position + lines;
+  }
+
+  /** Whether an id's known line is where the next line was expected, or no known line has it. */
+  #inPlaceOrNew(id: string): boolean {
+    const known = this.#lines.known;
+    if (known === null) return false;
+    const at = known.positionOf(id, this.#nextKnown);
+    return at === undefined || known.isNear(at, this.#nextKnown);
   }
 
   /**
@@ -920,13 +957,15 @@ class JobRun {
     }
     const vectors = await this.#vectors(pending, failures, timers);
     const items: IndexItem[] = [];
-    const existed: boolean[] = [];
     const lines: number[] = [];
     for (const item of pending) {
       const vector = vectors.get(item.hash);
-      if (vector === undefined) continue;
+      if (vector === undefined) {
+        // Failed (embedding): whether the index holds its id is worked out before the deletions.
+        if (this.#heldUnknown.delete(item.line)) this.#unresolved.push(item.id);
+        continue;
+      }
       items.push({ id: item.id, vector, hash: item.hash, namespace: item.namespace, metadata: item.metadata });
-      existed.push(this.#index.get(item.id) !== undefined);
       lines.push(item.line);
     }
     if (items.length === 0) {
@@ -934,15 +973,28 @@ class JobRun {
       this.#writeFailures(failures);
       return;
     }
-    const outcomes = await timers.time('insert', () => this.#index.upsert(items, this.#spec.signal !== undefined ? { signal: this.#spec.signal } : {}));
+    // Unchanged records are left as they are: read before the doc store
+    // was decoded, they were not compared with it then.
+    const options = { skipUnchanged: true, ...(this.#spec.signal !== undefined ? { signal: this.#spec.signal } : {}) };
+    const outcomes = await timers.time('insert', () => this.#index.upsert(items, options));
     outcomes.forEach((o, i) => {
-      const digest = this.#pendingDigests.get(lines[i] ?? 0);
-      if (o.state === 'ok') {
-        if (existed[i] === true) this.counts.updated++;
+      const line = lines[i] ?? 0;
+      const digest = this.#pendingDigests.get(line);
+      const unknown = this.#heldUnknown.delete(line);
+      if (o.state !== 'ok') {
+        if (unknown) this.#unresolved.push(items[i]?.id ?? '');
+        failures.push({ line, id: items[i]?.id ?? '', code: o.code, reason: o.reason });
+        return;
+      }
+      if (unknown && o.change !== 'added') this.#seenInIndex++;
+      if (o.change === 'unchanged') this.counts.unchanged++;
+      else {
+        if (o.change === 'updated') this.counts.updated++;
         else this.counts.added++;
         this.#dirty = true;
-        if (digest !== undefined) this.#keptLines.upserted.push(lines[i] ?? 0, digest, items[i]?.id ?? '');
-      } else failures.push({ line: lines[i] ?? 0, id: items[i]?.id ?? '', code: o.code, reason: o.reason });
+      }
+      // Kept lines, in line order (the flushes are): upserted or found unchanged only now.
+      if (digest !== undefined) this.#keptLines.upserted.push(line, digest, items[i]?.id ?? '');
     });
     for (const item of pending) this.#pendingDigests.delete(item.line);
     this.#writeFailures(failures);
@@ -1003,6 +1055,9 @@ class JobRun {
   }
 
   async #deleteMissing(): Promise<void> {
+    // Ids of records that failed before the index was asked about them.
+    for (const id of this.#unresolved) if (this.#index.get(id) !== undefined) this.#seenInIndex++;
+    this.#unresolved = [];
     // Every id the index holds was either there when it was first read, or
     // added by this run: when those account for all of them, none is missing.
     if (this.#committedAtStart === 0 && this.#seenInIndex + this.counts.added === this.#index.count) return;

@@ -271,6 +271,22 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
     batch.push({ state: 'same', line: run.line, position: run.position, count: run.count, at: { item, line: run.line + run.count - 1, offset: run.end } });
     run = null;
   };
+  /**
+   * The line just read is the known line at `position`: it extends the run
+   * (the caller ended a run it does not continue) or starts one. A known
+   * line is a record (it was one when it became known): it takes its item
+   * number without being parsed.
+   */
+  const continuesRun = (position: number): boolean => run !== null && position === run.position + run.count;
+  const sameLine = (position: number, end: number): void => {
+    if (run !== null && continuesRun(position)) {
+      run.count++;
+      run.end = end;
+    } else run = { line, position, count: 1, end };
+    item++;
+  };
+  const oneDigest32 = new Int32Array(kLineDigestBytes / 4);
+  const oneDigest = new Uint8Array(oneDigest32.buffer);
   const parse = (text: string, end: number, digest: Uint8Array | undefined): SourceRecord | undefined => {
     if (text.length === 0 || (text.charCodeAt(0) !== 0x7b && text.trim() === '')) return undefined;
     return parseJsonlText(text, line, at(end), digest);
@@ -284,13 +300,23 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
     tooLarge = false;
     if (large) return { state: 'failed', line, code: 'TOO_LARGE', reason: `line is over ${max} bytes`, at: at(end) };
     const n = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
+    const digest = digests ? lineDigest(bytes.subarray(0, n)) : undefined;
+    if (digest !== undefined && known !== undefined) {
+      // A line read across reads (or the first) may be known too.
+      oneDigest.set(digest);
+      const position = known.find(oneDigest32, 0);
+      if (position >= 0) {
+        sameLine(position, end);
+        return undefined;
+      }
+    }
     let text: string;
     try {
       text = decoder.decode(bytes.subarray(0, n));
     } catch {
       return { state: 'failed', line, code: 'INVALID_UTF8', reason: 'line is not valid UTF-8', at: at(end) };
     }
-    return parse(text, end, digests ? lineDigest(bytes.subarray(0, n)) : undefined);
+    return parse(text, end, digest);
   };
   for await (let chunk of chunks(path, options.signal)) {
     if (firstChunk && startsWithBom(chunk)) {
@@ -332,15 +358,8 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
         else {
           const position = known === undefined ? -1 : known.find(blockDigests32, d);
           if (position >= 0) {
-            // A known line is a record (it was one when it became known): it takes its item number without being parsed.
-            if (run !== null && position === run.position + run.count) {
-              run.count++;
-              run.end = offset;
-            } else {
-              endRun(batch);
-              run = { line, position, count: 1, end: offset };
-            }
-            item++;
+            if (!continuesRun(position)) endRun(batch);
+            sameLine(position, offset);
             start = nl + 1;
             continue;
           }
@@ -367,8 +386,11 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
     if (batch.length > 0) yield batch;
   }
   if (length > 0 || tooLarge) {
+    const tail: KnownSourceRecord[] = [];
     const r = finish(offset);
-    if (r !== undefined) yield [r];
+    if (r !== undefined) tail.push(r);
+    endRun(tail);
+    if (tail.length > 0) yield tail;
   }
 
   function add(bytes: Uint8Array): void {

@@ -339,6 +339,17 @@ export class KnownLines implements KnownLineLookup {
   }
 
   /**
+   * Whether a known place is in the window {@link KnownLines.positionOf}
+   * searches first around `near`.
+   * @param position - a known place.
+   * @param near - where a line is expected.
+   * @returns true when it is.
+   */
+  isNear(position: number, near: number): boolean {
+    return position >= near - kLookBehind && position < near + kLookAhead;
+  }
+
+  /**
    * The place of the known line of an id: looked for around `near` first
    * (a changed line usually replaces the known line where it was
    * expected), then in a map built on the first such miss.
@@ -390,6 +401,16 @@ export class KnownLines implements KnownLineLookup {
     for (let k = 0; k < 8; k++) if (digests[a + k] !== known[b + k]) return false;
     return true;
   }
+}
+
+/**
+ * Whether a published version names a line snapshot (not read or checked).
+ * @param version - the version's manifest.
+ * @returns true when its manifest has an `extra.job.lines` entry.
+ */
+export function hasLineSnapshot(version: { manifest: IndexManifest }): boolean {
+  const job = version.manifest.extra.job as { lines?: Partial<LineSnapshotEntry> } | undefined;
+  return job?.lines?.file === kLineSnapshotFile;
 }
 
 /**
