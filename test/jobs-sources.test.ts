@@ -163,4 +163,43 @@ describe('JSONL source', () => {
     expect(() => native(chunk, 0, chunk.length + 1, digests, ends)).toThrow(/to/);
     expect(() => native(chunk, 0, 1, digests, new Uint32Array(4) as unknown as Int32Array)).toThrow(/ends must be a/);
   });
+
+  test('known lines are matched a block at a time natively exactly as one at a time in JS, moved lines and lines after a removed block included', () => {
+    const digestOf = (i: number): Buffer => createHash('sha256').update(`line ${i}`).digest();
+    const knownCount = 3000;
+    const ids = Array.from({ length: knownCount }, (_, i) => `id${i}`);
+    const digests = Buffer.concat(ids.map((_, i) => digestOf(i)));
+    // Read: known lines with gaps (removed), repeats, lines moved a little and far, and new ones.
+    const read: number[] = [];
+    for (let i = 0; i < knownCount; i++) {
+      if (i % 97 === 3) continue;
+      if (i % 101 === 5) read.push(-i);
+      read.push(i);
+      if (i % 89 === 7) read.push(i);
+      if (i % 211 === 9) read.push((i + 5) % knownCount, (i + 1500) % knownCount);
+    }
+    const block = new Int32Array(read.length * 8);
+    new Uint8Array(block.buffer).set(Buffer.concat(read.map((i) => (i < 0 ? createHash('sha256').update(`new ${i}`).digest() : digestOf(i)))));
+    const match = (native: boolean): number[] => {
+      const saved = process.env.VECFORGE_NATIVE;
+      if (!native) process.env.VECFORGE_NATIVE = '0';
+      try {
+        const known = new KnownLines(digests, ids);
+        const positions = new Int32Array(read.length);
+        // In two blocks, then one line at a time, as the reader may.
+        known.findBlock(block, 1000, positions);
+        known.findBlock(block.subarray(8000), read.length - 1500, positions.subarray(1000));
+        for (let i = read.length - 500; i < read.length; i++) positions[i] = known.find(block, i);
+        return [...positions];
+      } finally {
+        if (saved === undefined) delete process.env.VECFORGE_NATIVE;
+        else process.env.VECFORGE_NATIVE = saved;
+      }
+    };
+    const js = match(false);
+    expect(match(true)).toEqual(js);
+    // Every known line is found at its own place, near or moved far; new ones are misses.
+    expect(js).toEqual(read.map((i) => (i < 0 ? -1 : i)));
+  });
 });
+

@@ -328,6 +328,7 @@ interface NativeHnswAddon {
   openHandles(): number;
   projectRows(rows: Float32Array, mean: Float32Array, weights: Float32Array, out: Float32Array, normalize: boolean): Float32Array;
   lineDigests?(chunk: Uint8Array, from: number, to: number, digests: Uint8Array, ends: Int32Array): number;
+  matchDigests?(known: Int32Array, cursor: Int32Array, digests: Int32Array, count: number, positions: Int32Array, table: Int32Array): void;
 }
 
 const kAddonRelativePath = path.join('build', 'Release', 'vecforge_hnsw.node');
@@ -529,4 +530,28 @@ export function loadNativeLineDigests(): NativeLineDigests | undefined {
   }
   gLineDigests = fn;
   return fn;
+}
+
+/**
+ * The addon's digest matcher: for each of `count` digests (8 int32s each),
+ * in order, the place of the equal known digest, looked for first at
+ * `cursor[0]` (the next expected place), then in the window from
+ * `cursor[0] - cursor[1]` up to `cursor[0] + cursor[2]`, then in `table`
+ * (open addressing on a digest's first int32; slots hold place + 1, 0 is
+ * empty; a power-of-two length); -1 when not found (the expected place
+ * then moves on by one). Updates `cursor[0]`.
+ */
+export type NativeMatchDigests = (known: Int32Array, cursor: Int32Array, digests: Int32Array, count: number, positions: Int32Array, table: Int32Array) => void;
+
+/**
+ * The native digest matcher, when the addon is built, loads and exports
+ * it, and `VECFORGE_NATIVE` is not `0`.
+ * @returns the matcher, or undefined (callers then compare in JS).
+ */
+export function loadNativeMatchDigests(): NativeMatchDigests | undefined {
+  if (process.env['VECFORGE_NATIVE'] === '0') return undefined;
+  const state = loadAddon();
+  if (!state.ok || typeof state.addon.matchDigests !== 'function') return undefined;
+  const addon = state.addon;
+  return (known, cursor, digests, count, positions, table) => (addon.matchDigests as NativeMatchDigests)(known, cursor, digests, count, positions, table);
 }

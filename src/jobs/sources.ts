@@ -73,6 +73,13 @@ export interface KnownLineLookup {
    * @returns the known line's place, or -1.
    */
   find(digests: Int32Array, at: number): number;
+  /**
+   * `find` for each of the first `count` digests, in order.
+   * @param digests - line digests, 8 int32s each.
+   * @param count - how many.
+   * @param positions - receives each one's place, or -1.
+   */
+  findBlock(digests: Int32Array, count: number, positions: Int32Array): void;
 }
 
 /** Options of {@link readFileRecords}. */
@@ -262,6 +269,7 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
   const blockDigests = digests ? new Uint8Array(kDigestBlockLines * kLineDigestBytes) : new Uint8Array(0);
   const blockDigests32 = new Int32Array(blockDigests.buffer);
   const blockEnds = new Int32Array(digests ? kDigestBlockLines : 0);
+  const blockPositions = new Int32Array(known !== undefined ? kDigestBlockLines : 0);
   let blockAt = 0;
   let blockCount = 0;
   /** The run of known lines being gathered: its last line is the last line read. */
@@ -346,6 +354,7 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
           if (blockAt === blockCount) {
             blockCount = hashLines(chunk, start, lastNl + 1, blockDigests, blockEnds);
             blockAt = 0;
+            known?.findBlock(blockDigests32, blockCount, blockPositions);
           }
           d = blockAt++;
           if (blockEnds[d] !== nl) throw new Error(`line digests out of step at line ${line}`);
@@ -356,7 +365,7 @@ async function* readJsonl(path: string, options: ReadFileOptions): AsyncGenerato
           r = { state: 'failed', line, code: 'TOO_LARGE', reason: `line is over ${max} bytes`, at: at(offset) };
         } else if (!digests) r = parse(withoutBom(chunk.toString('utf8', start, e)), offset, undefined);
         else {
-          const position = known === undefined ? -1 : known.find(blockDigests32, d);
+          const position = known === undefined ? -1 : (blockPositions[d] ?? -1);
           if (position >= 0) {
             if (!continuesRun(position)) endRun(batch);
             sameLine(position, offset);

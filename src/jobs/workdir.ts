@@ -27,6 +27,7 @@ import { VecforgeError } from '../errors.js';
 import { currentVersion, nextVersionDir, publishVersion, type IndexManifest } from '../index/persist.js';
 import { writeFileAtomicSync } from '../store/atomic.js';
 import { kLineDigestBytes, type KnownLineLookup, type RecordPosition } from './sources.js';
+import { loadNativeMatchDigests } from '../index/hnsw-native.js';
 
 /** Bumped whenever checkpoint.json changes shape. */
 export const kCheckpointFormatVersion = 1;
@@ -292,14 +293,20 @@ export function encodeLineSnapshot(lines: LineSnapshot): Buffer {
  * The lines of a snapshot, looked up in input order: a reindex reads its
  * input mostly as the last job did, so each line is first compared with
  * the few known lines around where the previous one was found (eight
- * int32 comparisons each). A line found nowhere near is read in full.
+ * int32 comparisons each), then looked up among all of them (a table by
+ * the digest's first int32), so a moved line, or the lines after a removed
+ * block, are found too. A line found nowhere is read in full.
  */
 export class KnownLines implements KnownLineLookup {
   readonly #digests: Uint8Array;
   /** The same bytes as int32s (a copy, aligned), 8 per digest. */
   readonly #digests32: Int32Array;
   readonly #ids: readonly string[];
-  #next = 0;
+  /** Where the next line is expected, and the window around it: [next, behind, ahead]. */
+  readonly #cursor = new Int32Array([0, kLookBehind, kLookAhead]);
+  readonly #match = loadNativeMatchDigests();
+  /** Every known digest by its first int32 (see {@link KnownLines.find}); built on first use. */
+  #table: Int32Array | null = null;
   #positions: Map<string, number> | null = null;
 
   /**
@@ -379,18 +386,61 @@ export class KnownLines implements KnownLineLookup {
    */
   find(digests: Int32Array, at: number): number {
     const n = this.#ids.length;
-    const from = Math.max(0, this.#next - kLookBehind);
-    const to = Math.min(n, this.#next + kLookAhead);
+    const next = this.#cursor[0] ?? 0;
+    const from = Math.max(0, next - kLookBehind);
+    const to = Math.min(n, next + kLookAhead);
     // The expected position first, then the rest of the window.
-    let found = this.#next < n && this.#same(digests, at, this.#next) ? this.#next : -1;
+    let found = next < n && this.#same(digests, at, next) ? next : -1;
     for (let j = from; found < 0 && j < to; j++) if (this.#same(digests, at, j)) found = j;
     if (found < 0) {
-      // Most likely a changed line: its old version was the expected one.
-      this.#next++;
-      return -1;
+      // Anywhere else: a line moved, or the first after lines removed or added.
+      const table = this.#digestTable();
+      const mask = table.length - 1;
+      for (let h = (digests[at * 8] ?? 0) & mask; found < 0 && (table[h] ?? 0) !== 0; h = (h + 1) & mask) {
+        const place = (table[h] ?? 0) - 1;
+        if (this.#same(digests, at, place)) found = place;
+      }
     }
-    this.#next = found + 1;
+    // Not found: most likely a changed line, whose old version was the expected one.
+    this.#cursor[0] = found < 0 ? next + 1 : found + 1;
     return found;
+  }
+
+  /**
+   * {@link KnownLines.find} for each of the first `count` digests, in
+   * order (natively where the addon allows).
+   * @param digests - line digests, 8 int32s each.
+   * @param count - how many.
+   * @param positions - receives each one's place, or -1.
+   */
+  findBlock(digests: Int32Array, count: number, positions: Int32Array): void {
+    if (this.#match !== undefined) {
+      this.#match(this.#digests32, this.#cursor, digests, count, positions, this.#digestTable());
+      return;
+    }
+    for (let i = 0; i < count; i++) positions[i] = this.find(digests, i);
+  }
+
+  /**
+   * The known digests by their first int32: open addressing, slots hold
+   * place + 1 (0: empty), at most half full.
+   * @returns the table.
+   */
+  #digestTable(): Int32Array {
+    if (this.#table !== null) return this.#table;
+    const n = this.#ids.length;
+    let size = 2;
+    while (size < 2 * n) size *= 2;
+    const table = new Int32Array(size);
+    const mask = size - 1;
+    const known = this.#digests32;
+    for (let place = 0; place < n; place++) {
+      let h = (known[place * 8] ?? 0) & mask;
+      while ((table[h] ?? 0) !== 0) h = (h + 1) & mask;
+      table[h] = place + 1;
+    }
+    this.#table = table;
+    return table;
   }
 
   /** Whether digest `at` of `digests` is the known line `position`'s. */
