@@ -219,7 +219,7 @@ describe('persistence is crash-safe and checked', () => {
     const manifestPath = join(currentVersion(dir)?.path ?? '', 'manifest.json');
     const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, unknown>;
     writeFileSync(manifestPath, JSON.stringify({ ...manifest, formatVersion: 99 }));
-    await expect(engine2.openIndex(dir)).rejects.toMatchObject({ code: 'ERR_INDEX_VERSION', message: `index ${dir} has format version 99; this vecforge reads up to 1: upgrade vecforge` });
+    await expect(engine2.openIndex(dir)).rejects.toMatchObject({ code: 'ERR_INDEX_VERSION', message: `index ${dir} has format version 99; this vecforge reads up to 2: upgrade vecforge` });
     writeFileSync(manifestPath, JSON.stringify({ ...manifest, dims: 50, model: null }));
     await expect(engine2.openIndex(dir)).rejects.toMatchObject({ code: 'ERR_INDEX_CORRUPT' });
   });

@@ -236,7 +236,8 @@ describe('doc store segments', () => {
     await index.save();
     await index.close();
 
-    // Rewrites the version's doc store in layout 2, and its manifest entry.
+    // Rewrites the version's doc store in layout 2, and its manifest entry,
+    // as index format version 1 (before layout 3) had them.
     const current = readFileSync(join(dir, 'current'), 'utf8').trim();
     const version = join(dir, 'versions', current);
     const docsPath = join(version, 'docs.lmdb');
@@ -247,8 +248,10 @@ describe('doc store segments', () => {
     rmSync(`${docsPath}-lock`, { force: true });
     writeLayout2(docsPath, Array.from(docs), new Set(records.keys()));
     const manifestPath = join(version, 'manifest.json');
-    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { files: Record<string, unknown> };
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { files: Record<string, unknown>; formatVersion: number };
+    expect(manifest.formatVersion).toBe(2);
     manifest.files['docs.lmdb'] = hashFile(docsPath);
+    manifest.formatVersion = 1;
     writeFileSync(manifestPath, JSON.stringify(manifest));
     expect(layoutOf(docsPath)).toBe(2);
 
@@ -271,8 +274,10 @@ describe('doc store segments', () => {
     await old.close();
 
     const again = await engine.openIndex(dir);
-    const saved = join(dir, 'versions', readFileSync(join(dir, 'current'), 'utf8').trim(), 'docs.lmdb');
+    const savedVersion = join(dir, 'versions', readFileSync(join(dir, 'current'), 'utf8').trim());
+    const saved = join(savedVersion, 'docs.lmdb');
     expect(layoutOf(saved)).toBe(3);
+    expect((JSON.parse(readFileSync(join(savedVersion, 'manifest.json'), 'utf8')) as { formatVersion: number }).formatVersion).toBe(2);
     expect(new Map(again.ids().map((id) => [id, again.get(id)]))).toEqual(expected);
     expect(again.stats().namespaces).toEqual({ a: 1666, b: 1667, c: 1665 });
     expect(again.stats().namespaces).toEqual(counts());

@@ -14,8 +14,14 @@ import { join } from 'node:path';
 import { VecforgeError } from '../errors.js';
 import { writeFileAtomicSync } from '../store/atomic.js';
 
-/** The index format this build writes and reads. */
-export const kIndexFormatVersion = 1;
+/**
+ * The index format this build writes, and the newest it reads: 2 since the
+ * doc store's column segments (layout 3), which a build that reads only
+ * version 1 would misread; such a build refuses a version 2 index with
+ * ERR_INDEX_VERSION instead. Version 1 indexes are read, and the next save
+ * converts them.
+ */
+export const kIndexFormatVersion = 2;
 /** Versions kept after a save (the newest and the one before). */
 export const kKeptVersions = 2;
 
