@@ -1009,33 +1009,48 @@ Napi::Value Save(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The arguments after the source that load, loadBuffer and loadFile share:
+// (space, dims, maxElements?, allowReplaceDeleted?, hugePages?) at 1..5.
+struct LoadArgs {
+  SpaceKind kind;
+  size_t dims;
+  size_t max_elements;  // 0: the file's
+  bool allow_replace;
+  bool huge_pages;
+};
+
+LoadArgs ArgLoad(const Napi::CallbackInfo& info) {
+  LoadArgs a{};
+  a.kind = ArgSpace(info, 1);
+  a.dims = static_cast<size_t>(ArgInt(info, 2, "dims", 1, kMaxDims));
+  if (!info[3].IsUndefined()) a.max_elements = static_cast<size_t>(ArgInt(info, 3, "maxElements", 0, kMaxU32));
+  a.allow_replace = ArgBool(info, 4, "allowReplaceDeleted", false);
+  a.huge_pages = ArgBool(info, 5, "hugePages", true);
+  return a;
+}
+
 // load(path, space, dims, maxElements?, allowReplaceDeleted?, hugePages?) -> handle
 Napi::Value Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = ArgString(info, 0, "path");
-  SpaceKind kind = ArgSpace(info, 1);
-  auto dims = static_cast<size_t>(ArgInt(info, 2, "dims", 1, kMaxDims));
-  size_t max_elements = 0;
-  if (!info[3].IsUndefined()) max_elements = static_cast<size_t>(ArgInt(info, 3, "maxElements", 0, kMaxU32));
-  bool allow_replace = ArgBool(info, 4, "allowReplaceDeleted", false);
-  bool huge_pages = ArgBool(info, 5, "hugePages", true);
+  const LoadArgs args = ArgLoad(info);
   {
     std::ifstream probe(path, std::ios::binary);
     if (!probe.is_open()) throw Napi::Error::New(env, "cannot open '" + path + "' for reading");
   }
   auto g = std::make_shared<Graph>();
-  g->kind = kind;
-  g->dims = dims;
-  g->allowReplaceDeleted = allow_replace;
-  g->space = MakeSpace(kind, dims);
-  g->index = std::make_unique<hnswlib::HierarchicalNSW<float>>(g->space.get(), path, false, max_elements,
-                                                                allow_replace);
-  if (huge_pages) HugePagesForLoaded(*g->index);
+  g->kind = args.kind;
+  g->dims = args.dims;
+  g->allowReplaceDeleted = args.allow_replace;
+  g->space = MakeSpace(args.kind, args.dims);
+  g->index = std::make_unique<hnswlib::HierarchicalNSW<float>>(g->space.get(), path, false, args.max_elements,
+                                                                args.allow_replace);
+  if (args.huge_pages) HugePagesForLoaded(*g->index);
   g->capacity = g->index->max_elements_;
   // The file stores its vector size but hnswlib trusts the caller's space.
   size_t file_vector_bytes = g->index->label_offset_ - g->index->offsetData_;
-  if (file_vector_bytes != dims * sizeof(float)) {
-    ThrowRange(env, "dims (" + std::to_string(dims) + ") does not match the graph file '" + path + "' (" +
+  if (file_vector_bytes != args.dims * sizeof(float)) {
+    ThrowRange(env, "dims (" + std::to_string(args.dims) + ") does not match the graph file '" + path + "' (" +
                         std::to_string(file_vector_bytes / sizeof(float)) + " dims)");
   }
   return Napi::Number::New(env, Register(std::move(g)));
@@ -1242,22 +1257,17 @@ uint32_t BuildGraph(Napi::Env env, const GraphHeader& h, char* level0, const uin
 Napi::Value LoadBuffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto bytes = ArgTyped<uint8_t>(info, 0, "bytes", napi_uint8_array);
-  SpaceKind kind = ArgSpace(info, 1);
-  auto dims = static_cast<size_t>(ArgInt(info, 2, "dims", 1, kMaxDims));
-  size_t wanted = 0;
-  if (!info[3].IsUndefined()) wanted = static_cast<size_t>(ArgInt(info, 3, "maxElements", 0, kMaxU32));
-  bool allow_replace = ArgBool(info, 4, "allowReplaceDeleted", false);
-  bool huge_pages = ArgBool(info, 5, "hugePages", true);
-  const GraphHeader h = ReadGraphHeader(env, bytes.data, bytes.length, dims);
+  const LoadArgs args = ArgLoad(info);
+  const GraphHeader h = ReadGraphHeader(env, bytes.data, bytes.length, args.dims);
   const size_t level0_bytes = h.count * h.size_data_per_element;
   if ((bytes.length - kGraphHeaderBytes) / h.size_data_per_element < h.count) ThrowCorrupt(env, "the level-0 block is cut short");
   const uint8_t* level0 = bytes.data + kGraphHeaderBytes;
   const uint8_t* tail = level0 + level0_bytes;
   CheckGraphBody(env, h, level0, tail, bytes.length - kGraphHeaderBytes - level0_bytes);
-  const size_t max_elements = wanted < h.count ? h.max_elements : wanted;
-  char* memory = AllocLevel0(env, max_elements * h.size_data_per_element, huge_pages);
+  const size_t max_elements = args.max_elements < h.count ? h.max_elements : args.max_elements;
+  char* memory = AllocLevel0(env, max_elements * h.size_data_per_element, args.huge_pages);
   std::memcpy(memory, level0, level0_bytes);
-  return Napi::Number::New(env, BuildGraph(env, h, memory, tail, kind, dims, max_elements, allow_replace));
+  return Napi::Number::New(env, BuildGraph(env, h, memory, tail, args.kind, args.dims, max_elements, args.allow_replace));
 }
 
 #if defined(VECFORGE_SHA256_SYMBOLS) && defined(VECFORGE_POSIX_FILES)
@@ -1294,12 +1304,7 @@ Napi::Value LoadFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!HaveSha256()) ThrowRange(env, "loadFile: this Node build exports no SHA256_Init/Update/Final");
   std::string path = ArgString(info, 0, "path");
-  SpaceKind kind = ArgSpace(info, 1);
-  auto dims = static_cast<size_t>(ArgInt(info, 2, "dims", 1, kMaxDims));
-  size_t wanted = 0;
-  if (!info[3].IsUndefined()) wanted = static_cast<size_t>(ArgInt(info, 3, "maxElements", 0, kMaxU32));
-  bool allow_replace = ArgBool(info, 4, "allowReplaceDeleted", false);
-  bool huge_pages = ArgBool(info, 5, "hugePages", true);
+  const LoadArgs args = ArgLoad(info);
   std::string expect;
   if (!info[6].IsUndefined()) expect = ArgString(info, 6, "sha256");
   FdCloser file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
@@ -1318,7 +1323,7 @@ Napi::Value LoadFile(const Napi::CallbackInfo& info) {
   std::string header_error;
   if (head_ok) {
     try {
-      h = ReadGraphHeader(env, head, kGraphHeaderBytes, dims);
+      h = ReadGraphHeader(env, head, kGraphHeaderBytes, args.dims);
       level0_bytes = h.count * h.size_data_per_element;
       shaped = (length - kGraphHeaderBytes) / h.size_data_per_element >= h.count;
     } catch (const Napi::Error& e) {
@@ -1326,8 +1331,8 @@ Napi::Value LoadFile(const Napi::CallbackInfo& info) {
       header_error = e.Message();  // with a checksum to compare, a mismatch is reported first
     }
   }
-  const size_t max_elements = !shaped ? 0 : (wanted < h.count ? h.max_elements : wanted);
-  char* memory = shaped ? AllocLevel0(env, max_elements * h.size_data_per_element, huge_pages) : nullptr;
+  const size_t max_elements = !shaped ? 0 : (args.max_elements < h.count ? h.max_elements : args.max_elements);
+  char* memory = shaped ? AllocLevel0(env, max_elements * h.size_data_per_element, args.huge_pages) : nullptr;
   std::unique_ptr<char, decltype(&std::free)> owned(memory, &std::free);
   std::vector<uint8_t> rest(shaped ? length - kGraphHeaderBytes - level0_bytes : (head_ok ? length - kGraphHeaderBytes : 0));
   bool read_ok = true;
@@ -1353,7 +1358,7 @@ Napi::Value LoadFile(const Napi::CallbackInfo& info) {
   if (!read_ok) throw Napi::Error::New(env, "reading '" + path + "' failed or ended early");
   if (!shaped) ThrowCorrupt(env, "the level-0 block is cut short");
   CheckGraphBody(env, h, reinterpret_cast<const uint8_t*>(memory), rest.data(), rest.size());
-  result.Set("handle", Napi::Number::New(env, BuildGraph(env, h, owned.release(), rest.data(), kind, dims, max_elements, allow_replace)));
+  result.Set("handle", Napi::Number::New(env, BuildGraph(env, h, owned.release(), rest.data(), args.kind, args.dims, max_elements, args.allow_replace)));
   return result;
 }
 #else

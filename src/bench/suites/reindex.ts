@@ -185,44 +185,52 @@ export async function runReindexSuite(report: Report, ctx: SuiteContext): Promis
       note: `Reindex: mean of ${measured.length} runs after a warm-up run; each moves the index to a new revision in which the same 1% of texts changed again (never seen by the embedding cache), so every run diffs ${lines.length} documents by content hash, embeds and upserts ${lines.length / kChangeEvery}, and publishes a new version. Bar: ≥ 20×. These runs share the engine of the build, which keeps the index it last published open: a reindex starts from it instead of reopening the version it published (only while that is still the directory's current version, same checksums). The last row: the median of ${colds.length} more reindexes (${colds.map((c) => c.seconds.toFixed(3)).join(', ')} s), each by a new engine that verifies, loads and decodes the index from disk as a new process does.`,
     });
     if (r !== undefined) {
-      const rs = r.stages;
-      const rTotal = r.seconds * 1000;
-      report.table({
-        suite: 'reindex',
-        title: 'where a 1% reindex spends its time',
-        columns: ['stage', 'ms', '% of reindex'],
-        rows: [
-          ['read + diff (the SHA-256 of each line compared with the lines of the last published version; lines not found there parsed, hashed, compared with the doc store)', rs.readMs, (100 * rs.readMs) / rTotal],
-          ['embed', rs.embedMs, (100 * rs.embedMs) / rTotal],
-          ['embedding cache', rs.cacheMs, (100 * rs.cacheMs) / rTotal],
-          ['upsert (fresh slots, old ones marked deleted; the wait for what did not overlap the reading)', rs.insertMs, (100 * rs.insertMs) / rTotal],
-          ['write (graph saved whole, doc store copied plus changes, checksums, publish)', rs.writeMs, (100 * rs.writeMs) / rTotal],
-          ['other (fork; the index the engine published is taken over, its doc store checked, not reopened)', rs.otherMs, (100 * rs.otherMs) / rTotal],
-        ],
-        note: 'The last reindex of the run, by its own stage timers. Changed records are embedded and upserted on the pool while the reading goes on; only the wait for them counts (as upsert).',
-      });
+      stageTable(
+        report,
+        'where a 1% reindex spends its time',
+        r,
+        'other (fork; the index the engine published is taken over, its doc store checked, not reopened)',
+        'The last reindex of the run, by its own stage timers. Changed records are embedded and upserted on the pool while the reading goes on; only the wait for them counts (as upsert).',
+      );
     }
-    {
-      const cs = cold.stages;
-      const cTotal = cold.seconds * 1000;
-      report.table({
-        suite: 'reindex',
-        title: 'where a 1% reindex from disk spends its time',
-        columns: ['stage', 'ms', '% of reindex'],
-        rows: [
-          ['read + diff', cs.readMs, (100 * cs.readMs) / cTotal],
-          ['embed', cs.embedMs, (100 * cs.embedMs) / cTotal],
-          ['embedding cache', cs.cacheMs, (100 * cs.cacheMs) / cTotal],
-          ['upsert (the wait for what did not overlap the reading)', cs.insertMs, (100 * cs.insertMs) / cTotal],
-          ['write (graph saved whole, doc store copied plus changes, checksums, publish)', cs.writeMs, (100 * cs.writeMs) / cTotal],
-          ['other (fork; open: files checked, doc store decoded, while a pool worker reads, checks and loads the graph)', cs.otherMs, (100 * cs.otherMs) / cTotal],
-        ],
-        note: 'The median reindex by a new engine, by its own stage timers.',
-      });
-    }
+    stageTable(
+      report,
+      'where a 1% reindex from disk spends its time',
+      cold,
+      'other (fork; open: files checked, the graph read and loaded on a pool worker while the input is read; the doc store is decoded during the upsert)',
+      'The median reindex by a new engine, by its own stage timers. The upsert after the reading waits for the inserts on the pool and, meanwhile, decodes the doc store.',
+    );
     process.stdout.write(`\nreindex 1% / full build: ${ratio.toFixed(1)}× faster; index opened from disk: ${coldRatio.toFixed(1)}× (bar: 20×)\n`);
   } finally {
     await engine.close();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * The stage table of one reindex, by its own stage timers.
+ * @param report - receives the table.
+ * @param title - its title.
+ * @param job - the reindex.
+ * @param other - the label of the "other" row.
+ * @param note - the note under it.
+ */
+function stageTable(report: Report, title: string, job: JobSummary, other: string, note: string): void {
+  const st = job.stages;
+  const total = job.seconds * 1000;
+  const row = (label: string, ms: number): [string, number, number] => [label, ms, (100 * ms) / total];
+  report.table({
+    suite: 'reindex',
+    title,
+    columns: ['stage', 'ms', '% of reindex'],
+    rows: [
+      row('read + diff (the SHA-256 of each line compared with the lines of the last published version; lines not found there parsed, hashed, compared with the doc store)', st.readMs),
+      row('embed', st.embedMs),
+      row('embedding cache', st.cacheMs),
+      row('upsert (fresh slots, old ones marked deleted; the wait for what did not overlap the reading)', st.insertMs),
+      row('write (graph saved whole, doc store copied plus changes, checksums, publish)', st.writeMs),
+      row(other, st.otherMs),
+    ],
+    note,
+  });
 }
