@@ -9,7 +9,19 @@
   "targets": [
     {
       "target_name": "vecforge_hnsw",
-      "sources": [ "native/hnsw_addon.cc" ],
+      "sources": [
+        "native/addon.cc",
+        "native/args.cc",
+        "native/registry.cc",
+        "native/huge_pages.cc",
+        "native/hnsw_ops.cc",
+        "native/hnsw_search.cc",
+        "native/graph_io.cc",
+        "native/graph_format.cc",
+        "native/sha256.cc",
+        "native/line_digests.cc",
+        "native/project_rows.cc"
+      ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!(node -p \"require('path').join(path.dirname(require.resolve('hnswlib-node/package.json')),'src')\")"
