@@ -9,8 +9,8 @@
 // Order: one build with VECFORGE_MARCH=native (binding.gyp turns it into
 // -march=native), then, if that fails (a compiler without -march=native, or
 // a cross build), one without any -march. If both fail this prints a warning
-// and exits 0, so `npm ci` still succeeds: src/index/hnsw-native.ts then
-// reports the addon as unavailable and the loader falls back to hnswlib-node.
+// and exits 0, so `npm ci` still succeeds: src/native/addon.ts then
+// reports the addon as unavailable and the index falls back to hnswlib-node.
 //
 // node-gyp is looked up as: $npm_config_node_gyp (set by npm in lifecycle
 // scripts), npm's bundled copy next to process.execPath, then `node-gyp` on
