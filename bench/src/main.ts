@@ -1,6 +1,7 @@
 /**
  * The benchmark runner behind `npm run bench -- [suite ...] [--quick]
- * [--report DIR]` and `vecforge bench`: runs suites and writes report.md,
+ * [--report DIR]`, the `vecforge-bench` bin and `vecforge bench` (a launcher
+ * that runs this file): runs suites and writes report.md,
  * report.json (+ report.schema.json) and the SVG charts.
  */
 import { availableParallelism } from 'node:os';
@@ -97,19 +98,32 @@ export async function runBench(options: RunBenchOptions): Promise<WrittenReport>
   return out;
 }
 
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: { quick: { type: 'boolean', default: false }, report: { type: 'string' }, suite: { type: 'string' } },
-  });
+/**
+ * The command line of `npm run bench` and the `vecforge-bench` bin:
+ * `[suite ...] [--suite NAMES] [--quick] [--report DIR]`.
+ * @param argv - the arguments after the script name.
+ * @returns the exit status: 0 done, 1 a suite failed, 2 a bad command line or an unknown suite.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
   try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: { quick: { type: 'boolean', default: false }, report: { type: 'string' }, suite: { type: 'string' } },
+    });
     await runBench({
       suites: [...positionals, ...(values.suite !== undefined ? [values.suite] : [])],
       quick: values.quick,
       ...(values.report !== undefined ? { reportDir: values.report } : {}),
     });
+    return 0;
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = error instanceof RangeError ? 2 : 1;
+    // parseArgs throws a TypeError with an ERR_PARSE_ARGS_* code for a bad flag.
+    return error instanceof RangeError || (error instanceof TypeError && String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) ? 2 : 1;
   }
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  process.exitCode = await main(process.argv.slice(2));
 }

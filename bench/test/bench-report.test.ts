@@ -6,7 +6,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { Report, formatNumber, renderMarkdown, toReportFigure } from '../src/report/report.js';
-import { ReportDocumentSchema, parseReportDocument, reportJsonSchema } from '../src/report/schema.js';
+import {
+  FigureConditionsSchema,
+    ReportDocumentSchema,
+  SuiteOutcomeSchema,
+  kReportFormatVersion,
+  kReportSchemaName,
+  parseReportDocument,
+  reportJsonSchema,
+} from '../src/report/schema.js';
 import { checkReportDir } from '../src/report/check.js';
 import { addChartFigures } from './fixtures/bench-figures.js';
 import { tempDir } from './helpers.js';
@@ -82,9 +90,25 @@ describe('report.json', () => {
     expect(() => parseReportDocument({ schema: 'other' })).toThrow(TypeError);
   });
 
-  test('the JSON Schema is generated from the zod schema', () => {
-    expect(reportJsonSchema()).toHaveProperty('type', 'object');
-    expect(ReportDocumentSchema.shape.figures).toBeDefined();
+  test('the JSON Schema is generated from the zod schema', async () => {
+    type JsonSchema = { type?: unknown; properties?: Record<string, JsonSchema>; required?: string[]; items?: JsonSchema; const?: unknown; enum?: unknown; pattern?: unknown };
+    const json = reportJsonSchema() as JsonSchema;
+    const shape = ReportDocumentSchema.shape;
+    // Every top-level field of the zod object, and no other, is a property; the required ones are the non-optional ones.
+    const keys = Object.keys(shape).sort();
+    expect(keys.length).toBeGreaterThan(0);
+    expect(Object.keys(json.properties ?? {}).sort()).toEqual(keys);
+    expect([...(json.required ?? [])].sort()).toEqual(keys.filter((k) => !shape[k as keyof typeof shape].safeParse(undefined).success).sort());
+    // The zod literals and constraints come through, down to nested objects.
+    expect(json.properties?.schema?.const).toBe(kReportSchemaName);
+    expect(json.properties?.version?.const).toBe(kReportFormatVersion);
+    expect(json.properties?.suites?.items?.properties?.state?.enum).toEqual(SuiteOutcomeSchema.shape.state.options);
+    expect(json.properties?.conditions?.properties?.cores?.type).toBe('integer');
+    expect(Object.keys(json.properties?.figures?.items?.properties?.conditions?.properties ?? {}).sort()).toEqual(Object.keys(FigureConditionsSchema.shape).sort());
+    expect(json.properties?.charts?.items?.properties?.file?.pattern).toBe('^[a-z0-9-]+\\.svg$');
+    // And it is the file written next to every report.
+    const written = await new Report({ quick: true }).write(tempDir());
+    expect(JSON.parse(readFileSync(written.schema, 'utf8'))).toEqual(json);
   });
 });
 
