@@ -19,7 +19,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { VecforgeError } from 'vecforge';
-import { benchRoot } from '../paths.js';
+import { benchRoot, repoRoot } from '../paths.js';
 
 /** Options of {@link buildHnswBench}; every field is optional. */
 export interface HnswBenchBuildOptions {
@@ -165,12 +165,14 @@ export function buildMatmulBench(options: HnswBenchBuildOptions = {}): MatmulBen
   const resolved = { ...kDefaultHnswBenchBuildOptions, ...options };
   checkCompiler(resolved.compiler, resolved.verbose);
   const source = path.join('src', 'native', 'matmul.cpp');
-  const blocked = compile({ source, name: 'matmul', extraFlags: [], libs: [] }, resolved);
+  // matmul.cpp includes the addon's own kernel, vecforge's native/sgemm.h.
+  const sgemm = `-I${path.join(repoRoot(), 'native')}`;
+  const blocked = compile({ source, name: 'matmul', extraFlags: [sgemm], libs: [] }, resolved);
   // Debian installs cblas.h under an arch directory that g++ searches; other layouts keep it in openblas/.
   const includes = ['/usr/include/openblas', '/usr/local/include/openblas', '/opt/homebrew/opt/openblas/include'].filter((d) => existsSync(d));
   try {
     const openblas = compile(
-      { source, name: 'matmul-openblas', extraFlags: ['-DHAVE_OPENBLAS', ...includes.map((d) => `-I${d}`)], libs: ['-lopenblas'] },
+      { source, name: 'matmul-openblas', extraFlags: [sgemm, '-DHAVE_OPENBLAS', ...includes.map((d) => `-I${d}`)], libs: ['-lopenblas'] },
       { ...resolved, verbose: false },
     );
     return { blocked, openblas, openblasMissing: undefined };

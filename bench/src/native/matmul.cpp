@@ -2,8 +2,8 @@
 // kernels (PCA projection, covariance) are compared against.
 //
 // Build:
-//   g++ -O3 -march=native -pthread bench/src/native/matmul.cpp -o /tmp/matmul
-//   g++ -O3 -march=native -pthread -DHAVE_OPENBLAS bench/src/native/matmul.cpp -lopenblas -o /tmp/matmul-blas
+//   g++ -O3 -march=native -pthread -Inative bench/src/native/matmul.cpp -o /tmp/matmul
+//   g++ -O3 -march=native -pthread -Inative -DHAVE_OPENBLAS bench/src/native/matmul.cpp -lopenblas -o /tmp/matmul-blas
 //
 // Usage:
 //   matmul M K N reps [threads]
@@ -39,7 +39,8 @@
 #include <thread>
 #include <vector>
 
-#include "../native/sgemm.h"
+// vecforge's native/ is on the include path (-I<repo>/native, set by build.ts).
+#include "sgemm.h"
 
 #ifdef HAVE_OPENBLAS
 #include <cblas.h>
