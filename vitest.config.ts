@@ -2,7 +2,9 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // bench/test: the bench package's tests (it is a workspace); they run
+    // against the built root (vecforge's dist/) like the bench itself.
+    include: ['test/**/*.test.ts', 'bench/test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 300_000,

@@ -142,9 +142,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--quick', 'small data, few iterations (CI smoke run)', false)
     .option('--report <dir>', 'report directory (default: reports/latest)')
     .action(async (flags: { suite: string; quick: boolean; report?: string }) => {
-      const { runBench } = await import('../bench/main.js');
-      await runBench({ suites: [flags.suite], quick: flags.quick, ...(flags.report !== undefined ? { reportDir: flags.report } : {}) });
-      setExit(0);
+      // A launcher only: the benchmarks are the separate @vecforge/bench package.
+      const { runBenchCommand } = await import('./bench-command.js');
+      setExit(runBenchCommand(flags));
     });
 
   return program;

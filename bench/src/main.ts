@@ -1,0 +1,129 @@
+/**
+ * The benchmark runner behind `npm run bench -- [suite ...] [--quick]
+ * [--report DIR]`, the `vecforge-bench` bin and `vecforge bench` (a launcher
+ * that runs this file): runs suites and writes report.md,
+ * report.json (+ report.schema.json) and the SVG charts.
+ */
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Report, type WrittenReport } from './report/report.js';
+import { runBatchSuite } from './suites/batch.js';
+import { runEmbedSuite } from './suites/embed.js';
+import { runExchangeSuite } from './suites/exchange.js';
+import { runIndexSuite } from './suites/index.js';
+import { runPcaSuite } from './suites/pca.js';
+import { runPcaIndexSuite } from './suites/pca-index.js';
+import { runReindexSuite } from './suites/reindex.js';
+import type { SuiteContext, SuiteRunner } from './suites/suite.js';
+import { repoRoot } from './paths.js';
+
+/** Other names of suites: `--suite search` runs the index suite. */
+export const kSuiteAliases: Readonly<Record<string, string>> = Object.freeze({
+  // The search figures (ef sweep with recall@10 and queries/s, single-query
+  // vs native, searchBatch) need the graph the index suite builds, so they
+  // are measured there; `search` names that suite.
+  search: 'index',
+});
+
+/** Suites by name, in the order `all` runs them; one line each. */
+export const kSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
+  embed: runEmbedSuite,
+  batch: runBatchSuite,
+  exchange: runExchangeSuite,
+  index: runIndexSuite,
+  pca: runPcaSuite,
+  'pca-index': runPcaIndexSuite,
+  reindex: runReindexSuite,
+});
+
+/** Options of {@link runBench}. */
+export interface RunBenchOptions {
+  /** Suite names (each may be a comma-separated list); empty or `all` runs every suite. */
+  readonly suites: readonly string[];
+  /** Smaller data and fewer iterations. @default false */
+  readonly quick?: boolean;
+  /** Report directory. @default <package>/reports/latest */
+  readonly reportDir?: string;
+}
+
+/**
+ * Runs suites and writes the report. A suite that throws is recorded as
+ * failed (its figures so far are kept) and the others still run; the
+ * report is written either way, then the failures are thrown.
+ * @param options - suites, quick mode, report directory.
+ * @returns the report paths.
+ * @throws {RangeError} for an unknown suite, naming the known ones.
+ * @throws {AggregateError} after writing the report, when any suite failed (one error per failed suite).
+ */
+export async function runBench(options: RunBenchOptions): Promise<WrittenReport> {
+  // `--suite index,pca` names several suites at once.
+  const named = options.suites
+    .flatMap((s) => s.split(','))
+    .filter((s) => s !== '')
+    .map((s) => kSuiteAliases[s] ?? s);
+  const selected = named.length === 0 || named.includes('all') ? Object.keys(kSuites) : [...new Set(named)];
+  for (const name of selected) {
+    if (kSuites[name] === undefined) {
+      throw new RangeError(`unknown suite "${name}"; known: ${[...Object.keys(kSuites), ...Object.keys(kSuiteAliases)].join(', ')}, all`);
+    }
+  }
+  const root = repoRoot();
+  const ctx: SuiteContext = {
+    quick: options.quick ?? false,
+    dataDir: process.env.VECFORGE_BENCH_DATA ?? join(root, '.cache', 'bench-data'),
+    maxWorkers: availableParallelism(),
+  };
+  const report = new Report({ quick: ctx.quick });
+  const failures: Error[] = [];
+  for (const name of selected) {
+    process.stdout.write(`\n# suite ${name}${ctx.quick ? ' (quick)' : ''}\n`);
+    const started = performance.now();
+    try {
+      const result = await kSuites[name]?.(report, ctx);
+      const durationMs = performance.now() - started;
+      report.suite(result?.skipped !== undefined ? { name, state: 'skipped', durationMs, reason: result.skipped } : { name, state: 'ok', durationMs });
+      if (result?.skipped !== undefined) process.stdout.write(`skipped: ${result.skipped}\n`);
+    } catch (error: unknown) {
+      const reason = error instanceof Error ? error.message : String(error);
+      report.suite({ name, state: 'failed', durationMs: performance.now() - started, reason });
+      failures.push(new Error(`suite ${name} failed: ${reason}`, { cause: error }));
+      process.stderr.write(`suite ${name} failed: ${error instanceof Error ? (error.stack ?? reason) : reason}\n`);
+    }
+  }
+  const out = await report.write(options.reportDir ?? join(root, 'reports', 'latest'));
+  process.stdout.write(`\nreport: ${out.md}\n        ${out.json}\n${out.charts.map((c) => `        ${c}\n`).join('')}`);
+  if (failures.length > 0) throw new AggregateError(failures, `${failures.length} suite(s) failed: ${failures.map((f) => f.message).join('; ')}`);
+  return out;
+}
+
+/**
+ * The command line of `npm run bench` and the `vecforge-bench` bin:
+ * `[suite ...] [--suite NAMES] [--quick] [--report DIR]`.
+ * @param argv - the arguments after the script name.
+ * @returns the exit status: 0 done, 1 a suite failed, 2 a bad command line or an unknown suite.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: { quick: { type: 'boolean', default: false }, report: { type: 'string' }, suite: { type: 'string' } },
+    });
+    await runBench({
+      suites: [...positionals, ...(values.suite !== undefined ? [values.suite] : [])],
+      quick: values.quick,
+      ...(values.report !== undefined ? { reportDir: values.report } : {}),
+    });
+    return 0;
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    // parseArgs throws a TypeError with an ERR_PARSE_ARGS_* code for a bad flag.
+    return error instanceof RangeError || (error instanceof TypeError && String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) ? 2 : 1;
+  }
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,22 @@
+/**
+ * What every benchmark suite receives, and what it may return.
+ */
+import type { Report } from '../report/report.js';
+
+/** What every benchmark suite receives. */
+export interface SuiteContext {
+  /** Smaller data and fewer iterations (CI smoke run). */
+  readonly quick: boolean;
+  /** Where prepared benchmark data is cached. */
+  readonly dataDir: string;
+  /** The largest worker count to measure. */
+  readonly maxWorkers: number;
+}
+
+/** A suite that chose not to run says why (e.g. its figures were already measured in this run). */
+export interface SuiteSkipped {
+  readonly skipped: string;
+}
+
+/** A suite: records tables and figures into the report. */
+export type SuiteRunner = (report: Report, ctx: SuiteContext) => Promise<void | SuiteSkipped>;
