@@ -7,7 +7,7 @@
 //   3. vecforge_hnsw addPointsParallel with 2 native threads
 //   4. 2 worker_threads, each calling the addon's synchronous addPoints on its
 //      half of a SharedArrayBuffer, into ONE shared graph (the engine's path)
-//   5. optionally native-bench/bin/hnsw_bench (pure C++) with 1 and 2 threads
+//   5. optionally bench/dist/native/bin/hnsw_bench (pure C++, built by npm run native-bench) with 1 and 2 threads
 // and prints one JSON object with inserts/s and ratios to hnswlib-node.
 // Not a test: it takes minutes. Usage:
 //   node native/measure-inserts.mjs [rows=100000] [dims=100] [--no-cxx]
@@ -136,7 +136,7 @@ for (const threads of [1, 2]) {
 }
 
 // 5. pure C++ baseline (optional)
-const bench = path.join(kRoot, 'native-bench', 'bin', 'hnsw_bench');
+const bench = path.join(kRoot, 'bench', 'dist', 'native', 'bin', 'hnsw_bench');
 if (withCxx && existsSync(bench)) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vecforge-measure-'));
   try {

@@ -1,6 +1,6 @@
 // sgemm.h: one single-threaded, blocked float32 matmul, C = A · B (all
 // row-major), shared by the vecforge_hnsw addon (PCA projection inside the
-// pool workers) and by native-bench/matmul.cpp (the native baseline it is
+// pool workers) and by bench/src/native/matmul.cpp (the native baseline it is
 // measured against), so the two can never drift apart.
 //
 // GotoBLAS-style: B is packed into kNr-column panels, A into kMr-row panels,
