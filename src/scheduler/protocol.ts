@@ -14,7 +14,7 @@ export interface FaultSpec {
   readonly marker: string;
   /** How many times the fault fires in the whole pool. */
   readonly times: number;
-  /** Int32[1] shared counter of faults fired (slot kFaultCountSlot). */
+  /** Int32[1] shared counter of faults fired (slot kFaultCountSlot in layout.ts). */
   readonly counter: SharedArrayBuffer;
 }
 
@@ -80,29 +80,13 @@ export interface EmbedRequest {
 }
 
 /**
- * Slots of an embed run's plan (Int32 over a SharedArrayBuffer). The main
- * thread publishes batches as it packs windows; each run task claims them
- * one at a time from the shared cursor, so a worker goes from batch to batch
- * without a round trip through the main thread's event loop.
- */
-export const kPlanPublished = 0;
-/** Next batch to claim (Atomics.add). */
-export const kPlanNext = 1;
-/** 0 while batches may still be published; 1 when the plan is complete; 2 when cancelled. */
-export const kPlanClosed = 2;
-/** First batch entry: window, start, end, done (1 once its rows are written). */
-export const kPlanHeader = 4;
-/** Int32 slots per batch entry. */
-export const kPlanEntry = 4;
-
-/**
  * Embed every batch of a call that this run claims. Window slabs arrive on
  * `windows` (posted before their batches are published), read with
  * receiveMessageOnPort.
  */
 export interface EmbedRunRequest {
   readonly kind: 'embed-run';
-  /** Int32 plan, see {@link kPlanPublished}. */
+  /** Int32 plan, see kPlanPublishedSlot in layout.ts. */
   readonly plan: SharedArrayBuffer;
   /** Receives one EmbedSlab per window, in window order. */
   readonly windows: MessagePort;

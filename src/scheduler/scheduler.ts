@@ -10,10 +10,9 @@ import { Piscina } from 'piscina';
 import { AbortError, VecforgeError, errorMessage, throwIfAborted } from '../errors.js';
 import { kItemNoKnownWords, kItemOk } from '../models/embedder.js';
 import { planWindow, type BatchRange } from './batcher.js';
-import { createCallBuffers, createSlab, type EmbedSlab } from './layout.js';
+import { createCallBuffers, createSlab, kBatchDone, kEntryDone, kEntryEnd, kEntryStart, kEntryWindow, kPlanCancelled, kPlanComplete, kPlanEntryInts, kPlanHeaderInts, kPlanOpen, kPlanPublishedSlot, kPlanStateSlot, type EmbedSlab } from './layout.js';
 import { MetricsRecorder } from './metrics.js';
 import { kItemOkOutcome, kMalformed, validateText, type ItemFailed, type ItemOutcome } from './outcome.js';
-import { kPlanClosed, kPlanEntry, kPlanHeader, kPlanPublished } from './protocol.js';
 import type { EmbedReply, EmbedRunReply, InsertSpec, PoolTaskReply, PoolTaskRequest, WorkerInit, WorkerReply, WorkerRequest } from './protocol.js';
 
 /** The result of embedding a list of texts. */
@@ -80,7 +79,7 @@ class EmbedPlan {
     this.#pool = pool;
     this.#metrics = metrics;
     // At most one batch per item; entries past the last published are never touched.
-    this.#buffer = new SharedArrayBuffer((kPlanHeader + Math.max(1, items) * kPlanEntry) * 4);
+    this.#buffer = new SharedArrayBuffer((kPlanHeaderInts + Math.max(1, items) * kPlanEntryInts) * 4);
     this.#plan = new Int32Array(this.#buffer);
     this.#insert = insert;
     this.#signal = signal;
@@ -94,14 +93,20 @@ class EmbedPlan {
     this.#slabs.push(slab);
     for (const port of this.#ports) port.postMessage(slab);
     for (const { start, end } of batches) {
-      const at = kPlanHeader + this.#published * kPlanEntry;
-      this.#plan[at] = window;
-      this.#plan[at + 1] = start;
-      this.#plan[at + 2] = end;
+      const at = kPlanHeaderInts + this.#published * kPlanEntryInts;
+      this.#plan[at + kEntryWindow] = window;
+      this.#plan[at + kEntryStart] = start;
+      this.#plan[at + kEntryEnd] = end;
       this.#published++;
     }
-    Atomics.store(this.#plan, kPlanPublished, this.#published);
-    Atomics.notify(this.#plan, kPlanPublished);
+    // Plain stores of the entries above, then a sequentially consistent
+    // store of the count: a worker that Atomics.loads the count and sees
+    // batch i published also sees entry i (awaitPublished). The slab went
+    // out on the ports before, so it is queued before any batch naming it.
+    // notify after the store: a worker waiting on the old count wakes, or
+    // sees the new count and never sleeps.
+    Atomics.store(this.#plan, kPlanPublishedSlot, this.#published);
+    Atomics.notify(this.#plan, kPlanPublishedSlot);
   }
 
   /**
@@ -109,23 +114,30 @@ class EmbedPlan {
    * @returns the published batches no run finished.
    */
   async finish(): Promise<PlannedBatch[]> {
-    Atomics.store(this.#plan, kPlanClosed, 1);
-    Atomics.notify(this.#plan, kPlanPublished);
+    // Workers sleep on the published count, not on the state slot: notify
+    // that address after the state store, so a sleeping worker wakes and
+    // re-reads the state (awaitPublished reads the count again after the
+    // state, so a batch published before completion is never dropped).
+    Atomics.store(this.#plan, kPlanStateSlot, kPlanComplete);
+    Atomics.notify(this.#plan, kPlanPublishedSlot);
     await this.settled();
     if (this.#signal.aborted) throw new AbortError(this.#signal.reason);
     const left: PlannedBatch[] = [];
     for (let i = 0; i < this.#published; i++) {
-      const at = kPlanHeader + i * kPlanEntry;
-      if (Atomics.load(this.#plan, at + 3) === 1) continue;
-      left.push({ slab: this.#slabs[this.#plan[at] as number] as EmbedSlab, batch: { start: this.#plan[at + 1] as number, end: this.#plan[at + 2] as number } });
+      const at = kPlanHeaderInts + i * kPlanEntryInts;
+      // Every run has settled, and a run marks a batch done only after its
+      // rows are written; a batch not done is re-run whatever it wrote.
+      if (Atomics.load(this.#plan, at + kEntryDone) === kBatchDone) continue;
+      left.push({ slab: this.#slabs[this.#plan[at + kEntryWindow] as number] as EmbedSlab, batch: { start: this.#plan[at + kEntryStart] as number, end: this.#plan[at + kEntryEnd] as number } });
     }
     return left;
   }
 
   /** Tells the runs to stop after their current batch (a cancelled call). */
   cancel(): void {
-    Atomics.store(this.#plan, kPlanClosed, 2);
-    Atomics.notify(this.#plan, kPlanPublished);
+    // As in finish(): workers sleep on the published count, so notify it after the state store.
+    Atomics.store(this.#plan, kPlanStateSlot, kPlanCancelled);
+    Atomics.notify(this.#plan, kPlanPublishedSlot);
   }
 
   /** Resolves once every run, replacements included, has ended. */
@@ -147,7 +159,7 @@ class EmbedPlan {
         () => {
           // Its claimed batch stays not done and is re-run by the caller;
           // a replacement keeps the pool pulling while batches may come.
-          if (this.#signal.aborted || Atomics.load(this.#plan, kPlanClosed) !== 0 || this.#restartsLeft <= 0) return;
+          if (this.#signal.aborted || Atomics.load(this.#plan, kPlanStateSlot) !== kPlanOpen || this.#restartsLeft <= 0) return;
           this.#restartsLeft--;
           this.#startRun();
         },
