@@ -294,7 +294,11 @@ export class Engine {
     return this.#scheduler.threadCount;
   }
 
-  /** Stops the workers. Further calls reject with ERR_CLOSED. */
+  /**
+   * Stops the workers. Afterwards embed, embedStream, createIndex, openIndex
+   * and every pool task of this engine's indexes reject with ERR_CLOSED (so
+   * do batches still queued when it closes); info() and metrics() still answer.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

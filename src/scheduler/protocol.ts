@@ -3,6 +3,7 @@
  * import this file; nothing else defines message shapes.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { SerializedError } from '../errors.js';
 import type { BackendName } from '../tensor/backend.js';
 import type { EmbedSlab } from './layout.js';
 
@@ -235,5 +236,15 @@ export interface PcaFittedReply {
 /** The reply `Scheduler.run` resolves with for a request type. */
 export type PoolTaskReply<R extends PoolTaskRequest> = R extends FitPcaRequest ? PcaFittedReply : DoneReply;
 
+/**
+ * Reply to any request that threw in the worker. postMessage would drop the
+ * error's class and code, so the worker flattens it (serializeError) and
+ * the scheduler rebuilds it (deserializeError) and throws it.
+ */
+export interface FailedReply {
+  readonly kind: 'failed';
+  readonly error: SerializedError;
+}
+
 /** Any reply. */
-export type WorkerReply = EmbedReply | EmbedRunReply | PingReply | DoneReply | PcaFittedReply;
+export type WorkerReply = EmbedReply | EmbedRunReply | PingReply | DoneReply | PcaFittedReply | FailedReply;

@@ -7,7 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { AbortError, VecforgeError, errorMessage, throwIfAborted } from '../errors.js';
+import { AbortError, VecforgeError, deserializeError, errorMessage, settleAll, throwIfAborted } from '../errors.js';
 import { kItemNoKnownWords, kItemOk } from '../models/embedder.js';
 import { planWindow, type BatchRange } from './batcher.js';
 import { createCallBuffers, createSlab, kBatchDone, kEntryDone, kEntryEnd, kEntryStart, kEntryWindow, kPlanCancelled, kPlanComplete, kPlanEntryInts, kPlanHeaderInts, kPlanOpen, kPlanPublishedSlot, kPlanStateSlot, type EmbedSlab } from './layout.js';
@@ -36,6 +36,26 @@ export interface SchedulerSettings {
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * A worker's reply, or the error it replied with, rebuilt with its code.
+ * @param reply - what the pool resolved with.
+ * @returns the reply when it is not `failed`.
+ * @throws {VecforgeError | TypeError | RangeError} the worker's error.
+ */
+function checked(reply: WorkerReply): WorkerReply {
+  if (reply.kind === 'failed') throw deserializeError(reply.error);
+  return reply;
+}
+
+/**
+ * The error a task rejects with once the scheduler is closed.
+ * @param cause - what the pool rejected with, if anything.
+ * @returns an ERR_CLOSED error.
+ */
+function closedError(cause?: unknown): VecforgeError {
+  return new VecforgeError('ERR_CLOSED', 'the engine is closed', cause === undefined ? undefined : { cause });
+}
 
 /** Items isolated as failed, with no batch succeeding, before a call gives up. */
 const kBreakerThreshold = 8;
@@ -152,6 +172,7 @@ class EmbedPlan {
     this.#ports.push(port1);
     const run = this.#pool
       .run({ kind: 'embed-run', plan: this.#buffer, windows: port2, insert: this.#insert }, { signal: this.#signal, transferList: [port2] })
+      .then(checked)
       .then(
         (reply) => {
           for (const ms of (reply as EmbedRunReply).durationsMs) this.#metrics.addBatch(ms);
@@ -219,7 +240,10 @@ export class Scheduler {
    * @returns one pong per started worker.
    */
   async warmUp(): Promise<Array<Extract<WorkerReply, { kind: 'pong' }>>> {
-    const replies = await Promise.all(Array.from({ length: this.#settings.workers }, () => this.#pool.run({ kind: 'ping' })));
+    const replies = await settleAll(
+      Array.from({ length: this.#settings.workers }, () => this.#pool.run({ kind: 'ping' }).then(checked)),
+      'workers',
+    );
     return replies.filter((r): r is Extract<WorkerReply, { kind: 'pong' }> => r.kind === 'pong');
   }
 
@@ -232,6 +256,7 @@ export class Scheduler {
    * @returns vectors in input order and per-item outcomes.
    */
   async embed(texts: readonly unknown[], signal?: AbortSignal, insert: InsertSpec | null = null): Promise<EmbedResult> {
+    if (this.#closed) throw closedError();
     throwIfAborted(signal);
     const { dims, maxTextBytes, sortWindow, batchTokens, workers } = this.#settings;
     const n = texts.length;
@@ -385,14 +410,16 @@ export class Scheduler {
     let lastError: unknown;
     for (let attempt = 0; attempt <= this.#settings.maxRetries; attempt++) {
       if (signal.aborted) throw new AbortError(signal.reason);
-      if (this.#closed) throw new AbortError(new Error('engine closed'));
+      if (this.#closed) throw closedError();
       if (attempt > 0) this.#metrics.addRetry();
       try {
-        const reply = (await this.#pool.run({ kind: 'embed', slab, start: batch.start, end: batch.end, insert }, { signal })) as EmbedReply;
+        const reply = checked(await this.#pool.run({ kind: 'embed', slab, start: batch.start, end: batch.end, insert }, { signal })) as EmbedReply;
         this.#metrics.addBatch(reply.durationMs);
         return undefined;
       } catch (error) {
         if (signal.aborted) throw new AbortError(signal.reason);
+        // close() terminated the pool under this task.
+        if (this.#closed) throw closedError(error);
         lastError = error;
       }
     }
@@ -405,27 +432,33 @@ export class Scheduler {
    * @param request - the task.
    * @param signal - cancels it.
    * @returns the reply.
-   * @throws {AbortError} when cancelled; the last worker error after the retries.
+   * @throws {AbortError} when cancelled.
+   * @throws {VecforgeError} ERR_CLOSED once the scheduler is closed; after the
+   * retries, the worker's last error with its code (ERR_WORKER for one with
+   * none, or a worker that died); a TypeError or RangeError as such, untried again.
    */
   async run<R extends PoolTaskRequest>(request: R, signal?: AbortSignal): Promise<PoolTaskReply<R>> {
     let lastError: unknown;
     for (let attempt = 0; attempt <= this.#settings.maxRetries; attempt++) {
       throwIfAborted(signal);
-      if (this.#closed) throw new VecforgeError('ERR_CLOSED', 'the engine is closed');
+      if (this.#closed) throw closedError();
       if (attempt > 0) this.#metrics.addRetry();
       try {
-        return (await this.#pool.run(request, signal !== undefined ? { signal } : {})) as PoolTaskReply<R>;
+        return checked(await this.#pool.run(request, signal !== undefined ? { signal } : {})) as PoolTaskReply<R>;
       } catch (error) {
         if (signal?.aborted === true) throw new AbortError(signal.reason);
+        if (this.#closed) throw closedError(error);
         lastError = error;
         // Argument errors are the caller's and would fail the same way again.
         if (error instanceof TypeError || error instanceof RangeError) break;
       }
     }
-    throw lastError;
+    // A worker that died rejects with Piscina's own error, which has no code.
+    if (lastError instanceof VecforgeError || lastError instanceof TypeError || lastError instanceof RangeError) throw lastError;
+    throw new VecforgeError('ERR_WORKER', errorMessage(lastError), { cause: lastError });
   }
 
-  /** Stops the pool; queued work is cancelled. */
+  /** Stops the pool; queued and running work rejects with ERR_CLOSED. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
