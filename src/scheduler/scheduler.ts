@@ -25,13 +25,22 @@ export interface EmbedResult {
   readonly items: readonly ItemOutcome[];
 }
 
-/** Settings the scheduler runs with. */
+/**
+ * Settings the scheduler runs with: already resolved and checked (the
+ * engine's options, see ResolvedEngineOptions), so nothing here is optional.
+ */
 export interface SchedulerSettings {
+  /** Pool threads. */
   readonly workers: number;
+  /** Vector dims of the model. */
   readonly dims: number;
+  /** Largest UTF-8 size of one text; a larger one fails as an item. */
   readonly maxTextBytes: number;
+  /** Token budget of one batch. */
   readonly batchTokens: number;
+  /** Items sorted by length and packed together; a longer call runs as a pulled plan. */
   readonly sortWindow: number;
+  /** Retries of a failed batch or task before it is split or given up. */
   readonly maxRetries: number;
 }
 
