@@ -3,7 +3,7 @@
  * import this file; nothing else defines message shapes.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { SerializedError } from '../errors.js';
+import { deserializeError, type SerializedError } from '../errors.js';
 import type { BackendName } from '../tensor/backend.js';
 import type { EmbedSlab } from './layout.js';
 
@@ -248,3 +248,14 @@ export interface FailedReply {
 
 /** Any reply. */
 export type WorkerReply = EmbedReply | EmbedRunReply | PingReply | DoneReply | PcaFittedReply | FailedReply;
+
+/**
+ * A worker's reply, or the error it replied with, rebuilt with its code.
+ * @param reply - what the pool resolved with.
+ * @returns the reply when it is not `failed`.
+ * @throws {VecforgeError | TypeError | RangeError} the worker's error.
+ */
+export function checkedReply(reply: WorkerReply): WorkerReply {
+  if (reply.kind === 'failed') throw deserializeError(reply.error);
+  return reply;
+}

@@ -5,15 +5,15 @@
  * outcomes.
  */
 import { setMaxListeners } from 'node:events';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { AbortError, VecforgeError, deserializeError, errorMessage, settleAll, throwIfAborted } from '../errors.js';
+import { AbortError, VecforgeError, errorMessage, settleAll, throwIfAborted } from '../errors.js';
 import { kItemNoKnownWords, kItemOk } from '../models/embedder.js';
 import { planWindow, type BatchRange } from './batcher.js';
-import { createCallBuffers, createSlab, kBatchDone, kEntryDone, kEntryEnd, kEntryStart, kEntryWindow, kPlanCancelled, kPlanComplete, kPlanEntryInts, kPlanHeaderInts, kPlanOpen, kPlanPublishedSlot, kPlanStateSlot, type EmbedSlab } from './layout.js';
+import { EmbedPlan } from './embed-plan.js';
+import { createCallBuffers, createSlab, type EmbedSlab } from './layout.js';
 import { MetricsRecorder } from './metrics.js';
 import { kItemOkOutcome, kMalformed, validateText, type ItemFailed, type ItemOutcome } from './outcome.js';
-import type { EmbedReply, EmbedRunReply, InsertSpec, PoolTaskReply, PoolTaskRequest, WorkerInit, WorkerReply, WorkerRequest } from './protocol.js';
+import { checkedReply, type EmbedReply, type InsertSpec, type PoolTaskReply, type PoolTaskRequest, type WorkerInit, type WorkerReply, type WorkerRequest } from './protocol.js';
 
 /** The result of embedding a list of texts. */
 export interface EmbedResult {
@@ -47,17 +47,6 @@ export interface SchedulerSettings {
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * A worker's reply, or the error it replied with, rebuilt with its code.
- * @param reply - what the pool resolved with.
- * @returns the reply when it is not `failed`.
- * @throws {VecforgeError | TypeError | RangeError} the worker's error.
- */
-function checked(reply: WorkerReply): WorkerReply {
-  if (reply.kind === 'failed') throw deserializeError(reply.error);
-  return reply;
-}
-
-/**
  * The error a task rejects with once the scheduler is closed.
  * @param cause - what the pool rejected with, if anything.
  * @returns an ERR_CLOSED error.
@@ -74,132 +63,6 @@ interface CallBreaker {
   isolatedFailures: number;
 }
 
-/** A batch of a window and the slab it reads. */
-interface PlannedBatch {
-  readonly slab: EmbedSlab;
-  readonly batch: BatchRange;
-}
-
-/**
- * The pull side of an embedding call: batches are published into a shared
- * Int32 plan as windows are packed, and one long task per worker claims them
- * from a shared cursor (handleEmbedRun). A worker then never waits on the
- * main thread's event loop between batches, and the main thread posts
- * `workers` messages per call instead of one per batch.
- *
- * A run that fails (its worker threw or died) is replaced while batches may
- * still come, up to maxRetries × workers times; batches left not done are
- * handed back by {@link EmbedPlan.finish} for the per-batch path.
- */
-class EmbedPlan {
-  readonly #pool: Piscina<WorkerRequest, WorkerReply>;
-  readonly #metrics: MetricsRecorder;
-  readonly #buffer: SharedArrayBuffer;
-  readonly #plan: Int32Array;
-  readonly #insert: InsertSpec | null;
-  readonly #signal: AbortSignal;
-  readonly #slabs: EmbedSlab[] = [];
-  readonly #ports: MessagePort[] = [];
-  readonly #runs: Array<Promise<void>> = [];
-  #published = 0;
-  #restartsLeft: number;
-
-  constructor(pool: Piscina<WorkerRequest, WorkerReply>, metrics: MetricsRecorder, items: number, workers: number, maxRetries: number, insert: InsertSpec | null, signal: AbortSignal) {
-    this.#pool = pool;
-    this.#metrics = metrics;
-    // At most one batch per item; entries past the last published are never touched.
-    this.#buffer = new SharedArrayBuffer((kPlanHeaderInts + Math.max(1, items) * kPlanEntryInts) * 4);
-    this.#plan = new Int32Array(this.#buffer);
-    this.#insert = insert;
-    this.#signal = signal;
-    this.#restartsLeft = maxRetries * workers;
-    for (let w = 0; w < workers; w++) this.#startRun();
-  }
-
-  /** Sends a window's slab to every run, then publishes its batches. */
-  publish(slab: EmbedSlab, batches: readonly BatchRange[]): void {
-    const window = this.#slabs.length;
-    this.#slabs.push(slab);
-    for (const port of this.#ports) port.postMessage(slab);
-    for (const { start, end } of batches) {
-      const at = kPlanHeaderInts + this.#published * kPlanEntryInts;
-      this.#plan[at + kEntryWindow] = window;
-      this.#plan[at + kEntryStart] = start;
-      this.#plan[at + kEntryEnd] = end;
-      this.#published++;
-    }
-    // Plain stores of the entries above, then a sequentially consistent
-    // store of the count: a worker that Atomics.loads the count and sees
-    // batch i published also sees entry i (awaitPublished). The slab went
-    // out on the ports before, so it is queued before any batch naming it.
-    // notify after the store: a worker waiting on the old count wakes, or
-    // sees the new count and never sleeps.
-    Atomics.store(this.#plan, kPlanPublishedSlot, this.#published);
-    Atomics.notify(this.#plan, kPlanPublishedSlot);
-  }
-
-  /**
-   * Closes the plan and waits for every run.
-   * @returns the published batches no run finished.
-   */
-  async finish(): Promise<PlannedBatch[]> {
-    // Workers sleep on the published count, not on the state slot: notify
-    // that address after the state store, so a sleeping worker wakes and
-    // re-reads the state (awaitPublished reads the count again after the
-    // state, so a batch published before completion is never dropped).
-    Atomics.store(this.#plan, kPlanStateSlot, kPlanComplete);
-    Atomics.notify(this.#plan, kPlanPublishedSlot);
-    await this.settled();
-    if (this.#signal.aborted) throw new AbortError(this.#signal.reason);
-    const left: PlannedBatch[] = [];
-    for (let i = 0; i < this.#published; i++) {
-      const at = kPlanHeaderInts + i * kPlanEntryInts;
-      // Every run has settled, and a run marks a batch done only after its
-      // rows are written; a batch not done is re-run whatever it wrote.
-      if (Atomics.load(this.#plan, at + kEntryDone) === kBatchDone) continue;
-      left.push({ slab: this.#slabs[this.#plan[at + kEntryWindow] as number] as EmbedSlab, batch: { start: this.#plan[at + kEntryStart] as number, end: this.#plan[at + kEntryEnd] as number } });
-    }
-    return left;
-  }
-
-  /** Tells the runs to stop after their current batch (a cancelled call). */
-  cancel(): void {
-    // As in finish(): workers sleep on the published count, so notify it after the state store.
-    Atomics.store(this.#plan, kPlanStateSlot, kPlanCancelled);
-    Atomics.notify(this.#plan, kPlanPublishedSlot);
-  }
-
-  /** Resolves once every run, replacements included, has ended. */
-  async settled(): Promise<void> {
-    // Replacements are appended while earlier runs are awaited.
-    for (let k = 0; k < this.#runs.length; k++) await this.#runs[k];
-  }
-
-  #startRun(): void {
-    const { port1, port2 } = new MessageChannel();
-    for (const slab of this.#slabs) port1.postMessage(slab);
-    this.#ports.push(port1);
-    const run = this.#pool
-      .run({ kind: 'embed-run', plan: this.#buffer, windows: port2, insert: this.#insert }, { signal: this.#signal, transferList: [port2] })
-      .then(checked)
-      .then(
-        (reply) => {
-          for (const ms of (reply as EmbedRunReply).durationsMs) this.#metrics.addBatch(ms);
-        },
-        () => {
-          // Its claimed batch stays not done and is re-run by the caller;
-          // a replacement keeps the pool pulling while batches may come.
-          if (this.#signal.aborted || Atomics.load(this.#plan, kPlanStateSlot) !== kPlanOpen || this.#restartsLeft <= 0) return;
-          this.#restartsLeft--;
-          this.#startRun();
-        },
-      )
-      .finally(() => {
-        port1.close();
-      });
-    this.#runs.push(run);
-  }
-}
 
 /** Owns the Piscina pool and runs embedding calls on it. */
 export class Scheduler {
@@ -250,7 +113,7 @@ export class Scheduler {
    */
   async warmUp(): Promise<Array<Extract<WorkerReply, { kind: 'pong' }>>> {
     const replies = await settleAll(
-      Array.from({ length: this.#settings.workers }, () => this.#pool.run({ kind: 'ping' }).then(checked)),
+      Array.from({ length: this.#settings.workers }, () => this.#pool.run({ kind: 'ping' }).then(checkedReply)),
       'workers',
     );
     return replies.filter((r): r is Extract<WorkerReply, { kind: 'pong' }> => r.kind === 'pong');
@@ -422,7 +285,7 @@ export class Scheduler {
       if (this.#closed) throw closedError();
       if (attempt > 0) this.#metrics.addRetry();
       try {
-        const reply = checked(await this.#pool.run({ kind: 'embed', slab, start: batch.start, end: batch.end, insert }, { signal })) as EmbedReply;
+        const reply = checkedReply(await this.#pool.run({ kind: 'embed', slab, start: batch.start, end: batch.end, insert }, { signal })) as EmbedReply;
         this.#metrics.addBatch(reply.durationMs);
         return undefined;
       } catch (error) {
@@ -453,7 +316,7 @@ export class Scheduler {
       if (this.#closed) throw closedError();
       if (attempt > 0) this.#metrics.addRetry();
       try {
-        return checked(await this.#pool.run(request, signal !== undefined ? { signal } : {})) as PoolTaskReply<R>;
+        return checkedReply(await this.#pool.run(request, signal !== undefined ? { signal } : {})) as PoolTaskReply<R>;
       } catch (error) {
         if (signal?.aborted === true) throw new AbortError(signal.reason);
         if (this.#closed) throw closedError(error);
