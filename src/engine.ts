@@ -31,10 +31,39 @@ export interface EmbedOptions {
 
 /** Options of {@link Engine.embedStream}. */
 export interface EmbedStreamOptions extends EmbedOptions {
-  /** Items per window; each window is one {@link Engine.embed} call. @default options.sortWindow */
+  /** Items per window, an integer in [1, 1000000]; each window is one {@link Engine.embed} call. @default the engine's sortWindow */
   readonly windowSize?: number;
-  /** Windows embedded ahead of the consumer. @default 2 */
+  /** Windows embedded ahead of the consumer, an integer in [1, 64]. @default 2 */
   readonly prefetch?: number;
+}
+
+/** Defaults of {@link EmbedStreamOptions} (`windowSize` defaults to the engine's `sortWindow`). */
+export const kDefaultEmbedStreamOptions = Object.freeze({ prefetch: 2 });
+
+/** {@link EmbedStreamOptions} with every default applied and checked. */
+interface ResolvedEmbedStreamOptions {
+  readonly windowSize: number;
+  readonly prefetch: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+/**
+ * Applies the defaults of {@link EmbedStreamOptions} and checks them.
+ * @param options - as the caller gave them.
+ * @param sortWindow - the engine's sort window, the default window size.
+ * @returns the resolved options.
+ * @throws {RangeError} when windowSize or prefetch is out of range.
+ */
+function resolveEmbedStreamOptions(options: EmbedStreamOptions, sortWindow: number): ResolvedEmbedStreamOptions {
+  const windowSize = options.windowSize ?? sortWindow;
+  const prefetch = options.prefetch ?? kDefaultEmbedStreamOptions.prefetch;
+  if (!Number.isInteger(windowSize) || windowSize < 1 || windowSize > 1_000_000) {
+    throw new RangeError(`options.windowSize must be an integer in [1, 1000000], got ${String(windowSize)}`);
+  }
+  if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 64) {
+    throw new RangeError(`options.prefetch must be an integer in [1, 64], got ${String(prefetch)}`);
+  }
+  return { windowSize, prefetch, signal: options.signal };
 }
 
 /** One window of {@link Engine.embedStream}, in input order. */
@@ -178,18 +207,10 @@ export class Engine {
    */
   async *embedStream(source: AsyncIterable<unknown> | Iterable<unknown>, options: EmbedStreamOptions = {}): AsyncGenerator<EmbedStreamBatch, void, undefined> {
     this.#checkOpen();
-    const windowSize = options.windowSize ?? this.#options.sortWindow;
-    const prefetch = options.prefetch ?? 2;
-    if (!Number.isInteger(windowSize) || windowSize < 1 || windowSize > 1_000_000) {
-      throw new RangeError(`options.windowSize must be an integer in [1, 1000000], got ${String(windowSize)}`);
-    }
-    if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 64) {
-      throw new RangeError(`options.prefetch must be an integer in [1, 64], got ${String(prefetch)}`);
-    }
+    const { windowSize, prefetch, signal } = resolveEmbedStreamOptions(options, this.#options.sortWindow);
     if (source === null || typeof source !== 'object' || (!(Symbol.asyncIterator in source) && !(Symbol.iterator in source))) {
       throw new TypeError('source must be an iterable or async iterable of texts');
     }
-    const { signal } = options;
     throwIfAborted(signal);
     const inFlight: Array<Promise<EmbedStreamBatch>> = [];
     const start = (texts: unknown[], offset: number): void => {
@@ -294,7 +315,11 @@ export class Engine {
     return this.#scheduler.threadCount;
   }
 
-  /** Stops the workers. Further calls reject with ERR_CLOSED. */
+  /**
+   * Stops the workers. Afterwards embed, embedStream, createIndex, openIndex
+   * and every pool task of this engine's indexes reject with ERR_CLOSED (so
+   * do batches still queued when it closes); info() and metrics() still answer.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

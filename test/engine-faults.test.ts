@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { Engine } from '../src/index.js';
+import { Engine, VecforgeError } from '../src/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +86,27 @@ describe('search faults (test-only hook VECFORGE_TEST_FAULT)', () => {
         expect(faulty.metrics().retries).toBeGreaterThanOrEqual(1);
         await index.close();
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('searchBatch: a worker error that outlasts the retries reaches the caller as a VecforgeError with its code', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vecforge-search-fault-'));
+    try {
+      const rows = gloveRows(300);
+      const faulty = await create('throw:1000:@search');
+      const index = await faulty.createIndex({ dir: join(dir, 'index') });
+      await index.addBatch(Array.from({ length: 200 }, (_, i) => ({ id: `w${i}`, vector: rows.subarray(i * 100, (i + 1) * 100) })));
+      const error = await index.searchBatch(rows.slice(200 * 100), { k: 5 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      // The worker threw a plain Error: it arrives rebuilt, with ERR_WORKER and the worker's message.
+      expect(error).toBeInstanceOf(VecforgeError);
+      expect(error).toMatchObject({ code: 'ERR_WORKER', message: 'injected fault on "@search"' });
+      expect(faulty.metrics().retries).toBeGreaterThanOrEqual(1);
+      await index.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -5,6 +5,7 @@
  */
 import { threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { serializeError } from '../src/errors.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from '../src/scheduler/protocol.js';
 import { createWorkerKernel, handleEmbed, handleEmbedRun, handleFitPca, handleGraphFile, handleInsert, handleSearch } from '../src/scheduler/worker-side.js';
 import type { EmbedKernel } from '../src/models/embedder.js';
@@ -15,9 +16,18 @@ let kernel: Promise<{ kernel: EmbedKernel; backend: string }> | undefined;
 /**
  * Piscina task handler.
  * @param request - the message.
- * @returns the reply.
+ * @returns the reply; `{ kind: 'failed', error: { code, message, ... } }` when it threw.
  */
 export default async function handle(request: WorkerRequest): Promise<WorkerReply> {
+  try {
+    return await dispatch(request);
+  } catch (error) {
+    // postMessage would clone the error without its class or code.
+    return { kind: 'failed', error: serializeError(error) };
+  }
+}
+
+async function dispatch(request: WorkerRequest): Promise<WorkerReply> {
   switch (request.kind) {
     case 'insert':
       return handleInsert(request, init.backend);

@@ -4,6 +4,9 @@
  * fill rows of `out` and `status`. Nothing else crosses the thread boundary
  * but the small batch message ({@link EmbedRequest}).
  *
+ * It also names every slot and state of the other shared Int32 headers:
+ * the embed-run plan (kPlan*), the search cursor and the test fault counter.
+ *
  * Memory order: workers write `out`/`status` with plain stores, then resolve
  * the Piscina task, which posts a message; message passing orders those
  * stores before the main thread's reads in the task's continuation, so no
@@ -39,8 +42,56 @@ export interface CallBuffers {
   readonly dims: number;
 }
 
-/** Index of the fault counter in the fault SharedArrayBuffer. */
+/*
+ * The embed-run plan: an Int32Array over a SharedArrayBuffer. The main
+ * thread publishes batches as it packs windows; each run task claims them
+ * one at a time from the shared cursor, so a worker goes from batch to
+ * batch without a round trip through the main thread's event loop.
+ *
+ *   [kPlanPublishedSlot]  batches published so far (main thread writes)
+ *   [kPlanNextSlot]       next batch to claim (workers Atomics.add)
+ *   [kPlanStateSlot]      kPlanOpen | kPlanComplete | kPlanCancelled
+ *   [3]                   reserved
+ *   [kPlanHeaderInts + i × kPlanEntryInts + kEntry…]  batch i
+ */
+
+/** Plan slot: how many batches are published (Atomics.store by the main thread; workers wait on it). */
+export const kPlanPublishedSlot = 0;
+/** Plan slot: the next batch to claim (Atomics.add by workers). */
+export const kPlanNextSlot = 1;
+/** Plan slot: the plan's state, one of kPlanOpen, kPlanComplete, kPlanCancelled. */
+export const kPlanStateSlot = 2;
+/** Int32 slots before the first batch entry. */
+export const kPlanHeaderInts = 4;
+/** Int32 slots per batch entry. */
+export const kPlanEntryInts = 4;
+
+/** Plan state: batches may still be published. */
+export const kPlanOpen = 0;
+/** Plan state: every batch is published; runs end once none is left to claim. */
+export const kPlanComplete = 1;
+/** Plan state: the call was cancelled; runs stop after their current batch. */
+export const kPlanCancelled = 2;
+
+/** Batch entry field: the window whose slab the batch reads. */
+export const kEntryWindow = 0;
+/** Batch entry field: first position in `order`. */
+export const kEntryStart = 1;
+/** Batch entry field: one past the last position in `order`. */
+export const kEntryEnd = 2;
+/** Batch entry field: kBatchPending or kBatchDone. */
+export const kEntryDone = 3;
+
+/** Batch state: not finished (never claimed, or its run died). */
+export const kBatchPending = 0;
+/** Batch state: its rows and statuses are written. */
+export const kBatchDone = 1;
+
+/** Index of the fault counter in the fault SharedArrayBuffer (Int32[1]). */
 export const kFaultCountSlot = 0;
+
+/** Index of the next-query cursor in a search call's shared cursor (Int32[1], see SearchRequest.cursor). */
+export const kSearchCursorSlot = 0;
 
 /**
  * Allocates the buffers of a call of `n` items.

@@ -3,6 +3,7 @@
  * import this file; nothing else defines message shapes.
  */
 import type { MessagePort } from 'node:worker_threads';
+import { deserializeError, type SerializedError } from '../errors.js';
 import type { BackendName } from '../tensor/backend.js';
 import type { EmbedSlab } from './layout.js';
 
@@ -14,7 +15,7 @@ export interface FaultSpec {
   readonly marker: string;
   /** How many times the fault fires in the whole pool. */
   readonly times: number;
-  /** Int32[1] shared counter of faults fired (slot kFaultCountSlot). */
+  /** Int32[1] shared counter of faults fired (slot kFaultCountSlot in layout.ts). */
   readonly counter: SharedArrayBuffer;
 }
 
@@ -80,29 +81,13 @@ export interface EmbedRequest {
 }
 
 /**
- * Slots of an embed run's plan (Int32 over a SharedArrayBuffer). The main
- * thread publishes batches as it packs windows; each run task claims them
- * one at a time from the shared cursor, so a worker goes from batch to batch
- * without a round trip through the main thread's event loop.
- */
-export const kPlanPublished = 0;
-/** Next batch to claim (Atomics.add). */
-export const kPlanNext = 1;
-/** 0 while batches may still be published; 1 when the plan is complete; 2 when cancelled. */
-export const kPlanClosed = 2;
-/** First batch entry: window, start, end, done (1 once its rows are written). */
-export const kPlanHeader = 4;
-/** Int32 slots per batch entry. */
-export const kPlanEntry = 4;
-
-/**
  * Embed every batch of a call that this run claims. Window slabs arrive on
  * `windows` (posted before their batches are published), read with
  * receiveMessageOnPort.
  */
 export interface EmbedRunRequest {
   readonly kind: 'embed-run';
-  /** Int32 plan, see {@link kPlanPublished}. */
+  /** Int32 plan, see kPlanPublishedSlot in layout.ts. */
   readonly plan: SharedArrayBuffer;
   /** Receives one EmbedSlab per window, in window order. */
   readonly windows: MessagePort;
@@ -251,5 +236,26 @@ export interface PcaFittedReply {
 /** The reply `Scheduler.run` resolves with for a request type. */
 export type PoolTaskReply<R extends PoolTaskRequest> = R extends FitPcaRequest ? PcaFittedReply : DoneReply;
 
+/**
+ * Reply to any request that threw in the worker. postMessage would drop the
+ * error's class and code, so the worker flattens it (serializeError) and
+ * the scheduler rebuilds it (deserializeError) and throws it.
+ */
+export interface FailedReply {
+  readonly kind: 'failed';
+  readonly error: SerializedError;
+}
+
 /** Any reply. */
-export type WorkerReply = EmbedReply | EmbedRunReply | PingReply | DoneReply | PcaFittedReply;
+export type WorkerReply = EmbedReply | EmbedRunReply | PingReply | DoneReply | PcaFittedReply | FailedReply;
+
+/**
+ * A worker's reply, or the error it replied with, rebuilt with its code.
+ * @param reply - what the pool resolved with.
+ * @returns the reply when it is not `failed`.
+ * @throws {VecforgeError | TypeError | RangeError} the worker's error.
+ */
+export function checkedReply(reply: WorkerReply): WorkerReply {
+  if (reply.kind === 'failed') throw deserializeError(reply.error);
+  return reply;
+}

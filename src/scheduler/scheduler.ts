@@ -5,16 +5,15 @@
  * outcomes.
  */
 import { setMaxListeners } from 'node:events';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { AbortError, VecforgeError, errorMessage, throwIfAborted } from '../errors.js';
+import { AbortError, VecforgeError, errorMessage, settleAll, throwIfAborted } from '../errors.js';
 import { kItemNoKnownWords, kItemOk } from '../models/embedder.js';
 import { planWindow, type BatchRange } from './batcher.js';
+import { EmbedPlan } from './embed-plan.js';
 import { createCallBuffers, createSlab, type EmbedSlab } from './layout.js';
 import { MetricsRecorder } from './metrics.js';
 import { kItemOkOutcome, kMalformed, validateText, type ItemFailed, type ItemOutcome } from './outcome.js';
-import { kPlanClosed, kPlanEntry, kPlanHeader, kPlanPublished } from './protocol.js';
-import type { EmbedReply, EmbedRunReply, InsertSpec, PoolTaskReply, PoolTaskRequest, WorkerInit, WorkerReply, WorkerRequest } from './protocol.js';
+import { checkedReply, type EmbedReply, type InsertSpec, type PoolTaskReply, type PoolTaskRequest, type WorkerInit, type WorkerReply, type WorkerRequest } from './protocol.js';
 
 /** The result of embedding a list of texts. */
 export interface EmbedResult {
@@ -26,17 +25,35 @@ export interface EmbedResult {
   readonly items: readonly ItemOutcome[];
 }
 
-/** Settings the scheduler runs with. */
+/**
+ * Settings the scheduler runs with: already resolved and checked (the
+ * engine's options, see ResolvedEngineOptions), so nothing here is optional.
+ */
 export interface SchedulerSettings {
+  /** Pool threads. */
   readonly workers: number;
+  /** Vector dims of the model. */
   readonly dims: number;
+  /** Largest UTF-8 size of one text; a larger one fails as an item. */
   readonly maxTextBytes: number;
+  /** Token budget of one batch. */
   readonly batchTokens: number;
+  /** Items sorted by length and packed together; a longer call runs as a pulled plan. */
   readonly sortWindow: number;
+  /** Retries of a failed batch or task before it is split or given up. */
   readonly maxRetries: number;
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * The error a task rejects with once the scheduler is closed.
+ * @param cause - what the pool rejected with, if anything.
+ * @returns an ERR_CLOSED error.
+ */
+function closedError(cause?: unknown): VecforgeError {
+  return new VecforgeError('ERR_CLOSED', 'the engine is closed', cause === undefined ? undefined : { cause });
+}
 
 /** Items isolated as failed, with no batch succeeding, before a call gives up. */
 const kBreakerThreshold = 8;
@@ -46,118 +63,6 @@ interface CallBreaker {
   isolatedFailures: number;
 }
 
-/** A batch of a window and the slab it reads. */
-interface PlannedBatch {
-  readonly slab: EmbedSlab;
-  readonly batch: BatchRange;
-}
-
-/**
- * The pull side of an embedding call: batches are published into a shared
- * Int32 plan as windows are packed, and one long task per worker claims them
- * from a shared cursor (handleEmbedRun). A worker then never waits on the
- * main thread's event loop between batches, and the main thread posts
- * `workers` messages per call instead of one per batch.
- *
- * A run that fails (its worker threw or died) is replaced while batches may
- * still come, up to maxRetries × workers times; batches left not done are
- * handed back by {@link EmbedPlan.finish} for the per-batch path.
- */
-class EmbedPlan {
-  readonly #pool: Piscina<WorkerRequest, WorkerReply>;
-  readonly #metrics: MetricsRecorder;
-  readonly #buffer: SharedArrayBuffer;
-  readonly #plan: Int32Array;
-  readonly #insert: InsertSpec | null;
-  readonly #signal: AbortSignal;
-  readonly #slabs: EmbedSlab[] = [];
-  readonly #ports: MessagePort[] = [];
-  readonly #runs: Array<Promise<void>> = [];
-  #published = 0;
-  #restartsLeft: number;
-
-  constructor(pool: Piscina<WorkerRequest, WorkerReply>, metrics: MetricsRecorder, items: number, workers: number, maxRetries: number, insert: InsertSpec | null, signal: AbortSignal) {
-    this.#pool = pool;
-    this.#metrics = metrics;
-    // At most one batch per item; entries past the last published are never touched.
-    this.#buffer = new SharedArrayBuffer((kPlanHeader + Math.max(1, items) * kPlanEntry) * 4);
-    this.#plan = new Int32Array(this.#buffer);
-    this.#insert = insert;
-    this.#signal = signal;
-    this.#restartsLeft = maxRetries * workers;
-    for (let w = 0; w < workers; w++) this.#startRun();
-  }
-
-  /** Sends a window's slab to every run, then publishes its batches. */
-  publish(slab: EmbedSlab, batches: readonly BatchRange[]): void {
-    const window = this.#slabs.length;
-    this.#slabs.push(slab);
-    for (const port of this.#ports) port.postMessage(slab);
-    for (const { start, end } of batches) {
-      const at = kPlanHeader + this.#published * kPlanEntry;
-      this.#plan[at] = window;
-      this.#plan[at + 1] = start;
-      this.#plan[at + 2] = end;
-      this.#published++;
-    }
-    Atomics.store(this.#plan, kPlanPublished, this.#published);
-    Atomics.notify(this.#plan, kPlanPublished);
-  }
-
-  /**
-   * Closes the plan and waits for every run.
-   * @returns the published batches no run finished.
-   */
-  async finish(): Promise<PlannedBatch[]> {
-    Atomics.store(this.#plan, kPlanClosed, 1);
-    Atomics.notify(this.#plan, kPlanPublished);
-    await this.settled();
-    if (this.#signal.aborted) throw new AbortError(this.#signal.reason);
-    const left: PlannedBatch[] = [];
-    for (let i = 0; i < this.#published; i++) {
-      const at = kPlanHeader + i * kPlanEntry;
-      if (Atomics.load(this.#plan, at + 3) === 1) continue;
-      left.push({ slab: this.#slabs[this.#plan[at] as number] as EmbedSlab, batch: { start: this.#plan[at + 1] as number, end: this.#plan[at + 2] as number } });
-    }
-    return left;
-  }
-
-  /** Tells the runs to stop after their current batch (a cancelled call). */
-  cancel(): void {
-    Atomics.store(this.#plan, kPlanClosed, 2);
-    Atomics.notify(this.#plan, kPlanPublished);
-  }
-
-  /** Resolves once every run, replacements included, has ended. */
-  async settled(): Promise<void> {
-    // Replacements are appended while earlier runs are awaited.
-    for (let k = 0; k < this.#runs.length; k++) await this.#runs[k];
-  }
-
-  #startRun(): void {
-    const { port1, port2 } = new MessageChannel();
-    for (const slab of this.#slabs) port1.postMessage(slab);
-    this.#ports.push(port1);
-    const run = this.#pool
-      .run({ kind: 'embed-run', plan: this.#buffer, windows: port2, insert: this.#insert }, { signal: this.#signal, transferList: [port2] })
-      .then(
-        (reply) => {
-          for (const ms of (reply as EmbedRunReply).durationsMs) this.#metrics.addBatch(ms);
-        },
-        () => {
-          // Its claimed batch stays not done and is re-run by the caller;
-          // a replacement keeps the pool pulling while batches may come.
-          if (this.#signal.aborted || Atomics.load(this.#plan, kPlanClosed) !== 0 || this.#restartsLeft <= 0) return;
-          this.#restartsLeft--;
-          this.#startRun();
-        },
-      )
-      .finally(() => {
-        port1.close();
-      });
-    this.#runs.push(run);
-  }
-}
 
 /** Owns the Piscina pool and runs embedding calls on it. */
 export class Scheduler {
@@ -207,7 +112,10 @@ export class Scheduler {
    * @returns one pong per started worker.
    */
   async warmUp(): Promise<Array<Extract<WorkerReply, { kind: 'pong' }>>> {
-    const replies = await Promise.all(Array.from({ length: this.#settings.workers }, () => this.#pool.run({ kind: 'ping' })));
+    const replies = await settleAll(
+      Array.from({ length: this.#settings.workers }, () => this.#pool.run({ kind: 'ping' }).then(checkedReply)),
+      'workers',
+    );
     return replies.filter((r): r is Extract<WorkerReply, { kind: 'pong' }> => r.kind === 'pong');
   }
 
@@ -220,6 +128,7 @@ export class Scheduler {
    * @returns vectors in input order and per-item outcomes.
    */
   async embed(texts: readonly unknown[], signal?: AbortSignal, insert: InsertSpec | null = null): Promise<EmbedResult> {
+    if (this.#closed) throw closedError();
     throwIfAborted(signal);
     const { dims, maxTextBytes, sortWindow, batchTokens, workers } = this.#settings;
     const n = texts.length;
@@ -373,14 +282,16 @@ export class Scheduler {
     let lastError: unknown;
     for (let attempt = 0; attempt <= this.#settings.maxRetries; attempt++) {
       if (signal.aborted) throw new AbortError(signal.reason);
-      if (this.#closed) throw new AbortError(new Error('engine closed'));
+      if (this.#closed) throw closedError();
       if (attempt > 0) this.#metrics.addRetry();
       try {
-        const reply = (await this.#pool.run({ kind: 'embed', slab, start: batch.start, end: batch.end, insert }, { signal })) as EmbedReply;
+        const reply = checkedReply(await this.#pool.run({ kind: 'embed', slab, start: batch.start, end: batch.end, insert }, { signal })) as EmbedReply;
         this.#metrics.addBatch(reply.durationMs);
         return undefined;
       } catch (error) {
         if (signal.aborted) throw new AbortError(signal.reason);
+        // close() terminated the pool under this task.
+        if (this.#closed) throw closedError(error);
         lastError = error;
       }
     }
@@ -393,27 +304,33 @@ export class Scheduler {
    * @param request - the task.
    * @param signal - cancels it.
    * @returns the reply.
-   * @throws {AbortError} when cancelled; the last worker error after the retries.
+   * @throws {AbortError} when cancelled.
+   * @throws {VecforgeError} ERR_CLOSED once the scheduler is closed; after the
+   * retries, the worker's last error with its code (ERR_WORKER for one with
+   * none, or a worker that died); a TypeError or RangeError as such, untried again.
    */
   async run<R extends PoolTaskRequest>(request: R, signal?: AbortSignal): Promise<PoolTaskReply<R>> {
     let lastError: unknown;
     for (let attempt = 0; attempt <= this.#settings.maxRetries; attempt++) {
       throwIfAborted(signal);
-      if (this.#closed) throw new VecforgeError('ERR_CLOSED', 'the engine is closed');
+      if (this.#closed) throw closedError();
       if (attempt > 0) this.#metrics.addRetry();
       try {
-        return (await this.#pool.run(request, signal !== undefined ? { signal } : {})) as PoolTaskReply<R>;
+        return checkedReply(await this.#pool.run(request, signal !== undefined ? { signal } : {})) as PoolTaskReply<R>;
       } catch (error) {
         if (signal?.aborted === true) throw new AbortError(signal.reason);
+        if (this.#closed) throw closedError(error);
         lastError = error;
         // Argument errors are the caller's and would fail the same way again.
         if (error instanceof TypeError || error instanceof RangeError) break;
       }
     }
-    throw lastError;
+    // A worker that died rejects with Piscina's own error, which has no code.
+    if (lastError instanceof VecforgeError || lastError instanceof TypeError || lastError instanceof RangeError) throw lastError;
+    throw new VecforgeError('ERR_WORKER', errorMessage(lastError), { cause: lastError });
   }
 
-  /** Stops the pool; queued work is cancelled. */
+  /** Stops the pool; queued and running work rejects with ERR_CLOSED. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

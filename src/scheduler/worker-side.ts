@@ -5,7 +5,7 @@
 import { loadTf, type BackendName, type Tf } from '../tensor/backend.js';
 import { getKernel } from '../models/registry.js';
 import type { EmbedKernel } from '../models/embedder.js';
-import { kFaultCountSlot } from './layout.js';
+import { kBatchDone, kEntryDone, kEntryEnd, kEntryStart, kEntryWindow, kFaultCountSlot, kPlanComplete, kPlanEntryInts, kPlanHeaderInts, kPlanNextSlot, kPlanOpen, kPlanPublishedSlot, kPlanStateSlot, kSearchCursorSlot } from './layout.js';
 import { loadNativeHnswCore, type HnswCore } from '../index/hnsw-native.js';
 import { hashFile } from '../index/persist.js';
 import { kItemOk } from '../models/embedder.js';
@@ -13,7 +13,6 @@ import { fitPcaTask, projectForGraph, searchProjected } from '../pca/pipeline.js
 import { receiveMessageOnPort } from 'node:worker_threads';
 import { readFileSync, statSync } from 'node:fs';
 import { hash } from 'node:crypto';
-import { kPlanClosed, kPlanEntry, kPlanHeader, kPlanNext, kPlanPublished } from './protocol.js';
 import type { EmbedSlab } from './layout.js';
 import type { DoneReply, EmbedReply, EmbedRequest, EmbedRunReply, EmbedRunRequest, FaultSpec, FitPcaRequest, GraphFileRequest, InsertRequest, PcaFittedReply, SearchRequest, WorkerInit } from './protocol.js';
 
@@ -58,6 +57,7 @@ function maybeFault(fault: FaultSpec, texts: readonly string[]): boolean {
 /** @returns whether the fault has firings left, taking one (Atomics.add: "at most `times`" holds across all workers). */
 function claimFault(fault: FaultSpec): boolean {
   const counter = new Int32Array(fault.counter);
+  // Atomics.add: each firing takes a distinct count, so at most `times` fire across all workers.
   return Atomics.add(counter, kFaultCountSlot, 1) < fault.times;
 }
 
@@ -155,18 +155,24 @@ export async function handleEmbedRun(kernel: EmbedKernel, request: EmbedRunReque
   const durationsMs: number[] = [];
   try {
     for (;;) {
-      const i = Atomics.add(plan, kPlanNext, 1);
+      // Atomics.add hands each batch index to exactly one run.
+      const i = Atomics.add(plan, kPlanNextSlot, 1);
       if (!awaitPublished(plan, i)) return { kind: 'embed-run-done', durationsMs };
-      const at = kPlanHeader + i * kPlanEntry;
-      const window = plan[at] as number;
+      // Plain reads are safe: awaitPublished saw the count cover i with an
+      // Atomics.load, which orders the main thread's entry stores before them.
+      const at = kPlanHeaderInts + i * kPlanEntryInts;
+      const window = plan[at + kEntryWindow] as number;
       while (slabs.length <= window) {
         const received = receiveMessageOnPort(request.windows);
         // The main thread posts a window's slab before it publishes the window's batches.
         if (received === undefined) throw new Error(`embed run: batch ${i} names window ${window}, which has not arrived`);
         slabs.push(received.message as EmbedSlab);
       }
-      const reply = await handleEmbed(kernel, { kind: 'embed', slab: slabs[window] as EmbedSlab, start: plan[at + 1] as number, end: plan[at + 2] as number, insert: request.insert }, fault, backend);
-      Atomics.store(plan, at + 3, 1);
+      const reply = await handleEmbed(kernel, { kind: 'embed', slab: slabs[window] as EmbedSlab, start: plan[at + kEntryStart] as number, end: plan[at + kEntryEnd] as number, insert: request.insert }, fault, backend);
+      // After the rows and statuses (plain stores): the main thread reads
+      // this flag only after the run's task settled, but the Atomics.store
+      // still orders it after the rows for any reader that loads it.
+      Atomics.store(plan, at + kEntryDone, kBatchDone);
       durationsMs.push(reply.durationMs);
     }
   } finally {
@@ -177,10 +183,16 @@ export async function handleEmbedRun(kernel: EmbedKernel, request: EmbedRunReque
 /** @returns true once batch i is published; false when the plan closes (or is cancelled) without it. */
 function awaitPublished(plan: Int32Array, i: number): boolean {
   for (;;) {
-    const published = Atomics.load(plan, kPlanPublished);
+    const published = Atomics.load(plan, kPlanPublishedSlot);
     if (i < published) return true;
-    if (Atomics.load(plan, kPlanClosed) !== 0) return i < Atomics.load(plan, kPlanPublished) && Atomics.load(plan, kPlanClosed) === 1;
-    Atomics.wait(plan, kPlanPublished, published);
+    // The state is read after the count: the main thread stores the final
+    // count before it completes the plan, so once the state says complete,
+    // a second load of the count is final and decides whether i exists.
+    if (Atomics.load(plan, kPlanStateSlot) !== kPlanOpen) return i < Atomics.load(plan, kPlanPublishedSlot) && Atomics.load(plan, kPlanStateSlot) === kPlanComplete;
+    // Sleeps only while the count is still `published`: a store that lands
+    // between the load above and this wait makes it return at once, and
+    // every store of the count or the state is followed by a notify on it.
+    Atomics.wait(plan, kPlanPublishedSlot, published);
   }
 }
 
@@ -237,10 +249,11 @@ export async function handleSearch(request: SearchRequest, backend: BackendName,
     const next = new Int32Array(cursor, 0, 1);
     const share = 2 * Math.max(1, request.sharers ?? 1);
     for (;;) {
-      const from = Atomics.load(next, 0);
+      const from = Atomics.load(next, kSearchCursorSlot);
       if (from >= end) break;
       const to = Math.min(end, from + Math.max(1, Math.ceil((end - from) / share)));
-      if (Atomics.compareExchange(next, 0, from, to) !== from) continue;
+      // Claim [from, to) only if no other task moved the cursor since the load; else re-read it.
+      if (Atomics.compareExchange(next, kSearchCursorSlot, from, to) !== from) continue;
       // Test-only: the marker "@search" fails a task holding a claimed run.
       if (fault !== null && fault.marker === kSearchFaultMarker && claimFault(fault)) fireFault(fault);
       searchRange(from, to);
