@@ -24,7 +24,8 @@ import { EmbeddingCache, embeddingCachePath } from '../store/embedding-cache.js'
 import { acquireLock, type HeldLock } from './lock.js';
 import { keepIndex, releaseKeptIndex, takeKeptIndex } from './warm.js';
 import { jsonEqual, readId, toItem, type FieldNames, type ItemLimits, type JobFailureCode, type JobItem } from './records.js';
-import { detectFormat, inputIdentity, readFileRecordsKnowing, readIterableRecords, restOfRun, type KnownSourceRecord, type RecordPosition, type SameRun, type SourceFormat } from './sources.js';
+import { detectFormat, inputIdentity, readFileRecordsKnowing, readIterableRecords } from './sources.js';
+import { restOfRun, type KnownSourceRecord, type RecordPosition, type SameRun, type SourceFormat } from './source-records.js';
 import {
   clearJob,
   currentManifest,

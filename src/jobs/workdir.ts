@@ -26,8 +26,8 @@ import { join } from 'node:path';
 import { VecforgeError } from '../errors.js';
 import { currentVersion, nextVersionDir, publishVersion, type IndexManifest } from '../index/persist.js';
 import { writeFileAtomicSync } from '../store/atomic.js';
-import { kLineDigestBytes, type KnownLineLookup, type RecordPosition } from './sources.js';
-import { loadNativeMatchDigests } from '../index/hnsw-native.js';
+import { kLineDigestBytes, loadDigestMatcher } from './line-digests.js';
+import type { KnownLineLookup, RecordPosition } from './source-records.js';
 
 /** Bumped whenever checkpoint.json changes shape. */
 export const kCheckpointFormatVersion = 1;
@@ -304,7 +304,7 @@ export class KnownLines implements KnownLineLookup {
   readonly #ids: readonly string[];
   /** Where the next line is expected, and the window around it: [next, behind, ahead]. */
   readonly #cursor = new Int32Array([0, kLookBehind, kLookAhead]);
-  readonly #match = loadNativeMatchDigests();
+  readonly #match = loadDigestMatcher();
   /** Every known digest by its first int32 (see {@link KnownLines.find}); built on first use. */
   #table: Int32Array | null = null;
   #positions: Map<string, number> | null = null;
