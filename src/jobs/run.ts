@@ -26,26 +26,10 @@ import { keepIndex, releaseKeptIndex, takeKeptIndex } from './warm.js';
 import { jsonEqual, readId, toItem, type FieldNames, type ItemLimits, type JobFailureCode, type JobItem } from './records.js';
 import { detectFormat, inputIdentity, readFileRecordsKnowing, readIterableRecords } from './sources.js';
 import { restOfRun, type KnownSourceRecord, type RecordPosition, type SameRun, type SourceFormat } from './source-records.js';
-import {
-  clearJob,
-  currentManifest,
-  encodeLineSnapshot,
-  forkIndex,
-  jobPaths,
-  publishWork,
-  readCheckpoint,
-  hasLineSnapshot,
-  readLineSnapshot,
-  resumableProgress,
-  workIsPublished,
-  writeCheckpoint,
-  zeroCounts,
-  type JobCounts,
-  type JobPaths,
-  type KnownLines,
-  type LineSnapshot,
-  type Progress,
-} from './workdir.js';
+import { clearJob, currentManifest, forkIndex, jobPaths, zeroCounts, type JobCounts, type JobPaths } from './workdir.js';
+import { readCheckpoint, resumableProgress, writeCheckpoint, type Progress } from './checkpoint.js';
+import { encodeLineSnapshot, hasLineSnapshot, readLineSnapshot, type KnownLines, type LineSnapshot } from './known-lines.js';
+import { publishWork, workIsPublished } from './publish.js';
 
 /**
  * Time spent per stage, in ms, on the job's own thread; the stages never

@@ -1,0 +1,60 @@
+/**
+ * Publishing a job's work index as a new version of the index directory.
+ */
+import { hash } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { VecforgeError } from '../errors.js';
+import { nextVersionDir, publishVersion } from '../index/persist.js';
+import { kLineSnapshotFile, type LineSnapshotEntry } from './known-lines.js';
+import { currentManifest, linkOrCopy } from './workdir.js';
+
+/**
+ * Publishes the current version of the work index as a new version of the
+ * index directory: files hard-linked, manifest (with `extra`) written, then
+ * `current` swapped atomically.
+ * @param workDir - the work index directory.
+ * @param dir - the index directory.
+ * @param extra - sections added to the manifest's `extra`.
+ * @returns the new version name in `dir`.
+ * @throws {VecforgeError} ERR_INDEX when the work index holds no version; ERR_IO when a write fails.
+ */
+export function publishWork(workDir: string, dir: string, extra: Readonly<Record<string, unknown>>, lines: Buffer | null = null): string {
+  const work = currentManifest(workDir);
+  if (work === undefined) throw new VecforgeError('ERR_INDEX', `the job's work index ${workDir} holds no saved version`);
+  const version = nextVersionDir(dir);
+  let more = extra;
+  try {
+    for (const name of Object.keys(work.manifest.files)) linkOrCopy(join(work.path, name), join(version.path, name));
+    if (lines !== null) {
+      const bytes = lines;
+      // Not fsynced: a snapshot lost or torn by a crash fails its checksum and is not used.
+      writeFileSync(join(version.path, kLineSnapshotFile), bytes);
+      const job = (extra.job ?? {}) as Readonly<Record<string, unknown>>;
+      const entry: LineSnapshotEntry = { file: kLineSnapshotFile, bytes: bytes.length, sha256: hash('sha256', bytes, 'hex') };
+      more = { ...extra, job: { ...job, lines: entry } };
+    }
+  } catch (error) {
+    rmSync(version.path, { recursive: true, force: true });
+    throw new VecforgeError('ERR_IO', `cannot write ${version.path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+  }
+  publishVersion(dir, version, { ...work.manifest, createdAt: new Date().toISOString(), extra: { ...work.manifest.extra, ...more } });
+  return version.name;
+}
+
+/**
+ * Whether the current version of `dir` holds exactly the files of the
+ * current work version (a publish that completed before a crash).
+ * @param workDir - the work index directory.
+ * @param dir - the index directory.
+ * @returns true when their files' checksums are equal.
+ */
+export function workIsPublished(workDir: string, dir: string): boolean {
+  const work = currentManifest(workDir);
+  const published = currentManifest(dir);
+  if (work === undefined || published === undefined) return false;
+  const a = work.manifest.files;
+  const b = published.manifest.files;
+  const names = Object.keys(a);
+  return names.length === Object.keys(b).length && names.every((n) => a[n]?.sha256 === b[n]?.sha256);
+}
