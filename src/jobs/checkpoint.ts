@@ -12,7 +12,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { currentVersion } from '../index/persist.js';
 import { writeFileAtomicSync } from '../store/atomic.js';
 import type { RecordPosition } from './source-records.js';
-import type { JobCounts, JobPaths } from './workdir.js';
+import type { JobCounts } from './types.js';
+import type { JobPaths } from './workdir.js';
 
 /** Bumped whenever checkpoint.json changes shape. */
 export const kCheckpointFormatVersion = 1;

@@ -12,7 +12,8 @@ import { fullRowBytes } from '../pca/full-vectors.js';
 import type { PcaManifestSection } from '../pca/index-options.js';
 import { kLockFile, processAlive, readLock, type LockInfo } from './lock.js';
 import { readCheckpoint } from './checkpoint.js';
-import { currentManifest, jobPaths, type JobCounts } from './workdir.js';
+import type { JobCounts } from './types.js';
+import { currentManifest, jobPaths } from './workdir.js';
 
 /** What {@link inspectIndex} reports. */
 export interface IndexDescription {

@@ -270,3 +270,80 @@ export function readLineSnapshot(version: { path: string; manifest: IndexManifes
   if (!Array.isArray(ids) || ids.length !== count || !ids.every((id) => typeof id === 'string')) return null;
   return new KnownLines(bytes.subarray(keyEnd, digestsEnd), ids as string[]);
 }
+
+/** How a job uses and keeps the line snapshot (see workdir.ts). */
+export interface LineSettings {
+  /** The reading settings that the snapshot is valid under. */
+  readonly key: string;
+  /** Read line digests and collect the snapshot to publish. */
+  readonly collect: boolean;
+  /** The base version's snapshot (incremental jobs). */
+  known: KnownLines | null;
+}
+const kNoDigest = new Uint8Array(0);
+
+/**
+ * Lines kept for the snapshot, in line order: runs of the base version's
+ * known lines (by place, their digests and ids copied from it when the
+ * snapshot is made), and single lines with their own digest and id.
+ */
+export class KeptLines {
+  /** First line of each entry. */
+  readonly lines: number[] = [];
+  /** Lines of each entry. */
+  readonly counts: number[] = [];
+  /** Each entry's first place among the known lines, or -1 for a single line. */
+  readonly positions: number[] = [];
+  /** Digest and id of each single line (empty for runs). */
+  readonly digests: Uint8Array[] = [];
+  readonly ids: string[] = [];
+
+  /** Adds a single line. */
+  push(line: number, digest: Uint8Array, id: string): void {
+    this.#add(line, 1, -1, digest, id);
+  }
+
+  /** Adds lines `line`… that are the known lines at places `position`…. */
+  pushRun(line: number, position: number, count: number): void {
+    if (count > 0) this.#add(line, count, position, kNoDigest, '');
+  }
+
+  #add(line: number, count: number, position: number, digest: Uint8Array, id: string): void {
+    this.lines.push(line);
+    this.counts.push(count);
+    this.positions.push(position);
+    this.digests.push(digest);
+    this.ids.push(id);
+  }
+
+  /**
+   * Merges two lists, each in line order (no line in both), into the
+   * digests and ids of their lines in line order.
+   * @param a - one list.
+   * @param b - the other.
+   * @param known - the known lines the runs refer to.
+   * @returns the digests, concatenated, and the ids.
+   */
+  static merge(a: KeptLines, b: KeptLines, known: KnownLines | null): { digests: Uint8Array; ids: string[] } {
+    const digests: Uint8Array[] = [];
+    const ids: string[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < a.lines.length || j < b.lines.length) {
+      const fromA = j >= b.lines.length || (i < a.lines.length && (a.lines[i] ?? 0) < (b.lines[j] ?? 0));
+      const from = fromA ? a : b;
+      const k = fromA ? i++ : j++;
+      const position = from.positions[k] ?? -1;
+      if (position < 0) {
+        digests.push(from.digests[k] ?? kNoDigest);
+        ids.push(from.ids[k] ?? '');
+        continue;
+      }
+      if (known === null) throw new Error('KeptLines.merge: a run of known lines without the known lines');
+      const count = from.counts[k] ?? 0;
+      digests.push(known.digestsOf(position, count));
+      for (let p = position; p < position + count; p++) ids.push(known.idAt(p));
+    }
+    return { digests: Buffer.concat(digests), ids };
+  }
+}

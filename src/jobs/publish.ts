@@ -3,10 +3,11 @@
  */
 import { hash } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { VecforgeError } from '../errors.js';
 import { nextVersionDir, publishVersion } from '../index/persist.js';
 import { kLineSnapshotFile, type LineSnapshotEntry } from './known-lines.js';
+import type { JobCounts, JobSpec } from './types.js';
 import { currentManifest, linkOrCopy } from './workdir.js';
 
 /**
@@ -57,4 +58,24 @@ export function workIsPublished(workDir: string, dir: string): boolean {
   const b = published.manifest.files;
   const names = Object.keys(a);
   return names.length === Object.keys(b).length && names.every((n) => a[n]?.sha256 === b[n]?.sha256);
+}
+
+/**
+ * The `job` section a job adds to the manifest's `extra`.
+ * @param spec - the job.
+ * @param fingerprint - what the job is.
+ * @param counts - its counters.
+ * @returns the section.
+ */
+export function jobExtra(spec: JobSpec, fingerprint: Readonly<Record<string, unknown>>, counts: JobCounts): Record<string, unknown> {
+  return {
+    job: {
+      kind: spec.kind,
+      full: spec.full,
+      source: typeof spec.source === 'string' ? resolve(spec.source) : spec.sourceId,
+      finishedAt: new Date().toISOString(),
+      counts,
+      fingerprint: JSON.parse(JSON.stringify(fingerprint)) as unknown,
+    },
+  };
 }

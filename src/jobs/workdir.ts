@@ -20,26 +20,8 @@ import { copyFileSync, linkSync, mkdirSync, readFileSync, rmSync } from 'node:fs
 import { join } from 'node:path';
 import { VecforgeError } from '../errors.js';
 import { currentVersion, nextVersionDir, publishVersion, type IndexManifest } from '../index/persist.js';
+import type { JobCounts } from './types.js';
 
-/** Counters of a job. */
-export interface JobCounts {
-  /** Records read (ok or failed; blank lines excluded). */
-  read: number;
-  /** New ids added to the index. */
-  added: number;
-  /** Ids whose text, namespace or metadata changed, upserted. */
-  updated: number;
-  /** Ids whose content is unchanged (reindex only). */
-  unchanged: number;
-  /** Ids removed because the input no longer has them (reindex only). */
-  deleted: number;
-  /** Records written to errors.jsonl. */
-  failed: number;
-  /** Texts embedded by the model (the rest came from the embedding cache). */
-  embedded: number;
-  /** Vectors found in the embedding cache. */
-  cacheHits: number;
-}
 
 /** Paths of a job's state. */
 export interface JobPaths {
