@@ -90,3 +90,38 @@ export function resumableProgress(paths: JobPaths, cp: Checkpoint): Progress | u
   }
   return undefined;
 }
+
+/**
+ * Commits a job's progress in the two steps described above: when the work
+ * index is saved, checkpoint.json first records the progress as `pending`,
+ * then the index is saved, then the progress is recorded as `committed`.
+ * @param paths - the job paths.
+ * @param fingerprint - what the job is.
+ * @param committed - the progress committed last.
+ * @param now - the progress to commit (`counts` is copied as it is at each write).
+ * @param save - saves the work index and returns its new version; null when it need not be saved.
+ * @param phase - `publishing` for the last checkpoint before publishing.
+ * @returns the progress now committed.
+ */
+export async function commitProgress(
+  paths: JobPaths,
+  fingerprint: Readonly<Record<string, unknown>>,
+  committed: Progress,
+  now: { readonly position: RecordPosition; readonly errorsBytes: number; readonly counts: JobCounts },
+  save: (() => Promise<string>) | null,
+  phase: 'running' | 'publishing',
+): Promise<Progress> {
+  let version = committed.version;
+  if (save !== null) {
+    writeCheckpoint(paths, {
+      fingerprint,
+      phase: 'running',
+      committed,
+      pending: { afterVersion: committed.version, version: null, position: now.position, errorsBytes: now.errorsBytes, counts: { ...now.counts } },
+    });
+    version = await save();
+  }
+  const progress: Progress = { version, position: now.position, errorsBytes: now.errorsBytes, counts: { ...now.counts } };
+  writeCheckpoint(paths, { fingerprint, phase, committed: progress, pending: null });
+  return progress;
+}

@@ -271,7 +271,7 @@ export function readLineSnapshot(version: { path: string; manifest: IndexManifes
   return new KnownLines(bytes.subarray(keyEnd, digestsEnd), ids as string[]);
 }
 
-/** How a job uses and keeps the line snapshot (see workdir.ts). */
+/** How a job uses and keeps the line snapshot (see {@link LineSnapshot}). */
 export interface LineSettings {
   /** The reading settings that the snapshot is valid under. */
   readonly key: string;

@@ -12,30 +12,38 @@
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
 import { Engine } from '../engine.js';
 import { VecforgeError, throwIfAborted } from '../errors.js';
 import { currentVersion } from '../index/persist.js';
 import type { VectorIndex } from '../index/vector-index.js';
-import { resolvePcaIndexOptions } from '../pca/index-options.js';
 import { EmbeddingCache, embeddingCachePath } from '../store/embedding-cache.js';
 import { readCheckpoint, resumableProgress, writeCheckpoint, type Progress } from './checkpoint.js';
 import { ErrorsFile } from './errors-file.js';
-import { indexParams } from './fingerprint.js';
+import { jobIdentity } from './fingerprint.js';
 import { JobRun } from './job-run.js';
-import { encodeLineSnapshot, hasLineSnapshot, readLineSnapshot, type LineSettings } from './known-lines.js';
+import { hasLineSnapshot, readLineSnapshot, type LineSettings } from './known-lines.js';
 import { acquireLock, type HeldLock } from './lock.js';
-import { describeDifference } from './plan.js';
-import { jobExtra, publishWork, workIsPublished } from './publish.js';
+import { planJob } from './plan.js';
+import { jobExtra, publishRun, publishWork, readPublishedJob, workIsPublished } from './publish.js';
 import type { RecordPosition } from './source-records.js';
 import { detectFormat, inputIdentity } from './sources.js';
 import { StageTimers } from './stage-timers.js';
 import type { JobCounts, JobSpec, JobSummary } from './types.js';
-import { keepIndex, releaseKeptIndex, takeKeptIndex } from './warm.js';
+import { releaseKeptIndex, takeKeptIndex } from './warm.js';
 import { clearJob, currentManifest, forkIndex, jobPaths, zeroCounts } from './workdir.js';
 
+/** What a summary says beyond the job's own fields (see {@link summarize}). */
+type Outcome = Pick<JobSummary, 'state' | 'version' | 'published'> & {
+  counts: JobCounts;
+  resumedFrom: RecordPosition | null;
+  discarded: string | null;
+  pcaRefit?: JobSummary['pcaRefit'];
+};
+
 /**
- * Runs a job end to end.
+ * Runs a job end to end: takes the lock, works out what the job is and
+ * how it starts (plan.ts), opens its work index, runs it over the input
+ * (job-run.ts), refits the PCA when asked, and publishes (publish.ts).
  * @param spec - the resolved job.
  * @returns the summary.
  * @throws {VecforgeError} ERR_LOCKED, ERR_IO, ERR_INDEX, ERR_INDEX_CORRUPT, ERR_INVALID_INPUT when the job fails as a whole.
@@ -57,6 +65,7 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     throw new VecforgeError('ERR_INDEX', `${dir} holds no published index; build one first with \`vecforge build\``);
   }
   const lock = acquireLock(dir, spec.command);
+  const done = (outcome: Outcome): JobSummary => summarize(spec, dir, { ...outcome, lock, errorsPath: paths.errors, started, timers });
   let engine: Engine | undefined;
   let cache: EmbeddingCache | null = null;
   let index: VectorIndex | undefined;
@@ -70,81 +79,50 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     const sourceIdentity = file !== null ? { path: file, format, ...(await inputIdentity(file)) } : { iterable: spec.sourceId };
     const base = spec.kind === 'reindex' ? currentManifest(dir) : undefined;
     const incremental = spec.kind === 'reindex' && !spec.full;
-    const params = indexParams(spec, base?.manifest);
-    // Checked before anything is written: the pca option against the model's dims, a refit against the index.
-    if (params.pca !== null) resolvePcaIndexOptions(params.pca, info.dims);
-    const refit = spec.refitPca !== false && incremental;
-    const refitSample = typeof spec.refitPca === 'object' ? spec.refitPca.sample : undefined;
-    if (refit) {
-      const pca = base?.manifest.extra.pca as { rerank?: unknown; outputDims?: unknown } | undefined;
-      if (pca === undefined || pca === null) throw new VecforgeError('ERR_PCA', `--refit-pca: index ${dir} has no PCA; rebuild it with PCA: vecforge reindex --full --pca DIMS`);
-      if (pca.rerank !== true) throw new VecforgeError('ERR_PCA', `--refit-pca: index ${dir} keeps no full vectors (built with --no-rerank), so the PCA cannot be refitted from it; rebuild it from its source: vecforge reindex --full`);
-      const needed = Math.max(2, typeof pca.outputDims === 'number' ? pca.outputDims : 2);
-      if (refitSample !== undefined && refitSample < needed) {
-        throw new RangeError(`options.refitPca.sample must be at least the index's PCA dims (${needed}) to fit ${needed} components, got ${refitSample}`);
-      }
-    }
-    const fingerprint = {
-      kind: spec.kind,
-      full: spec.full,
-      keepMissing: spec.keepMissing,
-      source: sourceIdentity,
-      model: info.modelId,
-      fields: spec.fields,
-      snippetChars: spec.snippetChars,
-      maxTextBytes: info.options.maxTextBytes,
-      maxRecordBytes: spec.maxRecordBytes,
-      index: params,
-      refitPca: refit ? { sample: refitSample ?? null } : false,
-      base: base?.name ?? null,
-    };
-
-    // A JSONL file's lines are remembered with the version a job publishes;
-    // the next reindex of it takes the lines it finds there as unchanged.
-    const linesKey = JSON.stringify({ model: info.modelId, fields: spec.fields, snippetChars: spec.snippetChars, maxTextBytes: info.options.maxTextBytes, maxRecordBytes: spec.maxRecordBytes });
+    const { params, refit, refitSample, fingerprint, linesKey } = jobIdentity(spec, dir, { modelId: info.modelId, dims: info.dims, maxTextBytes: info.options.maxTextBytes }, sourceIdentity, base);
     const lines: LineSettings = { key: linesKey, collect: file !== null && format === 'jsonl', known: null };
 
+    const cp = readCheckpoint(paths);
+    const plan = planJob({
+      kind: spec.kind,
+      incremental,
+      fingerprint,
+      checkpoint: cp,
+      resumable: cp !== undefined ? resumableProgress(paths, cp) : undefined,
+      jobDirExists: existsSync(paths.jobDir),
+      published: spec.kind === 'build' ? readPublishedJob(dir) : { state: 'none' },
+    });
+    let progress: Progress;
     let discarded: string | null = null;
-    let progress: Progress | undefined;
     /** This run forked the current version afresh (not resumed). */
     let forked = false;
-    const cp = readCheckpoint(paths);
-    if (cp !== undefined) {
-      if (!isDeepStrictEqual(JSON.parse(JSON.stringify(fingerprint)), cp.fingerprint)) discarded = `it belongs to a different job (${describeDifference(cp.fingerprint, fingerprint)})`;
-      else {
-        progress = resumableProgress(paths, cp);
-        if (progress === undefined) discarded = 'its work index does not match it';
-      }
-    } else if (existsSync(paths.jobDir)) discarded = 'the job before stopped before its first checkpoint';
-
-    if (cp !== undefined && progress !== undefined && cp.phase === 'publishing') {
-      const counts = progress.counts;
-      const version = await timers.time('write', () => (workIsPublished(paths.workDir, dir) ? (currentVersion(dir)?.name ?? null) : publishWork(paths.workDir, dir, jobExtra(spec, fingerprint, counts))));
-      clearJob(paths);
-      return summarize(spec, dir, { state: progress.counts.failed > 0 ? 'partial' : 'ok', version, published: true, counts: progress.counts, resumedFrom: progress.position, discarded, lock, errorsPath: paths.errors, started, timers });
-    }
-
-    if (progress === undefined && spec.kind === 'build') {
-      // A build killed after publishing but before exiting: the same command again is a no-op.
-      const done = currentManifest(dir);
-      const job = done?.manifest.extra.job as { fingerprint?: unknown; counts?: JobCounts } | undefined;
-      if (done !== undefined && job?.counts !== undefined && isDeepStrictEqual(job.fingerprint, JSON.parse(JSON.stringify(fingerprint)))) {
+    switch (plan.action) {
+      case 'finish-publish': {
+        const counts = plan.progress.counts;
+        const version = await timers.time('write', () => (workIsPublished(paths.workDir, dir) ? (currentVersion(dir)?.name ?? null) : publishWork(paths.workDir, dir, jobExtra(spec, fingerprint, counts))));
         clearJob(paths);
-        const counts = job.counts;
-        return summarize(spec, dir, { state: counts.failed > 0 ? 'partial' : 'ok', version: done.name, published: false, counts, resumedFrom: null, discarded, lock, errorsPath: paths.errors, started, timers });
+        return done({ state: counts.failed > 0 ? 'partial' : 'ok', version, published: true, counts, resumedFrom: plan.progress.position, discarded: null });
       }
-    }
-
-    if (progress === undefined) {
-      if (spec.kind === 'build' && currentVersion(dir) !== undefined) {
+      case 'already-built':
+        clearJob(paths);
+        return done({ state: plan.counts.failed > 0 ? 'partial' : 'ok', version: plan.version, published: false, counts: plan.counts, resumedFrom: null, discarded: plan.discarded });
+      case 'refuse':
         throw new VecforgeError('ERR_INDEX', `${dir} already holds an index; update it with \`vecforge reindex --index ${spec.dir} --input ...\` (add --full to rebuild it)`);
+      case 'fail':
+        throw plan.error;
+      case 'resume':
+        progress = plan.progress;
+        break;
+      case 'start': {
+        discarded = plan.discarded;
+        clearJob(paths);
+        mkdirSync(paths.jobDir, { recursive: true });
+        const version = plan.fork ? await timers.time('write', () => forkIndex(dir, paths.workDir)) : null;
+        forked = version !== null;
+        progress = { version, position: { item: 0, line: 0, offset: 0 }, errorsBytes: 0, counts: zeroCounts() };
+        writeCheckpoint(paths, { fingerprint, phase: 'running', committed: progress, pending: null });
+        break;
       }
-      clearJob(paths);
-      mkdirSync(paths.jobDir, { recursive: true });
-      const version = incremental ? await timers.time('write', () => forkIndex(dir, paths.workDir)) : null;
-      forked = version !== null;
-      progress = { version, position: { item: 0, line: 0, offset: 0 }, errorsBytes: 0, counts: zeroCounts() };
-      writeCheckpoint(paths, { fingerprint, phase: 'running', committed: progress, pending: null });
     }
     const resumedFrom = progress.position.item > 0 ? progress.position : null;
     // The work index started as a copy of `base` (a resumed job checked that the base is the same).
@@ -170,14 +148,12 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     // Without known lines every record is compared with the doc store as it is read.
     if (lines.known === null) await timers.time('read', () => index?.loadDocs());
     errors = new ErrorsFile(paths.errors, progress.errorsBytes);
-    const run = new JobRun(spec, engine, index, cache, errors, timers, paths, fingerprint, progress, incremental, format, file, lines);
+    const run = new JobRun({ spec, engine, index, cache, errors, timers, paths, fingerprint, progress, incremental, format, file, lines });
     const outcome = await run.execute(started).finally(async () => {
       await run.settle();
       await run.flushCache();
     });
-    if (outcome === 'interrupted') {
-      return summarize(spec, dir, { state: 'interrupted', version: null, published: false, counts: run.counts, resumedFrom, discarded, lock, errorsPath: paths.errors, started, timers });
-    }
+    if (outcome === 'interrupted') return done({ state: 'interrupted', version: null, published: false, counts: run.counts, resumedFrom, discarded });
     // A job that changed nothing never needed the graph: it still fails on a graph that does not load, as it did when opening it.
     await index.graphLoaded();
     const counts = run.counts;
@@ -192,33 +168,16 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     const changed = !incremental || refit || counts.added + counts.updated + counts.deleted > 0;
     let version: string | null;
     if (changed) {
-      // Encoded while the final save waits for a pool worker to write the graph.
-      const lines = run.lineSnapshot();
-      const encodedLines = lines === null ? null : new Promise<Buffer>((done, fail) => setImmediate(() => {
-        try {
-          done(encodeLineSnapshot(lines));
-        } catch (error) {
-          fail(error);
-        }
-      }));
-      encodedLines?.catch(() => {});
-      await run.checkpoint(true, 'publishing');
-      const linesBytes = await encodedLines;
-      const keep = spec.engine instanceof Engine && index.rebaseable;
-      if (!keep) await index.close();
-      version = await timers.time('write', () => publishWork(paths.workDir, dir, jobExtra(spec, fingerprint, counts), linesBytes ?? null));
-      const published = keep ? currentManifest(dir) : undefined;
-      if (published !== undefined && published.name === version) {
-        await keepIndex(engine, dir, published, index);
-        index = undefined;
-      }
+      const published = await publishRun(run, index, { spec, engine, dir, paths, fingerprint, counts, timers, keepable: spec.engine instanceof Engine });
+      version = published.version;
+      if (published.kept) index = undefined;
     } else version = currentVersion(dir)?.name ?? null;
     clearJob(paths);
     errors.close();
     errors = undefined;
     // An empty errors file would only suggest that something failed.
     if (counts.failed === 0) rmSync(paths.errors, { force: true });
-    return summarize(spec, dir, { state: counts.failed > 0 ? 'partial' : 'ok', version, published: changed, counts, resumedFrom, discarded, lock, errorsPath: paths.errors, started, timers, pcaRefit });
+    return done({ state: counts.failed > 0 ? 'partial' : 'ok', version, published: changed, counts, resumedFrom, discarded, pcaRefit });
   } finally {
     await index?.close().catch(() => {});
     errors?.close();
@@ -228,22 +187,17 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
   }
 }
 
+/**
+ * The summary of a job.
+ * @param spec - the job.
+ * @param dir - the index directory (resolved).
+ * @param r - how it ended, and the lock, errors file, start time and stage times.
+ * @returns the summary.
+ */
 function summarize(
   spec: JobSpec,
   dir: string,
-  r: {
-    state: JobSummary['state'];
-    version: string | null;
-    published: boolean;
-    counts: JobCounts;
-    resumedFrom: RecordPosition | null;
-    discarded: string | null;
-    lock: HeldLock;
-    errorsPath: string;
-    started: number;
-    timers: StageTimers;
-    pcaRefit?: JobSummary['pcaRefit'];
-  },
+  r: Outcome & { lock: HeldLock; errorsPath: string; started: number; timers: StageTimers },
 ): JobSummary {
   const totalMs = performance.now() - r.started;
   const t = r.timers.ms;
