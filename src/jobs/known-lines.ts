@@ -280,6 +280,7 @@ export interface LineSettings {
   /** The base version's snapshot (incremental jobs). */
   known: KnownLines | null;
 }
+
 const kNoDigest = new Uint8Array(0);
 
 /**
