@@ -26,8 +26,7 @@ export type { MetadataFilter, FieldCondition, RangeCondition, InCondition } from
 export type { IndexManifest } from './index/persist.js';
 export { buildIndex, reindex } from './jobs/api.js';
 export type { JobOptions, JobIndexOptions, BuildIndexOptions, ReindexOptions } from './jobs/api.js';
-export type { JobSummary, JobProgress, JobStages } from './jobs/run.js';
-export type { JobCounts } from './jobs/workdir.js';
+export type { JobSummary, JobProgress, JobStages, JobCounts } from './jobs/types.js';
 export type { JobFailureCode } from './jobs/records.js';
 export { EmbeddingCache, embeddingCachePath } from './store/embedding-cache.js';
 export { resolveConfig, resolveConfigSourced, findConfigFile, envVarName, kConfigSections, kConfigFileNames } from './config/resolve.js';

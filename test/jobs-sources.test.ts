@@ -1,9 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { lineDigest, readFileRecords, readFileRecordsKnowing, type KnownSourceRecord, type SourceRecord } from '../src/jobs/sources.js';
-import { KnownLines } from '../src/jobs/workdir.js';
-import { loadNativeLineDigests, nativeHnswAvailable } from '../src/index/hnsw-native.js';
+import { readFileRecords, readFileRecordsKnowing, type KnownSourceRecord, type SourceRecord } from '../src/jobs/sources.js';
+import { lineDigest, loadNativeLineDigests } from '../src/jobs/line-digests.js';
+import { KnownLines } from '../src/jobs/known-lines.js';
+import { nativeHnswAvailable } from '../src/index/hnsw-native.js';
 import { createHash } from 'node:crypto';
 import { tempDir } from './helpers.js';
 

@@ -6,7 +6,8 @@ import type { EngineOptions } from '../config/engine-options.js';
 import { parseFields } from '../config/fields.js';
 import { kDefaultJobSection, kIndexFields, kJobFields } from '../config/job-options.js';
 import type { PcaIndexOptions } from '../pca/index-options.js';
-import { runJob, type JobProgress, type JobSpec, type JobSummary } from './run.js';
+import { runJob } from './run.js';
+import type { JobProgress, JobSpec, JobSummary } from './types.js';
 
 /** Options shared by {@link buildIndex} and {@link reindex}. */
 export interface JobOptions {

@@ -11,7 +11,9 @@ import { graphBytesPerVector } from '../index/vector-index.js';
 import { fullRowBytes } from '../pca/full-vectors.js';
 import type { PcaManifestSection } from '../pca/index-options.js';
 import { kLockFile, processAlive, readLock, type LockInfo } from './lock.js';
-import { currentManifest, jobPaths, readCheckpoint, type JobCounts } from './workdir.js';
+import { readCheckpoint } from './checkpoint.js';
+import type { JobCounts } from './types.js';
+import { currentManifest, jobPaths } from './workdir.js';
 
 /** What {@link inspectIndex} reports. */
 export interface IndexDescription {
