@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { runBench } from '../src/bench/main.js';
 import { formatNumber, speedRatio } from '../src/bench/report.js';
 import { parseReportDocument, type ReportDocument, type ReportFigure } from '../src/bench/schema.js';
-import { nativeHnswAvailable } from '../src/index/hnsw-native.js';
+import { nativeHnswAvailable } from '../src/index/hnsw/native-core.js';
 import { buildHnswBench, buildMatmulBench, hnswlibIncludeDir, kDefaultHnswBenchBuildOptions, repoRoot } from './build.js';
 
 /** One row of a ratio table. */

@@ -5,7 +5,7 @@ import { Engine, buildIndex, reindex } from '../src/index.js';
 import { currentManifest, kLineSnapshotFile } from '../src/jobs/workdir.js';
 import { contentDifferences, corpusRows, indexContent, vecforge, writeJsonl } from './jobs-helpers.js';
 import { kTestCacheDir, tempDir } from './helpers.js';
-import { nativeHnswOpenHandles } from '../src/index/hnsw-native.js';
+import { nativeHnswOpenHandles } from '../src/index/hnsw/native-core.js';
 import { releaseKeptIndex } from '../src/jobs/warm.js';
 
 let engine: Engine;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { lineDigest, readFileRecords, readFileRecordsKnowing, type KnownSourceRecord, type SourceRecord } from '../src/jobs/sources.js';
 import { KnownLines } from '../src/jobs/workdir.js';
-import { loadNativeLineDigests, nativeHnswAvailable } from '../src/index/hnsw-native.js';
+import { loadNativeLineDigests, nativeHnswAvailable } from '../src/index/hnsw/native-core.js';
 import { createHash } from 'node:crypto';
 import { tempDir } from './helpers.js';
 

@@ -7,17 +7,15 @@ import { Worker } from 'node:worker_threads';
 import hnswlibNode from 'hnswlib-node';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 
-import { createFallbackHnswCore } from '../src/index/hnsw-fallback.js';
+import { createFallbackHnswCore } from '../src/index/hnsw/fallback-core.js';
+import { kHnswNoLabel, type HnswCore, type HnswSpace } from '../src/index/hnsw/core.js';
 import {
-  kHnswNoLabel,
   loadHnswCore,
   loadNativeHnswCore,
   nativeHnswAddonPath,
   nativeHnswAvailable,
   nativeHnswOpenHandles,
-  type HnswCore,
-  type HnswSpace,
-} from '../src/index/hnsw-native.js';
+} from '../src/index/hnsw/native-core.js';
 
 // ---------------------------------------------------------------------------
 // Data: seeded Gaussian rows for mechanics, a clustered set for recall.

@@ -21,7 +21,8 @@ import { pcaModelRef, pcaModelRefFromBytes, prepareRows, projectForGraph, search
 import { createRng } from '../pca/random.js';
 import { ReservoirSampler } from '../pca/reservoir.js';
 import { compileFilter, LabelBitset, type MetadataFilter } from './filter.js';
-import { kHnswNoLabel, loadHnswCore, type HnswCore, type HnswSearchResult, type HnswSpace } from './hnsw-native.js';
+import { kHnswNoLabel, type HnswCore, type HnswSearchResult, type HnswSpace } from './hnsw/core.js';
+import { loadHnswCore } from './hnsw/native-core.js';
 import { currentVersion, fileMismatchError, hashFile, hashFiles, kIndexFormatVersion, nextVersionDir, publishVersion, readVersionManifest, verifyVersionFiles, type FileEntry, type IndexManifest } from './persist.js';
 
 /** Options of `engine.createIndex`. */

@@ -9,7 +9,7 @@ import { open, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { VecforgeError, throwIfAborted } from '../errors.js';
 import { CsvScanner, type CsvRawRecord } from './csv.js';
-import { loadNativeLineDigests, type NativeLineDigests } from '../index/hnsw-native.js';
+import { loadNativeLineDigests, type NativeLineDigests } from '../index/hnsw/native-core.js';
 
 /** A file format a job reads. */
 export type SourceFormat = 'jsonl' | 'csv';

@@ -27,7 +27,7 @@ import { VecforgeError } from '../errors.js';
 import { currentVersion, nextVersionDir, publishVersion, type IndexManifest } from '../index/persist.js';
 import { writeFileAtomicSync } from '../store/atomic.js';
 import { kLineDigestBytes, type KnownLineLookup, type RecordPosition } from './sources.js';
-import { loadNativeMatchDigests } from '../index/hnsw-native.js';
+import { loadNativeMatchDigests } from '../index/hnsw/native-core.js';
 
 /** Bumped whenever checkpoint.json changes shape. */
 export const kCheckpointFormatVersion = 1;

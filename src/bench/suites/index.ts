@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { buildHnswBench } from '../../../native-bench/build.js';
 import { Engine, type VectorIndex } from '../../index.js';
 import { currentVersion } from '../../index/persist.js';
-import { createFallbackHnswCore } from '../../index/hnsw-fallback.js';
+import { createFallbackHnswCore } from '../../index/hnsw/fallback-core.js';
 import { readFvecs, readIvecs, writeFvecs, writeIvecs } from '../data/fvecs.js';
 import { prepareGlove } from '../data/glove.js';
 import { computeGroundTruth } from '../data/ground-truth.js';
