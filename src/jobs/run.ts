@@ -17,7 +17,9 @@ import { Engine } from '../engine.js';
 import type { EngineOptions } from '../config/engine-options.js';
 import { VecforgeError, throwIfAborted } from '../errors.js';
 import { currentVersion } from '../index/persist.js';
-import type { IndexItem, VectorIndex } from '../index/vector-index.js';
+import type { IndexItem } from '../index/types.js';
+import type { VectorIndex } from '../index/vector-index.js';
+import { jobIndexHandle, jobOpenOptions } from '../index/internal.js';
 import type { DocRecord } from '../store/doc-store.js';
 import { pcaOptionsFromManifest, resolvePcaIndexOptions, type PcaIndexOptions } from '../pca/index-options.js';
 import { EmbeddingCache, embeddingCachePath } from '../store/embedding-cache.js';
@@ -328,7 +330,7 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     const snapshot = lines.collect && incremental && base !== undefined ? base : undefined;
     if (warm !== undefined) {
       index = warm;
-      await timers.time('read', () => warm.rebase(paths.workDir));
+      await timers.time('read', () => jobIndexHandle(warm).rebase(paths.workDir));
     } else {
       // Opened first, with its graph loading on a pool worker while this
       // thread reads the known lines and the input; whatever needs the
@@ -339,11 +341,11 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
       index =
         progress.version === null
           ? await engine.createIndex({ dir: paths.workDir, ...params })
-          : await engine.openIndex(paths.workDir, { hugePages: false, lazyGraph: true, lazyDocs: snapshot !== undefined && hasLineSnapshot(snapshot) });
+          : await engine.openIndex(paths.workDir, jobOpenOptions({ hugePages: false, lazyGraph: true, lazyDocs: snapshot !== undefined && hasLineSnapshot(snapshot) }));
     }
     if (snapshot !== undefined) lines.known = await timers.time('read', () => readLineSnapshot(snapshot, linesKey));
     // Without known lines every record is compared with the doc store as it is read.
-    if (lines.known === null) await timers.time('read', () => index?.loadDocs());
+    if (lines.known === null) await timers.time('read', () => (index === undefined ? undefined : jobIndexHandle(index).loadDocs()));
     errors = new ErrorsFile(paths.errors, progress.errorsBytes);
     const run = new JobRun(spec, engine, index, cache, errors, timers, paths, fingerprint, progress, incremental, format, file, lines);
     const outcome = await run.execute(started).finally(async () => {
@@ -354,7 +356,7 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
       return summarize(spec, dir, { state: 'interrupted', version: null, published: false, counts: run.counts, resumedFrom, discarded, lock, errorsPath: paths.errors, started, timers });
     }
     // A job that changed nothing never needed the graph: it still fails on a graph that does not load, as it did when opening it.
-    await index.graphLoaded();
+    await jobIndexHandle(index).graphLoaded();
     const counts = run.counts;
     let pcaRefit: JobSummary['pcaRefit'] = null;
     if (refit) {
@@ -379,7 +381,7 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
       encodedLines?.catch(() => {});
       await run.checkpoint(true, 'publishing');
       const linesBytes = await encodedLines;
-      const keep = spec.engine instanceof Engine && index.rebaseable;
+      const keep = spec.engine instanceof Engine && jobIndexHandle(index).rebaseable;
       if (!keep) await index.close();
       version = await timers.time('write', () => publishWork(paths.workDir, dir, jobExtra(spec, fingerprint, counts), linesBytes ?? null));
       const published = keep ? currentManifest(dir) : undefined;
@@ -693,7 +695,7 @@ class JobRun {
           } else if (record.at.item <= resumeItem) {
             if (record.state === 'ok') {
               const r = readId(record.value, spec.fields.id);
-              const held = r.id !== null && this.#incremental && (!this.#index.docsLoaded || this.#index.get(r.id) !== undefined);
+              const held = r.id !== null && this.#incremental && (!jobIndexHandle(this.#index).docsLoaded || this.#index.get(r.id) !== undefined);
               if (r.id !== null && this.#firstLine(r.id, held) === undefined) this.#markRead(r.id, record.line, held);
             }
             continue;
@@ -764,13 +766,13 @@ class JobRun {
         // Looked up first: an id the index does not hold is no known line's.
         // Before the doc store is decoded (lazyDocs) that is not known yet:
         // the record is compared with the index when it is upserted.
-        let docs = !this.#incremental || this.#index.docsLoaded;
+        let docs = !this.#incremental || jobIndexHandle(this.#index).docsLoaded;
         // Only a changed line in its known place, or an id no known line
         // has, is sent on unread: an id whose known line is elsewhere (a
         // moved line) most likely holds the same record, and is compared
         // now, so that an unchanged text is not embedded again.
         if (!docs && !this.#inPlaceOrNew(r.id)) {
-          this.#index.loadDocs();
+          jobIndexHandle(this.#index).loadDocs();
           docs = true;
         }
         const existing = this.#incremental && docs ? this.#index.get(r.id) : undefined;
@@ -806,7 +808,7 @@ class JobRun {
     if (this.#waiting.length >= this.#spec.chunkSize) {
       await this.#drain();
       await this.#flushUpserts(this.#timers);
-    } else if (this.#incremental && this.#waiting.length >= kEagerFlushItems && this.#inflight === null && this.#index.docsLoaded) {
+    } else if (this.#incremental && this.#waiting.length >= kEagerFlushItems && this.#inflight === null && jobIndexHandle(this.#index).docsLoaded) {
       // (Held back while the doc store is not decoded: the flush after the
       // reading decodes it while the pool inserts everything gathered.)
       // A reindex finds few changed records per chunk: they are embedded and
