@@ -23,7 +23,7 @@ export const kHnswOptionRanges = Object.freeze({
 }) satisfies Readonly<Record<string, IntRange>>;
 
 /** The distance spaces, in the order messages list them. */
-export const kIndexSpaces: readonly HnswSpace[] = Object.freeze(['cosine', 'ip', 'l2'] as const);
+export const kIndexSpaces = Object.freeze(['cosine', 'ip', 'l2'] as const) satisfies readonly HnswSpace[];
 
 /** The defaults of {@link IndexOptions} (`dims` defaults to the engine model's). */
 export const kDefaultIndexOptions = Object.freeze({
