@@ -55,7 +55,7 @@ export async function writeItems(s: IndexState, items: readonly IndexItem[], rep
   pca?.ensureRows(s.nextLabel);
   const stage = pca?.stage() ?? null;
   const inserting = Promise.all([insertTexts(s, texts, outcomes, stage, signal), insertVectors(s, vectors, stage, signal)]);
-  if (!labels.loaded) {
+  if (labels.pendingCount !== null) {
     // lazyDocs: decoded on this thread while the pool inserts.
     inserting.catch(() => {});
     try {

@@ -6,11 +6,10 @@
  */
 import { join } from 'node:path';
 import { VecforgeError, throwIfAborted } from '../errors.js';
-import type { PcaFitSummary } from '../pca/index-runtime.js';
+import type { IndexPcaRuntime, PcaFitSummary } from '../pca/index-runtime.js';
 import type { DocRecord } from '../store/doc-store.js';
 import type { HnswSearchResult } from './hnsw/core.js';
-import { pcaGraph } from './insert.js';
-import { writeItems } from './insert.js';
+import { pcaGraph, writeItems } from './insert.js';
 import { createIndexState, openIndexState, releaseState, resolveOpenOptions, syncHandle } from './open.js';
 import { boolOption, kDefaultUpsertOptions } from './options.js';
 import { readVersionManifest, verifyVersionFiles } from './persist.js';
@@ -21,7 +20,6 @@ import { indexStats } from './stats.js';
 import type { Hit, IndexHost, IndexItem, IndexItemOutcome, IndexOptions, IndexStats, RefitPcaOptions, RetrieveAllOptions, SearchOptions, UpsertOptions, WriteOptions } from './types.js';
 import { failed } from './validate-items.js';
 import type { VectorIndex } from './vector-index.js';
-import type { IndexPcaRuntime } from '../pca/index-runtime.js';
 
 /** What only jobs use of an index (see internal.ts). */
 export interface JobIndexHandle {
