@@ -11,7 +11,9 @@ import type { EngineMetrics } from './scheduler/metrics.js';
 import type { FaultSpec, WorkerInit } from './scheduler/protocol.js';
 import { Scheduler, type EmbedResult } from './scheduler/scheduler.js';
 import { embedWorkerEntry } from './scheduler/worker-url.js';
-import { VectorIndex, type IndexHost, type IndexOptions, type OpenIndexOptions } from './index/vector-index.js';
+import type { IndexHost, IndexOptions, OpenIndexOptions } from './index/types.js';
+import type { VectorIndex } from './index/vector-index.js';
+import { VectorIndexImpl } from './index/vector-index-impl.js';
 
 /** Where `Engine.create` reads configuration besides `options`. */
 export interface EngineCreateContext {
@@ -265,7 +267,7 @@ export class Engine {
    */
   async createIndex(options: IndexOptions): Promise<VectorIndex> {
     this.#checkOpen();
-    return VectorIndex.create(this.#indexHost(), options);
+    return VectorIndexImpl.create(this.#indexHost(), options);
   }
 
   /**
@@ -279,7 +281,7 @@ export class Engine {
    */
   async openIndex(dir: string, options: OpenIndexOptions = {}): Promise<VectorIndex> {
     this.#checkOpen();
-    return VectorIndex.open(this.#indexHost(), dir, options);
+    return VectorIndexImpl.open(this.#indexHost(), dir, options);
   }
 
   #indexHost(): IndexHost {

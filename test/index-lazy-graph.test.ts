@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Engine, VecforgeError, buildIndex, reindex, type VectorIndex } from '../src/index.js';
 import { currentVersion } from '../src/index/persist.js';
+import { jobIndexHandle, jobOpenOptions } from '../src/index/internal.js';
 import { corpusRows, indexContent, writeJsonl } from './jobs-helpers.js';
 import { gloveRows, kTestCacheDir, tempDir } from './helpers.js';
 
@@ -65,7 +66,7 @@ async function content(index: VectorIndex): Promise<Array<{ id: string; record: 
 describe('an index opened with lazyGraph', () => {
   test('operations issued before the graph finished loading all work, in order, and match an eagerly opened index', async () => {
     const dir = await saved();
-    const lazy = await engine.openIndex(dir, { hugePages: false, lazyGraph: true });
+    const lazy = await engine.openIndex(dir, jobOpenOptions({ hugePages: false, lazyGraph: true }));
     // The doc store is there at once.
     expect(lazy.count).toBe(kBase);
     expect(lazy.get('v7')).toMatchObject({ id: 'v7', metadata: { i: 7 } });
@@ -94,7 +95,7 @@ describe('an index opened with lazyGraph', () => {
     expect(await deleting).toMatchObject([{ state: 'ok', id: 'v2' }, { state: 'failed', id: 'missing', code: 'NOT_FOUND' }]);
     expect((await all).default?.[0]?.id).toBe('v4');
     const version = await saving;
-    await lazy.graphLoaded();
+    await jobIndexHandle(lazy).graphLoaded();
     expect(lazy.stats()).toMatchObject({ count: kBase, deleted: 2, version });
     expect((await lazy.search(row(extra, 0), { k: 1, namespace: 'new' }))[0]?.id).toBe('n0');
     const fromLazy = await content(lazy);
@@ -108,12 +109,12 @@ describe('an index opened with lazyGraph', () => {
 
   test('closed before the graph finished loading: the graph is freed once loaded, and later calls fail with ERR_CLOSED', async () => {
     const dir = await saved();
-    const lazy = await engine.openIndex(dir, { lazyGraph: true });
+    const lazy = await engine.openIndex(dir, jobOpenOptions({ lazyGraph: true }));
     await lazy.close();
     await expect(lazy.search(row(base, 0))).rejects.toMatchObject({ code: 'ERR_CLOSED' });
-    await expect(lazy.graphLoaded()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    await expect(jobIndexHandle(lazy).graphLoaded()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
     // The engine still loads and serves the same index.
-    const again = await engine.openIndex(dir, { lazyGraph: true });
+    const again = await engine.openIndex(dir, jobOpenOptions({ lazyGraph: true }));
     expect((await again.search(row(base, 9), { k: 1 }))[0]?.id).toBe('v9');
     await again.close();
   });
@@ -123,7 +124,7 @@ describe('an index opened with lazyGraph', () => {
     flipGraphByte(dir);
     // The eager open refuses it as before.
     await expect(engine.openIndex(dir)).rejects.toMatchObject({ code: 'ERR_INDEX_CORRUPT', message: `index ${dir}: file graph.hnsw does not match its checksum` });
-    const lazy = await engine.openIndex(dir, { hugePages: false, lazyGraph: true });
+    const lazy = await engine.openIndex(dir, jobOpenOptions({ hugePages: false, lazyGraph: true }));
     expect(lazy.count).toBe(kBase);
     const corrupt = { code: 'ERR_INDEX_CORRUPT', message: `index ${dir}: file graph.hnsw does not match its checksum` };
     await expect(lazy.upsert([{ id: 'v1', vector: row(extra, 1) }])).rejects.toMatchObject(corrupt);
@@ -131,7 +132,7 @@ describe('an index opened with lazyGraph', () => {
     await expect(lazy.searchBatch(base.slice(0, 100))).rejects.toMatchObject(corrupt);
     await expect(lazy.delete(['v3'])).rejects.toMatchObject(corrupt);
     await expect(lazy.save()).rejects.toMatchObject(corrupt);
-    await expect(lazy.graphLoaded()).rejects.toBeInstanceOf(VecforgeError);
+    await expect(jobIndexHandle(lazy).graphLoaded()).rejects.toBeInstanceOf(VecforgeError);
     expect(thrown(() => lazy.stats())).toMatchObject(corrupt);
     expect(thrown(() => lazy.getVector('v1'))).toMatchObject(corrupt);
     // Nothing was published.
@@ -145,7 +146,7 @@ describe('an index opened with lazyGraph', () => {
     const graph = join(currentVersion(dir)?.path ?? '', 'graph.hnsw');
     const size = statSync(graph).size;
     truncateSync(graph, size - 10);
-    await expect(engine.openIndex(dir, { lazyGraph: true })).rejects.toMatchObject({
+    await expect(engine.openIndex(dir, jobOpenOptions({ lazyGraph: true }))).rejects.toMatchObject({
       code: 'ERR_INDEX_CORRUPT',
       message: `index ${dir}: file graph.hnsw is ${size - 10} bytes, the manifest says ${size} (truncated or replaced)`,
     });
@@ -153,7 +154,7 @@ describe('an index opened with lazyGraph', () => {
 
   test('options.lazyGraph must be a boolean', async () => {
     const dir = await saved();
-    await expect(engine.openIndex(dir, { lazyGraph: 1 as unknown as boolean })).rejects.toThrow(new TypeError('options.lazyGraph must be a boolean, got number'));
+    await expect(engine.openIndex(dir, jobOpenOptions({ lazyGraph: 1 as unknown as boolean }))).rejects.toThrow(new TypeError('options.lazyGraph must be a boolean, got number'));
   });
 });
 
@@ -201,11 +202,11 @@ describe('an index opened with lazyDocs', () => {
     await seed.save();
     await seed.close();
 
-    const lazy = await engine.openIndex(dir, { hugePages: false, lazyGraph: true, lazyDocs: true });
-    expect(lazy.docsLoaded).toBe(false);
+    const lazy = await engine.openIndex(dir, jobOpenOptions({ hugePages: false, lazyGraph: true, lazyDocs: true }));
+    expect(jobIndexHandle(lazy).docsLoaded).toBe(false);
     // The manifest's count, before decoding.
     expect(lazy.count).toBe(kBase);
-    expect(lazy.docsLoaded).toBe(false);
+    expect(jobIndexHandle(lazy).docsLoaded).toBe(false);
     const outcomes = await lazy.upsert(
       [
         { id: 'v0', vector: row(extra, 0), hash: 'h0', metadata: { i: 0 } },
@@ -217,7 +218,7 @@ describe('an index opened with lazyDocs', () => {
       ],
       { skipUnchanged: true },
     );
-    expect(lazy.docsLoaded).toBe(true);
+    expect(jobIndexHandle(lazy).docsLoaded).toBe(true);
     expect(outcomes).toEqual([
       { state: 'ok', id: 'v0', change: 'unchanged' },
       { state: 'ok', id: 'v1', change: 'updated' },
@@ -241,12 +242,12 @@ describe('an index opened with lazyDocs', () => {
 
     // Any other use decodes it first: a read, a search, a delete.
     for (const use of [(ix: VectorIndex) => ix.get('v9'), (ix: VectorIndex) => ix.search(row(base, 9), { k: 1 }), (ix: VectorIndex) => ix.delete(['v9'])]) {
-      const again = await engine.openIndex(dir, { hugePages: false, lazyGraph: true, lazyDocs: true });
+      const again = await engine.openIndex(dir, jobOpenOptions({ hugePages: false, lazyGraph: true, lazyDocs: true }));
       await use(again);
-      expect(again.docsLoaded).toBe(true);
+      expect(jobIndexHandle(again).docsLoaded).toBe(true);
       await again.close();
     }
-    await expect(engine.openIndex(dir, { lazyDocs: 1 as unknown as boolean })).rejects.toThrow('options.lazyDocs must be a boolean, got number');
+    await expect(engine.openIndex(dir, jobOpenOptions({ lazyDocs: 1 as unknown as boolean }))).rejects.toThrow('options.lazyDocs must be a boolean, got number');
   });
 
   test('a doc store that does not decode fails the upsert that decodes it, and every later use, with ERR_INDEX_CORRUPT', async () => {
@@ -256,7 +257,7 @@ describe('an index opened with lazyDocs', () => {
     const manifest = JSON.parse(readFileSync(path, 'utf8')) as { counts: { count: number } };
     manifest.counts.count += 1;
     writeFileSync(path, JSON.stringify(manifest));
-    const lazy = await engine.openIndex(dir, { hugePages: false, lazyGraph: true, lazyDocs: true });
+    const lazy = await engine.openIndex(dir, jobOpenOptions({ hugePages: false, lazyGraph: true, lazyDocs: true }));
     const mismatch = { code: 'ERR_INDEX_CORRUPT', message: `index ${dir}: doc store holds ${kBase} items, the manifest says ${kBase + 1}` };
     await expect(lazy.upsert([{ id: 'v1', vector: row(extra, 1) }], { skipUnchanged: true })).rejects.toMatchObject(mismatch);
     expect(thrown(() => lazy.get('v1'))).toMatchObject(mismatch);

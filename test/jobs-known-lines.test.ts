@@ -6,7 +6,8 @@ import { currentManifest } from '../src/jobs/workdir.js';
 import { kLineSnapshotFile } from '../src/jobs/known-lines.js';
 import { contentDifferences, corpusRows, indexContent, vecforge, writeJsonl } from './jobs-helpers.js';
 import { kTestCacheDir, tempDir } from './helpers.js';
-import { nativeHnswOpenHandles } from '../src/index/hnsw-native.js';
+import { nativeHnswOpenHandles } from '../src/index/hnsw/native-core.js';
+import { jobIndexHandle } from '../src/index/internal.js';
 import { releaseKeptIndex } from '../src/jobs/warm.js';
 
 let engine: Engine;
@@ -170,13 +171,13 @@ describe('the index a job published, kept open', () => {
     const dir = tempDir();
     const index = await engine.createIndex({ dir: join(dir, 'a') });
     try {
-      expect(index.rebaseable).toBe(false);
-      await expect(index.rebase(join(dir, 'a'))).rejects.toThrow('only a saved index without PCA and without unsaved changes can be rebased');
+      expect(jobIndexHandle(index).rebaseable).toBe(false);
+      await expect(jobIndexHandle(index).rebase(join(dir, 'a'))).rejects.toThrow('only a saved index without PCA and without unsaved changes can be rebased');
       await index.upsert([{ id: 'x', text: 'a small brown dog' }]);
       await index.save();
-      expect(index.rebaseable).toBe(true);
+      expect(jobIndexHandle(index).rebaseable).toBe(true);
       await index.upsert([{ id: 'y', text: 'a large black cat' }]);
-      expect(index.rebaseable).toBe(false);
+      expect(jobIndexHandle(index).rebaseable).toBe(false);
     } finally {
       await index.close();
     }

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { readFileRecords, readFileRecordsKnowing, type KnownSourceRecord, type SourceRecord } from '../src/jobs/sources.js';
 import { lineDigest, loadNativeLineDigests } from '../src/jobs/line-digests.js';
 import { KnownLines } from '../src/jobs/known-lines.js';
-import { nativeHnswAvailable } from '../src/index/hnsw-native.js';
+import { nativeHnswAvailable } from '../src/index/hnsw/native-core.js';
 import { createHash } from 'node:crypto';
 import { tempDir } from './helpers.js';
 

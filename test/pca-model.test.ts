@@ -13,7 +13,7 @@ import {
   validatePcaModel,
   type PcaModel,
 } from '../src/pca/model.js';
-import { loadNativeProjectRows } from '../src/index/hnsw-native.js';
+import { loadNativeProjectRows } from '../src/native/kernels.js';
 import { PcaProjector } from '../src/pca/project.js';
 import { loadTf, type Tf } from '../src/tensor/backend.js';
 import { decayingSpectrumSample } from './fixtures/pca-data.js';

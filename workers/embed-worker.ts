@@ -1,17 +1,28 @@
 /**
- * Embed worker: decodes a request, calls src/, replies. The kernel (a model
- * bound to the shared table and a TF.js backend) is built once per worker
- * and cached at module level.
+ * Embed worker: decodes a request, dispatches it on its kind through the
+ * frozen task registry each layer contributes to, replies. The kernel (a
+ * model bound to the shared table and a TF.js backend) is built once per
+ * worker, on the first task that needs it, and cached at module level.
  */
-import { threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { serializeError } from '../src/errors.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from '../src/scheduler/protocol.js';
-import { createWorkerKernel, handleEmbed, handleEmbedRun, handleFitPca, handleGraphFile, handleInsert, handleSearch } from '../src/scheduler/worker-side.js';
+import { createTaskRegistry, dispatchTask, type WorkerContext } from '../src/scheduler/task-registry.js';
+import { createWorkerKernel, schedulerTasks } from '../src/scheduler/worker-side.js';
+import { indexTasks, insertEmbeddedRows } from '../src/index/worker-tasks.js';
+import { pcaTasks } from '../src/pca/worker-tasks.js';
 import type { EmbedKernel } from '../src/models/embedder.js';
 
 const init = Piscina.workerData as WorkerInit;
 let kernel: Promise<{ kernel: EmbedKernel; backend: string }> | undefined;
+
+const kTasks = createTaskRegistry(schedulerTasks, indexTasks, pcaTasks);
+
+const kContext: WorkerContext = Object.freeze({
+  init,
+  kernel: () => (kernel ??= createWorkerKernel(init)),
+  insertEmbeddedRows,
+});
 
 /**
  * Piscina task handler.
@@ -20,35 +31,9 @@ let kernel: Promise<{ kernel: EmbedKernel; backend: string }> | undefined;
  */
 export default async function handle(request: WorkerRequest): Promise<WorkerReply> {
   try {
-    return await dispatch(request);
+    return await dispatchTask(kTasks, request, kContext);
   } catch (error) {
     // postMessage would clone the error without its class or code.
     return { kind: 'failed', error: serializeError(error) };
-  }
-}
-
-async function dispatch(request: WorkerRequest): Promise<WorkerReply> {
-  switch (request.kind) {
-    case 'insert':
-      return handleInsert(request, init.backend);
-    case 'search':
-      return handleSearch(request, init.backend, init.fault);
-    case 'fit-pca':
-      return handleFitPca(request, init.backend);
-    case 'save-graph':
-    case 'load-graph':
-      return handleGraphFile(request);
-    default:
-      break;
-  }
-  kernel ??= createWorkerKernel(init);
-  const ready = await kernel;
-  switch (request.kind) {
-    case 'ping':
-      return { kind: 'pong', backend: ready.backend, threadId, rssBytes: process.memoryUsage.rss() };
-    case 'embed':
-      return handleEmbed(ready.kernel, request, init.fault, init.backend);
-    case 'embed-run':
-      return handleEmbedRun(ready.kernel, request, init.fault, init.backend);
   }
 }

@@ -29,9 +29,11 @@ export { ensureGloveCache } from '../../dist/src/models/glove/convert.js';
 export { createGloveKernel } from '../../dist/src/models/glove/kernel.js';
 // index: the published version of an index directory; the pure-JS HNSW core; whether the addon loads.
 export { currentVersion } from '../../dist/src/index/persist.js';
-export { createFallbackHnswCore } from '../../dist/src/index/hnsw-fallback.js';
-export { nativeHnswAvailable } from '../../dist/src/index/hnsw-native.js';
+export { createFallbackHnswCore } from '../../dist/src/index/hnsw/fallback-core.js';
+export { nativeHnswAvailable } from '../../dist/src/index/hnsw/native-core.js';
 // pca: fit and projection timed alone; the seeded PRNG.
 export { fitPca } from '../../dist/src/pca/fit.js';
 export { PcaProjector } from '../../dist/src/pca/project.js';
-export { createRng, randomOrthonormalRows } from '../../dist/src/pca/random.js';
+export { randomOrthonormalRows } from '../../dist/src/pca/random.js';
+// the one seeded PRNG module: xoshiro128** (createRng) and mulberry32 (query draws).
+export { createRng, mulberry32 } from '../../dist/src/random.js';

@@ -5,14 +5,15 @@
  * section; every key can be set by a CLI flag, `VECFORGE_<SECTION>__<KEY>`
  * or the config file.
  */
+import { kDefaultIndexOptions, kHnswOptionRanges, kIndexSpaces } from '../index/options.js';
 import { booleanField, enumField, intField, numberField, stringField, type FieldMap } from './fields.js';
 
 /** HNSW parameters of a new index. */
 export const kIndexFields = Object.freeze({
-  space: enumField(['cosine', 'ip', 'l2'] as const),
-  m: intField(2, 2048),
-  efConstruction: intField(1, 4096),
-  efSearch: intField(1, 4096),
+  space: enumField(kIndexSpaces),
+  m: intField(...kHnswOptionRanges.m),
+  efConstruction: intField(...kHnswOptionRanges.efConstruction),
+  efSearch: intField(...kHnswOptionRanges.efSearch),
   /** PCA: dims after projection (unset: no PCA). */
   pca: intField(1, 8192),
   /** PCA: vectors the model is fitted on (unset: the library default, 20000). */
@@ -107,7 +108,7 @@ export interface OutputSection {
 }
 
 /** Defaults of the `index` section. */
-export const kDefaultIndexSection: IndexSection = Object.freeze({ space: 'cosine', m: 16, efConstruction: 200, efSearch: 64, pca: undefined, pcaSample: undefined, rerank: true });
+export const kDefaultIndexSection: IndexSection = Object.freeze({ space: kDefaultIndexOptions.space, m: kDefaultIndexOptions.m, efConstruction: kDefaultIndexOptions.efConstruction, efSearch: kDefaultIndexOptions.efSearch, pca: undefined, pcaSample: undefined, rerank: true });
 
 /** Defaults of the `job` section. */
 export const kDefaultJobSection: JobSection = Object.freeze({

@@ -4,7 +4,9 @@
  * unchanged, which go on to be embedded and upserted, and which lines the
  * version this job publishes can remember as known (see known-lines.ts).
  */
-import type { IndexItemOutcome, VectorIndex } from '../index/vector-index.js';
+import { jobIndexHandle } from '../index/internal.js';
+import type { IndexItemOutcome } from '../index/types.js';
+import type { VectorIndex } from '../index/vector-index.js';
 import type { DocRecord } from '../store/doc-store.js';
 import type { Failure } from './errors-file.js';
 import { KeptLines, type LineSettings, type LineSnapshot } from './known-lines.js';
@@ -77,7 +79,7 @@ export class InputDiff {
    */
   replayRecord(record: SourceRecord & { readonly state: 'ok' }): void {
     const r = readId(record.value, this.#settings.fields.id);
-    const held = r.id !== null && this.#settings.incremental && (!this.#index.docsLoaded || this.#index.get(r.id) !== undefined);
+    const held = r.id !== null && this.#settings.incremental && (!jobIndexHandle(this.#index).docsLoaded || this.#index.get(r.id) !== undefined);
     if (r.id !== null && this.#firstLine(r.id, held) === undefined) this.#markRead(r.id, record.line, held);
   }
 
@@ -146,13 +148,13 @@ export class InputDiff {
     // Looked up first: an id the index does not hold is no known line's.
     // Before the doc store is decoded (lazyDocs) that is not known yet:
     // the record is compared with the index when it is upserted.
-    let docs = !incremental || this.#index.docsLoaded;
+    let docs = !incremental || jobIndexHandle(this.#index).docsLoaded;
     // Only a changed line in its known place, or an id no known line
     // has, is sent on unread: an id whose known line is elsewhere (a
     // moved line) most likely holds the same record, and is compared
     // now, so that an unchanged text is not embedded again.
     if (!docs && !this.#inPlaceOrNew(r.id)) {
-      this.#index.loadDocs();
+      jobIndexHandle(this.#index).loadDocs();
       docs = true;
     }
     const existing = incremental && docs ? this.#index.get(r.id) : undefined;

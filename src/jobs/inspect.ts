@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import type { Engine } from '../engine.js';
 import { VecforgeError, errorMessage } from '../errors.js';
 import { readVerifiedVersion, type IndexManifest } from '../index/persist.js';
-import { graphBytesPerVector } from '../index/vector-index.js';
+import { graphBytesPerVector } from '../index/stats.js';
 import { fullRowBytes } from '../pca/full-vectors.js';
 import type { PcaManifestSection } from '../pca/index-options.js';
 import { kLockFile, processAlive, readLock, type LockInfo } from './lock.js';

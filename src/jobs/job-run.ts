@@ -7,7 +7,9 @@
  */
 import type { Engine } from '../engine.js';
 import { throwIfAborted } from '../errors.js';
-import type { IndexItem, VectorIndex } from '../index/vector-index.js';
+import { jobIndexHandle } from '../index/internal.js';
+import type { IndexItem } from '../index/types.js';
+import type { VectorIndex } from '../index/vector-index.js';
 import type { EmbeddingCache } from '../store/embedding-cache.js';
 import { commitProgress, type Progress } from './checkpoint.js';
 import { InputDiff } from './diff.js';
@@ -201,7 +203,7 @@ export class JobRun {
     if (this.#waiting.length >= this.#spec.chunkSize) {
       await this.#drain();
       await this.#flushUpserts(this.#timers);
-    } else if (this.#incremental && this.#waiting.length >= kEagerFlushItems && this.#inflight === null && this.#index.docsLoaded) {
+    } else if (this.#incremental && this.#waiting.length >= kEagerFlushItems && this.#inflight === null && jobIndexHandle(this.#index).docsLoaded) {
       // (Held back while the doc store is not decoded: the flush after the
       // reading decodes it while the pool inserts everything gathered.)
       // A reindex finds few changed records per chunk: they are embedded and

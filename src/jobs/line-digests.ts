@@ -5,7 +5,7 @@
  * is built; this file is the only one in `jobs/` that reaches it.
  */
 import { hash } from 'node:crypto';
-import { loadNativeLineDigests as loadAddonLineDigests, loadNativeMatchDigests, type NativeLineDigests, type NativeMatchDigests } from '../index/hnsw-native.js';
+import { loadNativeLineDigests as loadAddonLineDigests, loadNativeMatchDigests, type NativeLineDigests, type NativeMatchDigests } from '../native/kernels.js';
 
 /**
  * A line hasher: the digest of every line of `chunk[from, to)` that ends in

@@ -10,6 +10,7 @@ import type { Engine } from '../engine.js';
 import { VecforgeError } from '../errors.js';
 import { nextVersionDir, publishVersion } from '../index/persist.js';
 import type { VectorIndex } from '../index/vector-index.js';
+import { jobIndexHandle } from '../index/internal.js';
 import type { JobRun } from './job-run.js';
 import { encodeLineSnapshot, kLineSnapshotFile, type LineSnapshotEntry } from './known-lines.js';
 import type { PublishedJob } from './plan.js';
@@ -125,7 +126,7 @@ export async function publishRun(run: JobRun, index: VectorIndex, context: Publi
   encodedLines?.catch(() => {});
   await run.checkpoint(true, 'publishing');
   const linesBytes = await encodedLines;
-  const keep = context.keepable && index.rebaseable;
+  const keep = context.keepable && jobIndexHandle(index).rebaseable;
   if (!keep) await index.close();
   const version = await timers.time('write', () => publishWork(paths.workDir, dir, jobExtra(spec, context.fingerprint, context.counts), linesBytes ?? null));
   const published = keep ? currentManifest(dir) : undefined;

@@ -3,7 +3,8 @@
  * iterable) into a job item: id, text, namespace, metadata and the text's
  * content hash; or into a per-item failure with a code and a reason.
  */
-import { hash as oneShotHash } from 'node:crypto';
+import { kDefaultNamespace } from '../index/options.js';
+import { contentHash } from '../store/record.js';
 
 export { jsonEqual } from '../store/doc-store.js';
 
@@ -61,8 +62,8 @@ export type ItemConversion =
 
 /** The metadata key holding the text snippet. */
 export const kSnippetKey = '_snippet';
-/** The namespace of items that name none. */
-export const kDefaultNamespace = 'default';
+/** The namespace of items that name none (the index's). */
+export { kDefaultNamespace };
 const kMaxIdBytes = 1024;
 const kMaxNamespaceChars = 256;
 
@@ -126,19 +127,11 @@ export function toItem(value: Readonly<Record<string, unknown>>, id: string, lin
     } else metadata = { ...(rawMeta as Record<string, unknown>) };
   }
   if (limits.snippetChars > 0) metadata[kSnippetKey] = snippet(text, limits.snippetChars);
-  return { state: 'ok', item: { line, id, text, hash: textHash(text), namespace, metadata } };
+  return { state: 'ok', item: { line, id, text, hash: contentHash(text), namespace, metadata } };
 }
 
-/**
- * The content hash of a text: the same value as `contentHash` of the index
- * (hex SHA-256 of its UTF-8), through the one-shot hash, which is about
- * twice as fast on short texts.
- * @param text - the text.
- * @returns hex SHA-256.
- */
-export function textHash(text: string): string {
-  return oneShotHash('sha256', text, 'hex');
-}
+/** The content hash of a text: the index's {@link contentHash}, under the name jobs have used. */
+export const textHash = contentHash;
 
 /** `text.trim() === ''` without building the trimmed copy (texts rarely start with whitespace). */
 function isBlank(text: string): boolean {

@@ -16,6 +16,7 @@ import { Engine } from '../engine.js';
 import { VecforgeError, throwIfAborted } from '../errors.js';
 import { currentVersion } from '../index/persist.js';
 import type { VectorIndex } from '../index/vector-index.js';
+import { jobIndexHandle, jobOpenOptions } from '../index/internal.js';
 import { EmbeddingCache, embeddingCachePath } from '../store/embedding-cache.js';
 import { readCheckpoint, resumableProgress, writeCheckpoint, type Progress } from './checkpoint.js';
 import { ErrorsFile } from './errors-file.js';
@@ -131,7 +132,7 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     const snapshot = lines.collect && incremental && base !== undefined ? base : undefined;
     if (warm !== undefined) {
       index = warm;
-      await timers.time('read', () => warm.rebase(paths.workDir));
+      await timers.time('read', () => jobIndexHandle(warm).rebase(paths.workDir));
     } else {
       // Opened first, with its graph loading on a pool worker while this
       // thread reads the known lines and the input; whatever needs the
@@ -142,11 +143,11 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
       index =
         progress.version === null
           ? await engine.createIndex({ dir: paths.workDir, ...params })
-          : await engine.openIndex(paths.workDir, { hugePages: false, lazyGraph: true, lazyDocs: snapshot !== undefined && hasLineSnapshot(snapshot) });
+          : await engine.openIndex(paths.workDir, jobOpenOptions({ hugePages: false, lazyGraph: true, lazyDocs: snapshot !== undefined && hasLineSnapshot(snapshot) }));
     }
     if (snapshot !== undefined) lines.known = await timers.time('read', () => readLineSnapshot(snapshot, linesKey));
     // Without known lines every record is compared with the doc store as it is read.
-    if (lines.known === null) await timers.time('read', () => index?.loadDocs());
+    if (lines.known === null) await timers.time('read', () => (index === undefined ? undefined : jobIndexHandle(index).loadDocs()));
     errors = new ErrorsFile(paths.errors, progress.errorsBytes);
     const run = new JobRun({ spec, engine, index, cache, errors, timers, paths, fingerprint, progress, incremental, format, file, lines });
     const outcome = await run.execute(started).finally(async () => {
@@ -155,7 +156,7 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     });
     if (outcome === 'interrupted') return done({ state: 'interrupted', version: null, published: false, counts: run.counts, resumedFrom, discarded });
     // A job that changed nothing never needed the graph: it still fails on a graph that does not load, as it did when opening it.
-    await index.graphLoaded();
+    await jobIndexHandle(index).graphLoaded();
     const counts = run.counts;
     let pcaRefit: JobSummary['pcaRefit'] = null;
     if (refit) {

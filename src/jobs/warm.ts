@@ -14,6 +14,7 @@
 import { onEngineClose, type Engine } from '../engine.js';
 import type { IndexManifest } from '../index/persist.js';
 import type { VectorIndex } from '../index/vector-index.js';
+import { jobIndexHandle } from '../index/internal.js';
 
 interface Kept {
   readonly engine: Engine;
@@ -58,7 +59,7 @@ export async function takeKeptIndex(engine: Engine, dir: string, current: { name
   if (k === null || k.dir !== dir) return undefined;
   kept = null;
   k.unhook();
-  if (k.engine === engine && current !== undefined && current.name === k.version && sameFiles(k.files, current.manifest.files) && k.index.rebaseable) return k.index;
+  if (k.engine === engine && current !== undefined && current.name === k.version && sameFiles(k.files, current.manifest.files) && jobIndexHandle(k.index).rebaseable) return k.index;
   await k.index.close().catch(() => {});
   return undefined;
 }

@@ -4,7 +4,7 @@
  * search on vectors that were unit-length before.
  */
 import { VecforgeError } from '../errors.js';
-import { loadNativeProjectRows, type NativeProjectRows } from '../index/hnsw-native.js';
+import { loadNativeProjectRows, type NativeProjectRows } from '../native/kernels.js';
 import type { Tf } from '../tensor/backend.js';
 import { validatePcaModel, type PcaModel } from './model.js';
 import { checkRows, describe } from './validate.js';

@@ -92,6 +92,8 @@ export const kFaultCountSlot = 0;
 
 /** Index of the next-query cursor in a search call's shared cursor (Int32[1], see SearchRequest.cursor). */
 export const kSearchCursorSlot = 0;
+/** Int32 slots in a search call's shared cursor. */
+export const kSearchCursorInts = 1;
 
 /**
  * Allocates the buffers of a call of `n` items.

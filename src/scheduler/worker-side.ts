@@ -2,34 +2,16 @@
  * What an embed worker does, as plain functions (the worker entry file only
  * routes messages here).
  */
-import { loadTf, type BackendName, type Tf } from '../tensor/backend.js';
+import { loadTf, type BackendName } from '../tensor/backend.js';
 import { getKernel } from '../models/registry.js';
 import type { EmbedKernel } from '../models/embedder.js';
-import { kBatchDone, kEntryDone, kEntryEnd, kEntryStart, kEntryWindow, kFaultCountSlot, kPlanComplete, kPlanEntryInts, kPlanHeaderInts, kPlanNextSlot, kPlanOpen, kPlanPublishedSlot, kPlanStateSlot, kSearchCursorSlot } from './layout.js';
-import { loadNativeHnswCore, type HnswCore } from '../index/hnsw-native.js';
-import { hashFile } from '../index/persist.js';
+import { kBatchDone, kEntryDone, kEntryEnd, kEntryStart, kEntryWindow, kFaultCountSlot, kPlanComplete, kPlanEntryInts, kPlanHeaderInts, kPlanNextSlot, kPlanOpen, kPlanPublishedSlot, kPlanStateSlot } from './layout.js';
 import { kItemOk } from '../models/embedder.js';
-import { fitPcaTask, projectForGraph, searchProjected } from '../pca/pipeline.js';
-import { receiveMessageOnPort } from 'node:worker_threads';
-import { readFileSync, statSync } from 'node:fs';
-import { hash } from 'node:crypto';
+import { receiveMessageOnPort, threadId } from 'node:worker_threads';
+import type { InsertEmbeddedRows, TaskTable } from './task-registry.js';
 import type { EmbedSlab } from './layout.js';
-import type { DoneReply, EmbedReply, EmbedRequest, EmbedRunReply, EmbedRunRequest, FaultSpec, FitPcaRequest, GraphFileRequest, InsertRequest, PcaFittedReply, SearchRequest, WorkerInit } from './protocol.js';
+import type { EmbedReply, EmbedRequest, EmbedRunReply, EmbedRunRequest, FaultSpec, PingRequest, WorkerInit } from './protocol.js';
 
-let hnsw: HnswCore | undefined;
-
-function core(): HnswCore {
-  hnsw ??= loadNativeHnswCore();
-  return hnsw;
-}
-
-/**
- * TF.js for the PCA steps, loaded in this worker on first use only (a
- * worker that never sees a PCA task never loads it).
- */
-function workerTf(backend: BackendName): Promise<Tf> {
-  return loadTf(backend);
-}
 
 /**
  * Builds this worker's kernel: starts TF.js when the model needs it, then
@@ -45,23 +27,29 @@ export async function createWorkerKernel(init: WorkerInit): Promise<{ kernel: Em
 
 const decoder = new TextDecoder('utf-8');
 
-/** The test-only fault marker that fires in search tasks (after a run is claimed) instead of on texts. */
-export const kSearchFaultMarker = '@search';
-
 /** @returns whether the test-only fault should fire for this batch (counted across the pool). */
 function maybeFault(fault: FaultSpec, texts: readonly string[]): boolean {
   if (!texts.some((t) => t.includes(fault.marker))) return false;
   return claimFault(fault);
 }
 
-/** @returns whether the fault has firings left, taking one (Atomics.add: "at most `times`" holds across all workers). */
-function claimFault(fault: FaultSpec): boolean {
+/**
+ * Takes one firing of the test-only fault.
+ * @param fault - the fault hook.
+ * @returns whether the fault had firings left (Atomics.add: "at most `times`" holds across all workers).
+ */
+export function claimFault(fault: FaultSpec): boolean {
   const counter = new Int32Array(fault.counter);
   // Atomics.add: each firing takes a distinct count, so at most `times` fire across all workers.
   return Atomics.add(counter, kFaultCountSlot, 1) < fault.times;
 }
 
-function fireFault(fault: FaultSpec): never {
+/**
+ * Fires the test-only fault: exits the worker or throws.
+ * @param fault - the fault hook.
+ * @throws {Error} always, in `throw` mode.
+ */
+export function fireFault(fault: FaultSpec): never {
   if (fault.mode === 'exit') process.exit(70);
   throw new Error(`injected fault on "${fault.marker}"`);
 }
@@ -72,9 +60,10 @@ function fireFault(fault: FaultSpec): never {
  * @param request - the batch.
  * @param fault - the test-only fault hook, null in normal runs.
  * @param backend - the TF.js backend, for a PCA step.
+ * @param insertRows - inserts the embedded rows when the request asks for it.
  * @returns the reply.
  */
-export async function handleEmbed(kernel: EmbedKernel, request: EmbedRequest, fault: FaultSpec | null, backend: BackendName): Promise<EmbedReply> {
+export async function handleEmbed(kernel: EmbedKernel, request: EmbedRequest, fault: FaultSpec | null, backend: BackendName, insertRows: InsertEmbeddedRows): Promise<EmbedReply> {
   const started = performance.now();
   const { slab, start, end } = request;
   const { dims } = slab;
@@ -128,11 +117,7 @@ export async function handleEmbed(kernel: EmbedKernel, request: EmbedRequest, fa
       rowsOk.set(out.subarray(i * dims, (i + 1) * dims), o * dims);
       labelsOk[o++] = labels[i] ?? 0;
     }
-    if (ok > 0) {
-      const pca = request.insert.pca ?? null;
-      const graphRows = pca === null ? rowsOk : projectForGraph(rowsOk, labelsOk, pca, await workerTf(backend));
-      core().addPoints(request.insert.handle, graphRows, labelsOk, request.insert.replaceDeleted);
-    }
+    if (ok > 0) await insertRows(request.insert, rowsOk, labelsOk, backend);
   }
   return { kind: 'embedded', items: order.length, durationMs: performance.now() - started };
 }
@@ -147,9 +132,10 @@ export async function handleEmbed(kernel: EmbedKernel, request: EmbedRequest, fa
  * @param request - the plan and the port its window slabs arrive on.
  * @param fault - the test-only fault hook, null in normal runs.
  * @param backend - the TF.js backend, for a PCA step.
+ * @param insertRows - inserts the embedded rows when the request asks for it.
  * @returns the duration of each batch embedded.
  */
-export async function handleEmbedRun(kernel: EmbedKernel, request: EmbedRunRequest, fault: FaultSpec | null, backend: BackendName): Promise<EmbedRunReply> {
+export async function handleEmbedRun(kernel: EmbedKernel, request: EmbedRunRequest, fault: FaultSpec | null, backend: BackendName, insertRows: InsertEmbeddedRows): Promise<EmbedRunReply> {
   const plan = new Int32Array(request.plan);
   const slabs: EmbedSlab[] = [];
   const durationsMs: number[] = [];
@@ -168,7 +154,7 @@ export async function handleEmbedRun(kernel: EmbedKernel, request: EmbedRunReque
         if (received === undefined) throw new Error(`embed run: batch ${i} names window ${window}, which has not arrived`);
         slabs.push(received.message as EmbedSlab);
       }
-      const reply = await handleEmbed(kernel, { kind: 'embed', slab: slabs[window] as EmbedSlab, start: plan[at + kEntryStart] as number, end: plan[at + kEntryEnd] as number, insert: request.insert }, fault, backend);
+      const reply = await handleEmbed(kernel, { kind: 'embed', slab: slabs[window] as EmbedSlab, start: plan[at + kEntryStart] as number, end: plan[at + kEntryEnd] as number, insert: request.insert }, fault, backend, insertRows);
       // After the rows and statuses (plain stores): the main thread reads
       // this flag only after the run's task settled, but the Atomics.store
       // still orders it after the rows for any reader that loads it.
@@ -196,131 +182,12 @@ function awaitPublished(plan: Int32Array, i: number): boolean {
   }
 }
 
-/**
- * Inserts rows [start, end) of a shared matrix into a shared graph; with a
- * PCA stage, stores their full vectors and inserts their projections.
- * @param request - the rows and labels.
- * @param backend - the TF.js backend, for a PCA step.
- * @returns the reply.
- */
-export async function handleInsert(request: InsertRequest, backend: BackendName): Promise<DoneReply> {
-  const started = performance.now();
-  const { dims, start, end } = request;
-  const data = new Float32Array(request.data, start * dims * 4, (end - start) * dims);
-  const labels = new Uint32Array(request.labels, start * 4, end - start);
-  const pca = request.pca ?? null;
-  const rows = pca === null ? data : projectForGraph(data, labels, pca, await workerTf(backend));
-  core().addPoints(request.handle, rows, labels, request.replaceDeleted);
-  return { kind: 'done', durationMs: performance.now() - started, handle: request.handle };
-}
-
-/**
- * Searches queries [start, end) and writes results in place; with a PCA
- * stage, projects the queries first and, when `rerankCandidates` is set,
- * reranks that many graph candidates exactly on the full vectors. With a
- * shared `cursor`, claims runs of [start, end) until none are left: each
- * run takes 1/(2 × sharers) of what remains, so runs shrink towards the end
- * and the tasks finish together.
- * @param request - the queries and output buffers.
- * @param backend - the TF.js backend, for a PCA step.
- * @param fault - the test-only fault hook (marker {@link kSearchFaultMarker}), null in normal runs.
- * @returns the reply.
- */
-export async function handleSearch(request: SearchRequest, backend: BackendName, fault: FaultSpec | null = null): Promise<DoneReply> {
-  const started = performance.now();
-  const { dims, start, end, k } = request;
-  const filter = request.filter === null ? undefined : new Uint8Array(request.filter);
-  const pca = request.pca ?? null;
-  const tf = pca === null ? null : await workerTf(backend);
-  const searchRange = (from: number, to: number): void => {
-    const queries = new Float32Array(request.queries, from * dims * 4, (to - from) * dims);
-    const r =
-      pca === null || tf === null
-        ? core().searchKnn(request.handle, queries, k, request.ef, filter)
-        : searchProjected((rows, width, ef) => core().searchKnn(request.handle, rows, width, ef, filter), queries, k, request.ef, pca, request.rerankCandidates ?? 0, tf);
-    new Uint32Array(request.outLabels, from * k * 4, (to - from) * k).set(r.labels);
-    new Float32Array(request.outDistances, from * k * 4, (to - from) * k).set(r.distances);
-    new Uint32Array(request.outCounts, from * 4, to - from).set(r.counts);
-  };
-  const cursor = request.cursor ?? null;
-  if (cursor === null) {
-    searchRange(start, end);
-  } else {
-    const next = new Int32Array(cursor, 0, 1);
-    const share = 2 * Math.max(1, request.sharers ?? 1);
-    for (;;) {
-      const from = Atomics.load(next, kSearchCursorSlot);
-      if (from >= end) break;
-      const to = Math.min(end, from + Math.max(1, Math.ceil((end - from) / share)));
-      // Claim [from, to) only if no other task moved the cursor since the load; else re-read it.
-      if (Atomics.compareExchange(next, kSearchCursorSlot, from, to) !== from) continue;
-      // Test-only: the marker "@search" fails a task holding a claimed run.
-      if (fault !== null && fault.marker === kSearchFaultMarker && claimFault(fault)) fireFault(fault);
-      searchRange(from, to);
-    }
-  }
-  return { kind: 'done', durationMs: performance.now() - started, handle: request.handle };
-}
-
-/**
- * Fits a PCA model on a shared sample.
- * @param request - the sample and target dims.
- * @param backend - the TF.js backend.
- * @returns the serialized model, in shared memory.
- */
-export async function handleFitPca(request: FitPcaRequest, backend: BackendName): Promise<PcaFittedReply> {
-  return fitPcaTask(request, await workerTf(backend));
-}
-
-/**
- * Where the addon reads the file itself (loadFile: Node exports SHA-256),
- * a graph is checksummed on its way into memory in one read. Otherwise
- * graph files up to this size are read into memory once, checksummed and
- * parsed from there (loadBuffer); larger ones are checksummed in a
- * streamed pass and loaded by hnswlib's own loadIndex, so that a load never
- * holds a second copy of a very large graph.
- */
-const kLoadFromMemoryMaxBytes = 1 << 30;
-
-/**
- * Saves a graph to a file, or loads one (returning its handle), first
- * checking its size and SHA-256 when the request gives them.
- * @param request - the file request.
- * @returns the reply.
- */
-export function handleGraphFile(request: GraphFileRequest): DoneReply {
-  const started = performance.now();
-  if (request.kind === 'save-graph') {
-    core().save(request.handle, request.path);
-    return { kind: 'done', durationMs: performance.now() - started, handle: request.handle };
-  }
-  const expect = request.expect ?? null;
-  const graphs = core();
-  if (graphs.loadFile !== undefined) {
-    // One read: checksummed on the way into the graph's memory, then checked and built.
-    const r = graphs.loadFile(request.path, request.space, request.dims, request.maxElements, true, request.hugePages ?? true, expect?.sha256);
-    if (expect !== null && (r.handle === 0 || r.bytes !== expect.bytes)) {
-      if (r.handle !== 0) graphs.free(r.handle);
-      return { kind: 'done', durationMs: performance.now() - started, handle: 0, mismatch: { bytes: r.bytes, sha256: r.sha256 } };
-    }
-    return { kind: 'done', durationMs: performance.now() - started, handle: r.handle };
-  }
-  if (graphs.loadBuffer !== undefined && statSync(request.path).size <= kLoadFromMemoryMaxBytes) {
-    // Read once: checksummed, then parsed from memory.
-    const bytes = readFileSync(request.path);
-    if (expect !== null) {
-      const actual = { bytes: bytes.length, sha256: hash('sha256', bytes, 'hex') };
-      if (actual.bytes !== expect.bytes || actual.sha256 !== expect.sha256) return { kind: 'done', durationMs: performance.now() - started, handle: 0, mismatch: actual };
-    }
-    const handle = graphs.loadBuffer(bytes, request.space, request.dims, request.maxElements, true, request.hugePages ?? true);
-    return { kind: 'done', durationMs: performance.now() - started, handle };
-  }
-  if (expect !== null) {
-    // The file never reaches hnswlib before its checksum matched: a
-    // mismatch is a reply, not an error, so the pool does not retry it.
-    const actual = hashFile(request.path);
-    if (actual.bytes !== expect.bytes || actual.sha256 !== expect.sha256) return { kind: 'done', durationMs: performance.now() - started, handle: 0, mismatch: actual };
-  }
-  const handle = graphs.load(request.path, request.space, request.dims, request.maxElements, true, request.hugePages ?? true);
-  return { kind: 'done', durationMs: performance.now() - started, handle };
-}
+/** The scheduler layer's pool task handlers, by message kind: embedding and the start-up ping. */
+export const schedulerTasks: TaskTable = Object.freeze({
+  ping: async (_request: PingRequest, context) => {
+    const ready = await context.kernel();
+    return { kind: 'pong', backend: ready.backend, threadId, rssBytes: process.memoryUsage.rss() } as const;
+  },
+  embed: async (request: EmbedRequest, context) => handleEmbed((await context.kernel()).kernel, request, context.init.fault, context.init.backend, context.insertEmbeddedRows),
+  'embed-run': async (request: EmbedRunRequest, context) => handleEmbedRun((await context.kernel()).kernel, request, context.init.fault, context.init.backend, context.insertEmbeddedRows),
+});

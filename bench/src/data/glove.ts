@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { VecforgeError } from 'vecforge';
-import { throwIfAborted, writeFileAtomicSync } from '../internals.js';
+import { mulberry32, throwIfAborted, writeFileAtomicSync } from '../internals.js';
 import { writeFvecs, writeIvecs } from './fvecs.js';
 import { computeGroundTruth, type GroundTruthEngine } from './ground-truth.js';
 
@@ -214,21 +214,7 @@ export function drawQueryIndexes(n: number, count: number, seed: number): Int32A
   return order.slice(0, count).sort();
 }
 
-/**
- * mulberry32, a small, fast 32-bit PRNG (Tommy Ettinger, public domain).
- * @param seed - a 32-bit seed.
- * @returns a function returning floats in [0, 1).
- */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 function resolveEmbeddings(): string {
   const require = createRequire(import.meta.url);

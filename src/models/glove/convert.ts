@@ -7,6 +7,7 @@ import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, stat
 import { writeFileAtomicSync } from '../../store/atomic.js';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { mulberry32 } from '../../random.js';
 import { VecforgeError, errorMessage } from '../../errors.js';
 import { createSharedMemory, type WasmMemory } from '../../tensor/sif-wasm.js';
 import {
@@ -79,17 +80,6 @@ interface WinkJson {
  */
 export function zipfProbability(rank: number, count: number): number {
   return 1 / (rank * (Math.log(count) + 0.5772156649));
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -18,10 +18,9 @@ import type {
   HnswHandle,
   HnswSearchResult,
   HnswSpace,
-} from './hnsw-native.js';
+} from './core.js';
+import { kHnswNoLabel as kNoLabel } from './core.js';
 
-// Mirrors kHnswNoLabel in hnsw-native.ts (a value import would be circular).
-const kNoLabel = 0xffff_ffff;
 const kMaxU32 = 4_294_967_295;
 const kMaxDims = 65_536;
 const kMaxM = 2048;

@@ -1,0 +1,104 @@
+/**
+ * Saving an index: a fresh version directory with the graph (written by a
+ * pool worker while this thread writes the doc store), the doc store
+ * (incremental from the last version's when it can be), the PCA files,
+ * and the manifest, published by swapping `current`.
+ */
+import { constants as fsConstants, existsSync } from 'node:fs';
+import { copyFile, open as openFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PcaManifestSection } from '../pca/index-options.js';
+import { DocStore, kDocSegmentLabels } from '../store/doc-store.js';
+import { hashFile, hashFiles, kIndexFormatVersion, nextVersionDir, publishVersion, type FileEntry, type IndexManifest } from './persist.js';
+import type { IndexState } from './state.js';
+
+/**
+ * Writes and publishes a new version; runs inside the index's write queue,
+ * after a PCA index has been fitted.
+ * @param s - the index.
+ * @returns the version name.
+ */
+export async function saveVersion(s: IndexState): Promise<string> {
+  const { core, host, labels } = s;
+  const dir = s.options.dir;
+  const version = nextVersionDir(dir);
+  const graph = join(version.path, 'graph.hnsw');
+  // A pool worker writes the graph while this thread writes the doc store.
+  const savingGraph = core.sharedAcrossThreads ? host.scheduler.run({ kind: 'save-graph', handle: s.handle, path: graph, space: s.options.space, dims: s.graphDims, maxElements: 0 }) : null;
+  // hnswlib writes through a plain stream: the graph is flushed to disk
+  // (on a libuv thread) as soon as this thread sees the worker done,
+  // while it goes on with the doc store, before the manifest names it.
+  const syncingGraph = savingGraph === null ? null : savingGraph.then(() => fsyncFile(graph));
+  syncingGraph?.catch(() => {});
+  const docsPath = join(version.path, 'docs.lmdb');
+  const base = labels.base !== null && existsSync(labels.base) ? labels.base : null;
+  let docsEntry: FileEntry;
+  let graphEntry: FileEntry;
+  try {
+    // Records of removed labels stay in their segments until a full
+    // rewrite, once they outnumber the live ones; a store of an older
+    // layout is rewritten whole too.
+    const compact = s.nextLabel > 2 * labels.liveCount + kDocSegmentLabels;
+    const incremental = base !== null && !compact && (await DocStore.isCurrentLayout(base));
+    // Published files are never written again (versions share them by
+    // hard links), so the changes go into a copy of the last version's
+    // store. lmdb's commit fsyncs the file, copied pages included. The
+    // copy runs on a libuv thread: this one sees the graph written
+    // meanwhile. A full rewrite starts from an empty file instead: in a
+    // copy, lmdb would keep every old page as free space, doubling the
+    // file that every later open checksums and every later save copies.
+    if (incremental) await copyFile(base, docsPath, fsConstants.COPYFILE_FICLONE);
+    const store = DocStore.open(docsPath);
+    try {
+      store.save(labels.docs, incremental ? labels.written : null);
+    } finally {
+      await store.close();
+    }
+    // Checksummed while the worker may still be writing the graph.
+    docsEntry = hashFile(docsPath);
+    if (syncingGraph !== null) await savingGraph;
+    else {
+      core.save(s.handle, graph);
+      await fsyncFile(graph);
+    }
+    // Checksummed while it may still be flushing.
+    graphEntry = hashFile(graph);
+  } finally {
+    await syncingGraph?.catch(() => {});
+  }
+  await syncingGraph;
+  const files = ['graph.hnsw', 'docs.lmdb'];
+  let section: PcaManifestSection | null = null;
+  if (s.pca !== null) {
+    const saved = await s.pca.save(version.path, s.nextLabel);
+    files.push(...saved.files);
+    section = saved.section;
+  }
+  const info = core.getInfo(s.handle);
+  const manifest: IndexManifest = {
+    format: 'vecforge-index',
+    formatVersion: kIndexFormatVersion,
+    createdAt: new Date().toISOString(),
+    model: s.options.dims === host.model.dims ? { id: host.model.id, dims: host.model.dims } : null,
+    space: s.options.space,
+    dims: s.graphDims,
+    params: { m: s.options.m, efConstruction: s.options.efConstruction, efSearch: s.options.efSearch },
+    counts: { count: labels.liveCount, deleted: info.deleted, nextLabel: s.nextLabel, capacity: info.maxElements },
+    files: { 'graph.hnsw': graphEntry, 'docs.lmdb': docsEntry, ...hashFiles(version.path, files.filter((f) => f !== 'docs.lmdb' && f !== 'graph.hnsw')) },
+    extra: section === null ? {} : { pca: section },
+  };
+  publishVersion(dir, version, manifest);
+  s.version = version.name;
+  labels.saved(docsPath);
+  return version.name;
+}
+
+/** Flushes a file to disk (on a libuv thread). */
+async function fsyncFile(path: string): Promise<void> {
+  const handle = await openFile(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The public types of an index: its options (in threes with options.ts),
+ * items, per-item outcomes, hits and statistics.
+ */
+import type { ItemFailureCode } from '../scheduler/outcome.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import type { BackendName } from '../tensor/backend.js';
+import type { PcaIndexOptions, ResolvedPcaIndexOptions } from '../pca/index-options.js';
+import type { MetadataFilter } from './filter.js';
+import type { HnswSpace } from './hnsw/core.js';
+
+import type { IndexPcaStats } from '../pca/index-runtime.js';
+
+export type { IndexPcaStats, PcaFitSummary } from '../pca/index-runtime.js';
+
+/** Options of `engine.createIndex` (defaults: `kDefaultIndexOptions`). */
+export interface IndexOptions {
+  /** The index directory (created when missing; must not hold an index yet). */
+  dir: string;
+  /** Distance space. Scores: cosine similarity, inner product, or minus squared L2. @default 'cosine' */
+  space?: HnswSpace;
+  /** HNSW links per node. @default 16 */
+  m?: number;
+  /** Build-time candidate list size. @default 200 */
+  efConstruction?: number;
+  /** Default search candidate list size. @default 64 */
+  efSearch?: number;
+  /** Initial capacity; grows automatically. @default 1024 */
+  capacity?: number;
+  /** Vector dims. @default the engine model's dims */
+  dims?: number;
+  /** Level-generator seed. @default 100 */
+  seed?: number;
+  /**
+   * Store vectors projected by PCA to `pca.dims` dims (see
+   * {@link PcaIndexOptions}); allowed only when `dims` exceeds `pca.dims`.
+   * Vectors and queries keep the input dims: projection happens inside the
+   * pool workers. Omitted, null or false: no PCA.
+   * @default null
+   */
+  pca?: PcaIndexOptions | null | false;
+}
+
+/** Resolved index options. `dims` are the input dims; the graph holds `pca.dims` when `pca` is set. */
+export type ResolvedIndexOptions = Readonly<Required<Omit<IndexOptions, 'pca'>>> & { readonly pca: ResolvedPcaIndexOptions | null };
+
+/** Options of {@link Engine.openIndex} (defaults: `kDefaultOpenIndexOptions`). */
+export interface OpenIndexOptions {
+  /**
+   * Move the graph's vectors and level-0 links into transparent huge pages
+   * while loading (Linux; a few percent faster searches and inserts for one
+   * copy of the graph at open). false for a short job that applies a few
+   * changes and saves. @default true
+   */
+  readonly hugePages?: boolean;
+}
+
+/** Resolved open options. */
+export type ResolvedOpenIndexOptions = Readonly<Required<OpenIndexOptions>>;
+
+/** Options of `addBatch` and `delete`-like writes. */
+export interface WriteOptions {
+  /** Cancels embedding and insertion. @default undefined */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of `upsert` (defaults: `kDefaultUpsertOptions`). */
+export interface UpsertOptions extends WriteOptions {
+  /**
+   * An item whose `hash`, namespace and metadata equal the stored record's
+   * is left as it is, its vector not used, and every ok outcome says what
+   * changed (`change`). @default false
+   */
+  readonly skipUnchanged?: boolean;
+}
+
+/** Resolved upsert options. */
+export interface ResolvedUpsertOptions {
+  readonly skipUnchanged: boolean;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** Options of a search (defaults: `kDefaultSearchOptions`). */
+export interface SearchOptions {
+  /** Neighbours to return, in [1, count]. @default min(10, count) */
+  readonly k?: number;
+  /** Candidate list size, ≥ k. @default max(efSearch, k) */
+  readonly ef?: number;
+  /** Only these namespaces. @default every namespace */
+  readonly namespace?: string | readonly string[];
+  /** Only items whose metadata matches. @default no filter */
+  readonly filter?: MetadataFilter;
+  /**
+   * PCA indexes that keep full vectors: rerank the top k × this many graph
+   * candidates exactly; 0 returns the graph's (projected) ranking. An
+   * integer in [0, 1000].
+   * @default the index's `pca.rerankFactor`
+   */
+  readonly rerankFactor?: number;
+  /** Cancels the search. @default undefined */
+  readonly signal?: AbortSignal;
+}
+
+/** A search's checked parameters. */
+export interface ResolvedSearchOptions {
+  readonly k: number;
+  readonly ef: number;
+  /** The label bitset of the namespace and metadata filter; undefined for none. */
+  readonly filter: Uint8Array | undefined;
+  /** Graph candidates to rerank exactly per query (PCA with full vectors); 0 for none. */
+  readonly rerank: number;
+}
+
+/** Options of `retrieveAll`. */
+export interface RetrieveAllOptions {
+  /** Namespace → k. */
+  readonly namespaces: Readonly<Record<string, number>>;
+  /** Candidate list size. @default max(efSearch, k) per namespace */
+  readonly ef?: number;
+  /** Only items whose metadata matches. @default no filter */
+  readonly filter?: MetadataFilter;
+  /** Cancels the search. @default undefined */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of `refitPca`. */
+export interface RefitPcaOptions {
+  /** The sample size. @default the index's `pca.sample` */
+  readonly sample?: number;
+  /** Cancels the refit. @default undefined */
+  readonly signal?: AbortSignal;
+}
+
+/** One item to add. Exactly one of `text` and `vector`. */
+export interface IndexItem {
+  readonly id: string;
+  readonly text?: string;
+  readonly vector?: Float32Array | readonly number[];
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  /** @default 'default' */
+  readonly namespace?: string;
+  /**
+   * For a `vector` item: the content hash of the text it was computed from,
+   * kept in the doc store (`get(id).hash`) for change detection. Ignored for
+   * text items, which always store `contentHash(text)`.
+   * @default null
+   */
+  readonly hash?: string;
+}
+
+/** Why an item was not added, updated or deleted: the index's own codes, and the embedding codes of text items. */
+export type IndexItemFailureCode =
+  | 'INVALID_ITEM'
+  | 'INVALID_ID'
+  | 'DUPLICATE_ID'
+  | 'EXISTS'
+  | 'NOT_FOUND'
+  | 'WRONG_DIMS'
+  | 'NON_FINITE'
+  | 'INVALID_NAMESPACE'
+  | 'INVALID_METADATA'
+  | ItemFailureCode;
+
+/** Outcome of one item of addBatch, upsert or delete. */
+export type IndexItemOutcome =
+  | {
+      readonly state: 'ok';
+      readonly id: string;
+      /**
+       * upsert with `skipUnchanged`: whether the id was new (`added`),
+       * replaced a record (`updated`), or was left as it is because the
+       * stored record already had this content (`unchanged`).
+       */
+      readonly change?: 'added' | 'updated' | 'unchanged';
+    }
+  | { readonly state: 'failed'; readonly id: string | null; readonly code: IndexItemFailureCode; readonly reason: string };
+
+/** A search hit. */
+export interface Hit {
+  readonly id: string;
+  /** Higher is better: cosine similarity, inner product, or −(squared L2). */
+  readonly score: number;
+  readonly namespace: string;
+  readonly metadata: Readonly<Record<string, unknown>> | null;
+}
+
+/** What `index.stats()` reports. */
+export interface IndexStats {
+  readonly count: number;
+  readonly deleted: number;
+  /** Input dims: what added vectors and queries have (with PCA the graph holds `pca.outputDims`). */
+  readonly dims: number;
+  readonly space: HnswSpace;
+  readonly capacity: number;
+  /** Graph bytes per stored element: the vector plus its links and header, as hnswlib lays it out. */
+  readonly bytesPerVector: number;
+  readonly params: { readonly m: number; readonly efConstruction: number; readonly efSearch: number };
+  readonly namespaces: Readonly<Record<string, number>>;
+  readonly core: 'native' | 'hnswlib-node';
+  readonly version: string | null;
+  /** PCA figures; null for an index without PCA. */
+  readonly pca: IndexPcaStats | null;
+}
+
+/**
+ * What the index needs from its engine.
+ * @internal
+ */
+export interface IndexHost {
+  readonly scheduler: Scheduler;
+  readonly workers: number;
+  /** The TF.js backend, for PCA steps run on the main thread (only when the HNSW core cannot be shared). */
+  readonly backend: BackendName;
+  readonly model: { readonly id: string; readonly dims: number };
+  /** Embeds query texts (no insert). */
+  embed(texts: readonly unknown[], signal?: AbortSignal): Promise<{ vectors: Float32Array; items: ReadonlyArray<{ state: string; reason?: string }> }>;
+}
+

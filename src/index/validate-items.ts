@@ -1,0 +1,135 @@
+/**
+ * Checks the items of a write once, at the public boundary: ids, the one
+ * of text and vector, namespaces, metadata, dims and finiteness. Each bad
+ * item gets its own failed outcome; the others go on.
+ */
+import type { DocRecord } from '../store/doc-store.js';
+import { contentHash } from '../store/record.js';
+import { kDefaultNamespace } from './options.js';
+import type { IndexItem, IndexItemFailureCode, IndexItemOutcome } from './types.js';
+
+/** The longest id, in UTF-8 bytes. */
+const kMaxIdBytes = 1024;
+
+/** A text item that passed the checks. */
+export interface TextWrite {
+  readonly at: number;
+  readonly id: string;
+  readonly text: string;
+  readonly label: number;
+  readonly record: DocRecord;
+}
+
+/** A vector item that passed the checks. */
+export interface VectorWrite {
+  readonly at: number;
+  readonly id: string;
+  readonly vector: Float32Array;
+  readonly label: number;
+  readonly record: DocRecord;
+}
+
+/** The items of a write, checked. */
+export interface CheckedItems {
+  readonly texts: TextWrite[];
+  readonly vectors: VectorWrite[];
+}
+
+/**
+ * Builds a failed outcome.
+ * @param id - the item's id, or null when it has none.
+ * @param code - why.
+ * @param reason - a message.
+ * @returns the outcome.
+ */
+export function failed(id: string | null, code: IndexItemFailureCode, reason: string): IndexItemOutcome {
+  return { state: 'failed', id, code, reason };
+}
+
+/**
+ * Checks every item, writing failed outcomes in place.
+ * @param items - the items as given.
+ * @param outcomes - one slot per item; failed ones are filled.
+ * @param context - the index's dims, the model's dims, whether ids may exist (upsert), the id lookup, and the label taker.
+ * @returns the items that passed, with their labels and records.
+ */
+export function checkItems(
+  items: readonly IndexItem[],
+  outcomes: IndexItemOutcome[],
+  context: { readonly dims: number; readonly modelDims: number; readonly replace: boolean; has(id: string): boolean; take(): number },
+): CheckedItems {
+  const { dims, modelDims, replace } = context;
+  const seen = new Set<string>();
+  const texts: TextWrite[] = [];
+  const vectors: VectorWrite[] = [];
+  items.forEach((raw, at) => {
+    const item = raw as unknown;
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      outcomes[at] = failed(null, 'INVALID_ITEM', 'item must be an object { id, text | vector, metadata?, namespace? }');
+      return;
+    }
+    const { id, text, vector, metadata, namespace, hash } = item as Record<string, unknown>;
+    if (typeof id !== 'string' || id === '' || Buffer.byteLength(id) > kMaxIdBytes) {
+      outcomes[at] = failed(typeof id === 'string' ? id : null, 'INVALID_ID', `id must be a non-empty string of at most ${kMaxIdBytes} bytes`);
+      return;
+    }
+    if (seen.has(id)) {
+      outcomes[at] = failed(id, 'DUPLICATE_ID', 'id appears earlier in the same batch; the first occurrence is used');
+      return;
+    }
+    seen.add(id);
+    if (!replace && context.has(id)) {
+      outcomes[at] = failed(id, 'EXISTS', 'id is already in the index; use upsert to replace it');
+      return;
+    }
+    if ((text === undefined) === (vector === undefined)) {
+      outcomes[at] = failed(id, 'INVALID_ITEM', 'item must have exactly one of text and vector');
+      return;
+    }
+    const ns = namespace ?? kDefaultNamespace;
+    if (typeof ns !== 'string' || ns === '' || ns.length > 256) {
+      outcomes[at] = failed(id, 'INVALID_NAMESPACE', 'namespace must be a non-empty string of at most 256 characters');
+      return;
+    }
+    if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))) {
+      outcomes[at] = failed(id, 'INVALID_METADATA', 'metadata must be a plain object');
+      return;
+    }
+    const meta = (metadata ?? null) as Readonly<Record<string, unknown>> | null;
+    if (vector !== undefined) {
+      let v: Float32Array;
+      if (vector instanceof Float32Array) v = vector;
+      else if (Array.isArray(vector) && vector.every((x) => typeof x === 'number')) v = Float32Array.from(vector as number[]);
+      else {
+        outcomes[at] = failed(id, 'INVALID_ITEM', 'vector must be a Float32Array or an array of numbers');
+        return;
+      }
+      if (v.length !== dims) {
+        outcomes[at] = failed(id, 'WRONG_DIMS', `vector has ${v.length} dims, the index has ${dims}`);
+        return;
+      }
+      for (let d = 0; d < dims; d++) {
+        if (!Number.isFinite(v[d])) {
+          outcomes[at] = failed(id, 'NON_FINITE', `vector component ${d} is ${String(v[d])}`);
+          return;
+        }
+      }
+      if (hash !== undefined && (typeof hash !== 'string' || hash === '' || hash.length > 128)) {
+        outcomes[at] = failed(id, 'INVALID_ITEM', 'hash must be a non-empty string of at most 128 characters');
+        return;
+      }
+      vectors.push({ at, id, vector: v, label: context.take(), record: { id, namespace: ns, metadata: meta, hash: hash ?? null } });
+      return;
+    }
+    if (dims !== modelDims) {
+      outcomes[at] = failed(id, 'WRONG_DIMS', `the index has ${dims} dims but the model embeds ${modelDims}; add vectors instead of texts`);
+      return;
+    }
+    if (typeof text !== 'string') {
+      outcomes[at] = failed(id, 'NOT_A_STRING', `text must be a string, got ${text === null ? 'null' : typeof text}`);
+      return;
+    }
+    texts.push({ at, id, text, label: context.take(), record: { id, namespace: ns, metadata: meta, hash: contentHash(text) } });
+  });
+  return { texts, vectors };
+}
