@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { readNpy } from '../src/index.js';
+import { readNpy } from '../src/io/npy.js';
 import { kRepoRoot, kTestCacheDir, tempDir } from './helpers.js';
 
 const kBin = join(kRepoRoot, 'bin', 'vecforge.js');

@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { Engine, envVarName, readConfigFile, resolveConfig, resolveConfigSourced } from '../src/index.js';
+import { Engine } from '../src/index.js';
+import { envVarName, readConfigFile, resolveConfig, resolveConfigSourced } from '../src/config/resolve.js';
 import { corpusRows, vecforge, writeJsonl } from './jobs-helpers.js';
 import { kTestCacheDir, tempDir } from './helpers.js';
 

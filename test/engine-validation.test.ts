@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Engine, resolveEngineOptions } from '../src/index.js';
+import { Engine } from '../src/index.js';
+import { resolveEngineOptions, resolveEngineSourced } from '../src/config/resolve.js';
 import { kTestCacheDir, tempDir } from './helpers.js';
 
 describe('option validation', () => {
@@ -62,7 +63,6 @@ describe('option validation', () => {
 
 describe('config precedence', () => {
   test('options > env > file > defaults, with sources', async () => {
-    const { resolveEngineSourced } = await import('../src/index.js');
     const resolved = resolveEngineSourced({
       options: { workers: 1 },
       env: { VECFORGE_WORKERS: '2', VECFORGE_ENGINE__BATCH_TOKENS: '512', VECFORGE_BACKEND: 'cpu' },

@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Engine, pcaOptionsFromManifest, type Hit, type IndexOptions, type VectorIndex } from '../src/index.js';
+import { Engine, type Hit, type IndexOptions, type VectorIndex } from '../src/index.js';
+import { pcaOptionsFromManifest } from '../src/pca/index-options.js';
 import { currentVersion, hashFile } from '../src/index/persist.js';
 import { serializePcaModel, type PcaModel } from '../src/pca/model.js';
 import { exactTopK, gloveRows, kTestCacheDir, tempDir } from './helpers.js';

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Engine, buildIndex, contentHash, inspectIndex, verifyIndex } from '../src/index.js';
+import { Engine, buildIndex, inspectIndex, verifyIndex } from '../src/index.js';
+import { contentHash } from '../src/store/record.js';
 import { contentDifferences, corpusRows, indexContent, kCorpus, writeJsonl } from './jobs-helpers.js';
 import { kRepoRoot, kTestCacheDir, tempDir } from './helpers.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { contentHash } from '../src/index.js';
+import { contentHash } from '../src/store/record.js';
 import { jsonEqual, readId, snippet, textHash, toItem } from '../src/jobs/records.js';
 
 const kNames = { id: 'id', text: 'text', namespace: 'namespace', metadata: 'metadata' };

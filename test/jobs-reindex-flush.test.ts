@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Engine, buildIndex, contentHash, reindex } from '../src/index.js';
+import { Engine, buildIndex, reindex } from '../src/index.js';
+import { contentHash } from '../src/store/record.js';
 import { contentDifferences, corpusRows, indexContent, writeJsonl } from './jobs-helpers.js';
 import { kTestCacheDir, tempDir } from './helpers.js';
 

@@ -4,7 +4,7 @@
  * environment; values resolve flags > env > file > defaults.
  */
 import { InvalidArgumentError, Option } from 'commander';
-import { findConfigFile, kConfigSections, readConfigFile, resolveConfigSourced, type ResolvedConfig, type SectionName, type SourcedConfig } from '../index.js';
+import { findConfigFile, kConfigSections, readConfigFile, resolveConfigSourced, type ResolvedConfig, type SectionName, type SourcedConfig } from '../config/resolve.js';
 
 /** A flag bound to a config key. */
 export interface FlagSpec {

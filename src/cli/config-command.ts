@@ -2,7 +2,7 @@
  * `vecforge config`: the resolved configuration and where each value came
  * from (flag, env, file, default).
  */
-import { envVarName, type SectionName } from '../index.js';
+import { envVarName, type SectionName } from '../config/resolve.js';
 import type { CliConfig } from './cli-config.js';
 import { kExitOk } from './exit-codes.js';
 

@@ -3,7 +3,9 @@
  * file and an errors file out.
  */
 import { createWriteStream, statSync } from 'node:fs';
-import { Engine, NpyWriter, VecforgeError, readLines, type EngineOptions } from '../index.js';
+import { Engine, VecforgeError, type EngineOptions } from '../index.js';
+import { NpyWriter } from '../io/npy.js';
+import { readLines } from '../io/lines.js';
 import { kExitOk, kExitPartial } from './exit-codes.js';
 import { createProgress } from './progress.js';
 

@@ -4,7 +4,9 @@
  */
 import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Engine, VecforgeError, readNpy, type Hit, type IndexItem, type PcaIndexOptions, type ResolvedConfig, type VectorIndex } from '../index.js';
+import { Engine, VecforgeError, type Hit, type IndexItem, type PcaIndexOptions, type VectorIndex } from '../index.js';
+import { readNpy } from '../io/npy.js';
+import { type ResolvedConfig } from '../config/resolve.js';
 import { namePcaFlag } from './pca-flags.js';
 import { kExitOk, kExitPartial } from './exit-codes.js';
 import { createProgress } from './progress.js';

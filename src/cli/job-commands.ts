@@ -4,7 +4,8 @@
  * stopping at the next checkpoint, and exit codes from exit-codes.ts.
  */
 import { statSync } from 'node:fs';
-import { buildIndex, reindex, type JobProgress, type JobSummary, type ResolvedConfig } from '../index.js';
+import { buildIndex, reindex, type JobProgress, type JobSummary } from '../index.js';
+import { type ResolvedConfig } from '../config/resolve.js';
 import type { CliConfig } from './cli-config.js';
 import { kExitInterrupted, kExitOk, kExitPartial } from './exit-codes.js';
 import { namePcaFlag, pcaFromConfig } from './pca-flags.js';
