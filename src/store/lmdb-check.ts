@@ -19,10 +19,11 @@
  *     bounds, every node inside its page, every child and overflow run
  *     within the last page, no page reached twice in one tree, and the
  *     tree's page and entry counts as its MDB_db record states them;
- *   - the free-space lists: every page number within [2, last page].
  * Not checked: key order within a page (lmdb then finds the wrong record or
- * none; it does not read out of bounds) and the values themselves (decoded
- * by msgpackr and the doc store's own checks, in JavaScript).
+ * none; it does not read out of bounds), the values themselves (decoded by
+ * msgpackr and the doc store's own checks, in JavaScript), and the contents
+ * of the free-space lists (this liblmdb's list format is not plain page
+ * numbers; lmdb reads them only when a write transaction reuses pages).
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { VecforgeError } from '../errors.js';
@@ -189,8 +190,6 @@ class LmdbChecker {
         if (nodeFlags & kNodeSubData) {
           if (kind !== 'main' || dataBytes !== kDbRecordBytes) throw this.#corrupt(`${nodeWhere}: a named database record out of place or of ${dataBytes} bytes`);
           this.#tree(dbRecord(data, 0), `${where} > ${JSON.stringify(page.subarray(at + kNodeHeaderBytes, dataAt).toString('latin1').replace(/\0+$/, ''))}`, 'named');
-        } else if (kind === 'free') {
-          this.#freeList(data, nodeWhere);
         }
       }
     };
@@ -211,13 +210,5 @@ class LmdbChecker {
     }
     counts.overflow += BigInt(pages);
     return this.#read(n * this.#pageBytes + kPageHeaderBytes, dataBytes);
-  }
-
-  /** A free-space list: a count, then that many page numbers. */
-  #freeList(data: Buffer, where: string): void {
-    if (data.length < 8) throw this.#corrupt(`${where}: a free-space list of ${data.length} bytes`);
-    const count = data.readBigUInt64LE(0);
-    if (count * 8n + 8n > BigInt(data.length)) throw this.#corrupt(`${where}: a free-space list of ${count} pages in ${data.length} bytes`);
-    for (let i = 1; i <= Number(count); i++) this.#pageNumber(data.readBigUInt64LE(8 * i), `${where} free-space list`);
   }
 }
