@@ -20,7 +20,8 @@
         "native/graph_format.cc",
         "native/sha256.cc",
         "native/line_digests.cc",
-        "native/project_rows.cc"
+        "native/project_rows.cc",
+        "native/file_lock.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -16,10 +16,11 @@
 //   hnsw_ops        create, free, inserts, resize, counts, info, deletes, getVector
 //   hnsw_search     searchKnn, searchKnnAsync
 //   graph_io        save, load, loadBuffer, loadFile
-//   graph_format    the graph-file parser and validator behind loadBuffer / loadFile
+//   graph_format    the graph-file parser and validator behind load / loadBuffer / loadFile
 //   sha256          SHA-256 from Node's OpenSSL (weak symbols)
 //   line_digests    lineDigests, matchDigests (a job's known lines)
 //   project_rows    projectRows (PCA projection on sgemm.h)
+//   file_lock       lockFile (flock: a job lock the kernel releases at death)
 // This file registers the exports. The concurrency model (which calls may
 // run at once on one graph) is described in phase_lock.h.
 //
@@ -79,6 +80,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openHandles", Napi::Function::New<Guard<OpenHandles>>(env, "openHandles"));
   exports.Set("lineDigests", Napi::Function::New<Guard<LineDigests>>(env, "lineDigests"));
   exports.Set("matchDigests", Napi::Function::New<Guard<MatchDigests>>(env, "matchDigests"));
+  exports.Set("lockFile", Napi::Function::New<Guard<LockFile>>(env, "lockFile"));
   exports.Set("kNoLabel", Napi::Number::New(env, kNoLabel));
   return exports;
 }

@@ -36,6 +36,9 @@ Napi::Value OpenHandles(const Napi::CallbackInfo& info);
 Napi::Value LineDigests(const Napi::CallbackInfo& info);
 Napi::Value MatchDigests(const Napi::CallbackInfo& info);
 
+// file_lock.cc
+Napi::Value LockFile(const Napi::CallbackInfo& info);
+
 // project_rows.cc
 Napi::Value ProjectRows(const Napi::CallbackInfo& info);
 

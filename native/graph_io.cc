@@ -70,30 +70,43 @@ Napi::Value Save(const Napi::CallbackInfo& info) {
 }
 
 // load(path, space, dims, maxElements?, allowReplaceDeleted?, hugePages?) -> handle
+// The same graph as loadBuffer, read from the file in one pass without a
+// second copy of the level-0 block (it lands in the graph's own memory).
+// Never through hnswlib's loadIndex, which trusts every byte of the file:
+// the header and body get loadBuffer's checks before a graph is built.
 Napi::Value Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = ArgString(info, 0, "path");
   const LoadArgs args = ArgLoad(info);
-  {
-    std::ifstream probe(path, std::ios::binary);
-    if (!probe.is_open()) throw Napi::Error::New(env, "cannot open '" + path + "' for reading");
-  }
-  auto g = std::make_shared<Graph>();
-  g->kind = args.kind;
-  g->dims = args.dims;
-  g->allowReplaceDeleted = args.allow_replace;
-  g->space = MakeSpace(args.kind, args.dims);
-  g->index = std::make_unique<hnswlib::HierarchicalNSW<float>>(g->space.get(), path, false, args.max_elements,
-                                                                args.allow_replace);
-  if (args.huge_pages) HugePagesForLoaded(*g->index);
-  g->capacity = g->index->max_elements_;
-  // The file stores its vector size but hnswlib trusts the caller's space.
-  size_t file_vector_bytes = g->index->label_offset_ - g->index->offsetData_;
-  if (file_vector_bytes != args.dims * sizeof(float)) {
-    ThrowRange(env, "dims (" + std::to_string(args.dims) + ") does not match the graph file '" + path + "' (" +
-                        std::to_string(file_vector_bytes / sizeof(float)) + " dims)");
-  }
-  return Napi::Number::New(env, Register(std::move(g)));
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in.is_open()) throw Napi::Error::New(env, "cannot open '" + path + "' for reading");
+  const std::streamoff end = in.tellg();
+  if (end < 0) throw Napi::Error::New(env, "cannot read '" + path + "'");
+  const size_t length = static_cast<size_t>(end);
+  in.seekg(0);
+  auto read = [&](void* out, size_t bytes) {
+    constexpr size_t kStep = size_t{1} << 30;
+    for (size_t done = 0; done < bytes;) {
+      const size_t step = std::min(kStep, bytes - done);
+      if (!in.read(static_cast<char*>(out) + done, static_cast<std::streamsize>(step))) {
+        throw Napi::Error::New(env, "reading '" + path + "' failed or ended early");
+      }
+      done += step;
+    }
+  };
+  uint8_t head[kGraphHeaderBytes];
+  if (length < kGraphHeaderBytes) ThrowCorrupt(env, "the header is cut short");
+  read(head, kGraphHeaderBytes);
+  const GraphHeader h = ReadGraphHeader(env, head, kGraphHeaderBytes, args.dims, "the graph file '" + path + "'");
+  if ((length - kGraphHeaderBytes) / h.size_data_per_element < h.count) ThrowCorrupt(env, "the level-0 block is cut short");
+  const size_t level0_bytes = h.count * h.size_data_per_element;
+  const size_t max_elements = LoadCapacity(h, args.max_elements);
+  std::unique_ptr<char, decltype(&std::free)> memory(AllocLevel0(env, max_elements * h.size_data_per_element, args.huge_pages), &std::free);
+  read(memory.get(), level0_bytes);
+  std::vector<uint8_t> rest(length - kGraphHeaderBytes - level0_bytes);
+  read(rest.data(), rest.size());
+  CheckGraphBody(env, h, reinterpret_cast<const uint8_t*>(memory.get()), rest.data(), rest.size());
+  return Napi::Number::New(env, BuildGraph(env, h, memory.release(), rest.data(), args.kind, args.dims, max_elements, args.allow_replace));
 }
 
 // loadBuffer(bytes, space, dims, maxElements?, allowReplaceDeleted?, hugePages?) -> handle
@@ -108,7 +121,7 @@ Napi::Value LoadBuffer(const Napi::CallbackInfo& info) {
   const uint8_t* level0 = bytes.data + kGraphHeaderBytes;
   const uint8_t* tail = level0 + level0_bytes;
   CheckGraphBody(env, h, level0, tail, bytes.length - kGraphHeaderBytes - level0_bytes);
-  const size_t max_elements = args.max_elements < h.count ? h.max_elements : args.max_elements;
+  const size_t max_elements = LoadCapacity(h, args.max_elements);
   char* memory = AllocLevel0(env, max_elements * h.size_data_per_element, args.huge_pages);
   std::memcpy(memory, level0, level0_bytes);
   return Napi::Number::New(env, BuildGraph(env, h, memory, tail, args.kind, args.dims, max_elements, args.allow_replace));
@@ -175,7 +188,7 @@ Napi::Value LoadFile(const Napi::CallbackInfo& info) {
       header_error = e.Message();  // with a checksum to compare, a mismatch is reported first
     }
   }
-  const size_t max_elements = !shaped ? 0 : (args.max_elements < h.count ? h.max_elements : args.max_elements);
+  const size_t max_elements = !shaped ? 0 : LoadCapacity(h, args.max_elements);
   char* memory = shaped ? AllocLevel0(env, max_elements * h.size_data_per_element, args.huge_pages) : nullptr;
   std::unique_ptr<char, decltype(&std::free)> owned(memory, &std::free);
   std::vector<uint8_t> rest(shaped ? length - kGraphHeaderBytes - level0_bytes : (head_ok ? length - kGraphHeaderBytes : 0));

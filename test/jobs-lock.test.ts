@@ -21,9 +21,9 @@ function deadPid(): number {
   return Number(r.stdout);
 }
 
-function writeLock(dir: string, pid: number): void {
+function writeLock(dir: string, pid: number, startedAt = '2026-01-01T00:00:00.000Z'): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, '.lock'), `${JSON.stringify({ pid, hostname: hostname(), startedAt: '2026-01-01T00:00:00.000Z', command: 'vecforge build --input x --out y' })}\n`);
+  writeFileSync(join(dir, '.lock'), `${JSON.stringify({ pid, hostname: hostname(), startedAt, command: 'vecforge build --input x --out y' })}\n`);
 }
 
 describe('the index lock', () => {
@@ -33,9 +33,11 @@ describe('the index lock', () => {
     const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
     try {
       const pid = sleeper.pid ?? 0;
-      writeLock(out, pid);
+      // Locked after the holder started: a lock older than its pid's process is a reused pid, and dead.
+      const startedAt = new Date().toISOString();
+      writeLock(out, pid, startedAt);
       const input = writeJsonl(join(dir, 'in.jsonl'), corpusRows().slice(0, 10));
-      const message = `${out} is locked by process ${pid} on ${hostname()} (vecforge build --input x --out y, started 2026-01-01T00:00:00.000Z); wait for it to finish, or remove ${join(out, '.lock')} if that process is not a vecforge job`;
+      const message = `${out} is locked by process ${pid} on ${hostname()} (vecforge build --input x --out y, started ${startedAt}); wait for it to finish, or remove ${join(out, '.lock')} if that process is not a vecforge job`;
       await expect(buildIndex({ source: input, out, engine })).rejects.toMatchObject({ code: 'ERR_LOCKED', message });
       const r = vecforge(['build', '--input', input, '--out', out]);
       expect(r.status).toBe(1);

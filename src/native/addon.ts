@@ -96,9 +96,16 @@ export interface NativeAddon {
   getVector(handle: number, label: number): Float32Array;
   /** Writes the graph in hnswlib's format. */
   save(handle: number, path: string): void;
-  /** Reads a graph file through hnswlib's loadIndex. @default hugePages true */
+  /**
+   * Reads a graph file in one pass (never through hnswlib's loadIndex), with
+   * the same checks as {@link NativeAddon.loadBuffer}. @default hugePages true
+   */
   load(path: string, space: NativeSpace, dims: number, maxElements?: number, allowReplaceDeleted?: boolean, hugePages?: boolean): number;
-  /** Reads a graph from its file's bytes, checking the structure first. */
+  /**
+   * Reads a graph from its file's bytes, checking every header field and
+   * cross-reference first (a RangeError naming the problem, never a crash).
+   * The capacity is at least the count and at most count + max(count, 64 MiB of elements).
+   */
   loadBuffer(bytes: Uint8Array, space: NativeSpace, dims: number, maxElements?: number, allowReplaceDeleted?: boolean, hugePages?: boolean): number;
   /** Reads a graph file in one pass, hashing it; RangeError where {@link NativeAddon.sha256} is false. */
   loadFile(path: string, space: NativeSpace, dims: number, maxElements: number | undefined, allowReplaceDeleted: boolean, hugePages: boolean, sha256?: string): NativeLoadFileResult;
@@ -112,6 +119,13 @@ export interface NativeAddon {
   lineDigests(chunk: Uint8Array, from: number, to: number, digests: Uint8Array, ends: Int32Array): number;
   /** For each of `count` digests, the place of the equal known digest (or −1) into `positions`; updates `cursor[0]`. */
   matchDigests(known: Int32Array, cursor: Int32Array, digests: Int32Array, count: number, positions: Int32Array, table: Int32Array): void;
+  /**
+   * `flock(fd, LOCK_EX | LOCK_NB)`: a lock the kernel releases when the file
+   * is closed or the process dies (a zombie holds none). RangeError where
+   * the platform has no flock.
+   * @returns true when taken, false when another open file holds it.
+   */
+  lockFile(fd: number): boolean;
   /** The label in result slots no neighbour filled (0xffffffff). */
   readonly kNoLabel: number;
 }
@@ -146,6 +160,7 @@ const kFunctionTable = {
   projectRows: true,
   lineDigests: true,
   matchDigests: true,
+  lockFile: true,
 } as const satisfies Record<NativeAddonFunction, true>;
 
 /** Every function {@link NativeAddon} declares, in the order native/addon.cc registers them. */

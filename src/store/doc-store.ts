@@ -19,9 +19,11 @@
  * half the bytes for the garbage collector to copy. Stores of layouts 1
  * and 2 are still read, and are rewritten in layout 3 by the next save.
  */
+import { statSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { Packr } from 'msgpackr';
 import { VecforgeError } from '../errors.js';
+import { checkLmdbFile } from './lmdb-check.js';
 
 /** What the store keeps per label. */
 export interface DocRecord {
@@ -178,9 +180,11 @@ export class DocStore {
    * @param path - the lmdb data file (no sub-directory; a `-lock` file sits beside it).
    * @param readOnly - open without write access.
    * @returns the store.
-   * @throws {VecforgeError} ERR_IO when lmdb cannot open it.
+   * @throws {VecforgeError} ERR_IO when lmdb cannot open it; ERR_INDEX_CORRUPT when the file is not one lmdb can map safely.
    */
   static open(path: string, readOnly = false): DocStore {
+    // lmdb trusts every byte of the file it maps: an existing one is checked first.
+    if ((statSync(path, { throwIfNoEntry: false })?.size ?? 0) > 0) checkLmdbFile(path);
     try {
       return new DocStore(open({ path, noSubdir: true, readOnly, compression: false, maxDbs: 4 }));
     } catch (error) {
