@@ -1,13 +1,16 @@
 import { describe, expect, test } from 'vitest';
 import { contentHash } from '../src/store/record.js';
-import { jsonEqual, readId, snippet, textHash, toItem } from '../src/jobs/records.js';
+import { readId, snippet, toItem } from '../src/jobs/records.js';
+import { jsonEqual } from '../src/store/doc-store.js';
 
 const kNames = { id: 'id', text: 'text', namespace: 'namespace', metadata: 'metadata' };
 const kLimits = { maxTextBytes: 1000, snippetChars: 5 };
 
 describe('job records', () => {
-  test('textHash is contentHash', () => {
-    for (const t of ['', 'a cat', 'é ü 猫 🐈']) expect(textHash(t)).toBe(contentHash(t));
+  test('an item carries the index content hash of its text', () => {
+    const outcome = toItem({ id: 'a', text: 'é ü 猫 🐈' }, 'a', 1, kNames, kLimits, false);
+    expect(outcome.state).toBe('ok');
+    if (outcome.state === 'ok') expect(outcome.item.hash).toBe(contentHash('é ü 猫 🐈'));
   });
 
   test('metadata equality ignores key order, not values', () => {

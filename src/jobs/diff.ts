@@ -7,18 +7,13 @@
 import { jobIndexHandle } from '../index/internal.js';
 import type { IndexItemOutcome } from '../index/types.js';
 import type { VectorIndex } from '../index/vector-index.js';
-import type { DocRecord } from '../store/doc-store.js';
+import { sameContent } from '../store/doc-store.js';
 import type { Failure } from './errors-file.js';
 import { KeptLines, type LineSettings, type LineSnapshot } from './known-lines.js';
-import { jsonEqual, readId, toItem, type FieldNames, type ItemLimits, type JobItem } from './records.js';
+import { readId, toItem, type FieldNames, type ItemLimits, type JobItem } from './records.js';
 import type { SameRun, SourceRecord } from './source-records.js';
 import type { JobCounts } from './types.js';
 
-/** Whether an item is what the index holds for its id: same content hash, namespace and metadata. */
-function unchanged(existing: DocRecord, item: JobItem): boolean {
-  if (existing.hash !== item.hash || existing.namespace !== item.namespace) return false;
-  return jsonEqual(existing.metadata ?? {}, item.metadata);
-}
 
 /** How a {@link InputDiff} reads records. */
 export interface DiffSettings {
@@ -172,7 +167,7 @@ export class InputDiff {
       failures.push({ line: record.line, id: r.id, code: c.code, reason: c.reason });
       return undefined;
     }
-    if (existing !== undefined && unchanged(existing, c.item)) {
+    if (existing !== undefined && sameContent(existing, c.item)) {
       this.#counts.unchanged++;
       if (record.digest !== undefined) this.#keptLines.unchanged.push(record.line, record.digest, existing.id);
       return undefined;

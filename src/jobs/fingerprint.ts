@@ -5,6 +5,7 @@
  */
 import { VecforgeError } from '../errors.js';
 import type { IndexManifest } from '../index/persist.js';
+import { kDefaultIndexOptions } from '../index/options.js';
 import { pcaOptionsFromManifest, resolvePcaIndexOptions, type PcaIndexOptions } from '../pca/index-options.js';
 import type { JobSpec } from './types.js';
 
@@ -40,9 +41,9 @@ export interface JobIdentity {
 export function indexParams(spec: JobSpec, base: IndexManifest | undefined): JobIndexParams {
   return {
     space: spec.index.space ?? base?.space ?? 'cosine',
-    m: spec.index.m ?? base?.params.m ?? 16,
-    efConstruction: spec.index.efConstruction ?? base?.params.efConstruction ?? 200,
-    efSearch: spec.index.efSearch ?? base?.params.efSearch ?? 64,
+    m: spec.index.m ?? base?.params.m ?? kDefaultIndexOptions.m,
+    efConstruction: spec.index.efConstruction ?? base?.params.efConstruction ?? kDefaultIndexOptions.efConstruction,
+    efSearch: spec.index.efSearch ?? base?.params.efSearch ?? kDefaultIndexOptions.efSearch,
     // A full reindex keeps the PCA of the index it rebuilds unless told otherwise.
     pca: spec.index.pca !== undefined ? spec.index.pca : base !== undefined ? pcaOptionsFromManifest(base) : null,
   };

@@ -6,8 +6,6 @@
 import { kDefaultNamespace } from '../index/options.js';
 import { contentHash } from '../store/record.js';
 
-export { jsonEqual } from '../store/doc-store.js';
-
 /** Field names a job reads items from. */
 export interface FieldNames {
   readonly id: string;
@@ -129,9 +127,6 @@ export function toItem(value: Readonly<Record<string, unknown>>, id: string, lin
   if (limits.snippetChars > 0) metadata[kSnippetKey] = snippet(text, limits.snippetChars);
   return { state: 'ok', item: { line, id, text, hash: contentHash(text), namespace, metadata } };
 }
-
-/** The content hash of a text: the index's {@link contentHash}, under the name jobs have used. */
-export const textHash = contentHash;
 
 /** `text.trim() === ''` without building the trimmed copy (texts rarely start with whitespace). */
 function isBlank(text: string): boolean {
