@@ -7,7 +7,7 @@
 import { jobIndexHandle } from '../index/internal.js';
 import type { IndexItemOutcome } from '../index/types.js';
 import type { VectorIndex } from '../index/vector-index.js';
-import { sameContent } from '../store/doc-store.js';
+import { sameContent } from '../store/record.js';
 import type { Failure } from './errors-file.js';
 import { KeptLines, type LineSettings, type LineSnapshot } from './known-lines.js';
 import { readId, toItem, type FieldNames, type ItemLimits, type JobItem } from './records.js';
