@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "args.h"
+#include "parallel_for.h"
 #include "exports.h"
 #include "huge_pages.h"
 #include "registry.h"
@@ -39,47 +40,13 @@ void InsertRows(Graph& g, const float* data, const uint32_t* labels, size_t begi
   for (size_t i = begin; i < end; ++i) InsertRow(g, data + i * g.dims, labels[i], replace, scratch.data());
 }
 
-// Like hnswlib's Python ParallelFor: threads pull row indexes from one atomic
-// counter; the first exception stops every thread and is rethrown.
-template <typename Fn>
-void ParallelFor(size_t n, size_t threads, Fn fn) {
-  if (threads <= 1 || n <= 1) {
-    for (size_t i = 0; i < n; ++i) fn(i, 0);
-    return;
-  }
-  threads = std::min(threads, n);
-  std::atomic<size_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mu;
-  std::vector<std::thread> pool;
-  pool.reserve(threads);
-  for (size_t t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      for (;;) {
-        size_t i = next.fetch_add(1);
-        if (i >= n) break;
-        try {
-          fn(i, t);
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(error_mu);
-          if (!error) error = std::current_exception();
-          next.store(n);  // makes every thread stop at its next fetch
-          break;
-        }
-      }
-    });
-  }
-  for (auto& th : pool) th.join();
-  if (error) std::rethrow_exception(error);
-}
-
 void InsertParallel(Graph& g, const float* data, const uint32_t* labels, size_t rows, size_t threads, bool replace) {
   if (threads <= 1) {
     InsertRows(g, data, labels, 0, rows, replace);
     return;
   }
   std::vector<std::vector<float>> scratch(threads, std::vector<float>(g.kind == SpaceKind::kCosine ? g.dims : 0));
-  ParallelFor(rows, threads,
+  vecforge::ParallelFor(rows, threads,
               [&](size_t i, size_t t) { InsertRow(g, data + i * g.dims, labels[i], replace, scratch[t].data()); });
 }
 

@@ -139,7 +139,7 @@ export function buildHnswBench(options: HnswBenchBuildOptions = {}): HnswBenchBu
   const resolved = { ...kDefaultHnswBenchBuildOptions, ...options };
   checkCompiler(resolved.compiler, resolved.verbose);
   const include = hnswlibIncludeDir();
-  return compile({ source: path.join('src', 'native', 'hnsw_bench.cpp'), name: 'hnsw_bench', extraFlags: [`-I${include}`], libs: [] }, resolved);
+  return compile({ source: path.join('src', 'native', 'hnsw_bench.cpp'), name: 'hnsw_bench', extraFlags: [`-I${include}`, `-I${path.join(repoRoot(), 'native')}`], libs: [] }, resolved);
 }
 
 /** What {@link buildMatmulBench} produced. */

@@ -70,6 +70,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include "parallel_for.h"
+
 namespace {
 
 struct Matrix {
@@ -115,37 +117,7 @@ inline void NormalizeInto(const float* src, float* dst, size_t dims) {
   for (size_t j = 0; j < dims; ++j) dst[j] = src[j] * norm;
 }
 
-// hnswlib Python bindings' ParallelFor: an atomic row counter shared by
-// `threads` std::threads; the first exception stops all and is rethrown.
-template <typename Fn>
-void ParallelFor(size_t n, size_t threads, Fn fn) {
-  if (threads <= 1) {
-    for (size_t i = 0; i < n; ++i) fn(i, 0);
-    return;
-  }
-  std::atomic<size_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mu;
-  std::vector<std::thread> pool;
-  for (size_t t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      for (;;) {
-        size_t i = next.fetch_add(1);
-        if (i >= n) break;
-        try {
-          fn(i, t);
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(error_mu);
-          if (!error) error = std::current_exception();
-          next.store(n);
-          break;
-        }
-      }
-    });
-  }
-  for (auto& th : pool) th.join();
-  if (error) std::rethrow_exception(error);
-}
+using vecforge::ParallelFor;
 
 size_t ParseSize(const char* text, const char* name) {
   char* end = nullptr;
