@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Engine } from '../engine.js';
 import { VecforgeError, throwIfAborted } from '../errors.js';
-import { currentVersion } from '../index/persist.js';
+import { currentVersion, readVerifiedVersion } from '../index/persist.js';
 import type { VectorIndex } from '../index/vector-index.js';
 import { jobIndexHandle, jobOpenOptions } from '../index/internal.js';
 import { EmbeddingCache, embeddingCachePath } from '../store/embedding-cache.js';
@@ -172,7 +172,13 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
       const published = await publishRun(run, index, { spec, engine, dir, paths, fingerprint, counts, timers, keepable: spec.engine instanceof Engine });
       version = published.version;
       if (published.kept) index = undefined;
-    } else version = currentVersion(dir)?.name ?? null;
+    } else {
+      // Nothing to publish: what stays current is still checked, file by
+      // file against its manifest, as a publish would have been. A reindex
+      // that reads only known lines never opens the doc store, so a damaged
+      // one would otherwise pass as "nothing changed".
+      version = await timers.time('read', () => readVerifiedVersion(dir).name);
+    }
     clearJob(paths);
     errors.close();
     errors = undefined;
