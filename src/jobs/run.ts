@@ -31,6 +31,7 @@ import { detectFormat, inputIdentity } from './sources.js';
 import { StageTimers } from './stage-timers.js';
 import type { JobCounts, JobSpec, JobSummary } from './types.js';
 import { releaseKeptIndex, takeKeptIndex } from './warm.js';
+import { noSpaceError } from './write-errors.js';
 import { clearJob, currentManifest, forkIndex, jobPaths, zeroCounts } from './workdir.js';
 
 /** What a summary says beyond the job's own fields (see {@link summarize}). */
@@ -47,7 +48,7 @@ type Outcome = Pick<JobSummary, 'state' | 'version' | 'published'> & {
  * (job-run.ts), refits the PCA when asked, and publishes (publish.ts).
  * @param spec - the resolved job.
  * @returns the summary.
- * @throws {VecforgeError} ERR_LOCKED, ERR_IO, ERR_INDEX, ERR_INDEX_CORRUPT, ERR_INVALID_INPUT when the job fails as a whole.
+ * @throws {VecforgeError} ERR_LOCKED, ERR_IO, ERR_INDEX, ERR_INDEX_CORRUPT, ERR_INVALID_INPUT when the job fails as a whole; a full disk is ERR_IO naming the file and the directory.
  * @throws {AbortError} when `spec.signal` aborts (the last checkpoint stays resumable).
  */
 export async function runJob(spec: JobSpec): Promise<JobSummary> {
@@ -185,6 +186,8 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     // An empty errors file would only suggest that something failed.
     if (counts.failed === 0) rmSync(paths.errors, { force: true });
     return done({ state: counts.failed > 0 ? 'partial' : 'ok', version, published: changed, counts, resumedFrom, discarded, pcaRefit });
+  } catch (error) {
+    throw noSpaceError(error, dir) ?? error;
   } finally {
     await index?.close().catch(() => {});
     errors?.close();
