@@ -24,7 +24,9 @@ export function noSpaceError(error: unknown, dir: string): VecforgeError | undef
   for (let depth = 0; depth < kMaxCauses && e instanceof Error; depth++, e = e.cause) {
     const errno = e as NodeJS.ErrnoException;
     if (code === undefined && typeof errno.code === 'string' && kNoSpaceCodes.has(errno.code)) code = errno.code;
-    code ??= /\b(ENOSPC|EDQUOT)\b/.exec(e.message)?.[1] ?? (/no space left on device/i.test(e.message) ? 'ENOSPC' : undefined);
+    // vecforge's own write errors may carry the errno only in their message
+    // (a native save); an error of anyone else's code is taken by its code only.
+    if (e instanceof VecforgeError) code ??= /\b(ENOSPC|EDQUOT)\b/.exec(e.message)?.[1] ?? (/no space left on device/i.test(e.message) ? 'ENOSPC' : undefined);
     file ??= typeof errno.path === 'string' ? errno.path : /\bcannot write (\/\S+?):? /.exec(`${e.message} `)?.[1];
   }
   if (code === undefined) return undefined;
