@@ -2,7 +2,7 @@
  * Helpers of the job and CLI tests: running the CLI, reading an index's
  * whole content for comparisons, and corpora derived from data/.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../src/index.js';
@@ -35,26 +35,55 @@ export function vecforge(args: readonly string[], options: { cwd?: string; env?:
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** One `--progress log` line: written on stderr once a checkpoint is committed. */
+export interface CheckpointLine {
+  readonly event: 'checkpoint';
+  /** The line of the last record the checkpoint holds. */
+  readonly line: number;
+  readonly read: number;
+}
+
 /**
- * Starts the CLI and kills it after `afterMs` with `signal`.
+ * Starts the CLI (which must run with `--progress log`) and calls `act`
+ * once, as soon as it reports its `checkpoint`-th checkpoint: the event
+ * is caused by the job itself, never by a timer.
  * @param args - its arguments.
- * @param afterMs - delay before the signal.
- * @param signal - the signal.
- * @returns exit status (null when killed), the signal that ended it, output.
+ * @param checkpoint - which checkpoint (1-based) triggers `act`.
+ * @param act - what to do to the running process (send it signals).
+ * @returns exit status (null when killed), the signal that ended it,
+ *   output, and the checkpoints it reported.
  */
-export function vecforgeKilled(args: readonly string[], afterMs: number, signal: NodeJS.Signals): Promise<CliResult & { signal: NodeJS.Signals | null }> {
+export function vecforgeAtCheckpoint(
+  args: readonly string[],
+  checkpoint: number,
+  act: (child: ChildProcess) => void,
+): Promise<CliResult & { signal: NodeJS.Signals | null; checkpoints: CheckpointLine[]; acted: boolean }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [kBin, ...args], { cwd: kRepoRoot, env: { ...process.env, VECFORGE_CACHE_DIR: kTestCacheDir } });
     let stdout = '';
     let stderr = '';
+    let pending = '';
+    let acted = false;
+    const checkpoints: CheckpointLine[] = [];
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill(signal), afterMs);
-    child.on('error', reject);
-    child.on('close', (status, sig) => {
-      clearTimeout(timer);
-      resolve({ status, signal: sig, stdout, stderr });
+    child.stderr.on('data', (d: Buffer) => {
+      const text = d.toString();
+      stderr += text;
+      pending += text;
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) !== -1) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (!line.startsWith('{"event":"checkpoint"')) continue;
+        checkpoints.push(JSON.parse(line) as CheckpointLine);
+        if (checkpoints.length === checkpoint && !acted) {
+          acted = true;
+          act(child);
+        }
+      }
     });
+    child.on('error', reject);
+    child.on('close', (status, sig) => resolve({ status, signal: sig, stdout, stderr, checkpoints, acted }));
   });
 }
 

@@ -47,16 +47,14 @@ function nextEdition(base: readonly Row[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** errors.jsonl as parsed lines. */
+/** errors.jsonl as parsed lines; a job whose records failed must have written it. */
 function errorsOf(dir: string): unknown[] {
-  try {
-    return readFileSync(join(dir, 'errors.jsonl'), 'utf8')
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => JSON.parse(l) as unknown);
-  } catch {
-    return [];
-  }
+  const errors = readFileSync(join(dir, 'errors.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as unknown);
+  expect(errors.length).toBeGreaterThan(0);
+  return errors;
 }
 
 describe('known lines', () => {

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Engine, buildIndex } from '../src/index.js';
 import { readVerifiedVersion } from '../src/index/persist.js';
-import { contentDifferences, corpusRows, indexContent, vecforge, vecforgeKilled, writeDoubleCorpus, writeJsonl } from './jobs-helpers.js';
+import type { Checkpoint } from '../src/jobs/checkpoint.js';
+import { contentDifferences, corpusRows, indexContent, vecforge, vecforgeAtCheckpoint, writeDoubleCorpus, writeJsonl, type CheckpointLine } from './jobs-helpers.js';
 import { kTestCacheDir, tempDir } from './helpers.js';
 
 let engine: Engine;
@@ -14,45 +15,67 @@ afterAll(async () => {
   await engine.close();
 });
 
-/** Random kill points, spread over a job's run, different on every test run. */
-function killPoints(n: number, fromMs: number, toMs: number): number[] {
-  return Array.from({ length: n }, (_, i) => Math.round(fromMs + ((toMs - fromMs) * (i + Math.random())) / n)).sort(() => Math.random() - 0.5);
+// Small chunks and frequent checkpoints, no embedding cache: every run does
+// real work; --progress log reports each committed checkpoint on stderr,
+// which is where the kills are aimed.
+const kJobFlags = ['--chunk-size', '250', '--checkpoint-items', '500', '--no-embedding-cache', '--progress', 'log', '--workers', '2'];
+
+/** The progress checkpoint.json holds. */
+function committedLine(dir: string): number {
+  const cp = JSON.parse(readFileSync(join(dir, '.job', 'checkpoint.json'), 'utf8')) as Checkpoint;
+  return cp.committed.position.line;
 }
 
-// Small chunks and frequent checkpoints, no embedding cache: every run does real work, and a kill lands mid-job.
-const kJobFlags = ['--chunk-size', '250', '--checkpoint-items', '500', '--no-embedding-cache', '--progress', 'off', '--workers', '2'];
+/**
+ * Runs the job, SIGKILLed as soon as it reports checkpoint `k` of each
+ * run in turn, then to its end; checks after each kill that the
+ * directory holds the checkpoint, and after each rerun that it resumed
+ * from there.
+ * @returns the lines of the checkpoints killed at, and the final run's summary.
+ */
+async function killAndResume(args: readonly string[], out: string, killAt: readonly number[], afterKill: () => void): Promise<{ killedAt: number[]; summary: { resumedFrom: { item: number; line: number } | null; counts: Record<string, number> } }> {
+  const killedAt: number[] = [];
+  for (const k of killAt) {
+    const r = await vecforgeAtCheckpoint(args, k, (child) => child.kill('SIGKILL'));
+    expect(r.acted, `the job ended before its checkpoint ${k}: ${r.stderr}`).toBe(true);
+    expect(r.signal).toBe('SIGKILL');
+    const at = (r.checkpoints[k - 1] as CheckpointLine).line;
+    // A rerun resumes: its first checkpoint is past the one the last run was killed after.
+    const previous = killedAt[killedAt.length - 1];
+    if (previous !== undefined) expect(r.checkpoints[0]?.line).toBeGreaterThan(previous);
+    killedAt.push(at);
+    // The checkpoint reported before the kill is on disk (or a later one the job reached meanwhile).
+    expect(committedLine(out)).toBeGreaterThanOrEqual(at);
+    afterKill();
+  }
+  const done = vecforge([...args, '--json']);
+  expect(done.status, done.stderr).toBe(0);
+  const summary = JSON.parse(done.stdout) as { resumedFrom: { item: number; line: number } | null; counts: Record<string, number> };
+  expect(summary.resumedFrom?.line).toBeGreaterThanOrEqual(killedAt[killedAt.length - 1] ?? Infinity);
+  return { killedAt, summary };
+}
 
-describe('kill -9 and resume', () => {
-  test('a build killed at random points resumes to content identical to an uninterrupted build', async () => {
+describe('kill -9 at a checkpoint, and resume', () => {
+  test('a build killed after its 2nd checkpoint, then after its rerun\'s 3rd, resumes each time and ends identical to an uninterrupted build', async () => {
     const dir = tempDir();
     const input = writeDoubleCorpus(join(dir, 'in.jsonl'));
     const out = join(dir, 'idx');
     const args = ['build', '--input', input, '--out', out, ...kJobFlags];
-    const points = killPoints(3, 600, 2600);
-    for (const ms of points) {
-      const r = await vecforgeKilled(args, ms, 'SIGKILL');
-      if (r.signal !== 'SIGKILL') {
-        expect(r.status, r.stderr).toBe(0);
-        break;
-      }
-      // Until the job publishes, the directory holds no index, and what it
-      // publishes is complete: nobody can see a partial one. (Killed after
-      // publishing, while removing its working state, a job leaves both.)
-      if (existsSync(join(out, 'current'))) expect(() => readVerifiedVersion(out)).not.toThrow();
-    }
-    const done = vecforge([...args, '--json']);
-    expect(done.status, done.stderr).toBe(0);
-    const summary = JSON.parse(done.stdout) as { counts: { added: number }; published: boolean };
+    const { summary } = await killAndResume(args, out, [2, 3], () => {
+      // Until the job publishes, the directory holds no index: nobody can see a partial one.
+      expect(existsSync(join(out, 'current'))).toBe(false);
+    });
     expect(summary.counts.added).toBe(2 * corpusRows().length);
     expect(existsSync(join(out, '.job'))).toBe(false);
     expect(existsSync(join(out, '.lock'))).toBe(false);
+    expect(() => readVerifiedVersion(out)).not.toThrow();
 
     const clean = join(dir, 'clean');
     await buildIndex({ source: input, out: clean, engine, embeddingCache: false });
-    expect(contentDifferences(await indexContent(engine, out), await indexContent(engine, clean)), `kill points ${points.join(', ')} ms`).toEqual([]);
+    expect(contentDifferences(await indexContent(engine, out), await indexContent(engine, clean))).toEqual([]);
   });
 
-  test('a reindex killed at random points resumes to the same content as a clean build; the old version stays current until the end', async () => {
+  test('a reindex killed after its 1st checkpoint, twice, resumes each time and ends like a clean build; the old version stays current until the end', async () => {
     const dir = tempDir();
     const rows = corpusRows();
     const base = writeJsonl(join(dir, 'base.jsonl'), rows);
@@ -61,36 +84,13 @@ describe('kill -9 and resume', () => {
     const next = rows.filter((_, i) => i % 7 !== 0).map((r, i) => (i % 3 === 0 ? { ...r, text: `${r.text} or similar` } : r));
     const input = writeJsonl(join(dir, 'next.jsonl'), [...next, ...rows.slice(0, 500).map((r) => ({ ...r, id: `${r.id}@new`, text: `another ${r.text}` }))]);
     const args = ['reindex', '--input', input, '--index', out, ...kJobFlags];
-    const points = killPoints(3, 500, 2200);
-    for (const ms of points) {
-      const r = await vecforgeKilled(args, ms, 'SIGKILL');
-      if (r.signal !== 'SIGKILL') break;
-      const current = readFileSync(join(out, 'current'), 'utf8').trim();
-      if (existsSync(join(out, '.job', 'checkpoint.json'))) expect(current).toBe('v000001');
-    }
-    const done = vecforge(args);
-    expect(done.status, done.stderr).toBe(0);
+    const { summary } = await killAndResume(args, out, [1, 1], () => {
+      expect(readFileSync(join(out, 'current'), 'utf8').trim()).toBe('v000001');
+      expect(() => readVerifiedVersion(out)).not.toThrow();
+    });
+    expect(summary.counts.deleted).toBe(rows.filter((_, i) => i % 7 === 0).length);
     const clean = join(dir, 'clean');
     await buildIndex({ source: input, out: clean, engine, embeddingCache: false });
-    expect(contentDifferences(await indexContent(engine, out), await indexContent(engine, clean)), `kill points ${points.join(', ')} ms`).toEqual([]);
-  });
-
-  test('Ctrl-C stops at the next checkpoint, says how to resume, exits 130; the rerun resumes', async () => {
-    const dir = tempDir();
-    const input = writeDoubleCorpus(join(dir, 'in.jsonl'));
-    const out = join(dir, 'idx');
-    const args = ['build', '--input', input, '--out', out, ...kJobFlags];
-    const r = await vecforgeKilled(args, 1200, 'SIGINT');
-    if (r.status === 0) return; // finished before the signal on a fast machine
-    expect(r.status).toBe(130);
-    expect(r.stderr).toContain('stopping at the next checkpoint');
-    expect(r.stdout).toMatch(/^interrupted after \d+ records; progress is checkpointed in .*\.job\.\nTo resume, run the same command again:\n {2}vecforge build --input /m);
-    const info = vecforge(['info', out]);
-    expect(info.status, info.stderr).toBe(0);
-    expect(info.stdout).toContain('version:    none published yet');
-    expect(info.stdout).toMatch(/in progress: build job, running, checkpointed at line \d+/);
-    const resumed = vecforge(args);
-    expect(resumed.status, resumed.stderr).toBe(0);
-    expect(resumed.stdout).toMatch(/^resumed after line \d+ \(record \d+\)\n/);
+    expect(contentDifferences(await indexContent(engine, out), await indexContent(engine, clean))).toEqual([]);
   });
 });

@@ -36,7 +36,7 @@ export interface JobOptions {
   readonly chunkSize?: number;
   /** Characters of each text kept in `metadata._snippet` (0: none). @default 200 */
   readonly snippetChars?: number;
-  /** A record (line) larger than this fails as TOO_LARGE without being read into memory. @default 8388608 */
+  /** A record (line) larger than this fails as TOO_LARGE without being read into memory; an object of an iterable source larger than this as JSON fails the same way. @default 8388608 */
   readonly maxRecordBytes?: number;
   /** The embedding cache: true for `<engine cacheDir>/embeddings.lmdb`, a path, or false for none. @default true */
   readonly embeddingCache?: boolean | string;

@@ -3,7 +3,9 @@
  * characters, because every structural character (comma, double quote, CR,
  * LF) is ASCII and so can never be part of a multi-byte UTF-8 sequence;
  * fields are decoded as strict UTF-8 only when a record is complete, so one
- * record of invalid UTF-8 is reported on its own. Memory is bounded by
+ * record of invalid UTF-8 is reported on its own. A record ends at LF, CRLF
+ * or a lone CR (old Mac files: without it such a file would be one record,
+ * its header, and no rows); inside a quoted field each is data. Memory is bounded by
  * `maxRecordBytes`: the bytes of a larger record are dropped as they come
  * and the record is reported as too large.
  */
@@ -35,8 +37,6 @@ const enum State {
   Quoted,
   /** A double quote inside a quoted field: either an escaped quote or the closing one. */
   QuoteInQuoted,
-  /** Past the closing quote, waiting for a comma or a line end. */
-  AfterQuote,
 }
 
 /** A growable byte buffer for one field. */
@@ -71,10 +71,8 @@ class FieldBytes {
     this.#length += n;
   }
 
-  take(stripTrailingCr: boolean): Uint8Array {
-    let n = this.#length;
-    if (stripTrailingCr && n > 0 && this.#buf[n - 1] === kCr) n--;
-    const out = this.#buf.slice(0, n);
+  take(): Uint8Array {
+    const out = this.#buf.slice(0, this.#length);
     this.#length = 0;
     if (this.#buf.length > 1 << 16) this.#buf = new Uint8Array(256);
     return out;
@@ -100,6 +98,14 @@ export class CsvScanner {
   #line: number;
   #recordLine: number;
   #offset: number;
+  /**
+   * The last pushed byte was a CR outside quotes: the record ends there,
+   * but whether at the CR or past an LF that follows is known only from
+   * the next byte (the next chunk's first).
+   */
+  #crPending = false;
+  /** The last byte pushed (a CRLF split across chunks counts as one line break). */
+  #lastByte = -1;
 
   /**
    * @param options - `maxRecordBytes` caps one record; `line` and `offset`
@@ -121,14 +127,22 @@ export class CsvScanner {
     const out: CsvRawRecord[] = [];
     const base = this.#offset;
     const n = chunk.length;
+    if (n === 0) return out;
     let i = 0;
+    if (this.#crPending) {
+      this.#crPending = false;
+      if (chunk[0] === kLf) {
+        out.push(this.#endRecord(base + 1));
+        i = 1;
+      } else out.push(this.#endRecord(base));
+    }
     while (i < n) {
       const state = this.#state;
       if (state === State.FieldStart || state === State.Unquoted) {
         let j = i;
         while (j < n) {
           const c = chunk[j];
-          if (c === kComma || c === kLf || c === kQuote) break;
+          if (c === kComma || c === kLf || c === kQuote || c === kCr) break;
           j++;
         }
         if (j > i) {
@@ -140,6 +154,7 @@ export class CsvScanner {
         const b = chunk[i++] as number;
         if (b === kComma) this.#endField();
         else if (b === kLf) out.push(this.#endRecord(base + i));
+        else if (b === kCr) i = this.#crLineEnd(chunk, i, base, out);
         else if (state === State.FieldStart) {
           this.#state = State.Quoted;
           this.#quotedField = true;
@@ -152,7 +167,9 @@ export class CsvScanner {
       if (state === State.Quoted) {
         let j = i;
         while (j < n && chunk[j] !== kQuote) {
-          if (chunk[j] === kLf) this.#line++;
+          const c = chunk[j];
+          // CR, LF and CRLF each count as one line break.
+          if (c === kCr || (c === kLf && (j > 0 ? chunk[j - 1] : this.#lastByte) !== kCr)) this.#line++;
           j++;
         }
         if (j > i) {
@@ -170,7 +187,7 @@ export class CsvScanner {
       else if (state === State.QuoteInQuoted && b === kQuote) {
         this.#append(chunk, i - 1, i);
         this.#state = State.Quoted;
-      } else if (b === kCr) this.#state = State.AfterQuote;
+      } else if (b === kCr) i = this.#crLineEnd(chunk, i, base, out);
       else {
         this.#fail('a character after the closing double quote of a field');
         this.#append(chunk, i - 1, i);
@@ -179,7 +196,27 @@ export class CsvScanner {
       }
     }
     this.#offset = base + n;
+    this.#lastByte = chunk[n - 1] as number;
     return out;
+  }
+
+  /**
+   * A CR outside quotes ends the record: with the LF after it when one
+   * follows (CRLF), on its own otherwise (CR-only line ends).
+   * @param i - the index just past the CR.
+   * @returns where scanning goes on.
+   */
+  #crLineEnd(chunk: Uint8Array, i: number, base: number, out: CsvRawRecord[]): number {
+    if (i === chunk.length) {
+      this.#crPending = true;
+      return i;
+    }
+    if (chunk[i] === kLf) {
+      out.push(this.#endRecord(base + i + 1));
+      return i + 1;
+    }
+    out.push(this.#endRecord(base + i));
+    return i;
   }
 
   /**
@@ -188,6 +225,10 @@ export class CsvScanner {
    * @returns the last record, if any.
    */
   end(): CsvRawRecord | undefined {
+    if (this.#crPending) {
+      this.#crPending = false;
+      return this.#endRecord(this.#offset);
+    }
     if (this.#state === State.Quoted) this.#fail('a quoted field is not terminated before the end of the file');
     if (this.#state === State.FieldStart && this.#fields.length === 0 && this.#recordBytes === 0) return undefined;
     return this.#endRecord(this.#offset);
@@ -209,10 +250,9 @@ export class CsvScanner {
     this.#error ??= reason;
   }
 
-  #endField(atLineEnd = false): void {
+  #endField(): void {
     this.#recordBytes++;
-    // An unquoted last field keeps no CR of a CRLF line end.
-    if (!this.#tooLarge) this.#fields.push(this.#field.take(atLineEnd && !this.#quotedField));
+    if (!this.#tooLarge) this.#fields.push(this.#field.take());
     this.#field.clear();
     this.#state = State.FieldStart;
     this.#quotedField = false;
@@ -220,7 +260,7 @@ export class CsvScanner {
 
   #endRecord(endOffset: number): CsvRawRecord {
     const quoted = this.#quotedField;
-    this.#endField(true);
+    this.#endField();
     const fields = this.#fields;
     const blank = !quoted && !this.#tooLarge && this.#error === null && fields.length === 1 && fields[0]?.length === 0;
     const error = this.#tooLarge

@@ -112,7 +112,7 @@ export class JobRun {
     const records: AsyncGenerator<KnownSourceRecord[]> =
       this.#file !== null
         ? readFileRecordsKnowing(this.#file, { format: this.#format ?? 'jsonl', maxRecordBytes: spec.maxRecordBytes, signal: spec.signal, lineDigests: this.#lines.collect, known: known ?? undefined })
-        : readIterableRecords(spec.source as AsyncIterable<unknown>, spec.signal);
+        : readIterableRecords(spec.source as AsyncIterable<unknown>, { maxRecordBytes: spec.maxRecordBytes, signal: spec.signal });
     const resumeItem = this.#committed.position.item;
     let chunk: KnownSourceRecord[] = [];
     /** Lines in `chunk` (a run of known lines counts its lines). */

@@ -4,7 +4,7 @@
  * matches the lines it reads against.
  */
 import { hash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IndexManifest } from '../index/persist.js';
 import { kLineDigestBytes, loadDigestMatcher } from './line-digests.js';
@@ -249,13 +249,8 @@ export function readLineSnapshot(version: { path: string; manifest: IndexManifes
   const job = version.manifest.extra.job as { lines?: Partial<LineSnapshotEntry> } | undefined;
   const entry = job?.lines;
   if (entry === undefined || entry.file !== kLineSnapshotFile || typeof entry.bytes !== 'number' || typeof entry.sha256 !== 'string') return null;
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(join(version.path, kLineSnapshotFile));
-  } catch {
-    return null;
-  }
-  if (bytes.length !== entry.bytes || bytes.length < 16 || hash('sha256', bytes, 'hex') !== entry.sha256) return null;
+  const bytes = readSnapshotBytes(join(version.path, kLineSnapshotFile), entry.bytes);
+  if (bytes === null || bytes.length < 16 || hash('sha256', bytes, 'hex') !== entry.sha256) return null;
   if (bytes.toString('latin1', 0, 8) !== kLineSnapshotMagic) return null;
   const count = bytes.readUInt32LE(8);
   const keyEnd = 16 + bytes.readUInt32LE(12);
@@ -269,6 +264,41 @@ export function readLineSnapshot(version: { path: string; manifest: IndexManifes
   }
   if (!Array.isArray(ids) || ids.length !== count || !ids.every((id) => typeof id === 'string')) return null;
   return new KnownLines(bytes.subarray(keyEnd, digestsEnd), ids as string[]);
+}
+
+/**
+ * Reads a snapshot file of exactly the size its manifest entry gives, and
+ * only then allocates: a file of another size, not a regular file (a link
+ * to /dev/zero, a FIFO) or unreadable is not used.
+ * @param path - the file.
+ * @param size - its size as the manifest has it.
+ * @returns its bytes, or null.
+ */
+function readSnapshotBytes(path: string, size: number): Buffer | null {
+  if (!Number.isSafeInteger(size) || size < 0) return null;
+  let fd: number;
+  try {
+    // Non-blocking: opening a FIFO for reading would wait for a writer.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return null;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size !== size) return null;
+    const bytes = Buffer.allocUnsafe(size);
+    let read = 0;
+    while (read < size) {
+      const n = readSync(fd, bytes, read, size - read, read);
+      if (n === 0) return null;
+      read += n;
+    }
+    return bytes;
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** How a job uses and keeps the line snapshot (see {@link LineSnapshot}). */

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Engine } from '../engine.js';
 import { VecforgeError, throwIfAborted } from '../errors.js';
-import { currentVersion } from '../index/persist.js';
+import { currentVersion, readVerifiedVersion } from '../index/persist.js';
 import type { VectorIndex } from '../index/vector-index.js';
 import { jobIndexHandle, jobOpenOptions } from '../index/internal.js';
 import { EmbeddingCache, embeddingCachePath } from '../store/embedding-cache.js';
@@ -31,6 +31,7 @@ import { detectFormat, inputIdentity } from './sources.js';
 import { StageTimers } from './stage-timers.js';
 import type { JobCounts, JobSpec, JobSummary } from './types.js';
 import { releaseKeptIndex, takeKeptIndex } from './warm.js';
+import { noSpaceError } from './write-errors.js';
 import { clearJob, currentManifest, forkIndex, jobPaths, zeroCounts } from './workdir.js';
 
 /** What a summary says beyond the job's own fields (see {@link summarize}). */
@@ -47,7 +48,7 @@ type Outcome = Pick<JobSummary, 'state' | 'version' | 'published'> & {
  * (job-run.ts), refits the PCA when asked, and publishes (publish.ts).
  * @param spec - the resolved job.
  * @returns the summary.
- * @throws {VecforgeError} ERR_LOCKED, ERR_IO, ERR_INDEX, ERR_INDEX_CORRUPT, ERR_INVALID_INPUT when the job fails as a whole.
+ * @throws {VecforgeError} ERR_LOCKED, ERR_IO, ERR_INDEX, ERR_INDEX_CORRUPT, ERR_INVALID_INPUT when the job fails as a whole; a full disk is ERR_IO naming the file and the directory.
  * @throws {AbortError} when `spec.signal` aborts (the last checkpoint stays resumable).
  */
 export async function runJob(spec: JobSpec): Promise<JobSummary> {
@@ -172,13 +173,21 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
       const published = await publishRun(run, index, { spec, engine, dir, paths, fingerprint, counts, timers, keepable: spec.engine instanceof Engine });
       version = published.version;
       if (published.kept) index = undefined;
-    } else version = currentVersion(dir)?.name ?? null;
+    } else {
+      // Nothing to publish: what stays current is still checked, file by
+      // file against its manifest, as a publish would have been. A reindex
+      // that reads only known lines never opens the doc store, so a damaged
+      // one would otherwise pass as "nothing changed".
+      version = await timers.time('read', () => readVerifiedVersion(dir).name);
+    }
     clearJob(paths);
     errors.close();
     errors = undefined;
     // An empty errors file would only suggest that something failed.
     if (counts.failed === 0) rmSync(paths.errors, { force: true });
     return done({ state: counts.failed > 0 ? 'partial' : 'ok', version, published: changed, counts, resumedFrom, discarded, pcaRefit });
+  } catch (error) {
+    throw noSpaceError(error, dir) ?? error;
   } finally {
     await index?.close().catch(() => {});
     errors?.close();

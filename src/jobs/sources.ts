@@ -9,6 +9,7 @@ import { VecforgeError, throwIfAborted } from '../errors.js';
 import { readCsv } from './csv-source.js';
 import { openInput } from './file-chunks.js';
 import { readJsonl } from './jsonl.js';
+import { recordBytesOver } from './record-size.js';
 import type { KnownSourceRecord, ReadFileOptions, RecordPosition, SourceFormat, SourceRecord } from './source-records.js';
 
 export type { KnownLineLookup, KnownSourceRecord, ReadFailureCode, ReadFileOptions, RecordPosition, SameRun, SourceFormat, SourceRecord } from './source-records.js';
@@ -83,11 +84,18 @@ export function readFileRecordsKnowing(path: string, options: ReadFileOptions): 
 
 /**
  * Reads an (async) iterable of objects as records; item i is "line" i + 1.
+ * An object larger than `maxRecordBytes` as JSON (a cyclic one always is)
+ * fails as TOO_LARGE, as a line of a file would, worked out in at most
+ * `maxRecordBytes` steps.
  * @param source - the iterable.
- * @param signal - stops reading.
+ * @param options - the record cap; `signal` stops reading.
  * @returns an async iterable of one-record batches.
  */
-export async function* readIterableRecords(source: AsyncIterable<unknown> | Iterable<unknown>, signal?: AbortSignal): AsyncGenerator<SourceRecord[]> {
+export async function* readIterableRecords(
+  source: AsyncIterable<unknown> | Iterable<unknown>,
+  options: { readonly maxRecordBytes: number; readonly signal?: AbortSignal | undefined },
+): AsyncGenerator<SourceRecord[]> {
+  const { maxRecordBytes, signal } = options;
   let item = 0;
   for await (const value of source as AsyncIterable<unknown>) {
     throwIfAborted(signal);
@@ -95,6 +103,8 @@ export async function* readIterableRecords(source: AsyncIterable<unknown> | Iter
     const at: RecordPosition = { item, line: item, offset: item };
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       yield [{ state: 'failed', line: item, code: 'MALFORMED_RECORD', reason: 'item is not an object', at }];
+    } else if (recordBytesOver(value, maxRecordBytes)) {
+      yield [{ state: 'failed', line: item, code: 'TOO_LARGE', reason: `item is over ${maxRecordBytes} bytes as JSON`, at }];
     } else yield [{ state: 'ok', line: item, value: value as Record<string, unknown>, at }];
   }
 }
