@@ -7,7 +7,7 @@ function corpus(n: number): string[] {
   const words = 'river mountain bright quickly engine music garden window silver market ancient travel doctor winter bridge coffee science forest letter orange'.split(' ');
   return Array.from({ length: n }, (_, i) => {
     const len = 1 + ((i * 7919) % 40);
-    return Array.from({ length: len }, (_, j) => words[(i * 31 + j * 17) % words.length]).join(' ') + ` item ${i}`;
+    return `${Array.from({ length: len }, (_, j) => words[(i * 31 + j * 17) % words.length]).join(' ')} item ${i}`;
   });
 }
 

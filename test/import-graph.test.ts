@@ -42,7 +42,7 @@ function listSources(dir: string): string[] {
 const kImport = /(?:^|[\s;])(?:import|export)\s(?:[^'";]*?\sfrom\s)?['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g;
 
 /** Relative imports of each file, resolved to source paths (`.js` → `.ts`). */
-export function importGraph(files: readonly string[]): Map<string, Set<string>> {
+function importGraph(files: readonly string[]): Map<string, Set<string>> {
   const graph = new Map<string, Set<string>>();
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
@@ -59,7 +59,7 @@ export function importGraph(files: readonly string[]): Map<string, Set<string>> 
 }
 
 /** One cycle per strongly connected component of more than one node (Tarjan), or a self-loop. */
-export function findCycles(graph: ReadonlyMap<string, ReadonlySet<string>>): string[][] {
+function findCycles(graph: ReadonlyMap<string, ReadonlySet<string>>): string[][] {
   let next = 0;
   const index = new Map<string, number>();
   const low = new Map<string, number>();

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { createCallBuffers, createSlab } from '../src/scheduler/layout.js';
+import { mulberry32 } from '../src/random.js';
 
 const encoder = new TextEncoder();
 
@@ -32,8 +33,7 @@ describe('createSlab: one encode per window, offsets per item', () => {
   test('2-, 3- and 4-byte characters anywhere: offsets from the few multi-byte characters', () => {
     const pieces = ['plain', 'café', 'naïve', 'Ω', '€ price', '日本語', '𝄞 clef', 'emoji 😀😀', 'x', 'ßß', ''];
     // Seeded mix, long enough that multi-byte characters straddle 4-byte words.
-    let seed = 7;
-    const next = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const next = mulberry32(7);
     const texts = Array.from({ length: 500 }, () => Array.from({ length: 1 + Math.floor(next() * 4) }, () => pieces[Math.floor(next() * pieces.length)]).join(' '));
     packAndCheck(texts);
     packAndCheck(texts, 100, 300);

@@ -8,6 +8,7 @@ import type { Engine } from '../engine.js';
 import { VecforgeError, errorMessage } from '../errors.js';
 import { readVerifiedVersion, type IndexManifest } from '../index/persist.js';
 import { graphBytesPerVector } from '../index/stats.js';
+import type { VectorIndex } from '../index/vector-index.js';
 import { fullRowBytes } from '../pca/full-vectors.js';
 import type { PcaManifestSection } from '../pca/index-options.js';
 import { kLockFile, processAlive, readLock, type LockInfo } from './lock.js';
@@ -180,7 +181,7 @@ export async function verifyIndex(dir: string, engine: Engine): Promise<VerifyRe
     checks.push({ name: 'checksums', ok: false, detail: errorMessage(error) });
     return { dir: abs, version: null, ok: false, checks };
   }
-  let index;
+  let index: VectorIndex;
   try {
     index = await engine.openIndex(abs);
     checks.push({ name: 'graph loads', ok: true, detail: `graph and doc store of ${version} open; doc store holds ${index.count} items as the manifest says` });

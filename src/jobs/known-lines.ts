@@ -148,7 +148,7 @@ export class KnownLines implements KnownLineLookup {
     }
     if (this.#positions === null) {
       this.#positions = new Map();
-      this.#ids.forEach((known, i) => this.#positions?.set(known, i));
+      for (const [i, known] of this.#ids.entries()) this.#positions.set(known, i);
     }
     return this.#positions.get(id);
   }

@@ -15,7 +15,10 @@
 export function recordBytesOver(value: object, max: number): boolean {
   let bytes = 0;
   const stack: unknown[] = [value];
-  const add = (n: number): boolean => (bytes += n) > max;
+  const add = (n: number): boolean => {
+    bytes += n;
+    return bytes > max;
+  };
   const addString = (s: string): boolean => {
     // A UTF-16 unit is at most 3 UTF-8 bytes: short strings skip the count.
     if (bytes + s.length * 3 <= max) return add(s.length);

@@ -20,6 +20,9 @@ export const kDocSegmentLabels = 4096;
 export const kDocLayout = 3;
 /** Separators tried for a string column, the first its strings do not contain is used. */
 const kSeparators = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i));
+/** A code unit above latin1's range (0x00–0xff): the column then needs two bytes a unit. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the class is latin1's whole range, U+0000 included, on purpose.
+const kWideUnit = /[^\x00-\xff]/u;
 /** Bytes of the head length that starts a layout 3 segment. */
 const kHeadLengthBytes = 4;
 /** Offsets and indexes are stored little-endian, read through typed array views where that is the machine's order. */
@@ -252,7 +255,7 @@ function stringColumn(values: ReadonlyArray<string | null>, blob: (bytes: Uint8A
   }
   const joined = values.join('');
   // Latin1 keeps the low byte of each code unit: exact only when none is above 0xff.
-  const wide = /[^\u0000-\u00ff]/u.test(joined);
+  const wide = kWideUnit.test(joined);
   const separator = kSeparators.find((c) => !joined.includes(c)) ?? null;
   const text = separator === null ? joined : values.join(separator);
   return {
