@@ -13,11 +13,11 @@ import { pcaGraph, writeItems } from './insert.js';
 import { createIndexState, openIndexState, releaseState, resolveOpenOptions, syncHandle } from './open.js';
 import { boolOption, kDefaultUpsertOptions } from './options.js';
 import { readVersionManifest, verifyVersionFiles } from './persist.js';
-import { saveVersion } from './save.js';
+import { resolveSaveOptions, saveVersionLocked } from './save.js';
 import { checkedQuery, hitsOf, queryVectors, resolveSearchOptions, searchOne, searchOnPool, sharedCopy } from './search.js';
 import type { IndexState } from './state.js';
 import { indexStats } from './stats.js';
-import type { Hit, IndexHost, IndexItem, IndexItemOutcome, IndexOptions, IndexStats, RefitPcaOptions, RetrieveAllOptions, SearchOptions, UpsertOptions, WriteOptions } from './types.js';
+import type { Hit, IndexHost, IndexItem, IndexItemOutcome, IndexOptions, IndexStats, RefitPcaOptions, RetrieveAllOptions, SaveOptions, SearchOptions, UpsertOptions, WriteOptions } from './types.js';
 import { failed } from './validate-items.js';
 import type { VectorIndex } from './vector-index.js';
 
@@ -283,14 +283,15 @@ export class VectorIndexImpl implements VectorIndex {
     return indexStats(this.#s);
   }
 
-  async save(): Promise<string> {
+  async save(options?: SaveOptions): Promise<string> {
     this.#checkOpen();
+    const onConflict = resolveSaveOptions(options);
     return this.#serial(async () => {
       const s = this.#s;
       s.labels.ensure();
       const pca = s.pca;
       if (pca !== null && (pca.pendingCount > 0 || (!pca.fitted && s.labels.liveCount > 0))) await pca.fit(pcaGraph(s));
-      const name = await saveVersion(s);
+      const name = await saveVersionLocked(s, onConflict);
       this.#unsaved = false;
       return name;
     });
