@@ -10,6 +10,46 @@ import type { IndexItem, IndexItemFailureCode, IndexItemOutcome } from './types.
 
 /** The longest id, in UTF-8 bytes. */
 const kMaxIdBytes = 1024;
+/**
+ * The deepest metadata: objects and arrays nested at most this deep (the
+ * metadata object itself is depth 1). Deeper records overflowed the stack of
+ * every later search, save and job that walked them.
+ */
+export const kMaxMetadataDepth = 32;
+/** The largest metadata, as JSON in UTF-8 bytes. */
+export const kMaxMetadataBytes = 64 * 1024;
+
+/**
+ * Why metadata cannot be stored: nested too deep (cyclic included), too
+ * large as JSON, or not serialisable. The depth walk is iterative and
+ * bounded, so the check itself cannot overflow the stack; JSON.stringify
+ * runs only on metadata it found shallow enough.
+ * @param metadata - a plain object.
+ * @returns the reason, or null when it can be stored.
+ */
+export function metadataProblem(metadata: object): string | null {
+  const stack: Array<{ value: object; depth: number }> = [{ value: metadata, depth: 1 }];
+  // Every value costs at least one byte of JSON: a walk longer than the size bound is over it.
+  let budget = kMaxMetadataBytes;
+  while (stack.length > 0) {
+    const { value, depth } = stack.pop() as { value: object; depth: number };
+    if (depth > kMaxMetadataDepth) return `metadata is nested deeper than ${kMaxMetadataDepth} levels`;
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      if (--budget < 0) return `metadata is larger than ${kMaxMetadataBytes} bytes as JSON`;
+      const child = (value as Record<string, unknown>)[key];
+      if (child !== null && typeof child === 'object') stack.push({ value: child, depth: depth + 1 });
+    }
+  }
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(metadata);
+  } catch (error) {
+    return `metadata is not serialisable as JSON: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  const bytes = json === undefined ? 0 : Buffer.byteLength(json);
+  return bytes > kMaxMetadataBytes ? `metadata is ${bytes} bytes as JSON, more than ${kMaxMetadataBytes}` : null;
+}
 
 /** A text item that passed the checks. */
 export interface TextWrite {
@@ -93,6 +133,11 @@ export function checkItems(
     }
     if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))) {
       outcomes[at] = failed(id, 'INVALID_METADATA', 'metadata must be a plain object');
+      return;
+    }
+    const metaProblem = metadata === undefined ? null : metadataProblem(metadata);
+    if (metaProblem !== null) {
+      outcomes[at] = failed(id, 'INVALID_METADATA', metaProblem);
       return;
     }
     const meta = (metadata ?? null) as Readonly<Record<string, unknown>> | null;
