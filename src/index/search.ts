@@ -13,6 +13,7 @@ import { kHnswNoLabel, type HnswSearchResult } from './hnsw/core.js';
 import { kDefaultSearchOptions } from './options.js';
 import type { IndexState } from './state.js';
 import type { Hit, ResolvedSearchOptions, SearchOptions } from './types.js';
+import { coreReady, normProblem } from './vector-norm.js';
 
 /** A pool search's query count before any task wrote it (never a real count: k is at most 65,536). */
 const kUnsearched = 0xffffffff;
@@ -106,7 +107,32 @@ export function checkedQuery(s: IndexState, q: Float32Array): Float32Array {
   const dims = s.options.dims;
   if (q.length !== dims) throw new RangeError(`query 0 has ${q.length} dims, the index has ${dims}`);
   for (let d = 0; d < dims; d++) if (!Number.isFinite(q[d])) throw new RangeError(`query 0 component ${d} is ${String(q[d])}`);
-  return q;
+  return scaledQuery(s, q, 0);
+}
+
+/**
+ * A finite query as the core can take it (see vector-norm.ts): a cosine
+ * query float32 cannot normalise is scaled to unit length (a copy).
+ * @throws {RangeError} for an l2 or ip query whose distances overflow float32.
+ */
+function scaledQuery(s: IndexState, q: Float32Array, i: number): Float32Array {
+  const problem = normProblem(q, s.options.space);
+  if (problem !== null) throw new RangeError(`query ${i}: ${problem}`);
+  return coreReady(q, s.options.space);
+}
+
+/**
+ * Checks and scales, in place, `nq` query rows on shared memory (see {@link scaledQuery}).
+ * @throws {RangeError} for a non-finite component or an l2 or ip query whose distances overflow float32.
+ */
+export function checkQueryRows(s: IndexState, rows: Float32Array, nq: number): void {
+  const dims = s.options.dims;
+  for (let i = 0; i < nq; i++) {
+    const q = rows.subarray(i * dims, (i + 1) * dims);
+    for (let d = 0; d < dims; d++) if (!Number.isFinite(q[d])) throw new RangeError(`query ${i} component ${d} is ${String(q[d])}`);
+    const ready = scaledQuery(s, q, i);
+    if (ready !== q) q.set(ready);
+  }
 }
 
 /**
@@ -125,7 +151,7 @@ export async function queryVectors(s: IndexState, queries: readonly (string | Fl
     } else if (q instanceof Float32Array) {
       if (q.length !== dims) throw new RangeError(`query ${i} has ${q.length} dims, the index has ${dims}`);
       for (let d = 0; d < dims; d++) if (!Number.isFinite(q[d])) throw new RangeError(`query ${i} component ${d} is ${String(q[d])}`);
-      out.set(q, i * dims);
+      out.set(scaledQuery(s, q, i), i * dims);
     } else throw new TypeError(`query ${i} must be a string or a Float32Array`);
   });
   if (texts.length > 0) {

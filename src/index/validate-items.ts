@@ -5,7 +5,9 @@
  */
 import type { DocRecord } from '../store/doc-store.js';
 import { contentHash } from '../store/record.js';
+import type { HnswSpace } from './hnsw/core.js';
 import { kDefaultNamespace } from './options.js';
+import { coreReady, normProblem } from './vector-norm.js';
 import type { IndexItem, IndexItemFailureCode, IndexItemOutcome } from './types.js';
 
 /** The longest id, in UTF-8 bytes. */
@@ -90,13 +92,13 @@ export function failed(id: string | null, code: IndexItemFailureCode, reason: st
  * Checks every item, writing failed outcomes in place.
  * @param items - the items as given.
  * @param outcomes - one slot per item; failed ones are filled.
- * @param context - the index's dims, the model's dims, whether ids may exist (upsert), the id lookup, and the label taker.
+ * @param context - the index's dims, space, the model's dims, whether ids may exist (upsert), the id lookup, and the label taker.
  * @returns the items that passed, with their labels and records.
  */
 export function checkItems(
   items: readonly IndexItem[],
   outcomes: IndexItemOutcome[],
-  context: { readonly dims: number; readonly modelDims: number; readonly replace: boolean; has(id: string): boolean; take(): number },
+  context: { readonly dims: number; readonly space: HnswSpace; readonly modelDims: number; readonly replace: boolean; has(id: string): boolean; take(): number },
 ): CheckedItems {
   const { dims, modelDims, replace } = context;
   const seen = new Set<string>();
@@ -159,11 +161,16 @@ export function checkItems(
           return;
         }
       }
+      const range = normProblem(v, context.space);
+      if (range !== null) {
+        outcomes[at] = failed(id, 'NON_FINITE', range);
+        return;
+      }
       if (hash !== undefined && (typeof hash !== 'string' || hash === '' || hash.length > 128)) {
         outcomes[at] = failed(id, 'INVALID_ITEM', 'hash must be a non-empty string of at most 128 characters');
         return;
       }
-      vectors.push({ at, id, vector: v, label: context.take(), record: { id, namespace: ns, metadata: meta, hash: hash ?? null } });
+      vectors.push({ at, id, vector: coreReady(v, context.space), label: context.take(), record: { id, namespace: ns, metadata: meta, hash: hash ?? null } });
       return;
     }
     if (dims !== modelDims) {

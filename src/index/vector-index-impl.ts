@@ -14,7 +14,7 @@ import { createIndexState, openIndexState, releaseState, resolveOpenOptions, syn
 import { boolOption, kDefaultUpsertOptions } from './options.js';
 import { readVersionManifest, verifyVersionFiles } from './persist.js';
 import { resolveSaveOptions, saveVersionLocked } from './save.js';
-import { checkedQuery, hitsOf, queryVectors, resolveSearchOptions, searchOne, searchOnPool, sharedCopy } from './search.js';
+import { checkQueryRows, checkedQuery, hitsOf, queryVectors, resolveSearchOptions, searchOne, searchOnPool, sharedCopy } from './search.js';
 import type { IndexState } from './state.js';
 import { indexStats } from './stats.js';
 import type { Hit, IndexHost, IndexItem, IndexItemOutcome, IndexOptions, IndexStats, RefitPcaOptions, RetrieveAllOptions, SaveOptions, SearchOptions, UpsertOptions, WriteOptions } from './types.js';
@@ -242,6 +242,7 @@ export class VectorIndexImpl implements VectorIndex {
       if (queries.length % dims !== 0) throw new RangeError(`queries length ${queries.length} is not a multiple of dims ${dims}`);
       q = new Float32Array(new SharedArrayBuffer(Math.max(1, queries.length) * 4));
       q.set(queries);
+      checkQueryRows(s, q, queries.length / dims);
     } else if (Array.isArray(queries)) q = await queryVectors(s, queries, options.signal);
     else throw new TypeError('queries must be an array of texts or vectors, or a Float32Array');
     const nq = queries instanceof Float32Array ? queries.length / dims : queries.length;
