@@ -31,6 +31,42 @@ const kInlineSearchBudget = 32_768;
  * search within the budget takes longer, the event loop is not held up.
  */
 const kInlineSearchMaxMs = 1;
+/**
+ * Inline searches run in one event-loop turn, at most: awaited one after
+ * another, each resolves in a microtask, so a loop of them never lets the
+ * event loop turn (timers, I/O, pool replies starved). After this many, or
+ * {@link kInlineMsPerTurn} of them, the next one first yields (setImmediate).
+ */
+export const kInlineSearchesPerTurn = 128;
+/** Inline search time per event-loop turn, at most (see {@link kInlineSearchesPerTurn}). */
+const kInlineMsPerTurn = 2;
+
+/** Inline searches and their time in the current event-loop turn (every index's: the loop is shared). */
+const gTurn = { searches: 0, ms: 0, watching: false };
+
+/** Resets the turn's counts once the event loop has turned. */
+function resetTurn(): void {
+  gTurn.searches = 0;
+  gTurn.ms = 0;
+  gTurn.watching = false;
+}
+
+/** Whether this turn's inline searches used their share: the next one runs in the next turn. */
+function inlineTurnFull(): boolean {
+  return gTurn.searches >= kInlineSearchesPerTurn || gTurn.ms >= kInlineMsPerTurn;
+}
+
+function noteInline(ms: number): void {
+  gTurn.searches++;
+  gTurn.ms += ms;
+  // Scheduled by the first inline search of a turn: it runs, and resets
+  // the counts, only once the loop turns, before any yield queued after it.
+  if (!gTurn.watching) {
+    gTurn.watching = true;
+    setImmediate(resetTurn);
+  }
+}
+
 /** hnswlib's largest k. */
 const kMaxK = 65_536;
 /** The largest ef. */
@@ -200,13 +236,33 @@ export async function searchOne(s: IndexState, q: Float32Array, params: Resolved
     inline = ++s.timedOut % 16 === 0;
   }
   let r: HnswSearchResult;
-  if (inline) {
+  const searchInline = (): HnswSearchResult => {
     const started = performance.now();
-    r = s.core.searchKnn(s.handle, q, k, ef, filter);
-    const perEf = (performance.now() - started) / ef;
+    const result = s.core.searchKnn(s.handle, q, k, ef, filter);
+    const tookMs = performance.now() - started;
+    noteInline(tookMs);
+    const perEf = tookMs / ef;
     // A moving average per unit of ef, so small searches keep it current.
     s.inlineMsPerEf = Number.isNaN(s.inlineMsPerEf) ? perEf : 0.9 * s.inlineMsPerEf + 0.1 * perEf;
-  } else r = await s.core.searchKnnAsync(s.handle, q, k, ef, filter);
+    return result;
+  };
+  if (inline && inlineTurnFull()) {
+    // Searched in the next turn, tracked like a pool search: a close or
+    // refit meanwhile waits for it before freeing the graph it reads.
+    r = await track(
+      s,
+      new Promise<HnswSearchResult>((resolve, reject) =>
+        setImmediate(() => {
+          try {
+            resolve(searchInline());
+          } catch (error) {
+            reject(error);
+          }
+        }),
+      ),
+    );
+  } else if (inline) r = searchInline();
+  else r = await s.core.searchKnnAsync(s.handle, q, k, ef, filter);
   if (signal?.aborted === true) throw new AbortError(signal.reason);
   return r;
 }
