@@ -113,7 +113,6 @@ export function parseManifest(text: string, dir: string, version: string): Index
   for (const name of ['count', 'deleted', 'nextLabel', 'capacity'] as const) {
     if (!isInt(counts[name], 0, kMaxCount)) throw bad(`has no valid counts.${name} (an integer in [0, ${kMaxCount}])`);
   }
-  if ((counts.count as number) > (counts.nextLabel as number)) throw bad(`says counts.count ${String(counts.count)} is above counts.nextLabel ${String(counts.nextLabel)}`);
   const files = raw.files;
   if (!isObject(files)) throw bad('has no files object');
   const names = Object.keys(files);
