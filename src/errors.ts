@@ -17,6 +17,7 @@ export const kErrorCodes = Object.freeze([
   'ERR_INDEX_CORRUPT',
   'ERR_INDEX_VERSION',
   'ERR_LOCKED',
+  'ERR_CONFLICT',
   'ERR_IO',
   'ERR_PCA',
 ] as const);

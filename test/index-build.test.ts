@@ -38,6 +38,7 @@ async function build(engine: Engine, dir: string): Promise<VectorIndex> {
   const index = await engine.createIndex({ dir, m: 16, efConstruction: 100, capacity: 100 });
   const items = Array.from({ length: kBase }, (_, i) => ({ id: String(i), vector: base.subarray(i * 100, (i + 1) * 100) }));
   const out = await index.addBatch(items);
+  expect(out).toHaveLength(kBase);
   expect(out.every((o) => o.state === 'ok')).toBe(true);
   return index;
 }
@@ -86,9 +87,11 @@ describe('index build and search on real GloVe vectors', () => {
     const index = await build(engine2, tempDir());
     const victims = (truth[0] ?? []).slice(0, 5).map(String);
     const out = await index.delete([...victims, 'missing']);
+    expect(out).toHaveLength(6);
     expect(out.slice(0, 5).every((o) => o.state === 'ok')).toBe(true);
     expect(out[5]).toEqual({ state: 'failed', id: 'missing', code: 'NOT_FOUND', reason: 'id is not in the index' });
     const hits = await index.search(queries.slice(0, 100), { k: 50, ef: 200 });
+    expect(hits).toHaveLength(50);
     expect(hits.some((h) => victims.includes(h.id))).toBe(false);
     expect(index.stats()).toMatchObject({ count: kBase - 5, deleted: 5 });
     // A few deleted slots: new items take fresh ones (reusing a slot costs an hnswlib updatePoint).
@@ -96,7 +99,9 @@ describe('index build and search on real GloVe vectors', () => {
     expect(index.stats()).toMatchObject({ count: kBase, deleted: 5 });
     // A fifth of the graph deleted: new items take deleted slots, the graph does not grow.
     const many = Array.from({ length: 1300 }, (_, i) => String(i)).filter((id) => !victims.includes(id)).slice(0, 1200);
-    expect((await index.delete(many)).every((o) => o.state === 'ok')).toBe(true);
+    const removed = await index.delete(many);
+    expect(removed).toHaveLength(1200);
+    expect(removed.every((o) => o.state === 'ok')).toBe(true);
     const capacity = index.stats().capacity;
     const deleted = index.stats().deleted;
     expect(deleted * 5).toBeGreaterThanOrEqual(kBase + 5);
@@ -136,18 +141,22 @@ describe('namespaces and filters', () => {
     expect(semantic).toHaveLength(20);
     expect(semantic.every((h) => h.namespace === 'semantic')).toBe(true);
     const two = await index.search(q, { k: 30, namespace: ['episodic', 'procedural'] });
+    expect(two).toHaveLength(30);
     expect(two.every((h) => h.namespace !== 'semantic')).toBe(true);
     const even = await index.search(q, { k: 20, filter: { parity: 'even' } });
+    expect(even).toHaveLength(20);
     expect(even.every((h) => h.metadata?.parity === 'even')).toBe(true);
     const tagged = await index.search(q, { k: 20, filter: { tag: { $in: ['t1', 't3'] } } });
+    expect(tagged).toHaveLength(20);
     expect(tagged.every((h) => ['t1', 't3'].includes(String(h.metadata?.tag)))).toBe(true);
     const ranged = await index.search(q, { k: 10, filter: { rank: { $gte: 100, $lt: 200 } }, namespace: 'episodic' });
-    expect(ranged.length).toBeGreaterThan(0);
+    // 34 episodic items have a rank in [100, 200): all k = 10 are found.
+    expect(ranged).toHaveLength(10);
     expect(ranged.every((h) => Number(h.metadata?.rank) >= 100 && Number(h.metadata?.rank) < 200 && h.namespace === 'episodic')).toBe(true);
     const all = await index.retrieveAll(q, { namespaces: { episodic: 3, semantic: 2, nothing: 4 } });
     expect(Object.keys(all).sort()).toEqual(['episodic', 'nothing', 'semantic']);
-    expect(all.episodic?.every((h) => h.namespace === 'episodic')).toBe(true);
     expect(all.episodic).toHaveLength(3);
+    expect(all.episodic?.every((h) => h.namespace === 'episodic')).toBe(true);
     expect(all.semantic).toHaveLength(2);
     expect(all.nothing).toEqual([]);
     await index.close();

@@ -281,18 +281,25 @@ describe('fitPca cancellation', () => {
   test('aborting between power iterations rejects and frees every tensor', async () => {
     const before = tf.memory().numTensors;
     const controller = new AbortController();
-    // The fit yields one macrotask per step; abort a few steps in, inside the subspace iteration.
-    let ticks = 0;
-    const tick = (): void => {
-      if (++ticks === 5) controller.abort('mid-way');
-      else setImmediate(tick);
-    };
-    setImmediate(tick);
-    await expect(fitPca(sample, dims, { components: 4, iterations: 50, signal: controller.signal }, tf)).rejects.toMatchObject({
+    const signal = controller.signal;
+    // The fit reads signal.aborted at every step (before and after yielding a
+    // macrotask). The signal aborts itself on the 6th read: a fixed step in
+    // the subspace iteration, whatever the timing.
+    const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')?.get;
+    if (abortedGetter === undefined) throw new Error('AbortSignal.prototype.aborted has no getter');
+    let reads = 0;
+    Object.defineProperty(signal, 'aborted', {
+      get(): boolean {
+        if (++reads === 6) controller.abort('mid-way');
+        return abortedGetter.call(signal) as boolean;
+      },
+    });
+    await expect(fitPca(sample, dims, { components: 4, iterations: 50, signal }, tf)).rejects.toMatchObject({
       code: 'ERR_ABORTED',
       cause: 'mid-way',
     });
-    expect(ticks).toBe(5);
+    // Refused at the read that aborted, not at a later step.
+    expect(reads).toBe(6);
     expect(tf.memory().numTensors).toBe(before);
   });
 

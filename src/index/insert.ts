@@ -46,7 +46,7 @@ export async function writeItems(s: IndexState, items: readonly IndexItem[], rep
     fresh.push(label);
     return label;
   };
-  const { texts, vectors } = checkItems(items, outcomes, { dims: s.options.dims, modelDims: s.host.model.dims, replace, has: (id) => labels.idToLabel.has(id), take });
+  const { texts, vectors } = checkItems(items, outcomes, { dims: s.options.dims, space: s.options.space, modelDims: s.host.model.dims, replace, has: (id) => labels.idToLabel.has(id), take });
 
   const pca = s.pca;
   if (pca !== null && !pca.fitted) return bufferForFit(s, texts, vectors, outcomes, signal);

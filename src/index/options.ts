@@ -22,6 +22,12 @@ export const kHnswOptionRanges = Object.freeze({
   seed: Object.freeze([0, 2 ** 32 - 1] as const),
 }) satisfies Readonly<Record<string, IntRange>>;
 
+/** The defaults of `save` (see `SaveOptions`). */
+export const kDefaultSaveOptions = Object.freeze({ onConflict: 'error' as 'error' | 'overwrite' });
+
+/** What `SaveOptions.onConflict` accepts. */
+export const kSaveConflictModes = Object.freeze(['error', 'overwrite'] as const);
+
 /** The distance spaces, in the order messages list them. */
 export const kIndexSpaces = Object.freeze(['cosine', 'ip', 'l2'] as const) satisfies readonly HnswSpace[];
 

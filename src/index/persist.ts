@@ -13,39 +13,12 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { join } from 'node:path';
 import { VecforgeError } from '../errors.js';
 import { writeFileAtomicSync } from '../store/atomic.js';
+import { parseManifest, type FileEntry, type IndexManifest } from './manifest.js';
 
-/**
- * The index format this build writes, and the newest it reads: 2 since the
- * doc store's column segments (layout 3), which a build that reads only
- * version 1 would misread; such a build refuses a version 2 index with
- * ERR_INDEX_VERSION instead. Version 1 indexes are read, and the next save
- * converts them.
- */
-export const kIndexFormatVersion = 2;
+export { kIndexFormatVersion, type FileEntry, type IndexManifest } from './manifest.js';
+
 /** Versions kept after a save (the newest and the one before). */
 export const kKeptVersions = 2;
-
-/** Size and checksum of one file of a version. */
-export interface FileEntry {
-  readonly bytes: number;
-  readonly sha256: string;
-}
-
-/** manifest.json. */
-export interface IndexManifest {
-  readonly format: 'vecforge-index';
-  readonly formatVersion: number;
-  readonly createdAt: string;
-  readonly model: { readonly id: string; readonly dims: number } | null;
-  readonly space: 'cosine' | 'ip' | 'l2';
-  /** Dims of the vectors in the graph (after PCA, when there is one). */
-  readonly dims: number;
-  readonly params: { readonly m: number; readonly efConstruction: number; readonly efSearch: number };
-  readonly counts: { readonly count: number; readonly deleted: number; readonly nextLabel: number; readonly capacity: number };
-  readonly files: Readonly<Record<string, FileEntry>>;
-  /** Free-form sections later layers add (PCA, jobs). */
-  readonly extra: Readonly<Record<string, unknown>>;
-}
 
 /**
  * SHA-256 and size of a file, streamed in chunks.
@@ -158,21 +131,28 @@ export function readVerifiedVersion(dir: string): { manifest: IndexManifest; pat
  * @throws {VecforgeError} ERR_INDEX (no index), ERR_INDEX_VERSION (newer format), ERR_INDEX_CORRUPT (no valid manifest).
  */
 export function readVersionManifest(dir: string): { manifest: IndexManifest; path: string; name: string } {
-  const version = currentVersion(dir);
+  const version = readCurrentManifest(dir);
   if (version === undefined) throw new VecforgeError('ERR_INDEX', `${dir} holds no published index (no "current" file)`);
-  let manifest: IndexManifest;
+  return version;
+}
+
+/**
+ * Reads the manifest of the current version of an index directory through
+ * {@link parseManifest} (its shape and file names checked, its files not).
+ * @param dir - the index directory.
+ * @returns the version and its manifest, or undefined when `current` is missing.
+ * @throws {VecforgeError} ERR_INDEX_CORRUPT for a missing or invalid manifest; ERR_INDEX_VERSION for a newer format.
+ */
+export function readCurrentManifest(dir: string): { manifest: IndexManifest; path: string; name: string } | undefined {
+  const version = currentVersion(dir);
+  if (version === undefined) return undefined;
+  let text: string;
   try {
-    manifest = JSON.parse(readFileSync(join(version.path, 'manifest.json'), 'utf8')) as IndexManifest;
+    text = readFileSync(join(version.path, 'manifest.json'), 'utf8');
   } catch (error) {
-    throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: manifest of ${version.name} is missing or not valid JSON`, { cause: error });
+    throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: manifest of ${version.name} is missing or unreadable (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { cause: error });
   }
-  if (manifest.format !== 'vecforge-index' || typeof manifest.formatVersion !== 'number') {
-    throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: ${version.name}/manifest.json is not a vecforge index manifest`);
-  }
-  if (manifest.formatVersion > kIndexFormatVersion) {
-    throw new VecforgeError('ERR_INDEX_VERSION', `index ${dir} has format version ${manifest.formatVersion}; this vecforge reads up to ${kIndexFormatVersion}: upgrade vecforge`);
-  }
-  return { manifest, path: version.path, name: version.name };
+  return { manifest: parseManifest(text, dir, version.name), path: version.path, name: version.name };
 }
 
 /**

@@ -8,9 +8,62 @@ import { constants as fsConstants, existsSync } from 'node:fs';
 import { copyFile, open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PcaManifestSection } from '../pca/index-options.js';
+import { VecforgeError } from '../errors.js';
+import { acquireLock, type HeldLock } from '../store/dir-lock.js';
 import { DocStore, kDocSegmentLabels } from '../store/doc-store.js';
-import { hashFile, hashFiles, kIndexFormatVersion, nextVersionDir, publishVersion, type FileEntry, type IndexManifest } from './persist.js';
+import { kDefaultSaveOptions, kSaveConflictModes } from './options.js';
+import { currentVersion, hashFile, hashFiles, kIndexFormatVersion, nextVersionDir, publishVersion, type FileEntry, type IndexManifest } from './persist.js';
 import type { IndexState } from './state.js';
+import type { SaveOptions } from './types.js';
+
+/** What a save does on a conflict (see `SaveOptions.onConflict`). */
+export type SaveConflictMode = (typeof kSaveConflictModes)[number];
+
+/**
+ * Checks save options.
+ * @param options - as given.
+ * @returns the conflict mode.
+ * @throws {TypeError} for options that are not an object; {RangeError} for an unknown `onConflict`.
+ */
+export function resolveSaveOptions(options: SaveOptions | undefined): SaveConflictMode {
+  if (options === undefined) return kDefaultSaveOptions.onConflict;
+  if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${options === null ? 'null' : typeof options}`);
+  const mode: unknown = options.onConflict ?? kDefaultSaveOptions.onConflict;
+  if (!(kSaveConflictModes as readonly unknown[]).includes(mode)) throw new RangeError(`options.onConflict must be one of ${kSaveConflictModes.join(', ')}, got ${String(mode)}`);
+  return mode as SaveConflictMode;
+}
+
+/**
+ * Writes and publishes a new version under the directory's lock (the one
+ * jobs hold), after checking that no other version was published since the
+ * index's base (the version it was opened at or last saved).
+ * @param s - the index.
+ * @param onConflict - what to do when another version was published.
+ * @returns the version name.
+ * @throws {VecforgeError} ERR_LOCKED while a job (or another save) holds the lock; ERR_CONFLICT when `current` moved and `onConflict` is `'error'`.
+ */
+export async function saveVersionLocked(s: IndexState, onConflict: SaveConflictMode): Promise<string> {
+  const dir = s.options.dir;
+  let lock: HeldLock;
+  try {
+    lock = acquireLock(dir, 'index.save()');
+  } catch (error) {
+    if (error instanceof VecforgeError && error.code === 'ERR_LOCKED') throw new VecforgeError('ERR_LOCKED', `cannot save the index in ${dir} now: ${error.message}`, { cause: error });
+    throw error;
+  }
+  try {
+    const current = currentVersion(dir)?.name ?? null;
+    if (current !== s.version && onConflict === 'error') {
+      throw new VecforgeError(
+        'ERR_CONFLICT',
+        `cannot save the index in ${dir}: version ${String(current)} was published there since this index ${s.version === null ? 'was created' : `was opened at ${s.version}`} (by a job or another handle), and saving would discard its changes; reopen the index and apply the changes again, or save({ onConflict: 'overwrite' }) to replace that version`,
+      );
+    }
+    return await saveVersion(s);
+  } finally {
+    lock.release();
+  }
+}
 
 /**
  * Writes and publishes a new version; runs inside the index's write queue,

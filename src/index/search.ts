@@ -13,6 +13,7 @@ import { kHnswNoLabel, type HnswSearchResult } from './hnsw/core.js';
 import { kDefaultSearchOptions } from './options.js';
 import type { IndexState } from './state.js';
 import type { Hit, ResolvedSearchOptions, SearchOptions } from './types.js';
+import { coreReady, normProblem } from './vector-norm.js';
 
 /** A pool search's query count before any task wrote it (never a real count: k is at most 65,536). */
 const kUnsearched = 0xffffffff;
@@ -30,6 +31,42 @@ const kInlineSearchBudget = 32_768;
  * search within the budget takes longer, the event loop is not held up.
  */
 const kInlineSearchMaxMs = 1;
+/**
+ * Inline searches run in one event-loop turn, at most: awaited one after
+ * another, each resolves in a microtask, so a loop of them never lets the
+ * event loop turn (timers, I/O, pool replies starved). After this many, or
+ * {@link kInlineMsPerTurn} of them, the next one first yields (setImmediate).
+ */
+export const kInlineSearchesPerTurn = 128;
+/** Inline search time per event-loop turn, at most (see {@link kInlineSearchesPerTurn}). */
+const kInlineMsPerTurn = 2;
+
+/** Inline searches and their time in the current event-loop turn (every index's: the loop is shared). */
+const gTurn = { searches: 0, ms: 0, watching: false };
+
+/** Resets the turn's counts once the event loop has turned. */
+function resetTurn(): void {
+  gTurn.searches = 0;
+  gTurn.ms = 0;
+  gTurn.watching = false;
+}
+
+/** Whether this turn's inline searches used their share: the next one runs in the next turn. */
+function inlineTurnFull(): boolean {
+  return gTurn.searches >= kInlineSearchesPerTurn || gTurn.ms >= kInlineMsPerTurn;
+}
+
+function noteInline(ms: number): void {
+  gTurn.searches++;
+  gTurn.ms += ms;
+  // Scheduled by the first inline search of a turn: it runs, and resets
+  // the counts, only once the loop turns, before any yield queued after it.
+  if (!gTurn.watching) {
+    gTurn.watching = true;
+    setImmediate(resetTurn);
+  }
+}
+
 /** hnswlib's largest k. */
 const kMaxK = 65_536;
 /** The largest ef. */
@@ -106,7 +143,32 @@ export function checkedQuery(s: IndexState, q: Float32Array): Float32Array {
   const dims = s.options.dims;
   if (q.length !== dims) throw new RangeError(`query 0 has ${q.length} dims, the index has ${dims}`);
   for (let d = 0; d < dims; d++) if (!Number.isFinite(q[d])) throw new RangeError(`query 0 component ${d} is ${String(q[d])}`);
-  return q;
+  return scaledQuery(s, q, 0);
+}
+
+/**
+ * A finite query as the core can take it (see vector-norm.ts): a cosine
+ * query float32 cannot normalise is scaled to unit length (a copy).
+ * @throws {RangeError} for an l2 or ip query whose distances overflow float32.
+ */
+function scaledQuery(s: IndexState, q: Float32Array, i: number): Float32Array {
+  const problem = normProblem(q, s.options.space);
+  if (problem !== null) throw new RangeError(`query ${i}: ${problem}`);
+  return coreReady(q, s.options.space);
+}
+
+/**
+ * Checks and scales, in place, `nq` query rows on shared memory (see {@link scaledQuery}).
+ * @throws {RangeError} for a non-finite component or an l2 or ip query whose distances overflow float32.
+ */
+export function checkQueryRows(s: IndexState, rows: Float32Array, nq: number): void {
+  const dims = s.options.dims;
+  for (let i = 0; i < nq; i++) {
+    const q = rows.subarray(i * dims, (i + 1) * dims);
+    for (let d = 0; d < dims; d++) if (!Number.isFinite(q[d])) throw new RangeError(`query ${i} component ${d} is ${String(q[d])}`);
+    const ready = scaledQuery(s, q, i);
+    if (ready !== q) q.set(ready);
+  }
 }
 
 /**
@@ -125,7 +187,7 @@ export async function queryVectors(s: IndexState, queries: readonly (string | Fl
     } else if (q instanceof Float32Array) {
       if (q.length !== dims) throw new RangeError(`query ${i} has ${q.length} dims, the index has ${dims}`);
       for (let d = 0; d < dims; d++) if (!Number.isFinite(q[d])) throw new RangeError(`query ${i} component ${d} is ${String(q[d])}`);
-      out.set(q, i * dims);
+      out.set(scaledQuery(s, q, i), i * dims);
     } else throw new TypeError(`query ${i} must be a string or a Float32Array`);
   });
   if (texts.length > 0) {
@@ -174,13 +236,33 @@ export async function searchOne(s: IndexState, q: Float32Array, params: Resolved
     inline = ++s.timedOut % 16 === 0;
   }
   let r: HnswSearchResult;
-  if (inline) {
+  const searchInline = (): HnswSearchResult => {
     const started = performance.now();
-    r = s.core.searchKnn(s.handle, q, k, ef, filter);
-    const perEf = (performance.now() - started) / ef;
+    const result = s.core.searchKnn(s.handle, q, k, ef, filter);
+    const tookMs = performance.now() - started;
+    noteInline(tookMs);
+    const perEf = tookMs / ef;
     // A moving average per unit of ef, so small searches keep it current.
     s.inlineMsPerEf = Number.isNaN(s.inlineMsPerEf) ? perEf : 0.9 * s.inlineMsPerEf + 0.1 * perEf;
-  } else r = await s.core.searchKnnAsync(s.handle, q, k, ef, filter);
+    return result;
+  };
+  if (inline && inlineTurnFull()) {
+    // Searched in the next turn, tracked like a pool search: a close or
+    // refit meanwhile waits for it before freeing the graph it reads.
+    r = await track(
+      s,
+      new Promise<HnswSearchResult>((resolve, reject) =>
+        setImmediate(() => {
+          try {
+            resolve(searchInline());
+          } catch (error) {
+            reject(error);
+          }
+        }),
+      ),
+    );
+  } else if (inline) r = searchInline();
+  else r = await s.core.searchKnnAsync(s.handle, q, k, ef, filter);
   if (signal?.aborted === true) throw new AbortError(signal.reason);
   return r;
 }

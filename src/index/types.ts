@@ -64,6 +64,20 @@ export interface WriteOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Options of `save` (defaults: `kDefaultSaveOptions`). */
+export interface SaveOptions {
+  /**
+   * What a save does when another version was published in the directory
+   * since this index was opened or last saved (by a job, another process,
+   * or another handle): `'error'` refuses with ERR_CONFLICT and writes
+   * nothing, so that version's changes are not lost; `'overwrite'`
+   * publishes this index's content anyway, replacing that version's
+   * changes (which stay in the version before, until later saves drop it).
+   * @default 'error'
+   */
+  readonly onConflict?: 'error' | 'overwrite';
+}
+
 /** Options of `upsert` (defaults: `kDefaultUpsertOptions`). */
 export interface UpsertOptions extends WriteOptions {
   /**

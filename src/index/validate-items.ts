@@ -5,11 +5,53 @@
  */
 import type { DocRecord } from '../store/doc-store.js';
 import { contentHash } from '../store/record.js';
+import type { HnswSpace } from './hnsw/core.js';
 import { kDefaultNamespace } from './options.js';
+import { coreReady, normProblem } from './vector-norm.js';
 import type { IndexItem, IndexItemFailureCode, IndexItemOutcome } from './types.js';
 
 /** The longest id, in UTF-8 bytes. */
 const kMaxIdBytes = 1024;
+/**
+ * The deepest metadata: objects and arrays nested at most this deep (the
+ * metadata object itself is depth 1). Deeper records overflowed the stack of
+ * every later search, save and job that walked them.
+ */
+export const kMaxMetadataDepth = 32;
+/** The largest metadata, as JSON in UTF-8 bytes. */
+export const kMaxMetadataBytes = 64 * 1024;
+
+/**
+ * Why metadata cannot be stored: nested too deep (cyclic included), too
+ * large as JSON, or not serialisable. The depth walk is iterative and
+ * bounded, so the check itself cannot overflow the stack; JSON.stringify
+ * runs only on metadata it found shallow enough.
+ * @param metadata - a plain object.
+ * @returns the reason, or null when it can be stored.
+ */
+export function metadataProblem(metadata: object): string | null {
+  const stack: Array<{ value: object; depth: number }> = [{ value: metadata, depth: 1 }];
+  // Every value costs at least one byte of JSON: a walk longer than the size bound is over it.
+  let budget = kMaxMetadataBytes;
+  while (stack.length > 0) {
+    const { value, depth } = stack.pop() as { value: object; depth: number };
+    if (depth > kMaxMetadataDepth) return `metadata is nested deeper than ${kMaxMetadataDepth} levels`;
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      if (--budget < 0) return `metadata is larger than ${kMaxMetadataBytes} bytes as JSON`;
+      const child = (value as Record<string, unknown>)[key];
+      if (child !== null && typeof child === 'object') stack.push({ value: child, depth: depth + 1 });
+    }
+  }
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(metadata);
+  } catch (error) {
+    return `metadata is not serialisable as JSON: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  const bytes = json === undefined ? 0 : Buffer.byteLength(json);
+  return bytes > kMaxMetadataBytes ? `metadata is ${bytes} bytes as JSON, more than ${kMaxMetadataBytes}` : null;
+}
 
 /** A text item that passed the checks. */
 export interface TextWrite {
@@ -50,13 +92,13 @@ export function failed(id: string | null, code: IndexItemFailureCode, reason: st
  * Checks every item, writing failed outcomes in place.
  * @param items - the items as given.
  * @param outcomes - one slot per item; failed ones are filled.
- * @param context - the index's dims, the model's dims, whether ids may exist (upsert), the id lookup, and the label taker.
+ * @param context - the index's dims, space, the model's dims, whether ids may exist (upsert), the id lookup, and the label taker.
  * @returns the items that passed, with their labels and records.
  */
 export function checkItems(
   items: readonly IndexItem[],
   outcomes: IndexItemOutcome[],
-  context: { readonly dims: number; readonly modelDims: number; readonly replace: boolean; has(id: string): boolean; take(): number },
+  context: { readonly dims: number; readonly space: HnswSpace; readonly modelDims: number; readonly replace: boolean; has(id: string): boolean; take(): number },
 ): CheckedItems {
   const { dims, modelDims, replace } = context;
   const seen = new Set<string>();
@@ -95,6 +137,11 @@ export function checkItems(
       outcomes[at] = failed(id, 'INVALID_METADATA', 'metadata must be a plain object');
       return;
     }
+    const metaProblem = metadata === undefined ? null : metadataProblem(metadata);
+    if (metaProblem !== null) {
+      outcomes[at] = failed(id, 'INVALID_METADATA', metaProblem);
+      return;
+    }
     const meta = (metadata ?? null) as Readonly<Record<string, unknown>> | null;
     if (vector !== undefined) {
       let v: Float32Array;
@@ -114,11 +161,16 @@ export function checkItems(
           return;
         }
       }
+      const range = normProblem(v, context.space);
+      if (range !== null) {
+        outcomes[at] = failed(id, 'NON_FINITE', range);
+        return;
+      }
       if (hash !== undefined && (typeof hash !== 'string' || hash === '' || hash.length > 128)) {
         outcomes[at] = failed(id, 'INVALID_ITEM', 'hash must be a non-empty string of at most 128 characters');
         return;
       }
-      vectors.push({ at, id, vector: v, label: context.take(), record: { id, namespace: ns, metadata: meta, hash: hash ?? null } });
+      vectors.push({ at, id, vector: coreReady(v, context.space), label: context.take(), record: { id, namespace: ns, metadata: meta, hash: hash ?? null } });
       return;
     }
     if (dims !== modelDims) {

@@ -13,11 +13,11 @@ import { pcaGraph, writeItems } from './insert.js';
 import { createIndexState, openIndexState, releaseState, resolveOpenOptions, syncHandle } from './open.js';
 import { boolOption, kDefaultUpsertOptions } from './options.js';
 import { readVersionManifest, verifyVersionFiles } from './persist.js';
-import { saveVersion } from './save.js';
-import { checkedQuery, hitsOf, queryVectors, resolveSearchOptions, searchOne, searchOnPool, sharedCopy } from './search.js';
+import { resolveSaveOptions, saveVersionLocked } from './save.js';
+import { checkQueryRows, checkedQuery, hitsOf, queryVectors, resolveSearchOptions, searchOne, searchOnPool, sharedCopy } from './search.js';
 import type { IndexState } from './state.js';
 import { indexStats } from './stats.js';
-import type { Hit, IndexHost, IndexItem, IndexItemOutcome, IndexOptions, IndexStats, RefitPcaOptions, RetrieveAllOptions, SearchOptions, UpsertOptions, WriteOptions } from './types.js';
+import type { Hit, IndexHost, IndexItem, IndexItemOutcome, IndexOptions, IndexStats, RefitPcaOptions, RetrieveAllOptions, SaveOptions, SearchOptions, UpsertOptions, WriteOptions } from './types.js';
 import { failed } from './validate-items.js';
 import type { VectorIndex } from './vector-index.js';
 
@@ -242,6 +242,7 @@ export class VectorIndexImpl implements VectorIndex {
       if (queries.length % dims !== 0) throw new RangeError(`queries length ${queries.length} is not a multiple of dims ${dims}`);
       q = new Float32Array(new SharedArrayBuffer(Math.max(1, queries.length) * 4));
       q.set(queries);
+      checkQueryRows(s, q, queries.length / dims);
     } else if (Array.isArray(queries)) q = await queryVectors(s, queries, options.signal);
     else throw new TypeError('queries must be an array of texts or vectors, or a Float32Array');
     const nq = queries instanceof Float32Array ? queries.length / dims : queries.length;
@@ -283,14 +284,15 @@ export class VectorIndexImpl implements VectorIndex {
     return indexStats(this.#s);
   }
 
-  async save(): Promise<string> {
+  async save(options?: SaveOptions): Promise<string> {
     this.#checkOpen();
+    const onConflict = resolveSaveOptions(options);
     return this.#serial(async () => {
       const s = this.#s;
       s.labels.ensure();
       const pca = s.pca;
       if (pca !== null && (pca.pendingCount > 0 || (!pca.fitted && s.labels.liveCount > 0))) await pca.fit(pcaGraph(s));
-      const name = await saveVersion(s);
+      const name = await saveVersionLocked(s, onConflict);
       this.#unsaved = false;
       return name;
     });

@@ -8,7 +8,7 @@
  * (vector-index-impl.ts) and what only jobs use (internal.ts) stay internal.
  */
 import type { DocRecord } from '../store/doc-store.js';
-import type { Hit, IndexItem, IndexItemOutcome, IndexStats, PcaFitSummary, RefitPcaOptions, RetrieveAllOptions, SearchOptions, UpsertOptions, WriteOptions } from './types.js';
+import type { Hit, IndexItem, IndexItemOutcome, IndexStats, PcaFitSummary, RefitPcaOptions, RetrieveAllOptions, SaveOptions, SearchOptions, UpsertOptions, WriteOptions } from './types.js';
 
 /** A searchable HNSW index. Create with `engine.createIndex` or `engine.openIndex`. */
 export interface VectorIndex {
@@ -121,10 +121,22 @@ export interface VectorIndex {
    * `current`. A PCA index that still samples is fitted first (an empty one
    * is saved unfitted). The previous version stays readable until the new
    * one is complete.
+   *
+   * The publish runs under the directory's lock (`DIR/.lock`, the one jobs
+   * hold): while a job (`buildIndex`, `reindex`, the CLI) runs on the
+   * directory, a save fails with ERR_LOCKED and writes nothing. A save
+   * publishes on top of the version this index was opened at (or last
+   * saved): when another version was published since (a job or another
+   * handle saved), it refuses with ERR_CONFLICT, because publishing would
+   * silently revert that version's changes. To keep both, close this index,
+   * reopen the directory and apply the changes again; to replace that
+   * version with this index's content, pass `{ onConflict: 'overwrite' }`.
+   * @param options - `onConflict`. @default { onConflict: 'error' }
    * @returns the version name.
-   * @throws {VecforgeError} ERR_PCA when a PCA index holds fewer vectors than the fit needs.
+   * @throws {VecforgeError} ERR_CONFLICT when another version was published since this index's base; ERR_LOCKED while a job holds the directory; ERR_PCA when a PCA index holds fewer vectors than the fit needs.
+   * @throws {TypeError | RangeError} for an invalid `options.onConflict`.
    */
-  save(): Promise<string>;
+  save(options?: SaveOptions): Promise<string>;
 
   /**
    * The stored record of an id.

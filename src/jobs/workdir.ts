@@ -16,10 +16,10 @@
  * checkpoint.ts writes checkpoint.json, publish.ts publishes the work
  * index, known-lines.ts the snapshot of the input lines published with it.
  */
-import { copyFileSync, linkSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { VecforgeError } from '../errors.js';
-import { currentVersion, nextVersionDir, publishVersion, type IndexManifest } from '../index/persist.js';
+import { nextVersionDir, publishVersion, readCurrentManifest, type IndexManifest } from '../index/persist.js';
 import type { JobCounts } from './types.js';
 
 
@@ -75,16 +75,11 @@ export function linkOrCopy(from: string, to: string): void {
  * verified: opening the index verifies it).
  * @param dir - the index directory.
  * @returns the version and its manifest, or undefined when there is none.
- * @throws {VecforgeError} ERR_INDEX_CORRUPT when the manifest does not parse.
+ * @throws {VecforgeError} ERR_INDEX_CORRUPT when the manifest does not parse or is not valid (a file name outside the version, say); ERR_INDEX_VERSION for a newer format.
  */
 export function currentManifest(dir: string): { name: string; path: string; manifest: IndexManifest } | undefined {
-  const version = currentVersion(dir);
-  if (version === undefined) return undefined;
-  try {
-    return { ...version, manifest: JSON.parse(readFileSync(join(version.path, 'manifest.json'), 'utf8')) as IndexManifest };
-  } catch (error) {
-    throw new VecforgeError('ERR_INDEX_CORRUPT', `index ${dir}: manifest of ${version.name} is missing or not valid JSON`, { cause: error });
-  }
+  // The one manifest parser: shape and file names are checked before any file operation.
+  return readCurrentManifest(dir);
 }
 
 /**
