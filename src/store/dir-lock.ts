@@ -214,6 +214,12 @@ function tryKernelLock(path: string, dir: string, mine: LockInfo): HeldLock | 'h
   throw new VecforgeError('ERR_LOCKED', `${dir}: could not take the lock ${path} (another job keeps taking it)`);
 }
 
+/** How long a lock whose holder is dead to /proc but still holds the flock is waited for. */
+const kDyingHolderWaitMs = 5_000;
+const kDyingHolderPollMs = 10;
+/** Slept on with Atomics.wait (nothing ever notifies it): a synchronous pause. */
+const kSleepCell = new Int32Array(new SharedArrayBuffer(4));
+
 function lockedError(dir: string, path: string, held: LockInfo | null): VecforgeError {
   const who = held === null || held.pid === 0 ? 'another process' : held.pid === process.pid ? 'this process' : `process ${held.pid}${held.hostname !== '' ? ` on ${held.hostname}` : ''}`;
   return new VecforgeError(
@@ -232,7 +238,18 @@ function lockedError(dir: string, path: string, held: LockInfo | null): Vecforge
 export function acquireLock(dir: string, command: string): HeldLock {
   const path = join(dir, kLockFile);
   const mine: LockInfo = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString(), command };
-  const kernel = tryKernelLock(path, dir, mine);
+  let kernel = tryKernelLock(path, dir, mine);
+  const deadline = Date.now() + kDyingHolderWaitMs;
+  while (kernel === 'held') {
+    // A holder already dead to /proc (a zombie whose main thread exited) may
+    // still hold its flock until its last thread is gone and the kernel
+    // closes its files: wait for that, bounded, instead of refusing.
+    const held = readLock(path);
+    const dying = held !== null && held.pid !== 0 && held.pid !== process.pid && (held.hostname === '' || held.hostname === mine.hostname) && !lockHolderAlive(held);
+    if (!dying || Date.now() >= deadline) break;
+    Atomics.wait(kSleepCell, 0, 0, kDyingHolderPollMs);
+    kernel = tryKernelLock(path, dir, mine);
+  }
   if (kernel === 'held') throw lockedError(dir, path, readLock(path));
   if (kernel !== null) return kernel;
   let tookOver: LockInfo | null = null;
