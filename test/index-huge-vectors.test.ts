@@ -53,7 +53,7 @@ describe('huge and tiny finite vectors', () => {
     const unit = direction(100);
     const n = Math.hypot(...unit);
     expect(stored).toHaveLength(kDims);
-    stored?.forEach((x, d) => expect(x).toBeCloseTo((unit[d] ?? 0) / n, 5));
+    for (const [d, x] of (stored ?? []).entries()) expect(x).toBeCloseTo((unit[d] ?? 0) / n, 5);
     const batch = await index.searchBatch([huge, tiny], { k: 1 });
     expect(batch.map((h) => [h[0]?.id, Math.round((h[0]?.score ?? 0) * 1e4) / 1e4])).toEqual([
       ['huge', 1],

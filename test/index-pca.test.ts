@@ -97,7 +97,7 @@ describe('sampling and the fit', () => {
     // The kept full vector, in half precision, serves as a query.
     const full = index.getVector('7') ?? new Float32Array(0);
     expect(full).toHaveLength(100);
-    full.forEach((x, d) => expect(x).toBeCloseTo(vec(7)[d] ?? 0, 3));
+    for (const [d, x] of full.entries()) expect(x).toBeCloseTo(vec(7)[d] ?? 0, 3);
     const [top] = await index.search(vec(7), { k: 1 });
     expect(top?.id).toBe('7');
     expect(top?.score).toBeCloseTo(1, 3);

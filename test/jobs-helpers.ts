@@ -70,8 +70,7 @@ export function vecforgeAtCheckpoint(
       const text = d.toString();
       stderr += text;
       pending += text;
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) !== -1) {
+      for (let nl = pending.indexOf('\n'); nl !== -1; nl = pending.indexOf('\n')) {
         const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
         if (!line.startsWith('{"event":"checkpoint"')) continue;

@@ -47,7 +47,7 @@ describe.skipIf(!kNativeAvailable)('native core only', () => {
       for (let q = 0; q < 100; q++) {
         const theirs = reader.searchKnn(Array.from(queries.subarray(q * d, (q + 1) * d)), 10);
         expect(Array.from(ours.labels.subarray(q * 10, (q + 1) * 10))).toEqual(theirs.neighbors);
-        theirs.distances.forEach((dist, j) => expect(ours.distances[q * 10 + j]).toBeCloseTo(dist, 5));
+        for (const [j, dist] of theirs.distances.entries()) expect(ours.distances[q * 10 + j]).toBeCloseTo(dist, 5);
       }
       core.free(h);
     }

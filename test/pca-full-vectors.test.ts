@@ -68,7 +68,7 @@ describe('FullVectorStore', () => {
       const row = rows.subarray(i * dims, (i + 1) * dims);
       const largest = Math.max(...row.map(Math.abs));
       // Values far beyond half precision's range survive: each row is scaled by its largest magnitude.
-      row.forEach((v, d) => expect(Math.abs((out[d] ?? 0) - v)).toBeLessThanOrEqual(largest * 2 ** -11));
+      for (const [d, v] of row.entries()) expect(Math.abs((out[d] ?? 0) - v)).toBeLessThanOrEqual(largest * 2 ** -11);
     });
     // A label never written reads as zeros.
     expect([...readFullRow(store.ref(), 30, out)].every((x) => x === 0)).toBe(true);

@@ -59,7 +59,7 @@ export function fileNameProblem(name: string): string | null {
   if (name.length > kMaxFileNameLength) return `is longer than ${kMaxFileNameLength} characters`;
   if (/[/\\]/.test(name)) return 'contains a path separator';
   // Control characters (NUL among them) have no place in a file name we write.
-  if (/[\u0000-\u001f\u007f]/.test(name)) return 'contains a control character';
+  if ([...name].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) return 'contains a control character';
   if (/^[A-Za-z]:/.test(name)) return 'is a drive path';
   return null;
 }
