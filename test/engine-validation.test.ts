@@ -54,9 +54,32 @@ describe('option validation', () => {
   });
 
   test('a bad test-fault spec is refused', async () => {
-    await expect(Engine.create({ cacheDir: kTestCacheDir }, { env: { VECFORGE_TEST_FAULT: 'boom' } })).rejects.toThrow(
-      new RangeError('VECFORGE_TEST_FAULT must look like "exit|throw:<times>:<marker>", got "boom"'),
+    await expect(Engine.create({ cacheDir: kTestCacheDir }, { testFault: 'boom' })).rejects.toThrow(
+      new RangeError('context.testFault must look like "exit|throw:<times>:<marker>", got "boom"'),
     );
+    await expect(Engine.create({ cacheDir: kTestCacheDir }, { testFault: 5 as never })).rejects.toThrow(new TypeError('context.testFault must be a string, got number'));
+  });
+
+  test('VECFORGE_TEST_FAULT in the environment has no effect, garbage or valid', async () => {
+    const saved = process.env.VECFORGE_TEST_FAULT;
+    try {
+      for (const value of ['boom', 'throw:1000:sentence', 'exit:1000:sentence']) {
+        process.env.VECFORGE_TEST_FAULT = value;
+        for (const context of [{}, { env: { ...process.env } }]) {
+          const e = await Engine.create({ cacheDir: kTestCacheDir, workers: 1, backend: 'wasm' }, context);
+          try {
+            const r = await e.embed(['a sentence about the weather']);
+            expect(r.items).toEqual([{ state: 'ok' }]);
+            expect(e.metrics().retries).toBe(0);
+          } finally {
+            await e.close();
+          }
+        }
+      }
+    } finally {
+      if (saved === undefined) delete process.env.VECFORGE_TEST_FAULT;
+      else process.env.VECFORGE_TEST_FAULT = saved;
+    }
   });
 });
 
