@@ -19,6 +19,7 @@ export const kErrorCodes = Object.freeze([
   'ERR_LOCKED',
   'ERR_IO',
   'ERR_PCA',
+  'ERR_USAGE',
 ] as const);
 
 /** One of {@link kErrorCodes}. */

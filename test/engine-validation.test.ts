@@ -38,7 +38,7 @@ describe('option validation', () => {
   });
 
   test('env values are validated and named by their variable', () => {
-    expect(() => resolveEngineOptions({ env: { VECFORGE_WORKERS: 'many' } })).toThrow(new TypeError('env.workers must be an integer in [1, 64], got "many"'));
+    expect(() => resolveEngineOptions({ env: { VECFORGE_WORKERS: 'many' } })).toThrow(new TypeError('environment variable VECFORGE_WORKERS must be an integer in [1, 64], got "many"'));
     expect(() => resolveEngineOptions({ env: { VECFORGE_ENGINE__NOPE: '1' } })).toThrow(
       new TypeError('environment variable VECFORGE_ENGINE__NOPE names no option of section "engine"; known: workers, backend, model, cacheDir, maxTextBytes, batchTokens, sortWindow, maxRetries, math'),
     );

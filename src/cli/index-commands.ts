@@ -8,6 +8,7 @@ import { Engine, VecforgeError, readNpy, type Hit, type IndexItem, type PcaIndex
 import { namePcaFlag } from './pca-flags.js';
 import { kExitOk, kExitPartial } from './exit-codes.js';
 import { createProgress } from './progress.js';
+import { UsageError } from './usage-error.js';
 
 /** What `build --vectors` needs. */
 export interface BuildVectorsOptions {
@@ -28,7 +29,7 @@ const kChunkRows = 50_000;
 export async function runBuildVectors(o: BuildVectorsOptions): Promise<number> {
   const started = performance.now();
   const out = o.config.job.dir;
-  if (out === undefined) throw new TypeError('build needs --out DIR (or job.dir in the config)');
+  if (out === undefined) throw new UsageError('build needs --out DIR (or job.dir in the config)');
   const json = o.config.output.json;
   const { space, m, efConstruction, efSearch } = o.config.index;
   const { data, rows, dims } = readNpy(o.vectors);
@@ -130,12 +131,12 @@ function snippetOf(hit: Hit, chars: number): string {
  * JSON line per query with --json.
  * @param o - directory, vectors file and config.
  * @returns the exit code: 0, or 3 when some queries failed.
- * @throws {TypeError} unless exactly one of --query, --queries, --vectors is given.
+ * @throws {UsageError} unless exactly one of --query, --queries, --vectors is given.
  */
 export async function runSearch(o: SearchCommandOptions): Promise<number> {
   const { search, output } = o.config;
   const given = [o.vectors, search.query, search.queries].filter((x) => x !== undefined).length;
-  if (given !== 1) throw new TypeError('search needs exactly one of --query TEXT, --queries FILE.jsonl and --vectors FILE.npy');
+  if (given !== 1) throw new UsageError('search needs exactly one of --query TEXT, --queries FILE.jsonl and --vectors FILE.npy');
   const engine = await Engine.create({ ...o.config.engine });
   let failedCount = 0;
   try {

@@ -8,7 +8,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { VecforgeError } from '../index.js';
 import { flagOption, resolveCliConfig, type FlagName } from './cli-config.js';
-import { kExitFatal, kExitUsage } from './exit-codes.js';
+import { exitCodeFor } from './exit-codes.js';
+import { UsageError } from './usage-error.js';
 
 type Flags = Record<string, unknown>;
 
@@ -17,7 +18,7 @@ function withFlags(cmd: Command, names: readonly FlagName[]): Command {
   return cmd;
 }
 
-const kCommon: readonly FlagName[] = ['workers', 'model', 'backend', 'json'];
+const kCommon: readonly FlagName[] = ['workers', 'model', 'backend', 'cacheDir', 'json'];
 
 function withCommon(cmd: Command, extra: readonly FlagName[] = []): Command {
   withFlags(cmd, [...kCommon, ...extra]);
@@ -87,7 +88,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (flags: Flags & { vectors?: string; ids?: string }) => {
       const cli = resolveCliConfig(flags);
       if (flags.vectors !== undefined) {
-        if (flags.input !== undefined) throw new TypeError('build takes one of --input and --vectors, not both');
+        if (flags.input !== undefined) throw new UsageError('build takes one of --input and --vectors, not both');
         const { runBuildVectors } = await import('./index-commands.js');
         const { pcaFromConfig } = await import('./pca-flags.js');
         setExit(await runBuildVectors({ vectors: flags.vectors, ids: flags.ids, config: cli.config, pca: pcaFromConfig(cli) }));
@@ -114,7 +115,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (dir: string | undefined, flags: Flags & { vectors?: string }) => {
       const { config } = resolveCliConfig(flags);
       const target = dir ?? config.job.dir;
-      if (target === undefined) throw new TypeError('search needs an index directory: vecforge search DIR ...');
+      if (target === undefined) throw new UsageError('search needs an index directory: vecforge search DIR ...');
       const { runSearch } = await import('./index-commands.js');
       setExit(await runSearch({ dir: target, vectors: flags.vectors, config }));
     });
@@ -123,7 +124,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     async (dir: string | undefined, flags: Flags) => {
       const { config } = resolveCliConfig(flags);
       const target = dir ?? config.job.dir;
-      if (target === undefined) throw new TypeError('verify needs an index directory: vecforge verify DIR');
+      if (target === undefined) throw new UsageError('verify needs an index directory: vecforge verify DIR');
       const { runVerify } = await import('./verify-command.js');
       setExit(await runVerify(target, { engine: { ...config.engine }, json: config.output.json }));
     },
@@ -164,14 +165,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync(argv as string[]);
     return code;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : kExitUsage;
-    if (error instanceof TypeError || error instanceof RangeError) {
-      process.stderr.write(`vecforge: ${error.message}\n`);
-      return kExitUsage;
-    }
-    const message = error instanceof VecforgeError ? `${error.message} (${error.code})` : error instanceof Error ? error.message : String(error);
-    process.stderr.write(`vecforge: ${message}\n`);
-    // A config file that cannot be read or parsed is a configuration mistake, like a bad flag.
-    return error instanceof VecforgeError && error.code === 'ERR_CONFIG' ? kExitUsage : kExitFatal;
+    if (!(error instanceof CommanderError)) process.stderr.write(`vecforge: ${describeError(error)}\n`);
+    return exitCodeFor(error);
   }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof UsageError) return error.message;
+  if (error instanceof VecforgeError) return `${error.message} (${error.code})`;
+  if (!(error instanceof Error)) return String(error);
+  // Not raised on purpose: name its class so an internal failure does not read like a usage hint.
+  return error.name === 'Error' ? error.message : `${error.name}: ${error.message}`;
 }
