@@ -56,13 +56,13 @@ const kJobFlags: readonly FlagName[] = [
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('vecforge').description('Build, update and search HNSW vector indexes from text or vectors.').exitOverride();
 
-  withCommon(program.command('embed').description('embed a JSONL file of {"id","text"} rows into a float32 .npy matrix'))
+  withCommon(program.command('embed').description('embed a JSONL file of {"id","text"} rows into a float32 .npy matrix'), ['maxRecordBytes'])
     .requiredOption('--input <file>', 'JSONL input')
     .requiredOption('--output <file>', '.npy output; ids go to <name>.ids.txt, failures to <name>.errors.jsonl')
     .action(async (flags: Flags & { input: string; output: string }) => {
       const { config } = resolveCliConfig(flags);
       const { runEmbed } = await import('./embed-command.js');
-      setExit(await runEmbed({ input: flags.input, output: flags.output, json: config.output.json, engine: { ...config.engine } }));
+      setExit(await runEmbed({ input: flags.input, output: flags.output, json: config.output.json, engine: { ...config.engine }, maxRecordBytes: config.job.maxRecordBytes }));
     });
 
   withCommon(program.command('info').description("print the engine's backend, model and cache locations; with DIR, what the index holds").argument('[dir]', 'index directory')).action(
