@@ -110,13 +110,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
     setExit(await runJobCommand('reindex', cli));
   });
 
-  withCommon(program.command('search').description('search an index').argument('[dir]', 'index directory (default: job.dir of the config)'), ['query', 'queries', 'k', 'ef', 'namespace'])
+  withCommon(program.command('search').description('search an index').argument('[dir]', 'index directory (default: job.dir of the config)'), ['query', 'queries', 'k', 'ef', 'namespace', 'maxRecordBytes'])
     .option('--vectors <file>', 'float32 .npy of query vectors')
     .action(async (dir: string | undefined, flags: Flags & { vectors?: string }) => {
       const { config } = resolveCliConfig(flags);
       const target = dir ?? config.job.dir;
       if (target === undefined) throw new UsageError('search needs an index directory: vecforge search DIR ...');
-      const { runSearch } = await import('./index-commands.js');
+      const { runSearch } = await import('./search-command.js');
       setExit(await runSearch({ dir: target, vectors: flags.vectors, config }));
     });
 
