@@ -75,4 +75,20 @@ describe('vecforge embed: input lines are bounded by --max-record-bytes', () => 
     expect(JSON.parse(r.stdout)).toMatchObject({ count: 0, failed: 1 });
     expect(errorsOf(join(dir, 'out.errors.jsonl'))).toEqual([{ line: 1, code: 'TOO_LARGE', reason: 'line is over 1048576 bytes (--max-record-bytes)' }]);
   });
+
+  test('build --vectors --ids reads the ids file bounded: /dev/zero and too many ids fail at once with exit 1', () => {
+    const dir = tempDir();
+    const input = join(dir, 'in.jsonl');
+    writeFileSync(input, '{"id":"a","text":"the weather is fine"}\n{"id":"b","text":"the river flows"}\n');
+    const out = join(dir, 'out.npy');
+    expect(vecforge(['embed', '--input', input, '--output', out, '--workers', '1']).status).toBe(0);
+    const zero = vecforge(['build', '--vectors', out, '--ids', '/dev/zero', '--out', join(dir, 'i1'), '--workers', '1', '--max-record-bytes', '1024']);
+    expect(zero.status).toBe(1);
+    expect(zero.stderr).toBe('vecforge: /dev/zero:1: line is over 1024 bytes (ERR_INVALID_INPUT)\n');
+    const many = join(dir, 'many.txt');
+    writeFileSync(many, 'a\nb\nc\n');
+    const m = vecforge(['build', '--vectors', out, '--ids', many, '--out', join(dir, 'i2'), '--workers', '1']);
+    expect(m.status).toBe(1);
+    expect(m.stderr).toBe(`vecforge: ${many} has more than 2 ids but ${out} has 2 rows (ERR_INVALID_INPUT)\n`);
+  });
 });

@@ -1,9 +1,9 @@
 /**
  * `vecforge build --vectors`: an index of vectors computed elsewhere.
  */
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { Engine, VecforgeError, readNpy, type IndexItem, type PcaIndexOptions, type ResolvedConfig, type VectorIndex } from '../index.js';
+import { Engine, VecforgeError, readLines, readNpy, type IndexItem, type PcaIndexOptions, type ResolvedConfig, type VectorIndex } from '../index.js';
 import { namePcaFlag } from './pca-flags.js';
 import { kExitOk, kExitPartial } from './exit-codes.js';
 import { createProgress } from './progress.js';
@@ -21,6 +21,32 @@ export interface BuildVectorsOptions {
 const kChunkRows = 50_000;
 
 /**
+ * Reads an ids file, one id a line (as `embed` writes it), bounded: each
+ * line by `maxLineBytes`, the whole by `rows` lines.
+ * @param path - the ids file.
+ * @param rows - the rows of the vectors file.
+ * @param vectors - the vectors file, for messages.
+ * @param maxLineBytes - the longest line (job.maxRecordBytes).
+ * @returns exactly `rows` ids.
+ * @throws {VecforgeError} ERR_INVALID_INPUT for a bad line or a count that does not match; ERR_IO when unreadable.
+ */
+async function readIds(path: string, rows: number, vectors: string, maxLineBytes: number): Promise<string[]> {
+  const ids: string[] = [];
+  try {
+    for await (const l of readLines(path, { maxLineBytes })) {
+      if (l.state === 'failed') throw new VecforgeError('ERR_INVALID_INPUT', `${path}:${l.line}: ${l.reason}`);
+      if (ids.length === rows) throw new VecforgeError('ERR_INVALID_INPUT', `${path} has more than ${rows} ids but ${vectors} has ${rows} rows`);
+      ids.push(l.text);
+    }
+  } catch (error) {
+    if (error instanceof VecforgeError) throw error;
+    throw new VecforgeError('ERR_IO', `cannot read ids ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+  }
+  if (ids.length !== rows) throw new VecforgeError('ERR_INVALID_INPUT', `${path} has ${ids.length} ids but ${vectors} has ${rows} rows`);
+  return ids;
+}
+
+/**
  * Builds an index from a float32 .npy matrix.
  * @param o - the flags.
  * @returns the exit code.
@@ -32,12 +58,7 @@ export async function runBuildVectors(o: BuildVectorsOptions): Promise<number> {
   const json = o.config.output.json;
   const { space, m, efConstruction, efSearch } = o.config.index;
   const { data, rows, dims } = readNpy(o.vectors);
-  let ids: string[];
-  if (o.ids !== undefined) {
-    ids = readFileSync(o.ids, 'utf8').split('\n');
-    if (ids[ids.length - 1] === '') ids.pop();
-    if (ids.length !== rows) throw new VecforgeError('ERR_INVALID_INPUT', `${o.ids} has ${ids.length} ids but ${o.vectors} has ${rows} rows`);
-  } else ids = Array.from({ length: rows }, (_, i) => String(i));
+  const ids = o.ids !== undefined ? await readIds(o.ids, rows, o.vectors, o.config.job.maxRecordBytes) : Array.from({ length: rows }, (_, i) => String(i));
   const engine = await Engine.create({ ...o.config.engine });
   let failed = 0;
   let added = 0;
