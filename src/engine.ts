@@ -3,6 +3,7 @@
  */
 import { AbortError, VecforgeError, throwIfAborted } from './errors.js';
 import { readConfigFile, resolveEngineOptions } from './config/resolve.js';
+import { ensureUsableDir } from './io/usable-dir.js';
 import type { EngineOptions, ResolvedEngineOptions } from './config/engine-options.js';
 import { getModel } from './models/registry.js';
 import type { PreparedModel } from './models/embedder.js';
@@ -159,7 +160,7 @@ export class Engine {
    * @param context - env, config file, signal (and the test-only fault hook).
    * @returns a ready engine.
    * @throws {TypeError | RangeError} for invalid options, naming the option.
-   * @throws {VecforgeError} ERR_BACKEND, ERR_MODEL or ERR_CACHE when start-up fails.
+   * @throws {VecforgeError} ERR_BACKEND, ERR_MODEL or ERR_CACHE when start-up fails (ERR_CACHE also for a cache directory that cannot hold files).
    */
   static async create(options: EngineOptions = {}, context: EngineCreateContext = {}): Promise<Engine> {
     throwIfAborted(context.signal);
@@ -168,6 +169,9 @@ export class Engine {
     const file = context.configFile !== undefined ? readConfigFile(context.configFile) : undefined;
     const resolved = resolveEngineOptions({ options: options as Record<string, unknown>, env, ...(file !== undefined ? { file } : {}) });
     const model = getModel(resolved.model);
+    // Before the model is converted (seconds of work): a cache directory on /proc or /sys, or one that
+    // cannot be created, fails now. An existing read-only cache is fine: prepare() only reads it.
+    ensureUsableDir(resolved.cacheDir, { what: 'cache directory', code: 'ERR_CACHE', allowReadOnly: true });
     const backend = resolveBackend(resolved.backend);
     const workers = effectiveWorkers(backend, resolved.workers);
     const prepared = await model.prepare({ cacheDir: resolved.cacheDir, signal: context.signal, backend, math: resolved.math });

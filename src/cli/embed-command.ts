@@ -3,6 +3,8 @@
  * file and an errors file out.
  */
 import { createWriteStream, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { ensureUsableDir } from '../io/usable-dir.js';
 import { Engine, NpyWriter, VecforgeError, readLines, type EngineOptions } from '../index.js';
 import { kExitOk, kExitPartial } from './exit-codes.js';
 import { createProgress } from './progress.js';
@@ -54,6 +56,7 @@ export async function runEmbed(options: EmbedCommandOptions): Promise<number> {
   } catch (error) {
     throw new VecforgeError('ERR_IO', `cannot read input ${options.input}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
   }
+  ensureUsableDir(dirname(resolve(options.output)), { what: 'output directory' });
   const engine = await Engine.create(options.engine, options.configFile !== undefined ? { configFile: options.configFile } : {});
   const idsPath = sidePath(options.output, '.ids.txt');
   const errorsPath = sidePath(options.output, '.errors.jsonl');

@@ -2,6 +2,7 @@
  * `vecforge build --vectors`: an index of vectors computed elsewhere.
  */
 import { createWriteStream } from 'node:fs';
+import { ensureUsableDir } from '../io/usable-dir.js';
 import { join } from 'node:path';
 import { Engine, VecforgeError, readLines, readNpy, type IndexItem, type PcaIndexOptions, type ResolvedConfig, type VectorIndex } from '../index.js';
 import { namePcaFlag } from './pca-flags.js';
@@ -58,6 +59,7 @@ export async function runBuildVectors(o: BuildVectorsOptions): Promise<number> {
   const json = o.config.output.json;
   const { space, m, efConstruction, efSearch } = o.config.index;
   const { data, rows, dims } = readNpy(o.vectors);
+  ensureUsableDir(out, { what: 'output directory' });
   const ids = o.ids !== undefined ? await readIds(o.ids, rows, o.vectors, o.config.job.maxRecordBytes) : Array.from({ length: rows }, (_, i) => String(i));
   const engine = await Engine.create({ ...o.config.engine });
   let failed = 0;

@@ -4,11 +4,13 @@
  * stopping at the next checkpoint, and exit codes from exit-codes.ts.
  */
 import { statSync } from 'node:fs';
+import { ensureUsableDir } from '../io/usable-dir.js';
 import { buildIndex, reindex, type JobProgress, type JobSummary, type ResolvedConfig } from '../index.js';
 import type { CliConfig } from './cli-config.js';
 import { kExitInterrupted, kExitOk, kExitPartial } from './exit-codes.js';
 import { namePcaFlag, pcaFromConfig } from './pca-flags.js';
 import { createProgress, type Progress } from './progress.js';
+import { onInterrupt } from './signals.js';
 import { UsageError } from './usage-error.js';
 
 /** Which job a command runs. */
@@ -76,6 +78,8 @@ export async function runJobCommand(command: JobCommand, cli: CliConfig): Promis
     throw new UsageError('--pca-sample on a reindex needs --refit-pca (refit on that many vectors) or --full --pca DIMS');
   }
   const refitPca = job.refitPca && !job.full && index.pcaSample !== undefined ? { sample: index.pcaSample } : job.refitPca;
+  // A bounded check before long work: an output directory under /proc or /sys fails now, not after the input is embedded.
+  if (command === 'build') ensureUsableDir(job.dir, { what: 'output directory' });
   let totalBytes = 0;
   try {
     totalBytes = statSync(job.input).size;
@@ -93,8 +97,7 @@ export async function runJobCommand(command: JobCommand, cli: CliConfig): Promis
     process.stderr.write('\nvecforge: stopping at the next checkpoint (Ctrl-C again to stop at once)...\n');
     stop.abort();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const offSignal = onInterrupt(onSignal);
   const progress = reporter(config, totalBytes);
   const common = {
     source: job.input,
@@ -124,8 +127,7 @@ export async function runJobCommand(command: JobCommand, cli: CliConfig): Promis
     throw namePcaFlag(error);
   } finally {
     progress.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    offSignal();
   }
   printSummary(command, summary, output.json);
   if (summary.state === 'interrupted') return kExitInterrupted;

@@ -9,6 +9,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { VecforgeError } from '../index.js';
 import { flagOption, resolveCliConfig, type FlagName } from './cli-config.js';
 import { exitCodeFor } from './exit-codes.js';
+import { installSignalHandlers } from './signals.js';
 import { UsageError } from './usage-error.js';
 
 type Flags = Record<string, unknown>;
@@ -157,6 +158,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
  * @returns the exit code.
  */
 export async function main(argv: readonly string[]): Promise<number> {
+  // First: a signal must work before any module loads or any directory is touched.
+  installSignalHandlers();
   let code = 0;
   const program = buildProgram((c) => {
     code = c;
