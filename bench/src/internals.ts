@@ -34,4 +34,4 @@ export { nativeHnswAvailable } from '../../dist/src/index/hnsw-native.js';
 // pca: fit and projection timed alone; the seeded PRNG.
 export { fitPca } from '../../dist/src/pca/fit.js';
 export { PcaProjector } from '../../dist/src/pca/project.js';
-export { createRng, randomOrthonormalRows } from '../../dist/src/pca/random.js';
+export { createRng, randomOrthonormalRows, type Rng } from '../../dist/src/pca/random.js';
