@@ -3,6 +3,7 @@
  */
 import { AbortError, VecforgeError, throwIfAborted } from './errors.js';
 import { readConfigFile, resolveEngineOptions } from './config/resolve.js';
+import { ensureUsableDir } from './io/usable-dir.js';
 import type { EngineOptions, ResolvedEngineOptions } from './config/engine-options.js';
 import { getModel } from './models/registry.js';
 import type { PreparedModel } from './models/embedder.js';
@@ -23,6 +24,15 @@ export interface EngineCreateContext {
   readonly configFile?: string;
   /** Cancels start-up (model conversion, worker start). */
   readonly signal?: AbortSignal;
+  /**
+   * Test only: a fault the workers inject, `exit|throw:<times>:<marker>`
+   * (a worker exits, or throws, on a batch holding `<marker>`, `<times>`
+   * times; the marker `@search` hits search tasks). Reachable only through
+   * this option, never from the environment, so no deployment can set it
+   * by accident.
+   * @default no fault
+   */
+  readonly testFault?: string;
 }
 
 /** Options of one embedding call. */
@@ -86,10 +96,11 @@ export interface EngineInfo {
   readonly options: ResolvedEngineOptions;
 }
 
-function parseFault(raw: string | undefined): FaultSpec | null {
+function parseFault(raw: unknown): FaultSpec | null {
   if (raw === undefined || raw === '') return null;
+  if (typeof raw !== 'string') throw new TypeError(`context.testFault must be a string, got ${typeof raw}`);
   const match = /^(exit|throw):(\d+):(.+)$/s.exec(raw);
-  if (match === null) throw new RangeError(`VECFORGE_TEST_FAULT must look like "exit|throw:<times>:<marker>", got ${JSON.stringify(raw)}`);
+  if (match === null) throw new RangeError(`context.testFault must look like "exit|throw:<times>:<marker>", got ${JSON.stringify(raw)}`);
   const counter = new SharedArrayBuffer(4);
   return { mode: match[1] as 'exit' | 'throw', times: Number(match[2]), marker: match[3] ?? '', counter };
 }
@@ -148,22 +159,26 @@ export class Engine {
    * prepares the model (converting its cache on first use) and starts the
    * worker pool.
    * @param options - engine options; see {@link EngineOptions}.
-   * @param context - env, config file and signal.
+   * @param context - env, config file, signal (and the test-only fault hook).
    * @returns a ready engine.
    * @throws {TypeError | RangeError} for invalid options, naming the option.
-   * @throws {VecforgeError} ERR_BACKEND, ERR_MODEL or ERR_CACHE when start-up fails.
+   * @throws {VecforgeError} ERR_BACKEND, ERR_MODEL or ERR_CACHE when start-up fails (ERR_CACHE also for a cache directory that cannot hold files).
    */
   static async create(options: EngineOptions = {}, context: EngineCreateContext = {}): Promise<Engine> {
     throwIfAborted(context.signal);
+    const fault = parseFault(context.testFault);
     const env = context.env ?? process.env;
     const file = context.configFile !== undefined ? readConfigFile(context.configFile) : undefined;
     const resolved = resolveEngineOptions({ options: options as Record<string, unknown>, env, ...(file !== undefined ? { file } : {}) });
     const model = getModel(resolved.model);
+    // Before the model is converted (seconds of work): a cache directory on /proc or /sys, or one that
+    // cannot be created, fails now. An existing read-only cache is fine: prepare() only reads it.
+    ensureUsableDir(resolved.cacheDir, { what: 'cache directory', code: 'ERR_CACHE', allowReadOnly: true });
     const backend = resolveBackend(resolved.backend);
     const workers = effectiveWorkers(backend, resolved.workers);
     const prepared = await model.prepare({ cacheDir: resolved.cacheDir, signal: context.signal, backend, math: resolved.math });
     throwIfAborted(context.signal);
-    const init: WorkerInit = { backend, kernel: prepared.kernel, shared: prepared.shared, needsTf: prepared.needsTf, fault: parseFault(env.VECFORGE_TEST_FAULT) };
+    const init: WorkerInit = { backend, kernel: prepared.kernel, shared: prepared.shared, needsTf: prepared.needsTf, fault };
     const scheduler = new Scheduler(embedWorkerEntry(), init, {
       workers,
       dims: prepared.dims,

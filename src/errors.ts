@@ -20,6 +20,7 @@ export const kErrorCodes = Object.freeze([
   'ERR_CONFLICT',
   'ERR_IO',
   'ERR_PCA',
+  'ERR_USAGE',
 ] as const);
 
 /** One of {@link kErrorCodes}. */

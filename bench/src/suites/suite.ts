@@ -11,6 +11,8 @@ export interface SuiteContext {
   readonly dataDir: string;
   /** The largest worker count to measure. */
   readonly maxWorkers: number;
+  /** The soak suite's length in seconds. @default 600, or 20 with quick */
+  readonly soakSeconds?: number;
 }
 
 /** A suite that chose not to run says why (e.g. its figures were already measured in this run). */
