@@ -116,7 +116,9 @@ function resolveSources(flags: Readonly<Record<string, unknown>>, env: NodeJS.Pr
     if (spec.flags.startsWith('--no-') && value === true) continue;
     // Boolean flags are either given (true) or absent: false never overrides the config.
     if (value === false && !spec.flags.startsWith('--no-')) continue;
-    (options[spec.section] ??= {})[spec.key] = value;
+    const section = options[spec.section] ?? {};
+    options[spec.section] = section;
+    section[spec.key] = value;
   }
   const configFlag = flags.config;
   const file = typeof configFlag === 'string' ? configFlag : findConfigFile();

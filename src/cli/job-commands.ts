@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import { ensureUsableDir } from '../io/usable-dir.js';
 import { buildIndex, reindex, type JobProgress, type JobSummary } from '../index.js';
-import { type ResolvedConfig } from '../config/resolve.js';
+import type { ResolvedConfig } from '../config/resolve.js';
 import type { CliConfig } from './cli-config.js';
 import { kExitInterrupted, kExitOk, kExitPartial } from './exit-codes.js';
 import { namePcaFlag, pcaFromConfig } from './pca-flags.js';

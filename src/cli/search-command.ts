@@ -7,7 +7,7 @@
 import { Engine, VecforgeError, type Hit } from '../index.js';
 import { readLines } from '../io/lines.js';
 import { readNpy } from '../io/npy.js';
-import { type ResolvedConfig } from '../config/resolve.js';
+import type { ResolvedConfig } from '../config/resolve.js';
 import { kExitOk, kExitPartial } from './exit-codes.js';
 import { UsageError } from './usage-error.js';
 

@@ -15,7 +15,7 @@ const kMaxHeaderBytes = 1 << 20;
 
 function header(rows: number, dims: number): Buffer {
   const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${dims}), }`;
-  const body = dict.padEnd(kHeaderBytes - kMagic.length - 2 - 1, ' ') + '\n';
+  const body = `${dict.padEnd(kHeaderBytes - kMagic.length - 2 - 1, ' ')}\n`;
   const len = Buffer.alloc(2);
   len.writeUInt16LE(body.length);
   return Buffer.concat([kMagic, len, Buffer.from(body, 'latin1')]);

@@ -54,7 +54,7 @@ function errno(error: unknown): string {
  */
 export function ensureUsableDir(dir: string, options: UsableDirOptions): void {
   const code = options.code ?? 'ERR_IO';
-  const fail = (why: string, cause?: unknown): never => {
+  const fail: (why: string, cause?: unknown) => never = (why, cause) => {
     throw new VecforgeError(code, `${options.what} ${dir} cannot be used: ${why}`, cause !== undefined ? { cause } : undefined);
   };
   const path = resolve(dir);
@@ -77,7 +77,7 @@ export function ensureUsableDir(dir: string, options: UsableDirOptions): void {
   try {
     type = Number(statfsSync(existing).type);
   } catch (error) {
-    return fail(`${existing}: ${errno(error)}`, error);
+    fail(`${existing}: ${errno(error)}`, error);
   }
   const pseudo = kPseudoFilesystems.get(type);
   if (pseudo !== undefined) fail(`${existing} is on a ${pseudo} filesystem, which holds no files; choose a directory on a disk`);
@@ -112,7 +112,7 @@ function probe(path: string, allowReadOnly: boolean, fail: (why: string, cause?:
     fd = openSync(name, 'wx');
   } catch (error) {
     if (allowReadOnly && ['EACCES', 'EPERM', 'EROFS'].includes(errno(error))) return;
-    return fail(`cannot write a file there: ${errno(error)}`, error);
+    fail(`cannot write a file there: ${errno(error)}`, error);
   }
   try {
     try {

@@ -21,4 +21,5 @@ export interface SuiteSkipped {
 }
 
 /** A suite: records tables and figures into the report. */
+// biome-ignore lint/suspicious/noConfusingVoidType: most suites never skip and are plain async functions returning Promise<void>.
 export type SuiteRunner = (report: Report, ctx: SuiteContext) => Promise<void | SuiteSkipped>;
