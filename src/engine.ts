@@ -6,6 +6,9 @@ import { readConfigFile, resolveEngineOptions } from './config/resolve.js';
 import type { EngineOptions, ResolvedEngineOptions } from './config/engine-options.js';
 import { getModel } from './models/registry.js';
 import type { PreparedModel } from './models/embedder.js';
+import type { ProviderOptions } from './models/providers/options.js';
+import { createProviderModel, isProviderModel, type ProviderModel } from './models/providers/provider-model.js';
+import type { ProviderMetrics } from './models/providers/provider-metrics.js';
 import { isGpuBackend, resolveBackend, type BackendName } from './tensor/backend.js';
 import type { EngineMetrics } from './scheduler/metrics.js';
 import type { FaultSpec, WorkerInit } from './scheduler/protocol.js';
@@ -24,6 +27,18 @@ export interface EngineCreateContext {
   /** Cancels start-up (model conversion, worker start). */
   readonly signal?: AbortSignal;
 }
+
+/** {@link EngineOptions} plus the options of a remote provider model. */
+export interface EngineCreateOptions extends EngineOptions {
+  /**
+   * Options of a remote provider, for a model named `openai:NAME` (see
+   * {@link ProviderOptions}); not allowed with a local model.
+   */
+  provider?: ProviderOptions;
+}
+
+/** {@link EngineMetrics}, plus the provider's counters for a remote model. */
+export type EngineMetricsWithProvider = EngineMetrics & { readonly provider?: ProviderMetrics };
 
 /** Options of one embedding call. */
 export interface EmbedOptions {
@@ -134,9 +149,11 @@ export class Engine {
   readonly #backend: BackendName;
   readonly #model: PreparedModel;
   readonly #scheduler: Scheduler;
+  readonly #remote: ProviderModel | null;
   #closed = false;
 
-  private constructor(options: ResolvedEngineOptions, backend: BackendName, model: PreparedModel, scheduler: Scheduler) {
+  private constructor(options: ResolvedEngineOptions, backend: BackendName, model: PreparedModel, scheduler: Scheduler, remote: ProviderModel | null = null) {
+    this.#remote = remote;
     this.#options = options;
     this.#backend = backend;
     this.#model = model;
@@ -153,12 +170,15 @@ export class Engine {
    * @throws {TypeError | RangeError} for invalid options, naming the option.
    * @throws {VecforgeError} ERR_BACKEND, ERR_MODEL or ERR_CACHE when start-up fails.
    */
-  static async create(options: EngineOptions = {}, context: EngineCreateContext = {}): Promise<Engine> {
+  static async create(options: EngineCreateOptions = {}, context: EngineCreateContext = {}): Promise<Engine> {
     throwIfAborted(context.signal);
     const env = context.env ?? process.env;
     const file = context.configFile !== undefined ? readConfigFile(context.configFile) : undefined;
-    const resolved = resolveEngineOptions({ options: options as Record<string, unknown>, env, ...(file !== undefined ? { file } : {}) });
-    const model = getModel(resolved.model);
+    const { provider: providerOptions, ...engineOptions } = (options ?? {}) as EngineCreateOptions;
+    const resolved = resolveEngineOptions({ options: engineOptions as Record<string, unknown>, env, ...(file !== undefined ? { file } : {}) });
+    const remote = isProviderModel(resolved.model) ? createProviderModel(resolved.model, providerOptions, env) : null;
+    if (remote === null && providerOptions !== undefined) throw new RangeError(`options.provider is only for a provider model ("openai:NAME"), but options.model is ${JSON.stringify(resolved.model)}`);
+    const model = remote?.definition ?? getModel(resolved.model);
     const backend = resolveBackend(resolved.backend);
     const workers = effectiveWorkers(backend, resolved.workers);
     const prepared = await model.prepare({ cacheDir: resolved.cacheDir, signal: context.signal, backend, math: resolved.math });
@@ -171,14 +191,14 @@ export class Engine {
       batchTokens: resolved.batchTokens,
       sortWindow: resolved.sortWindow,
       maxRetries: resolved.maxRetries,
-    });
+    }, remote?.provider);
     try {
       await scheduler.warmUp();
     } catch (error) {
       await scheduler.close();
       throw new VecforgeError('ERR_WORKER', `workers failed to start: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    return new Engine(Object.freeze({ ...resolved, workers }), backend, prepared, scheduler);
+    return new Engine(Object.freeze({ ...resolved, workers }), backend, prepared, scheduler, remote);
   }
 
   /**
@@ -303,12 +323,14 @@ export class Engine {
    * Current scheduler metrics.
    * @returns a snapshot.
    */
-  metrics(): EngineMetrics {
-    return this.#scheduler.metrics.snapshot(this.#scheduler.queueDepth, this.#options.workers);
+  metrics(): EngineMetricsWithProvider {
+    const snapshot = this.#scheduler.metrics.snapshot(this.#scheduler.queueDepth, this.#options.workers);
+    return this.#remote === null ? snapshot : { ...snapshot, provider: this.#remote.provider.metrics() };
   }
 
   /** Zeroes the metrics and restarts their clock. */
   resetMetrics(): void {
+    this.#remote?.provider.resetMetrics();
     this.#scheduler.metrics.reset();
   }
 
