@@ -173,6 +173,11 @@ export class OpenAIServer {
       finish();
     });
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}): void => {
+      // The client gave up (a timeout, an abort): nothing was served.
+      if (res.destroyed) {
+        record.status = -2;
+        return;
+      }
       record.status = status;
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(payload));

@@ -83,6 +83,8 @@ export class Scheduler {
    */
   constructor(filename: string, init: WorkerInit, settings: SchedulerSettings, remote?: RemoteEmbedder) {
     this.#settings = settings;
+    // Every remote call in flight listens on it.
+    setMaxListeners(0, this.#closing.signal);
     this.#remote =
       remote === undefined
         ? null

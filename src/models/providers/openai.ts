@@ -5,6 +5,7 @@
  * with full-jitter backoff honouring Retry-After, a circuit breaker, bad
  * texts isolated by halving, and adaptive batch size on 413.
  */
+import { setMaxListeners } from 'node:events';
 import { AbortError, VecforgeError, errorMessage } from '../../errors.js';
 import { jitteredBackoffMs, serverDelayMs, sleep } from './backoff.js';
 import { CircuitBreaker } from './breaker.js';
@@ -126,6 +127,8 @@ export class OpenAIProvider {
     const failures = new Map<number, ProviderItemFailure>();
     if (texts.length === 0) return failures;
     const controller = new AbortController();
+    // Every queued request and backoff of the call listens on this signal.
+    setMaxListeners(0, controller.signal);
     const onAbort = (): void => controller.abort(signal?.reason);
     if (signal?.aborted === true) throw new AbortError(signal.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
