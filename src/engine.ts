@@ -13,6 +13,7 @@ import { isGpuBackend, resolveBackend, type BackendName } from './tensor/backend
 import type { EngineMetrics } from './scheduler/metrics.js';
 import type { FaultSpec, WorkerInit } from './scheduler/protocol.js';
 import { Scheduler, type EmbedResult } from './scheduler/scheduler.js';
+import { Coalescer } from './scheduler/coalescer.js';
 import { embedWorkerEntry } from './scheduler/worker-url.js';
 import type { IndexHost, IndexOptions, OpenIndexOptions } from './index/types.js';
 import type { VectorIndex } from './index/vector-index.js';
@@ -35,7 +36,19 @@ export interface EngineCreateOptions extends EngineOptions {
    * {@link ProviderOptions}); not allowed with a local model.
    */
   provider?: ProviderOptions;
+  /**
+   * Micro-batching: concurrent `embed` calls of at most 64 texts (and every
+   * `embedOne`) wait up to this long for others and run as one shared call;
+   * 0 turns it off. An integer in [0, 1000].
+   * @default 2 for a provider model, 0 for a local one
+   */
+  coalesceMs?: number;
 }
+
+/** Calls of at most this many texts are coalesced. */
+const kCoalesceCallItems = 64;
+/** A shared call goes at once when it holds this many texts. */
+const kCoalesceMaxItems = 2048;
 
 /** {@link EngineMetrics}, plus the provider's counters for a remote model. */
 export type EngineMetricsWithProvider = EngineMetrics & { readonly provider?: ProviderMetrics };
@@ -150,6 +163,7 @@ export class Engine {
   readonly #model: PreparedModel;
   readonly #scheduler: Scheduler;
   readonly #remote: ProviderModel | null;
+  #coalescer: Coalescer | null = null;
   #closed = false;
 
   private constructor(options: ResolvedEngineOptions, backend: BackendName, model: PreparedModel, scheduler: Scheduler, remote: ProviderModel | null = null) {
@@ -174,7 +188,11 @@ export class Engine {
     throwIfAborted(context.signal);
     const env = context.env ?? process.env;
     const file = context.configFile !== undefined ? readConfigFile(context.configFile) : undefined;
-    const { provider: providerOptions, ...engineOptions } = (options ?? {}) as EngineCreateOptions;
+    const { provider: providerOptions, coalesceMs, ...engineOptions } = (options ?? {}) as EngineCreateOptions;
+    if (coalesceMs !== undefined && (typeof coalesceMs !== 'number' || !Number.isInteger(coalesceMs) || coalesceMs < 0 || coalesceMs > 1000)) {
+      const message = `options.coalesceMs must be an integer in [0, 1000], got ${String(coalesceMs)}`;
+      throw typeof coalesceMs === 'number' ? new RangeError(message) : new TypeError(message);
+    }
     const resolved = resolveEngineOptions({ options: engineOptions as Record<string, unknown>, env, ...(file !== undefined ? { file } : {}) });
     const remote = isProviderModel(resolved.model) ? createProviderModel(resolved.model, providerOptions, env) : null;
     if (remote === null && providerOptions !== undefined) throw new RangeError(`options.provider is only for a provider model ("openai:NAME"), but options.model is ${JSON.stringify(resolved.model)}`);
@@ -198,7 +216,10 @@ export class Engine {
       await scheduler.close();
       throw new VecforgeError('ERR_WORKER', `workers failed to start: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    return new Engine(Object.freeze({ ...resolved, workers }), backend, prepared, scheduler, remote);
+    const engine = new Engine(Object.freeze({ ...resolved, workers }), backend, prepared, scheduler, remote);
+    const windowMs = coalesceMs ?? (remote !== null ? 2 : 0);
+    if (windowMs > 0) engine.#coalescer = new Coalescer((texts, signal) => scheduler.embed(texts, signal), windowMs, kCoalesceMaxItems);
+    return engine;
   }
 
   /**
@@ -214,7 +235,21 @@ export class Engine {
     this.#checkOpen();
     if (!Array.isArray(texts)) throw new TypeError(`texts must be an array of strings, got ${texts === null ? 'null' : typeof texts}`);
     throwIfAborted(options.signal);
+    if (this.#coalescer !== null && texts.length <= kCoalesceCallItems) return this.#coalescer.embed(texts, options.signal);
     return this.#scheduler.embed(texts, options.signal);
+  }
+
+  /**
+   * Embeds one text; concurrent calls are coalesced into shared batches
+   * (see {@link EngineCreateOptions.coalesceMs}).
+   * @param text - the text.
+   * @param options - `signal` cancels this call only.
+   * @returns its vector (dims long) and outcome.
+   * @throws {AbortError} when cancelled.
+   */
+  async embedOne(text: unknown, options: EmbedOptions = {}): Promise<{ readonly vector: Float32Array; readonly item: EmbedResult['items'][number] }> {
+    const { vectors, items } = await this.embed([text], options);
+    return { vector: vectors, item: items[0] as EmbedResult['items'][number] };
   }
 
   /**
