@@ -188,12 +188,14 @@ export class Engine {
     throwIfAborted(context.signal);
     const env = context.env ?? process.env;
     const file = context.configFile !== undefined ? readConfigFile(context.configFile) : undefined;
-    const { provider: providerOptions, coalesceMs, ...engineOptions } = (options ?? {}) as EngineCreateOptions;
+    // Anything but a plain object goes to the resolver as is, which names the problem.
+    const isObject = options !== null && typeof options === 'object' && !Array.isArray(options);
+    const { provider: providerOptions, coalesceMs, ...engineOptions } = isObject ? options : ({} as EngineCreateOptions);
     if (coalesceMs !== undefined && (typeof coalesceMs !== 'number' || !Number.isInteger(coalesceMs) || coalesceMs < 0 || coalesceMs > 1000)) {
       const message = `options.coalesceMs must be an integer in [0, 1000], got ${String(coalesceMs)}`;
       throw typeof coalesceMs === 'number' ? new RangeError(message) : new TypeError(message);
     }
-    const resolved = resolveEngineOptions({ options: engineOptions as Record<string, unknown>, env, ...(file !== undefined ? { file } : {}) });
+    const resolved = resolveEngineOptions({ options: (isObject ? engineOptions : options) as Record<string, unknown>, env, ...(file !== undefined ? { file } : {}) });
     const remote = isProviderModel(resolved.model) ? createProviderModel(resolved.model, providerOptions, env) : null;
     if (remote === null && providerOptions !== undefined) throw new RangeError(`options.provider is only for a provider model ("openai:NAME"), but options.model is ${JSON.stringify(resolved.model)}`);
     const model = remote?.definition ?? getModel(resolved.model);

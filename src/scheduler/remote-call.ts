@@ -8,7 +8,6 @@ import { AbortError, VecforgeError } from '../errors.js';
 import type { MetricsRecorder } from './metrics.js';
 import { kItemOkOutcome, validateText, type ItemFailed, type ItemOutcome } from './outcome.js';
 import type { InsertSpec, PoolTaskRequest } from './protocol.js';
-import type { EmbedResult } from './scheduler.js';
 
 /** What a remote provider offers the scheduler (see models/providers/openai.ts). */
 export interface RemoteEmbedder {
@@ -19,6 +18,13 @@ export interface RemoteEmbedder {
    * @returns the texts it rejected, by position.
    */
   embedInto(texts: readonly string[], out: Float32Array, signal?: AbortSignal): Promise<ReadonlyMap<number, { readonly code: 'PROVIDER_REJECTED'; readonly reason: string }>>;
+}
+
+/** What a call returns: the shape of the scheduler's EmbedResult (kept here so this file does not import scheduler.ts). */
+export interface RemoteCallResult {
+  readonly vectors: Float32Array;
+  readonly dims: number;
+  readonly items: readonly ItemOutcome[];
 }
 
 /** Rows per insert task handed to the pool. */
@@ -44,7 +50,7 @@ export interface RemoteCallHost {
  * @returns vectors in input order and per-item outcomes.
  * @throws {AbortError} when cancelled; {@link VecforgeError} ERR_CLOSED, ERR_PROVIDER or ERR_PROVIDER_UNAVAILABLE.
  */
-export async function embedRemoteCall(host: RemoteCallHost, texts: readonly unknown[], signal: AbortSignal | undefined, insert: InsertSpec | null): Promise<EmbedResult> {
+export async function embedRemoteCall(host: RemoteCallHost, texts: readonly unknown[], signal: AbortSignal | undefined, insert: InsertSpec | null): Promise<RemoteCallResult> {
   const { dims } = host.remote;
   const n = texts.length;
   const outcomes = new Array<ItemOutcome>(n).fill(kItemOkOutcome);

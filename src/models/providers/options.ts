@@ -3,7 +3,6 @@
  * the public {@link ProviderOptions}, the frozen {@link kDefaultProviderOptions}
  * and the resolved {@link ResolvedProviderOptions}.
  */
-import { intField, parseFields, stringField } from '../../config/fields.js';
 
 /** Options of a remote provider (`Engine.create({ model: 'openai:NAME', provider })`). Every field is optional. */
 export interface ProviderOptions {
@@ -62,23 +61,23 @@ export interface ResolvedProviderOptions extends DefaultedProviderOptions {
   readonly dims: number | undefined;
 }
 
-/** The fields of the `provider` options, with their allowed values. */
-export const kProviderFields = Object.freeze({
-  baseUrl: stringField(),
-  apiKey: stringField(),
-  dims: intField(1, 65_536),
-  concurrency: intField(1, 64),
-  maxBatchItems: intField(1, 2048),
-  maxBatchTokens: intField(1, 10_000_000),
-  requestTimeoutMs: intField(1, 3_600_000),
-  maxRetries: intField(0, 100),
-  requestsPerMinute: intField(0, 1_000_000),
-  tokensPerMinute: intField(0, 1_000_000_000),
-  breakerFailures: intField(1, 1000),
-  breakerCooldownMs: intField(0, 3_600_000),
-  retryBaseMs: intField(0, 60_000),
-  retryMaxMs: intField(0, 600_000),
+/** The allowed range of every integer option (models/ sits below config/, so it checks its own options). */
+export const kProviderIntRanges: Readonly<Record<string, readonly [number, number]>> = Object.freeze({
+  dims: [1, 65_536],
+  concurrency: [1, 64],
+  maxBatchItems: [1, 2048],
+  maxBatchTokens: [1, 10_000_000],
+  requestTimeoutMs: [1, 3_600_000],
+  maxRetries: [0, 100],
+  requestsPerMinute: [0, 1_000_000],
+  tokensPerMinute: [0, 1_000_000_000],
+  breakerFailures: [1, 1000],
+  breakerCooldownMs: [0, 3_600_000],
+  retryBaseMs: [0, 60_000],
+  retryMaxMs: [0, 600_000],
 });
+
+const kStringOptions = Object.freeze(['baseUrl', 'apiKey']);
 
 /**
  * Applies the defaults of {@link ProviderOptions} and checks them. The key
@@ -105,13 +104,31 @@ export function resolveProviderOptions(options: unknown, env: NodeJS.ProcessEnv)
   return Object.freeze({ ...kDefaultProviderOptions, ...parsed, baseUrl, apiKey: parsed.apiKey ?? fromEnv, dims: parsed.dims });
 }
 
-/** parseFields, with the key kept out of any message it writes. */
+/** Checks every option; a message never shows the key's value. */
 function parseApiKeySafely(options: unknown): Partial<ResolvedProviderOptions> {
-  if (options !== null && typeof options === 'object' && !Array.isArray(options)) {
-    const key = (options as Record<string, unknown>).apiKey;
-    if (key !== undefined && (typeof key !== 'string' || key === '')) {
-      throw new TypeError('options.provider.apiKey must be a non-empty string');
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`options.provider must be an object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
+  const out: Record<string, unknown> = {};
+  const known = [...kStringOptions, ...Object.keys(kProviderIntRanges)];
+  for (const [key, value] of Object.entries(options as Record<string, unknown>)) {
+    if (!known.includes(key)) throw new TypeError(`options.provider.${key} is not a known option; known options: ${known.join(', ')}`);
+    if (value === undefined) continue;
+    if (key === 'apiKey') {
+      if (typeof value !== 'string' || value === '') throw new TypeError('options.provider.apiKey must be a non-empty string');
+    } else if (kStringOptions.includes(key)) {
+      if (typeof value !== 'string' || value === '') throw new TypeError(`options.provider.${key} must be a non-empty string, got ${show(value)}`);
+    } else {
+      const [min, max] = kProviderIntRanges[key] as readonly [number, number];
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+        const message = `options.provider.${key} must be an integer in [${min}, ${max}], got ${show(value)}`;
+        throw typeof value === 'number' ? new RangeError(message) : new TypeError(message);
+      }
     }
+    out[key] = value;
   }
-  return parseFields(kProviderFields, options, 'options.provider') as Partial<ResolvedProviderOptions>;
+  return out as Partial<ResolvedProviderOptions>;
+}
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value) : typeof value === 'object' && value !== null ? 'an object' : String(value);
 }
