@@ -5,6 +5,7 @@ import { VecforgeError } from '../errors.js';
 import type { KernelFactory, ModelDefinition } from './embedder.js';
 import { kGloveDefinition } from './glove/definition.js';
 import { createGloveKernel } from './glove/kernel.js';
+import { createRemoteKernel, kRemoteKernel } from './providers/provider-model.js';
 
 /** Models by name. */
 export const kModels: Readonly<Record<string, ModelDefinition>> = Object.freeze({
@@ -14,6 +15,7 @@ export const kModels: Readonly<Record<string, ModelDefinition>> = Object.freeze(
 /** Worker kernels by name. */
 export const kKernels: Readonly<Record<string, KernelFactory>> = Object.freeze({
   glove: createGloveKernel,
+  [kRemoteKernel]: createRemoteKernel,
 });
 
 /**
