@@ -3,7 +3,7 @@
  * directory, the index's manifest, counts, sizes and any job in progress.
  */
 import { Engine, inspectIndex, type EngineOptions } from '../index.js';
-import { kExitOk } from './exit-codes.js';
+import { kExitFatal, kExitOk } from './exit-codes.js';
 
 /**
  * Prints engine info.
@@ -30,16 +30,20 @@ function mib(bytes: number): string {
 }
 
 /**
- * Prints what an index directory holds (no engine needed, nothing verified).
+ * Prints what an index directory holds (no engine needed; the files' sizes
+ * are compared with the manifest, their bytes are not: `verify` does that).
  * @param dir - the index directory.
  * @param json - one JSON object instead of text.
  * @returns the exit code.
  */
 export function runIndexInfo(dir: string, json: boolean): number {
   const d = inspectIndex(dir);
+  // A damaged index is not described as if it were whole: say so, and fail.
+  const damaged = d.problems.length > 0;
+  if (damaged) process.stderr.write(`vecforge: ${d.dir} is damaged: ${d.problems.join('; ')}; run \`vecforge verify ${dir}\` for a full check\n`);
   if (json) {
     process.stdout.write(`${JSON.stringify(d)}\n`);
-    return kExitOk;
+    return damaged ? kExitFatal : kExitOk;
   }
   const m = d.manifest;
   const status: string[] = [];
@@ -77,5 +81,5 @@ export function runIndexInfo(dir: string, json: boolean): number {
     lines.push(`last job:   ${job.kind ?? '?'} from ${job.source ?? '?'} at ${job.finishedAt ?? '?'}: ${c.added ?? 0} added, ${c.updated ?? 0} updated, ${c.deleted ?? 0} deleted, ${c.failed ?? 0} failed`);
   }
   process.stdout.write(`${[...lines, ...status].join('\n')}\n`);
-  return kExitOk;
+  return damaged ? kExitFatal : kExitOk;
 }

@@ -28,6 +28,12 @@ export interface IndexDescription {
   readonly files: Readonly<Record<string, number>>;
   /** Bytes of the current version's files in all. */
   readonly totalBytes: number;
+  /**
+   * What a cheap look found wrong with the current version's files: one
+   * missing, or not the size its manifest gives. Empty says nothing of their
+   * bytes: `verifyIndex` checks those.
+   */
+  readonly problems: readonly string[];
   /** A job in progress or stopped (resumable), if any. */
   readonly job: {
     readonly phase: string;
@@ -73,7 +79,8 @@ export interface IndexPcaDescription {
 
 /**
  * Describes an index directory: manifest, counts, sizes, versions, any
- * job in progress, the lock. Reads only small files; checks nothing.
+ * job in progress, the lock. Reads only small files; looks at the sizes of
+ * the current version's files (see `problems`), never at their bytes.
  * @param dir - the index directory.
  * @returns the description.
  * @throws {VecforgeError} ERR_INDEX when `dir` holds neither a published index nor a job; ERR_INDEX_CORRUPT when its manifest does not parse.
@@ -88,9 +95,12 @@ export function inspectIndex(dir: string): IndexDescription {
   if (current === undefined && cp === undefined) throw new VecforgeError('ERR_INDEX', `${dir} holds no published index (no "current" file)`);
   const files: Record<string, number> = {};
   let totalBytes = 0;
+  const problems: string[] = [];
   for (const [name, entry] of Object.entries(current?.manifest.files ?? {})) {
     files[name] = entry.bytes;
     totalBytes += entry.bytes;
+    const problem = current === undefined ? null : fileProblem(join(current.path, name), name, entry.bytes);
+    if (problem !== null) problems.push(problem);
   }
   const versionsDir = join(abs, 'versions');
   const versions = existsSync(versionsDir)
@@ -110,7 +120,18 @@ export function inspectIndex(dir: string): IndexDescription {
     for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) errors++;
   }
   const pca = current !== undefined ? describePca(current.manifest, files, totalBytes) : null;
-  return { dir: abs, version: current?.name ?? null, manifest: current?.manifest ?? null, versions, files, totalBytes, job, lock, errors, pca };
+  return { dir: abs, version: current?.name ?? null, manifest: current?.manifest ?? null, versions, files, totalBytes, problems, job, lock, errors, pca };
+}
+
+/** A published file that is missing or not the size its manifest gives, said in words; null when it looks whole. */
+function fileProblem(path: string, name: string, bytes: number): string | null {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch (error) {
+    return `${name} is missing (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`;
+  }
+  return size === bytes ? null : `${name} is ${size} bytes, the manifest says ${bytes}`;
 }
 
 function describePca(manifest: IndexManifest, files: Readonly<Record<string, number>>, totalBytes: number): IndexPcaDescription | null {
