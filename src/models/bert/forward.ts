@@ -124,7 +124,14 @@ export class BertEncoder {
         const q = split(tf.mul(dense(x, L.q, L.qb), scale));
         const k = split(dense(x, L.k, L.kb));
         const v = split(dense(x, L.v, L.vb));
-        const probs = tf.softmax(tf.add(tf.matMul(q as never, k as never, false, true), mask) as never);
+        const scores = tf.add(tf.matMul(q as never, k as never, false, true), mask);
+        // Softmax from max, exp and a sum rather than tf.softmax: the wasm
+        // backend's fused softmax sums with SIMD lanes whose split depends
+        // on the padded length, so a text's vector would change in its last
+        // bits with its batch; Max and Sum add in order, and padded keys add
+        // exact zeros, so a vector is the same in any batch.
+        const e = tf.exp(tf.sub(scores, tf.max(scores, -1, true)));
+        const probs = tf.div(e, tf.sum(e, -1, true));
         const ctx = tf.reshape(tf.transpose(tf.matMul(probs, v as never), [0, 2, 1, 3]), [batch * seq, h]);
         x = norm(tf.add(dense(ctx, L.o, L.ob), x), L.ln1g, L.ln1b);
         const inner = activate(tf, dense(x, L.i, L.ib), act);
