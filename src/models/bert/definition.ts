@@ -24,7 +24,11 @@ function hashFiles(paths: readonly string[]): string {
     hash.update(`${basename(path)}\0`);
     const fd = openSync(path, 'r');
     try {
-      for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0; ) hash.update(chunk.subarray(0, n));
+      for (;;) {
+        const n = readSync(fd, chunk, 0, chunk.length, null);
+        if (n === 0) break;
+        hash.update(chunk.subarray(0, n));
+      }
     } finally {
       closeSync(fd);
     }
