@@ -56,6 +56,12 @@ export class BertEncoder {
       const slot = slots[name] as WeightSlot;
       return tf.keep(tf.tensor(view(name), [...slot.shape], 'float32'));
     };
+    // Linear weights are stored [out, in]; kept transposed, [in, out],
+    // because the wasm backend's matMul with transposeB is ~10× slower.
+    const linear = (name: string): Tensor => {
+      const slot = slots[name] as WeightSlot;
+      return tf.keep(tf.tidy(() => tf.transpose(tf.tensor2d(view(name), [slot.shape[0] as number, slot.shape[1] as number], 'float32'))));
+    };
     this.#word = view('embeddings.word_embeddings.weight');
     this.#pos = view('embeddings.position_embeddings.weight');
     this.#type0 = view('embeddings.token_type_embeddings.weight').subarray(0, config.hiddenSize);
@@ -64,13 +70,13 @@ export class BertEncoder {
     for (let l = 0; l < config.numLayers; l++) {
       const p = `encoder.layer.${l}.`;
       this.#layers.push({
-        q: tensor(`${p}attention.self.query.weight`), qb: tensor(`${p}attention.self.query.bias`),
-        k: tensor(`${p}attention.self.key.weight`), kb: tensor(`${p}attention.self.key.bias`),
-        v: tensor(`${p}attention.self.value.weight`), vb: tensor(`${p}attention.self.value.bias`),
-        o: tensor(`${p}attention.output.dense.weight`), ob: tensor(`${p}attention.output.dense.bias`),
+        q: linear(`${p}attention.self.query.weight`), qb: tensor(`${p}attention.self.query.bias`),
+        k: linear(`${p}attention.self.key.weight`), kb: tensor(`${p}attention.self.key.bias`),
+        v: linear(`${p}attention.self.value.weight`), vb: tensor(`${p}attention.self.value.bias`),
+        o: linear(`${p}attention.output.dense.weight`), ob: tensor(`${p}attention.output.dense.bias`),
         ln1g: tensor(`${p}attention.output.LayerNorm.weight`), ln1b: tensor(`${p}attention.output.LayerNorm.bias`),
-        i: tensor(`${p}intermediate.dense.weight`), ib: tensor(`${p}intermediate.dense.bias`),
-        f: tensor(`${p}output.dense.weight`), fb: tensor(`${p}output.dense.bias`),
+        i: linear(`${p}intermediate.dense.weight`), ib: tensor(`${p}intermediate.dense.bias`),
+        f: linear(`${p}output.dense.weight`), fb: tensor(`${p}output.dense.bias`),
         ln2g: tensor(`${p}output.LayerNorm.weight`), ln2b: tensor(`${p}output.LayerNorm.bias`),
       });
     }
@@ -111,20 +117,24 @@ export class BertEncoder {
     const scale = 1 / Math.sqrt(dh);
     const eps = c.layerNormEps;
     const act = c.activation;
-    const out = tf.tidy(() => {
-      const mask = tf.tensor4d(bias, [batch, 1, 1, seq]);
-      const dense = (x: Tensor, w: Tensor, b: Tensor): Tensor => tf.add(tf.matMul(x as never, w as never, false, true), b);
-      const norm = (x: Tensor, g: Tensor, b: Tensor): Tensor => {
-        const { mean, variance } = tf.moments(x, -1, true);
-        return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), g), b);
-      };
-      const split = (x: Tensor): Tensor => tf.transpose(tf.reshape(x, [batch, seq, heads, dh]), [0, 2, 1, 3]);
-      let x = norm(tf.tensor2d(x0, [batch * seq, h]), this.#lnG, this.#lnB);
-      for (const L of this.#layers) {
+    const dense = (x: Tensor, w: Tensor, b: Tensor): Tensor => tf.add(tf.matMul(x as never, w as never), b);
+    const norm = (x: Tensor, g: Tensor, b: Tensor): Tensor => {
+      const { mean, variance } = tf.moments(x, -1, true);
+      return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), g), b);
+    };
+    const split = (x: Tensor): Tensor => tf.transpose(tf.reshape(x, [batch, seq, heads, dh]), [0, 2, 1, 3]);
+    const mask = tf.tensor4d(bias, [batch, 1, 1, seq]);
+    let out = tf.tidy(() => norm(tf.tensor2d(x0, [batch * seq, h]), this.#lnG, this.#lnB));
+    // One tidy per layer: a layer's intermediates are freed before the next
+    // runs, so the backend's heap peaks at one layer's worth, not all of them.
+    for (const L of this.#layers) {
+      const x = out;
+      out = tf.tidy(() => {
         const q = split(tf.mul(dense(x, L.q, L.qb), scale));
-        const k = split(dense(x, L.k, L.kb));
+        // Keys as [batch, heads, dh, seq], so the scores need no transposeB.
+        const k = tf.transpose(tf.reshape(dense(x, L.k, L.kb), [batch, seq, heads, dh]), [0, 2, 3, 1]);
         const v = split(dense(x, L.v, L.vb));
-        const scores = tf.add(tf.matMul(q as never, k as never, false, true), mask);
+        const scores = tf.add(tf.matMul(q as never, k as never), mask);
         // Softmax from max, exp and a sum rather than tf.softmax: the wasm
         // backend's fused softmax sums with SIMD lanes whose split depends
         // on the padded length, so a text's vector would change in its last
@@ -132,13 +142,14 @@ export class BertEncoder {
         // exact zeros, so a vector is the same in any batch.
         const e = tf.exp(tf.sub(scores, tf.max(scores, -1, true)));
         const probs = tf.div(e, tf.sum(e, -1, true));
-        const ctx = tf.reshape(tf.transpose(tf.matMul(probs, v as never), [0, 2, 1, 3]), [batch * seq, h]);
-        x = norm(tf.add(dense(ctx, L.o, L.ob), x), L.ln1g, L.ln1b);
-        const inner = activate(tf, dense(x, L.i, L.ib), act);
-        x = norm(tf.add(dense(inner, L.f, L.fb), x), L.ln2g, L.ln2b);
-      }
-      return x;
-    });
+        const ctx = tf.reshape(tf.transpose(tf.matMul(probs as never, v as never), [0, 2, 1, 3]), [batch * seq, h]);
+        const x1 = norm(tf.add(dense(ctx, L.o, L.ob), x), L.ln1g, L.ln1b);
+        const inner = activate(tf, dense(x1, L.i, L.ib), act);
+        return norm(tf.add(dense(inner, L.f, L.fb), x1), L.ln2g, L.ln2b);
+      });
+      x.dispose();
+    }
+    mask.dispose();
     const data = out.dataSync() as Float32Array;
     out.dispose();
     return data;
