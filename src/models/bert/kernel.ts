@@ -21,7 +21,7 @@ export interface BertShared {
 }
 
 /** Padded tokens (rows × longest row) one encoder run may hold. */
-export const kMaxPaddedTokens = 2048;
+export const kMaxPaddedTokens = 1024;
 /** Attention scores (rows × heads × longest²) one encoder run may hold: 64 MB of float32. */
 export const kMaxAttentionFloats = 16 * 1024 * 1024;
 
