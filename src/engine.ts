@@ -3,13 +3,18 @@
  */
 import { AbortError, VecforgeError, throwIfAborted } from './errors.js';
 import { readConfigFile, resolveEngineOptions } from './config/resolve.js';
+import { ensureUsableDir } from './io/usable-dir.js';
 import type { EngineOptions, ResolvedEngineOptions } from './config/engine-options.js';
 import { getModel } from './models/registry.js';
 import type { PreparedModel } from './models/embedder.js';
+import type { ProviderOptions } from './models/providers/options.js';
+import { createProviderModel, isProviderModel, type ProviderModel } from './models/providers/provider-model.js';
+import type { ProviderMetrics } from './models/providers/provider-metrics.js';
 import { isGpuBackend, resolveBackend, type BackendName } from './tensor/backend.js';
 import type { EngineMetrics } from './scheduler/metrics.js';
 import type { FaultSpec, WorkerInit } from './scheduler/protocol.js';
 import { Scheduler, type EmbedResult } from './scheduler/scheduler.js';
+import { Coalescer } from './scheduler/coalescer.js';
 import { embedWorkerEntry } from './scheduler/worker-url.js';
 import type { IndexHost, IndexOptions, OpenIndexOptions } from './index/types.js';
 import type { VectorIndex } from './index/vector-index.js';
@@ -23,7 +28,40 @@ export interface EngineCreateContext {
   readonly configFile?: string;
   /** Cancels start-up (model conversion, worker start). */
   readonly signal?: AbortSignal;
+  /**
+   * Test only: a fault the workers inject, `exit|throw:<times>:<marker>`
+   * (a worker exits, or throws, on a batch holding `<marker>`, `<times>`
+   * times; the marker `@search` hits search tasks). Reachable only through
+   * this option, never from the environment, so no deployment can set it
+   * by accident.
+   * @default no fault
+   */
+  readonly testFault?: string;
 }
+
+/** {@link EngineOptions} plus the options of a remote provider model. */
+export interface EngineCreateOptions extends EngineOptions {
+  /**
+   * Options of a remote provider, for a model named `openai:NAME` (see
+   * {@link ProviderOptions}); not allowed with a local model.
+   */
+  provider?: ProviderOptions;
+  /**
+   * Micro-batching: concurrent `embed` calls of at most 64 texts (and every
+   * `embedOne`) wait up to this long for others and run as one shared call;
+   * 0 turns it off. An integer in [0, 1000].
+   * @default 2 for a provider model, 0 for a local one
+   */
+  coalesceMs?: number;
+}
+
+/** Calls of at most this many texts are coalesced. */
+const kCoalesceCallItems = 64;
+/** A shared call goes at once when it holds this many texts. */
+const kCoalesceMaxItems = 2048;
+
+/** {@link EngineMetrics}, plus the provider's counters for a remote model. */
+export type EngineMetricsWithProvider = EngineMetrics & { readonly provider?: ProviderMetrics };
 
 /** Options of one embedding call. */
 export interface EmbedOptions {
@@ -86,10 +124,11 @@ export interface EngineInfo {
   readonly options: ResolvedEngineOptions;
 }
 
-function parseFault(raw: string | undefined): FaultSpec | null {
+function parseFault(raw: unknown): FaultSpec | null {
   if (raw === undefined || raw === '') return null;
+  if (typeof raw !== 'string') throw new TypeError(`context.testFault must be a string, got ${typeof raw}`);
   const match = /^(exit|throw):(\d+):(.+)$/s.exec(raw);
-  if (match === null) throw new RangeError(`VECFORGE_TEST_FAULT must look like "exit|throw:<times>:<marker>", got ${JSON.stringify(raw)}`);
+  if (match === null) throw new RangeError(`context.testFault must look like "exit|throw:<times>:<marker>", got ${JSON.stringify(raw)}`);
   const counter = new SharedArrayBuffer(4);
   return { mode: match[1] as 'exit' | 'throw', times: Number(match[2]), marker: match[3] ?? '', counter };
 }
@@ -134,9 +173,12 @@ export class Engine {
   readonly #backend: BackendName;
   readonly #model: PreparedModel;
   readonly #scheduler: Scheduler;
+  readonly #remote: ProviderModel | null;
+  #coalescer: Coalescer | null = null;
   #closed = false;
 
-  private constructor(options: ResolvedEngineOptions, backend: BackendName, model: PreparedModel, scheduler: Scheduler) {
+  private constructor(options: ResolvedEngineOptions, backend: BackendName, model: PreparedModel, scheduler: Scheduler, remote: ProviderModel | null = null) {
+    this.#remote = remote;
     this.#options = options;
     this.#backend = backend;
     this.#model = model;
@@ -148,22 +190,35 @@ export class Engine {
    * prepares the model (converting its cache on first use) and starts the
    * worker pool.
    * @param options - engine options; see {@link EngineOptions}.
-   * @param context - env, config file and signal.
+   * @param context - env, config file, signal (and the test-only fault hook).
    * @returns a ready engine.
    * @throws {TypeError | RangeError} for invalid options, naming the option.
-   * @throws {VecforgeError} ERR_BACKEND, ERR_MODEL or ERR_CACHE when start-up fails.
+   * @throws {VecforgeError} ERR_BACKEND, ERR_MODEL or ERR_CACHE when start-up fails (ERR_CACHE also for a cache directory that cannot hold files).
    */
-  static async create(options: EngineOptions = {}, context: EngineCreateContext = {}): Promise<Engine> {
+  static async create(options: EngineCreateOptions = {}, context: EngineCreateContext = {}): Promise<Engine> {
     throwIfAborted(context.signal);
+    const fault = parseFault(context.testFault);
     const env = context.env ?? process.env;
     const file = context.configFile !== undefined ? readConfigFile(context.configFile) : undefined;
-    const resolved = resolveEngineOptions({ options: options as Record<string, unknown>, env, ...(file !== undefined ? { file } : {}) });
-    const model = getModel(resolved.model);
+    // Anything but a plain object goes to the resolver as is, which names the problem.
+    const isObject = options !== null && typeof options === 'object' && !Array.isArray(options);
+    const { provider: providerOptions, coalesceMs, ...engineOptions } = isObject ? options : ({} as EngineCreateOptions);
+    if (coalesceMs !== undefined && (typeof coalesceMs !== 'number' || !Number.isInteger(coalesceMs) || coalesceMs < 0 || coalesceMs > 1000)) {
+      const message = `options.coalesceMs must be an integer in [0, 1000], got ${String(coalesceMs)}`;
+      throw typeof coalesceMs === 'number' ? new RangeError(message) : new TypeError(message);
+    }
+    const resolved = resolveEngineOptions({ options: (isObject ? engineOptions : options) as Record<string, unknown>, env, ...(file !== undefined ? { file } : {}) });
+    const remote = isProviderModel(resolved.model) ? createProviderModel(resolved.model, providerOptions, env) : null;
+    if (remote === null && providerOptions !== undefined) throw new RangeError(`options.provider is only for a provider model ("openai:NAME"), but options.model is ${JSON.stringify(resolved.model)}`);
+    const model = remote?.definition ?? getModel(resolved.model);
+    // Before the model is converted (seconds of work): a cache directory on /proc or /sys, or one that
+    // cannot be created, fails now. An existing read-only cache is fine: prepare() only reads it.
+    ensureUsableDir(resolved.cacheDir, { what: 'cache directory', code: 'ERR_CACHE', allowReadOnly: true });
     const backend = resolveBackend(resolved.backend);
     const workers = effectiveWorkers(backend, resolved.workers);
     const prepared = await model.prepare({ cacheDir: resolved.cacheDir, signal: context.signal, backend, math: resolved.math });
     throwIfAborted(context.signal);
-    const init: WorkerInit = { backend, kernel: prepared.kernel, shared: prepared.shared, needsTf: prepared.needsTf, fault: parseFault(env.VECFORGE_TEST_FAULT) };
+    const init: WorkerInit = { backend, kernel: prepared.kernel, shared: prepared.shared, needsTf: prepared.needsTf, fault };
     const scheduler = new Scheduler(embedWorkerEntry(), init, {
       workers,
       dims: prepared.dims,
@@ -171,14 +226,17 @@ export class Engine {
       batchTokens: resolved.batchTokens,
       sortWindow: resolved.sortWindow,
       maxRetries: resolved.maxRetries,
-    });
+    }, remote?.provider);
     try {
       await scheduler.warmUp();
     } catch (error) {
       await scheduler.close();
       throw new VecforgeError('ERR_WORKER', `workers failed to start: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    return new Engine(Object.freeze({ ...resolved, workers }), backend, prepared, scheduler);
+    const engine = new Engine(Object.freeze({ ...resolved, workers }), backend, prepared, scheduler, remote);
+    const windowMs = coalesceMs ?? (remote !== null ? 2 : 0);
+    if (windowMs > 0) engine.#coalescer = new Coalescer((texts, signal) => scheduler.embed(texts, signal), windowMs, kCoalesceMaxItems);
+    return engine;
   }
 
   /**
@@ -194,7 +252,21 @@ export class Engine {
     this.#checkOpen();
     if (!Array.isArray(texts)) throw new TypeError(`texts must be an array of strings, got ${texts === null ? 'null' : typeof texts}`);
     throwIfAborted(options.signal);
+    if (this.#coalescer !== null && texts.length <= kCoalesceCallItems) return this.#coalescer.embed(texts, options.signal);
     return this.#scheduler.embed(texts, options.signal);
+  }
+
+  /**
+   * Embeds one text; concurrent calls are coalesced into shared batches
+   * (see {@link EngineCreateOptions.coalesceMs}).
+   * @param text - the text.
+   * @param options - `signal` cancels this call only.
+   * @returns its vector (dims long) and outcome.
+   * @throws {AbortError} when cancelled.
+   */
+  async embedOne(text: unknown, options: EmbedOptions = {}): Promise<{ readonly vector: Float32Array; readonly item: EmbedResult['items'][number] }> {
+    const { vectors, items } = await this.embed([text], options);
+    return { vector: vectors, item: items[0] as EmbedResult['items'][number] };
   }
 
   /**
@@ -303,12 +375,14 @@ export class Engine {
    * Current scheduler metrics.
    * @returns a snapshot.
    */
-  metrics(): EngineMetrics {
-    return this.#scheduler.metrics.snapshot(this.#scheduler.queueDepth, this.#options.workers);
+  metrics(): EngineMetricsWithProvider {
+    const snapshot = this.#scheduler.metrics.snapshot(this.#scheduler.queueDepth, this.#options.workers);
+    return this.#remote === null ? snapshot : { ...snapshot, provider: this.#remote.provider.metrics() };
   }
 
   /** Zeroes the metrics and restarts their clock. */
   resetMetrics(): void {
+    this.#remote?.provider.resetMetrics();
     this.#scheduler.metrics.reset();
   }
 

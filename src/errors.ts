@@ -20,6 +20,9 @@ export const kErrorCodes = Object.freeze([
   'ERR_CONFLICT',
   'ERR_IO',
   'ERR_PCA',
+  'ERR_USAGE',
+  'ERR_PROVIDER',
+  'ERR_PROVIDER_UNAVAILABLE',
 ] as const);
 
 /** One of {@link kErrorCodes}. */

@@ -33,12 +33,12 @@ describe('vecforge embed', () => {
     // Read errors are written at once, embedding failures when their window ends.
     errors.sort((a, b) => a.line - b.line);
     expect(errors).toEqual([
-      { line: 21, reason: 'line is not valid JSON' },
-      { line: 22, id: 'x1', reason: 'missing or non-string "text"' },
-      { line: 23, reason: 'missing or non-string "id"' },
-      { line: 24, id: 'empty', reason: 'text is empty' },
-      { line: 25, id: 'oov', reason: 'no word of the text is in the model vocabulary' },
-      { line: 26, reason: 'line is not valid UTF-8' },
+      { line: 21, code: 'MALFORMED_LINE', reason: 'line is not valid JSON' },
+      { line: 22, id: 'x1', code: 'MISSING_TEXT', reason: 'missing or non-string "text"' },
+      { line: 23, code: 'MISSING_ID', reason: 'missing or non-string "id"' },
+      { line: 24, id: 'empty', code: 'EMPTY', reason: 'text is empty' },
+      { line: 25, id: 'oov', code: 'NO_KNOWN_WORDS', reason: 'no word of the text is in the model vocabulary' },
+      { line: 26, code: 'INVALID_UTF8', reason: 'line is not valid UTF-8' },
     ]);
   });
 

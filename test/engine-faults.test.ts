@@ -15,8 +15,7 @@ afterEach(async () => {
 });
 
 async function create(fault?: string, workers = 2, sortWindow = 8192): Promise<Engine> {
-  const env = { ...process.env, VECFORGE_TEST_FAULT: fault ?? '' };
-  const e = await Engine.create({ cacheDir: kTestCacheDir, workers, backend: 'wasm', batchTokens: 128, sortWindow }, { env });
+  const e = await Engine.create({ cacheDir: kTestCacheDir, workers, backend: 'wasm', batchTokens: 128, sortWindow }, fault !== undefined ? { testFault: fault } : {});
   engines.push(e);
   return e;
 }
@@ -27,7 +26,7 @@ async function create(fault?: string, workers = 2, sortWindow = 8192): Promise<E
 describe.each([
   ['posted batches', 8192],
   ['pulled plan', 64],
-])('worker faults (test-only hook VECFORGE_TEST_FAULT), %s', (_mode, sortWindow) => {
+])('worker faults (test-only hook context.testFault), %s', (_mode, sortWindow) => {
   test('a worker that exits mid-batch loses and duplicates nothing', async () => {
     const clean = await (await create()).embed(texts);
     const faulty = await create('exit:2:FAULTMARKER', 2, sortWindow);
@@ -63,7 +62,7 @@ describe.each([
   });
 });
 
-describe('search faults (test-only hook VECFORGE_TEST_FAULT)', () => {
+describe('search faults (test-only hook context.testFault)', () => {
   test('searchBatch: a worker that dies holding a claimed run of queries loses none of them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vecforge-search-fault-'));
     try {

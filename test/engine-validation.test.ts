@@ -39,7 +39,7 @@ describe('option validation', () => {
   });
 
   test('env values are validated and named by their variable', () => {
-    expect(() => resolveEngineOptions({ env: { VECFORGE_WORKERS: 'many' } })).toThrow(new TypeError('env.workers must be an integer in [1, 64], got "many"'));
+    expect(() => resolveEngineOptions({ env: { VECFORGE_WORKERS: 'many' } })).toThrow(new TypeError('environment variable VECFORGE_WORKERS must be an integer in [1, 64], got "many"'));
     expect(() => resolveEngineOptions({ env: { VECFORGE_ENGINE__NOPE: '1' } })).toThrow(
       new TypeError('environment variable VECFORGE_ENGINE__NOPE names no option of section "engine"; known: workers, backend, model, cacheDir, maxTextBytes, batchTokens, sortWindow, maxRetries, math'),
     );
@@ -55,9 +55,32 @@ describe('option validation', () => {
   });
 
   test('a bad test-fault spec is refused', async () => {
-    await expect(Engine.create({ cacheDir: kTestCacheDir }, { env: { VECFORGE_TEST_FAULT: 'boom' } })).rejects.toThrow(
-      new RangeError('VECFORGE_TEST_FAULT must look like "exit|throw:<times>:<marker>", got "boom"'),
+    await expect(Engine.create({ cacheDir: kTestCacheDir }, { testFault: 'boom' })).rejects.toThrow(
+      new RangeError('context.testFault must look like "exit|throw:<times>:<marker>", got "boom"'),
     );
+    await expect(Engine.create({ cacheDir: kTestCacheDir }, { testFault: 5 as never })).rejects.toThrow(new TypeError('context.testFault must be a string, got number'));
+  });
+
+  test('VECFORGE_TEST_FAULT in the environment has no effect, garbage or valid', async () => {
+    const saved = process.env.VECFORGE_TEST_FAULT;
+    try {
+      for (const value of ['boom', 'throw:1000:sentence', 'exit:1000:sentence']) {
+        process.env.VECFORGE_TEST_FAULT = value;
+        for (const context of [{}, { env: { ...process.env } }]) {
+          const e = await Engine.create({ cacheDir: kTestCacheDir, workers: 1, backend: 'wasm' }, context);
+          try {
+            const r = await e.embed(['a sentence about the weather']);
+            expect(r.items).toEqual([{ state: 'ok' }]);
+            expect(e.metrics().retries).toBe(0);
+          } finally {
+            await e.close();
+          }
+        }
+      }
+    } finally {
+      if (saved === undefined) delete process.env.VECFORGE_TEST_FAULT;
+      else process.env.VECFORGE_TEST_FAULT = saved;
+    }
   });
 });
 

@@ -36,4 +36,4 @@ export { fitPca } from '../../dist/src/pca/fit.js';
 export { PcaProjector } from '../../dist/src/pca/project.js';
 export { randomOrthonormalRows } from '../../dist/src/pca/random.js';
 // the one seeded PRNG module: xoshiro128** (createRng) and mulberry32 (query draws).
-export { createRng, mulberry32 } from '../../dist/src/random.js';
+export { createRng, mulberry32, type Rng } from '../../dist/src/random.js';

@@ -16,6 +16,7 @@ import { runIndexSuite } from './suites/index.js';
 import { runPcaSuite } from './suites/pca.js';
 import { runPcaIndexSuite } from './suites/pca-index.js';
 import { runReindexSuite } from './suites/reindex.js';
+import { runSoakSuite } from './suites/soak.js';
 import type { SuiteContext, SuiteRunner } from './suites/suite.js';
 import { repoRoot } from './paths.js';
 
@@ -38,6 +39,11 @@ export const kSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
   reindex: runReindexSuite,
 });
 
+/** Suites that run only when named (`all` leaves them out): the soak takes 10 minutes. */
+export const kOnDemandSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
+  soak: runSoakSuite,
+});
+
 /** Options of {@link runBench}. */
 export interface RunBenchOptions {
   /** Suite names (each may be a comma-separated list); empty or `all` runs every suite. */
@@ -46,6 +52,8 @@ export interface RunBenchOptions {
   readonly quick?: boolean;
   /** Report directory. @default <package>/reports/latest */
   readonly reportDir?: string;
+  /** The soak suite's length in seconds. @default 600, or 20 with quick */
+  readonly soakSeconds?: number;
 }
 
 /**
@@ -65,15 +73,19 @@ export async function runBench(options: RunBenchOptions): Promise<WrittenReport>
     .map((s) => kSuiteAliases[s] ?? s);
   const selected = named.length === 0 || named.includes('all') ? Object.keys(kSuites) : [...new Set(named)];
   for (const name of selected) {
-    if (kSuites[name] === undefined) {
-      throw new RangeError(`unknown suite "${name}"; known: ${[...Object.keys(kSuites), ...Object.keys(kSuiteAliases)].join(', ')}, all`);
+    if (kSuites[name] === undefined && kOnDemandSuites[name] === undefined) {
+      throw new RangeError(`unknown suite "${name}"; known: ${[...Object.keys(kSuites), ...Object.keys(kSuiteAliases)].join(', ')}, all; on demand: ${Object.keys(kOnDemandSuites).join(', ')}`);
     }
+  }
+  if (options.soakSeconds !== undefined && (!Number.isInteger(options.soakSeconds) || options.soakSeconds < 1)) {
+    throw new RangeError(`--soak-seconds must be a positive integer, got ${String(options.soakSeconds)}`);
   }
   const root = repoRoot();
   const ctx: SuiteContext = {
     quick: options.quick ?? false,
     dataDir: process.env.VECFORGE_BENCH_DATA ?? join(root, '.cache', 'bench-data'),
     maxWorkers: availableParallelism(),
+    ...(options.soakSeconds !== undefined ? { soakSeconds: options.soakSeconds } : {}),
   };
   const report = new Report({ quick: ctx.quick });
   const failures: Error[] = [];
@@ -81,7 +93,7 @@ export async function runBench(options: RunBenchOptions): Promise<WrittenReport>
     process.stdout.write(`\n# suite ${name}${ctx.quick ? ' (quick)' : ''}\n`);
     const started = performance.now();
     try {
-      const result = await kSuites[name]?.(report, ctx);
+      const result = await (kSuites[name] ?? kOnDemandSuites[name])?.(report, ctx);
       const durationMs = performance.now() - started;
       report.suite(result?.skipped !== undefined ? { name, state: 'skipped', durationMs, reason: result.skipped } : { name, state: 'ok', durationMs });
       if (result?.skipped !== undefined) process.stdout.write(`skipped: ${result.skipped}\n`);
@@ -100,7 +112,7 @@ export async function runBench(options: RunBenchOptions): Promise<WrittenReport>
 
 /**
  * The command line of `npm run bench` and the `vecforge-bench` bin:
- * `[suite ...] [--suite NAMES] [--quick] [--report DIR]`.
+ * `[suite ...] [--suite NAMES] [--quick] [--report DIR] [--soak-seconds N]`.
  * @param argv - the arguments after the script name.
  * @returns the exit status: 0 done, 1 a suite failed, 2 a bad command line or an unknown suite.
  */
@@ -109,12 +121,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     const { values, positionals } = parseArgs({
       args: [...argv],
       allowPositionals: true,
-      options: { quick: { type: 'boolean', default: false }, report: { type: 'string' }, suite: { type: 'string' } },
+      options: { quick: { type: 'boolean', default: false }, report: { type: 'string' }, suite: { type: 'string' }, 'soak-seconds': { type: 'string' } },
     });
     await runBench({
       suites: [...positionals, ...(values.suite !== undefined ? [values.suite] : [])],
       quick: values.quick,
       ...(values.report !== undefined ? { reportDir: values.report } : {}),
+      ...(values['soak-seconds'] !== undefined ? { soakSeconds: /^\d+$/.test(values['soak-seconds']) ? Number(values['soak-seconds']) : Number.NaN } : {}),
     });
     return 0;
   } catch (error) {

@@ -5,6 +5,8 @@
  */
 import { InvalidArgumentError, Option } from 'commander';
 import { findConfigFile, kConfigSections, readConfigFile, resolveConfigSourced, type ResolvedConfig, type SectionName, type SourcedConfig } from '../config/resolve.js';
+import { parseDecimal } from '../config/fields.js';
+import { asUsageError } from './usage-error.js';
 
 /** A flag bound to a config key. */
 export interface FlagSpec {
@@ -20,6 +22,7 @@ export const kFlags = Object.freeze({
   workers: { flags: '--workers <n>', section: 'engine', key: 'workers', description: 'worker threads (default: cores)' },
   model: { flags: '--model <name>', section: 'engine', key: 'model', description: 'embedding model (default: glove-100d)' },
   backend: { flags: '--backend <name>', section: 'engine', key: 'backend', description: 'TF.js backend (default: auto)' },
+  cacheDir: { flags: '--cache-dir <dir>', section: 'engine', key: 'cacheDir', description: 'where converted model caches live (default: $XDG_CACHE_HOME/vecforge or $HOME/.cache/vecforge)' },
   input: { flags: '--input <path>', section: 'job', key: 'input', description: 'JSONL or CSV input' },
   out: { flags: '--out <dir>', section: 'job', key: 'dir', description: 'index directory to create' },
   index: { flags: '--index <dir>', section: 'job', key: 'dir', description: 'index directory to update' },
@@ -72,7 +75,7 @@ export function flagOption(name: FlagName): Option {
   const field = (kConfigSections[spec.section] as Record<string, (typeof kConfigSections)['job'][keyof (typeof kConfigSections)['job']]>)[spec.key];
   if (field === undefined || field.expectedType === 'boolean') return option;
   return option.argParser((raw: string) => {
-    const value = field.expectedType === 'number' ? (raw.trim() === '' ? Number.NaN : Number(raw)) : raw;
+    const value = field.expectedType === 'number' ? (parseDecimal(raw) ?? Number.NaN) : raw;
     if (!field.schema.safeParse(value).success) throw new InvalidArgumentError(`${flagName(spec)} must be ${field.describe}, got ${JSON.stringify(raw)}`);
     return value;
   });
@@ -93,10 +96,18 @@ export interface CliConfig {
  * @param flags - commander's parsed options.
  * @param env - the environment.
  * @returns the resolved config and where each value came from.
- * @throws {TypeError | RangeError} naming the key, for an invalid value.
+ * @throws {UsageError} ERR_USAGE naming the key, for an invalid value.
  * @throws {VecforgeError} ERR_CONFIG for an unreadable config file.
  */
 export function resolveCliConfig(flags: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv = process.env): CliConfig {
+  try {
+    return resolveSources(flags, env);
+  } catch (error) {
+    throw asUsageError(error);
+  }
+}
+
+function resolveSources(flags: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv): CliConfig {
   const options: Partial<Record<SectionName, Record<string, unknown>>> = {};
   for (const [name, spec] of Object.entries(kFlags) as Array<[string, FlagSpec]>) {
     const value = flags[name];
@@ -105,7 +116,9 @@ export function resolveCliConfig(flags: Readonly<Record<string, unknown>>, env: 
     if (spec.flags.startsWith('--no-') && value === true) continue;
     // Boolean flags are either given (true) or absent: false never overrides the config.
     if (value === false && !spec.flags.startsWith('--no-')) continue;
-    (options[spec.section] ??= {})[spec.key] = value;
+    const section = options[spec.section] ?? {};
+    options[spec.section] = section;
+    section[spec.key] = value;
   }
   const configFlag = flags.config;
   const file = typeof configFlag === 'string' ? configFlag : findConfigFile();

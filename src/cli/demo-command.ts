@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, buildIndex, inspectIndex, reindex } from '../index.js';
-import { type ResolvedConfig } from '../config/resolve.js';
+import type { ResolvedConfig } from '../config/resolve.js';
 import { kExitFatal, kExitOk } from './exit-codes.js';
 import { dataFile } from './paths.js';
 

@@ -3,6 +3,8 @@
  * file and an errors file out.
  */
 import { createWriteStream, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { ensureUsableDir } from '../io/usable-dir.js';
 import { Engine, VecforgeError, type EngineOptions } from '../index.js';
 import { NpyWriter } from '../io/npy.js';
 import { readLines } from '../io/lines.js';
@@ -16,6 +18,8 @@ export interface EmbedCommandOptions {
   readonly json: boolean;
   readonly engine: EngineOptions;
   readonly configFile?: string | undefined;
+  /** The longest input line, in bytes (`--max-record-bytes`); a longer one fails as TOO_LARGE. */
+  readonly maxRecordBytes: number;
 }
 
 interface Pending {
@@ -25,6 +29,20 @@ interface Pending {
 
 function sidePath(output: string, suffix: string): string {
   return output.endsWith('.npy') ? `${output.slice(0, -4)}${suffix}` : `${output}${suffix}`;
+}
+
+/**
+ * Why an id cannot be written as one line of the ids file, if it cannot:
+ * the file holds one id a line, read back by `build --vectors --ids`, so an
+ * id must not hold a line break (LF, or a CR, which a CRLF reader strips)
+ * or a lone UTF-16 surrogate (written as U+FFFD, so it would not round-trip).
+ * @param id - the id.
+ * @returns the reason, or undefined for an id that round-trips.
+ */
+function idProblem(id: string): string | undefined {
+  if (/[\n\r]/.test(id)) return 'id holds a line break (LF or CR); ids are written one a line to the ids file';
+  if (!id.isWellFormed()) return 'id holds a lone UTF-16 surrogate';
+  return undefined;
 }
 
 /**
@@ -40,6 +58,7 @@ export async function runEmbed(options: EmbedCommandOptions): Promise<number> {
   } catch (error) {
     throw new VecforgeError('ERR_IO', `cannot read input ${options.input}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
   }
+  ensureUsableDir(dirname(resolve(options.output)), { what: 'output directory' });
   const engine = await Engine.create(options.engine, options.configFile !== undefined ? { configFile: options.configFile } : {});
   const idsPath = sidePath(options.output, '.ids.txt');
   const errorsPath = sidePath(options.output, '.errors.jsonl');
@@ -51,15 +70,15 @@ export async function runEmbed(options: EmbedCommandOptions): Promise<number> {
   let bytesRead = 0;
   let failed = 0;
   let count = 0;
-  const fail = (line: number, reason: string, id?: string): void => {
+  const fail = (line: number, code: string, reason: string, id?: string): void => {
     failed++;
-    errors.write(`${JSON.stringify({ line, ...(id !== undefined ? { id } : {}), reason })}\n`);
+    errors.write(`${JSON.stringify({ line, ...(id !== undefined ? { id } : {}), code, reason })}\n`);
   };
   async function* texts(): AsyncGenerator<string> {
-    for await (const l of readLines(options.input)) {
+    for await (const l of readLines(options.input, { maxLineBytes: options.maxRecordBytes })) {
       bytesRead = l.bytesRead;
       if (l.state === 'failed') {
-        fail(l.line, l.reason);
+        fail(l.line, l.code, l.code === 'TOO_LARGE' ? `${l.reason} (--max-record-bytes)` : l.reason);
         continue;
       }
       if (l.text.trim() === '') continue;
@@ -67,20 +86,25 @@ export async function runEmbed(options: EmbedCommandOptions): Promise<number> {
       try {
         row = JSON.parse(l.text);
       } catch {
-        fail(l.line, 'line is not valid JSON');
+        fail(l.line, 'MALFORMED_LINE', 'line is not valid JSON');
         continue;
       }
       if (row === null || typeof row !== 'object' || Array.isArray(row)) {
-        fail(l.line, 'line is not a JSON object');
+        fail(l.line, 'MALFORMED_LINE', 'line is not a JSON object');
         continue;
       }
       const { id, text } = row as { id?: unknown; text?: unknown };
       if (typeof id !== 'string' || id === '') {
-        fail(l.line, 'missing or non-string "id"');
+        fail(l.line, 'MISSING_ID', 'missing or non-string "id"');
+        continue;
+      }
+      const badId = idProblem(id);
+      if (badId !== undefined) {
+        fail(l.line, 'INVALID_ID', badId, id);
         continue;
       }
       if (typeof text !== 'string') {
-        fail(l.line, 'missing or non-string "text"', id);
+        fail(l.line, 'MISSING_TEXT', 'missing or non-string "text"', id);
         continue;
       }
       pending.push({ id, line: l.line });
@@ -98,7 +122,7 @@ export async function runEmbed(options: EmbedCommandOptions): Promise<number> {
           ids.write(`${meta.id}\n`);
           count++;
         } else if (item?.state === 'failed') {
-          fail(meta.line, item.reason, meta.id);
+          fail(meta.line, item.code, item.reason, meta.id);
         }
       }
       progress.update(bytesRead, count, failed);

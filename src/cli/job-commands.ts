@@ -4,12 +4,15 @@
  * stopping at the next checkpoint, and exit codes from exit-codes.ts.
  */
 import { statSync } from 'node:fs';
+import { ensureUsableDir } from '../io/usable-dir.js';
 import { buildIndex, reindex, type JobProgress, type JobSummary } from '../index.js';
-import { type ResolvedConfig } from '../config/resolve.js';
+import type { ResolvedConfig } from '../config/resolve.js';
 import type { CliConfig } from './cli-config.js';
 import { kExitInterrupted, kExitOk, kExitPartial } from './exit-codes.js';
 import { namePcaFlag, pcaFromConfig } from './pca-flags.js';
 import { createProgress, type Progress } from './progress.js';
+import { onInterrupt } from './signals.js';
+import { UsageError } from './usage-error.js';
 
 /** Which job a command runs. */
 export type JobCommand = 'build' | 'reindex';
@@ -59,23 +62,25 @@ function rerunCommand(): string {
  * @param command - which job.
  * @param cli - the resolved config with its sources.
  * @returns the exit code: 0 ok, 3 some items failed, 130 interrupted.
- * @throws {TypeError} when --input or the directory is missing.
+ * @throws {UsageError} when --input or the directory is missing, or flags conflict.
  */
 export async function runJobCommand(command: JobCommand, cli: CliConfig): Promise<number> {
   const { config } = cli;
   const { job, index, output } = config;
-  if (job.input === undefined) throw new TypeError(`${command} needs --input PATH (or job.input in the config)`);
-  if (job.dir === undefined) throw new TypeError(`${command} needs ${command === 'build' ? '--out DIR' : '--index DIR'} (or job.dir in the config)`);
+  if (job.input === undefined) throw new UsageError(`${command} needs --input PATH (or job.input in the config)`);
+  if (job.dir === undefined) throw new UsageError(`${command} needs ${command === 'build' ? '--out DIR' : '--index DIR'} (or job.dir in the config)`);
   // A reindex keeps the index's own PCA; --pca only applies to a --full rebuild.
   const pca = command === 'build' || job.full ? pcaFromConfig(cli) : undefined;
   if (command === 'reindex' && !job.full && cli.sourced.index.pca.source === 'option') {
-    throw new TypeError('--pca applies to a new index: add --full to rebuild the index with it, or --refit-pca to refit the PCA it has');
+    throw new UsageError('--pca applies to a new index: add --full to rebuild the index with it, or --refit-pca to refit the PCA it has');
   }
   const pcaSample = cli.sourced.index.pcaSample;
   if (command === 'reindex' && !job.full && !job.refitPca && pcaSample.source === 'option') {
-    throw new TypeError('--pca-sample on a reindex needs --refit-pca (refit on that many vectors) or --full --pca DIMS');
+    throw new UsageError('--pca-sample on a reindex needs --refit-pca (refit on that many vectors) or --full --pca DIMS');
   }
   const refitPca = job.refitPca && !job.full && index.pcaSample !== undefined ? { sample: index.pcaSample } : job.refitPca;
+  // A bounded check before long work: an output directory under /proc or /sys fails now, not after the input is embedded.
+  if (command === 'build') ensureUsableDir(job.dir, { what: 'output directory' });
   let totalBytes = 0;
   try {
     totalBytes = statSync(job.input).size;
@@ -93,8 +98,7 @@ export async function runJobCommand(command: JobCommand, cli: CliConfig): Promis
     process.stderr.write('\nvecforge: stopping at the next checkpoint (Ctrl-C again to stop at once)...\n');
     stop.abort();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const offSignal = onInterrupt(onSignal);
   const progress = reporter(config, totalBytes);
   const common = {
     source: job.input,
@@ -124,8 +128,7 @@ export async function runJobCommand(command: JobCommand, cli: CliConfig): Promis
     throw namePcaFlag(error);
   } finally {
     progress.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    offSignal();
   }
   printSummary(command, summary, output.json);
   if (summary.state === 'interrupted') return kExitInterrupted;

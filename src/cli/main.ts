@@ -8,7 +8,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { VecforgeError } from '../index.js';
 import { flagOption, resolveCliConfig, type FlagName } from './cli-config.js';
-import { kExitFatal, kExitUsage } from './exit-codes.js';
+import { exitCodeFor } from './exit-codes.js';
+import { installSignalHandlers } from './signals.js';
+import { UsageError } from './usage-error.js';
 
 type Flags = Record<string, unknown>;
 
@@ -17,7 +19,7 @@ function withFlags(cmd: Command, names: readonly FlagName[]): Command {
   return cmd;
 }
 
-const kCommon: readonly FlagName[] = ['workers', 'model', 'backend', 'json'];
+const kCommon: readonly FlagName[] = ['workers', 'model', 'backend', 'cacheDir', 'json'];
 
 function withCommon(cmd: Command, extra: readonly FlagName[] = []): Command {
   withFlags(cmd, [...kCommon, ...extra]);
@@ -55,13 +57,13 @@ const kJobFlags: readonly FlagName[] = [
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('vecforge').description('Build, update and search HNSW vector indexes from text or vectors.').exitOverride();
 
-  withCommon(program.command('embed').description('embed a JSONL file of {"id","text"} rows into a float32 .npy matrix'))
+  withCommon(program.command('embed').description('embed a JSONL file of {"id","text"} rows into a float32 .npy matrix'), ['maxRecordBytes'])
     .requiredOption('--input <file>', 'JSONL input')
     .requiredOption('--output <file>', '.npy output; ids go to <name>.ids.txt, failures to <name>.errors.jsonl')
     .action(async (flags: Flags & { input: string; output: string }) => {
       const { config } = resolveCliConfig(flags);
       const { runEmbed } = await import('./embed-command.js');
-      setExit(await runEmbed({ input: flags.input, output: flags.output, json: config.output.json, engine: { ...config.engine } }));
+      setExit(await runEmbed({ input: flags.input, output: flags.output, json: config.output.json, engine: { ...config.engine }, maxRecordBytes: config.job.maxRecordBytes }));
     });
 
   withCommon(program.command('info').description("print the engine's backend, model and cache locations; with DIR, what the index holds").argument('[dir]', 'index directory')).action(
@@ -87,7 +89,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (flags: Flags & { vectors?: string; ids?: string }) => {
       const cli = resolveCliConfig(flags);
       if (flags.vectors !== undefined) {
-        if (flags.input !== undefined) throw new TypeError('build takes one of --input and --vectors, not both');
+        if (flags.input !== undefined) throw new UsageError('build takes one of --input and --vectors, not both');
         const { runBuildVectors } = await import('./index-commands.js');
         const { pcaFromConfig } = await import('./pca-flags.js');
         setExit(await runBuildVectors({ vectors: flags.vectors, ids: flags.ids, config: cli.config, pca: pcaFromConfig(cli) }));
@@ -109,13 +111,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
     setExit(await runJobCommand('reindex', cli));
   });
 
-  withCommon(program.command('search').description('search an index').argument('[dir]', 'index directory (default: job.dir of the config)'), ['query', 'queries', 'k', 'ef', 'namespace'])
+  withCommon(program.command('search').description('search an index').argument('[dir]', 'index directory (default: job.dir of the config)'), ['query', 'queries', 'k', 'ef', 'namespace', 'maxRecordBytes'])
     .option('--vectors <file>', 'float32 .npy of query vectors')
     .action(async (dir: string | undefined, flags: Flags & { vectors?: string }) => {
       const { config } = resolveCliConfig(flags);
       const target = dir ?? config.job.dir;
-      if (target === undefined) throw new TypeError('search needs an index directory: vecforge search DIR ...');
-      const { runSearch } = await import('./index-commands.js');
+      if (target === undefined) throw new UsageError('search needs an index directory: vecforge search DIR ...');
+      const { runSearch } = await import('./search-command.js');
       setExit(await runSearch({ dir: target, vectors: flags.vectors, config }));
     });
 
@@ -123,7 +125,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     async (dir: string | undefined, flags: Flags) => {
       const { config } = resolveCliConfig(flags);
       const target = dir ?? config.job.dir;
-      if (target === undefined) throw new TypeError('verify needs an index directory: vecforge verify DIR');
+      if (target === undefined) throw new UsageError('verify needs an index directory: vecforge verify DIR');
       const { runVerify } = await import('./verify-command.js');
       setExit(await runVerify(target, { engine: { ...config.engine }, json: config.output.json }));
     },
@@ -138,7 +140,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('bench')
     .description('run throughput benchmarks and write report.md / report.json')
-    .addOption(new Option('--suite <names>', 'comma-separated suites: embed, batch, exchange, index (alias search), pca, pca-index, reindex, or all').default('all'))
+    .addOption(new Option('--suite <names>', 'comma-separated suites: embed, batch, exchange, index (alias search), pca, pca-index, reindex, or all; soak (10 minutes) only when named').default('all'))
     .option('--quick', 'small data, few iterations (CI smoke run)', false)
     .option('--report <dir>', 'report directory (default: reports/latest)')
     .action(async (flags: { suite: string; quick: boolean; report?: string }) => {
@@ -156,6 +158,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
  * @returns the exit code.
  */
 export async function main(argv: readonly string[]): Promise<number> {
+  // First: a signal must work before any module loads or any directory is touched.
+  installSignalHandlers();
   let code = 0;
   const program = buildProgram((c) => {
     code = c;
@@ -164,14 +168,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync(argv as string[]);
     return code;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : kExitUsage;
-    if (error instanceof TypeError || error instanceof RangeError) {
-      process.stderr.write(`vecforge: ${error.message}\n`);
-      return kExitUsage;
-    }
-    const message = error instanceof VecforgeError ? `${error.message} (${error.code})` : error instanceof Error ? error.message : String(error);
-    process.stderr.write(`vecforge: ${message}\n`);
-    // A config file that cannot be read or parsed is a configuration mistake, like a bad flag.
-    return error instanceof VecforgeError && error.code === 'ERR_CONFIG' ? kExitUsage : kExitFatal;
+    if (!(error instanceof CommanderError)) process.stderr.write(`vecforge: ${describeError(error)}\n`);
+    return exitCodeFor(error);
   }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof UsageError) return error.message;
+  if (error instanceof VecforgeError) return `${error.message} (${error.code})`;
+  if (!(error instanceof Error)) return String(error);
+  // Not raised on purpose: name its class so an internal failure does not read like a usage hint.
+  return error.name === 'Error' ? error.message : `${error.name}: ${error.message}`;
 }

@@ -3,7 +3,7 @@
  * resolved type (STYLE.md, "options in threes").
  */
 import { availableParallelism, homedir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { kBackendNames, type BackendChoice } from '../tensor/backend.js';
 import { enumField, intField, stringField, type FieldMap } from './fields.js';
 
@@ -15,7 +15,7 @@ export interface EngineOptions {
   backend?: BackendChoice;
   /** Embedding model name from the model registry. @default 'glove-100d' */
   model?: string;
-  /** Where converted model caches live. @default $VECFORGE_CACHE_DIR, else $XDG_CACHE_HOME/vecforge, else ~/.cache/vecforge */
+  /** Where converted model caches live. @default $VECFORGE_CACHE_DIR, else $XDG_CACHE_HOME/vecforge (when absolute), else $HOME/.cache/vecforge (HOME must be absolute) */
   cacheDir?: string;
   /** Largest accepted text, in UTF-8 bytes. @default 1048576 (1 MiB) */
   maxTextBytes?: number;
@@ -60,27 +60,38 @@ export const kEngineFields = Object.freeze({
 
 /**
  * The default cache directory: `$VECFORGE_CACHE_DIR`, else
- * `$XDG_CACHE_HOME/vecforge`, else `~/.cache/vecforge`.
+ * `$XDG_CACHE_HOME/vecforge`, else `$HOME/.cache/vecforge`. A relative
+ * `XDG_CACHE_HOME` is ignored, as the XDG spec asks; a relative `HOME` is
+ * refused, since it would put a 142 MB model cache wherever the command
+ * happens to run.
  * @param env - the environment to read.
- * @returns an absolute path.
+ * @returns the cache directory.
+ * @throws {RangeError} when the default would come from a relative HOME.
  */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const explicit = env.VECFORGE_CACHE_DIR;
   if (explicit !== undefined && explicit !== '') return explicit;
   const xdg = env.XDG_CACHE_HOME;
-  return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.cache'), 'vecforge');
+  if (xdg !== undefined && isAbsolute(xdg)) return join(xdg, 'vecforge');
+  const home = env.HOME !== undefined && env.HOME !== '' ? env.HOME : homedir();
+  if (!isAbsolute(home)) {
+    throw new RangeError(
+      `environment variable HOME is a relative path (${JSON.stringify(home)}), so the default cache directory would depend on the working directory; set HOME or XDG_CACHE_HOME to an absolute path, or VECFORGE_CACHE_DIR (options.cacheDir, --cache-dir)`,
+    );
+  }
+  return join(home, '.cache', 'vecforge');
 }
 
 /**
- * The defaults, computed for this machine.
+ * The defaults, computed for this machine; the cache directory's is
+ * {@link defaultCacheDir} of the environment in use.
  * @returns frozen defaults.
  */
-export function engineDefaults(): ResolvedEngineOptions {
+export function engineDefaults(): Omit<ResolvedEngineOptions, 'cacheDir'> {
   return Object.freeze({
     workers: Math.max(1, Math.min(64, availableParallelism())),
     backend: 'auto',
     model: 'glove-100d',
-    cacheDir: defaultCacheDir(),
     maxTextBytes: 1024 * 1024,
     batchTokens: 65_536,
     sortWindow: 8192,

@@ -69,6 +69,19 @@ export function booleanField(): Field<z.ZodBoolean> {
   return { schema: z.boolean(), describe: 'a boolean', expectedType: 'boolean' };
 }
 
+const kDecimal = /^-?\d+(?:\.\d+)?$/;
+
+/**
+ * Parses a number written in decimal, the only form accepted from strings
+ * (flags, environment variables, config files): `0x2`, `1e3`, ` 2`,
+ * `Infinity` and the empty string are refused rather than read as numbers.
+ * @param raw - the text.
+ * @returns the number, or undefined when `raw` is not plain decimal.
+ */
+export function parseDecimal(raw: string): number | undefined {
+  return kDecimal.test(raw) ? Number(raw) : undefined;
+}
+
 /** A map of option names to fields. */
 export type FieldMap = Readonly<Record<string, Field>>;
 

@@ -5,10 +5,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument, visit } from 'yaml';
 import { VecforgeError } from '../errors.js';
-import { formatValue, parseFields, type FieldMap } from './fields.js';
-import { engineDefaults, kEngineFields, type OptionSource, type ResolvedEngineOptions } from './engine-options.js';
+import { formatValue, parseDecimal, parseFields, type FieldMap } from './fields.js';
+import { defaultCacheDir, engineDefaults, kEngineFields, type OptionSource, type ResolvedEngineOptions } from './engine-options.js';
 import {
   kDefaultIndexSection,
   kDefaultJobSection,
@@ -60,10 +60,7 @@ export interface ConfigSources {
 }
 
 function coerceEnv(raw: string, expected: string): unknown {
-  if (expected === 'number') {
-    const n = Number(raw);
-    return raw.trim() === '' || Number.isNaN(n) ? raw : n;
-  }
+  if (expected === 'number') return parseDecimal(raw) ?? raw;
   if (expected === 'boolean') {
     if (raw === 'true' || raw === '1') return true;
     if (raw === 'false' || raw === '0') return false;
@@ -71,23 +68,21 @@ function coerceEnv(raw: string, expected: string): unknown {
   return raw;
 }
 
-/**
- * Reads `VECFORGE_<SECTION>__<KEY>` variables (and the shortcuts such as
- * `VECFORGE_BACKEND`) for one section. Keys are matched case-insensitively
- * against the section's field names.
- * @param section - the section name.
- * @param env - the environment.
- * @returns the values found, coerced to the fields' types.
- */
-export function envValues(section: SectionName, env: NodeJS.ProcessEnv): Record<string, unknown> {
+/** A value read from the environment and the variable that set it. */
+interface EnvEntry {
+  readonly value: unknown;
+  readonly variable: string;
+}
+
+function envEntries(section: SectionName, env: NodeJS.ProcessEnv): Map<string, EnvEntry> {
   const fields: FieldMap = kConfigSections[section];
   const byUpper = new Map(Object.keys(fields).map((k) => [k.toUpperCase(), k]));
-  const out: Record<string, unknown> = {};
+  const out = new Map<string, EnvEntry>();
   for (const [name, target] of Object.entries(kEnvShortcuts)) {
     const raw = env[name];
     if (raw === undefined || target[0] !== section) continue;
     const field = fields[target[1]];
-    if (field !== undefined) out[target[1]] = coerceEnv(raw, field.expectedType);
+    if (field !== undefined) out.set(target[1], { value: coerceEnv(raw, field.expectedType), variable: name });
   }
   const prefix = `VECFORGE_${section.toUpperCase()}__`;
   for (const [name, raw] of Object.entries(env)) {
@@ -97,9 +92,47 @@ export function envValues(section: SectionName, env: NodeJS.ProcessEnv): Record<
       throw new TypeError(`environment variable ${name} names no option of section "${section}"; known: ${Object.keys(fields).join(', ')}`);
     }
     const field = fields[key];
-    if (field !== undefined) out[key] = coerceEnv(raw, field.expectedType);
+    if (field !== undefined) out.set(key, { value: coerceEnv(raw, field.expectedType), variable: name });
   }
   return out;
+}
+
+/**
+ * Reads `VECFORGE_<SECTION>__<KEY>` variables (and the shortcuts such as
+ * `VECFORGE_BACKEND`) for one section. Keys are matched case-insensitively
+ * against the section's field names; numbers must be written in decimal.
+ * @param section - the section name.
+ * @param env - the environment.
+ * @returns the values found, coerced to the fields' types (a number that is not plain decimal stays a string, which validation refuses).
+ * @throws {TypeError} for a variable that names no key of the section.
+ */
+export function envValues(section: SectionName, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, entry] of envEntries(section, env)) out[key] = entry.value;
+  return out;
+}
+
+/**
+ * Parses YAML, refusing numbers not written in decimal: YAML 1.2 reads
+ * `0x2`, `0o7` and `1e3` as numbers, which the flags and the environment
+ * refuse, so a file must not accept them either.
+ * @param path - the file, for messages.
+ * @param text - its text.
+ * @returns the parsed value.
+ * @throws {VecforgeError} ERR_CONFIG for a number that is not plain decimal.
+ * @throws {Error} the parser's first error for invalid YAML.
+ */
+function parseYamlDecimal(path: string, text: string): unknown {
+  const doc = parseDocument(text);
+  const [first] = doc.errors;
+  if (first !== undefined) throw first;
+  visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value !== 'number' || node.source === undefined || parseDecimal(node.source) !== undefined) return;
+      throw new VecforgeError('ERR_CONFIG', `config file ${path}: ${JSON.stringify(node.source)} is not a decimal number; write numbers in decimal (or quote it to mean a string)`);
+    },
+  });
+  return doc.toJS();
 }
 
 /**
@@ -119,8 +152,9 @@ export function readConfigFile(path: string): Record<string, unknown> {
   const yaml = ['.yaml', '.yml'].includes(extname(path).toLowerCase());
   let parsed: unknown;
   try {
-    parsed = yaml ? parseYaml(text) : JSON.parse(text);
+    parsed = yaml ? parseYamlDecimal(path, text) : JSON.parse(text);
   } catch (error) {
+    if (error instanceof VecforgeError) throw error;
     const detail = yaml && error instanceof Error ? `: ${error.message.split('\n')[0] ?? ''}` : '';
     throw new VecforgeError('ERR_CONFIG', `config file ${path} is not valid ${yaml ? 'YAML' : 'JSON'}${detail}`, { cause: error });
   }
@@ -195,13 +229,15 @@ const kSectionDefaults: Readonly<Record<Exclude<SectionName, 'engine'>, Readonly
 
 function envSection(section: SectionName, env: NodeJS.ProcessEnv): Record<string, unknown> {
   const fields: FieldMap = kConfigSections[section];
-  const values = envValues(section, env);
-  for (const [key, value] of Object.entries(values)) {
+  const values: Record<string, unknown> = {};
+  for (const [key, { value, variable }] of envEntries(section, env)) {
     const field = fields[key];
-    if (field === undefined || field.schema.safeParse(value).success) continue;
-    const typeMatches = typeof value === field.expectedType;
-    const message = `environment variable ${envVarName(section, key)} must be ${field.describe}, got ${formatValue(typeof value === 'string' ? value : String(value))}`;
-    throw typeMatches ? new RangeError(message) : new TypeError(message);
+    if (field !== undefined && !field.schema.safeParse(value).success) {
+      const typeMatches = typeof value === field.expectedType;
+      const message = `environment variable ${variable} must be ${field.describe}, got ${formatValue(typeof value === 'string' ? value : String(value))}`;
+      throw typeMatches ? new RangeError(message) : new TypeError(message);
+    }
+    values[key] = value;
   }
   return values;
 }
@@ -269,14 +305,16 @@ export function resolveEngineSourced(sources: ConfigSources = {}): { readonly [K
   const fileSection = sources.file?.engine;
   const layers: ReadonlyArray<readonly [OptionSource, Record<string, unknown>]> = [
     ['option', parseFields(kEngineFields, sources.options ?? {}, 'options')],
-    ['env', parseFields(kEngineFields, envValues('engine', env), 'env')],
+    ['env', envSection('engine', env)],
     ['file', parseFields(kEngineFields, fileSection ?? {}, 'config.engine')],
   ];
   const defaults: Record<string, unknown> = { ...engineDefaults() };
   const out: Record<string, Sourced<unknown>> = {};
   for (const key of Object.keys(kEngineFields)) {
     const layer = layers.find(([, values]) => values[key] !== undefined);
-    out[key] = layer !== undefined ? { value: layer[1][key], source: layer[0] } : { value: defaults[key], source: 'default' };
+    if (layer !== undefined) out[key] = { value: layer[1][key], source: layer[0] };
+    // The default cache directory comes from HOME / XDG_CACHE_HOME of this env, checked only when used.
+    else out[key] = { value: key === 'cacheDir' ? defaultCacheDir(env) : defaults[key], source: 'default' };
   }
   return out as unknown as { readonly [K in keyof ResolvedEngineOptions]: Sourced<ResolvedEngineOptions[K]> };
 }

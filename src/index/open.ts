@@ -5,7 +5,8 @@
  * while this thread decodes the doc store (and, for a job, after open
  * returns); the doc store may be decoded on first use.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { ensureUsableDir } from '../io/usable-dir.js';
 import { join } from 'node:path';
 import { VecforgeError, errorMessage } from '../errors.js';
 import { parsePcaManifestSection } from '../pca/index-options.js';
@@ -54,7 +55,8 @@ export function createIndexState(host: IndexHost, options: IndexOptions): IndexS
   if (existsSync(resolved.dir) && currentVersion(resolved.dir) !== undefined) {
     throw new VecforgeError('ERR_INDEX', `${resolved.dir} already holds an index; open it with engine.openIndex`);
   }
-  mkdirSync(resolved.dir, { recursive: true });
+  // Checked with a bounded number of calls: a recursive mkdir never returns on /proc.
+  ensureUsableDir(resolved.dir, { what: 'index directory' });
   const core = loadHnswCore();
   const pca = resolved.pca === null ? null : IndexPcaRuntime.create(resolved.pca, resolved.space, host.scheduler, resolved.dir);
   const graphDims = resolved.pca?.dims ?? resolved.dims;

@@ -1,53 +1,101 @@
 /**
  * Streams a file as lines of bytes, decoding each as strict UTF-8, so that
  * one line of invalid UTF-8 is reported by line number instead of being
- * silently replaced.
+ * silently replaced. Memory stays bounded whatever the input: a line over
+ * `maxLineBytes` is reported as soon as it passes the limit and its bytes
+ * are dropped as they come (so even `/dev/zero` costs one read buffer).
  */
 import { createReadStream } from 'node:fs';
+
+/** Why a line could not be read. */
+export type FileLineCode = 'INVALID_UTF8' | 'TOO_LARGE';
 
 /** One line of a file. */
 export type FileLine =
   | { readonly state: 'ok'; readonly line: number; readonly text: string; readonly bytesRead: number }
-  | { readonly state: 'failed'; readonly line: number; readonly reason: string; readonly bytesRead: number };
+  | { readonly state: 'failed'; readonly line: number; readonly code: FileLineCode; readonly reason: string; readonly bytesRead: number };
+
+/** Options of {@link readLines}. */
+export interface ReadLinesOptions {
+  /** Stops reading. */
+  readonly signal?: AbortSignal;
+  /** Lines before this one (1-based) are skipped. @default 1 */
+  readonly startLine?: number;
+  /** The longest line kept, in bytes without its line end, an integer ≥ 1. @default 8388608 (8 MiB) */
+  readonly maxLineBytes?: number;
+}
+
+/** Defaults of {@link ReadLinesOptions}. */
+export const kDefaultReadLinesOptions = Object.freeze({ startLine: 1, maxLineBytes: 8 * 1024 * 1024 });
+
+const kReadBytes = 1 << 20;
 
 /**
  * Reads a file line by line (LF or CRLF), with bounded memory.
  * @param path - the file.
- * @param options - `signal` stops reading; `startLine` skips lines before it (1-based).
- * @returns an async iterable of lines, 1-based numbers, with bytes consumed so far.
+ * @param options - signal, first line, longest line.
+ * @returns an async iterable of lines, 1-based numbers, with bytes consumed so far; a line over `maxLineBytes` comes once, as `TOO_LARGE`, when it passes the limit.
+ * @throws {RangeError} when maxLineBytes is not a positive integer.
  */
-export async function* readLines(path: string, options: { signal?: AbortSignal; startLine?: number } = {}): AsyncGenerator<FileLine> {
+export async function* readLines(path: string, options: ReadLinesOptions = {}): AsyncGenerator<FileLine> {
+  const startLine = options.startLine ?? kDefaultReadLinesOptions.startLine;
+  const maxLineBytes = options.maxLineBytes ?? kDefaultReadLinesOptions.maxLineBytes;
+  if (!Number.isInteger(maxLineBytes) || maxLineBytes < 1) throw new RangeError(`options.maxLineBytes must be a positive integer, got ${String(maxLineBytes)}`);
   const decoder = new TextDecoder('utf-8', { fatal: true });
-  const stream = createReadStream(path, { highWaterMark: 1 << 20, ...(options.signal !== undefined ? { signal: options.signal } : {}) });
-  const startLine = options.startLine ?? 1;
-  let carry: Buffer = Buffer.alloc(0);
+  const stream = createReadStream(path, { highWaterMark: kReadBytes, ...(options.signal !== undefined ? { signal: options.signal } : {}) });
+  // The current line's bytes so far (never more than maxLineBytes + 1, for a trailing CR).
+  const parts: Buffer[] = [];
+  let partBytes = 0;
+  // The current line passed the limit: its remaining bytes are dropped up to its line end.
+  let skipping = false;
   let line = 0;
   let bytesRead = 0;
-  const emit = (bytes: Buffer): FileLine | undefined => {
-    line++;
-    if (line < startLine) return undefined;
+  const tooLarge = (): FileLine => ({ state: 'failed', line, code: 'TOO_LARGE', reason: `line is over ${maxLineBytes} bytes`, bytesRead });
+  const finish = (): FileLine => {
+    const bytes = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, partBytes);
+    parts.length = 0;
+    partBytes = 0;
     const end = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
+    if (end > maxLineBytes) return tooLarge();
     try {
       return { state: 'ok', line, text: decoder.decode(bytes.subarray(0, end)), bytesRead };
     } catch {
-      return { state: 'failed', line, reason: 'line is not valid UTF-8', bytesRead };
+      return { state: 'failed', line, code: 'INVALID_UTF8', reason: 'line is not valid UTF-8', bytesRead };
     }
   };
+  // Adds a piece of the current line; reports the line once when it passes the limit (+1 for a CR of a CRLF).
+  const add = (piece: Buffer): FileLine | undefined => {
+    if (skipping) return undefined;
+    if (partBytes + piece.length > maxLineBytes + 1) {
+      parts.length = 0;
+      partBytes = 0;
+      skipping = true;
+      return line >= startLine ? tooLarge() : undefined;
+    }
+    // A copy: the stream may reuse its chunk's memory.
+    if (piece.length > 0) parts.push(Buffer.from(piece));
+    partBytes += piece.length;
+    return undefined;
+  };
+  line = 1;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
-    let buf = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
     let start = 0;
-    for (let nl = buf.indexOf(0x0a, start); nl !== -1; nl = buf.indexOf(0x0a, start)) {
+    for (let nl = chunk.indexOf(0x0a, start); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
       bytesRead += nl - start + 1;
-      const out = emit(buf.subarray(start, nl));
-      if (out !== undefined) yield out;
+      const failed = add(chunk.subarray(start, nl));
+      if (failed !== undefined) yield failed;
+      if (!skipping && line >= startLine) yield finish();
+      else {
+        parts.length = 0;
+        partBytes = 0;
+      }
+      skipping = false;
+      line++;
       start = nl + 1;
     }
-    buf = buf.subarray(start);
-    carry = Buffer.from(buf);
+    bytesRead += chunk.length - start;
+    const failed = add(chunk.subarray(start));
+    if (failed !== undefined) yield failed;
   }
-  if (carry.length > 0) {
-    bytesRead += carry.length;
-    const out = emit(carry);
-    if (out !== undefined) yield out;
-  }
+  if (partBytes > 0 && !skipping && line >= startLine) yield finish();
 }

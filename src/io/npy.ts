@@ -8,10 +8,14 @@ import { VecforgeError } from '../errors.js';
 const kMagic = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 0x01, 0x00]);
 /** Header size: fixed, so the final row count can be written in place. */
 const kHeaderBytes = 128;
+/** Magic, version and the longest header-length field (versions 2 and 3). */
+const kPreambleBytes = 12;
+/** The largest header read: NumPy writes a few hundred bytes; a real header is never near this. */
+const kMaxHeaderBytes = 1 << 20;
 
 function header(rows: number, dims: number): Buffer {
   const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${dims}), }`;
-  const body = dict.padEnd(kHeaderBytes - kMagic.length - 2 - 1, ' ') + '\n';
+  const body = `${dict.padEnd(kHeaderBytes - kMagic.length - 2 - 1, ' ')}\n`;
   const len = Buffer.alloc(2);
   len.writeUInt16LE(body.length);
   return Buffer.concat([kMagic, len, Buffer.from(body, 'latin1')]);
@@ -73,8 +77,18 @@ export class NpyWriter {
   }
 }
 
+function readExactly(fd: number, buf: Buffer, position: number, path: string): void {
+  let off = 0;
+  while (off < buf.length) {
+    const n = readSync(fd, buf, off, buf.length - off, position + off);
+    if (n === 0) throw new VecforgeError('ERR_INVALID_INPUT', `${path} ended inside its .npy header`);
+    off += n;
+  }
+}
+
 /**
- * Reads a float32 (little-endian, C order) .npy matrix.
+ * Reads a float32 (little-endian, C order) .npy matrix. Every size in the
+ * header is checked against the file's size before anything is allocated.
  * @param path - the file.
  * @returns the data, rows and dims.
  * @throws {VecforgeError} ERR_INVALID_INPUT naming what is wrong with the file.
@@ -88,34 +102,43 @@ export function readNpy(path: string): { data: Float32Array; rows: number; dims:
   }
   try {
     const size = fstatSync(fd).size;
-    const pre = Buffer.alloc(10);
-    if (readSync(fd, pre, 0, 10, 0) < 10 || !pre.subarray(0, 6).equals(kMagic.subarray(0, 6))) {
+    const pre = Buffer.alloc(kPreambleBytes);
+    if (size < kPreambleBytes || readSync(fd, pre, 0, kPreambleBytes, 0) < kPreambleBytes || !pre.subarray(0, 6).equals(kMagic.subarray(0, 6))) {
       throw new VecforgeError('ERR_INVALID_INPUT', `${path} is not a .npy file`);
     }
     const major = pre[6] ?? 0;
+    if (major < 1 || major > 3) throw new VecforgeError('ERR_INVALID_INPUT', `${path}: .npy format version ${major} is not supported (1, 2 or 3)`);
+    // Version 1 stores the header length in 2 bytes, versions 2 and 3 in 4.
     const headerLenBytes = major === 1 ? 2 : 4;
-    const lenBuf = Buffer.alloc(headerLenBytes);
-    readSync(fd, lenBuf, 0, headerLenBytes, 8);
-    const headerLen = major === 1 ? lenBuf.readUInt16LE(0) : lenBuf.readUInt32LE(0);
+    const headerLen = major === 1 ? pre.readUInt16LE(8) : pre.readUInt32LE(8);
     const start = 8 + headerLenBytes + headerLen;
+    // Checked before anything is allocated: a bogus length must not cost memory.
+    if (start > size) {
+      throw new VecforgeError('ERR_INVALID_INPUT', `${path}: the .npy header says it is ${headerLen} bytes long, past the end of the file (${size} bytes)`);
+    }
+    if (headerLen > kMaxHeaderBytes) {
+      throw new VecforgeError('ERR_INVALID_INPUT', `${path}: the .npy header says it is ${headerLen} bytes long, over the limit of ${kMaxHeaderBytes}`);
+    }
     const dictBuf = Buffer.alloc(headerLen);
-    readSync(fd, dictBuf, 0, headerLen, 8 + headerLenBytes);
+    readExactly(fd, dictBuf, 8 + headerLenBytes, path);
     const dict = dictBuf.toString('latin1');
-    if (!/'descr':\s*'<f4'/.test(dict)) throw new VecforgeError('ERR_INVALID_INPUT', `${path} must hold little-endian float32 ('<f4'), header is ${dict.trim()}`);
+    const shown = dict.trim().slice(0, 200);
+    if (!/'descr':\s*'<f4'/.test(dict)) throw new VecforgeError('ERR_INVALID_INPUT', `${path} must hold little-endian float32 ('<f4'), header is ${shown}`);
     if (/'fortran_order':\s*True/.test(dict)) throw new VecforgeError('ERR_INVALID_INPUT', `${path} is in Fortran order; save it in C order`);
     const shape = /'shape':\s*\((\d+),\s*(\d+)\s*,?\)/.exec(dict);
-    if (shape === null) throw new VecforgeError('ERR_INVALID_INPUT', `${path} must hold a 2-d matrix, header is ${dict.trim()}`);
+    if (shape === null) throw new VecforgeError('ERR_INVALID_INPUT', `${path} must hold a 2-d matrix, header is ${shown}`);
     const rows = Number(shape[1]);
     const dims = Number(shape[2]);
-    if (size - start !== rows * dims * 4) {
-      throw new VecforgeError('ERR_INVALID_INPUT', `${path} holds ${size - start} data bytes, expected ${rows * dims * 4} for shape (${rows}, ${dims})`);
+    const dataBytes = rows * dims * 4;
+    if (!Number.isSafeInteger(dataBytes) || size - start !== dataBytes) {
+      throw new VecforgeError('ERR_INVALID_INPUT', `${path} holds ${size - start} data bytes, expected ${Number.isSafeInteger(dataBytes) ? dataBytes : `${shape[1]} × ${shape[2]} × 4`} for shape (${shape[1]}, ${shape[2]})`);
     }
     const data = new Float32Array(rows * dims);
     const bytes = new Uint8Array(data.buffer);
     let off = 0;
     while (off < bytes.byteLength) {
       const n = readSync(fd, bytes, off, Math.min(bytes.byteLength - off, 1 << 24), start + off);
-      if (n === 0) break;
+      if (n === 0) throw new VecforgeError('ERR_INVALID_INPUT', `${path} ended after ${start + off} bytes while ${size} were expected (changed while read?)`);
       off += n;
     }
     return { data, rows, dims };

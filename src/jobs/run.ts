@@ -11,6 +11,7 @@
  * bit-identical vectors.
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { ensureUsableDir } from '../io/usable-dir.js';
 import { resolve } from 'node:path';
 import { Engine } from '../engine.js';
 import { VecforgeError, throwIfAborted } from '../errors.js';
@@ -58,11 +59,8 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
   const dir = resolve(spec.dir);
   const paths = jobPaths(dir);
   if (spec.kind === 'build') {
-    try {
-      mkdirSync(dir, { recursive: true });
-    } catch (error) {
-      throw new VecforgeError('ERR_IO', `cannot create ${dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
-    }
+    // Checked with a bounded number of calls: a recursive mkdir never returns on /proc.
+    ensureUsableDir(dir, { what: 'index directory' });
   } else if (!existsSync(dir) || currentVersion(dir) === undefined) {
     throw new VecforgeError('ERR_INDEX', `${dir} holds no published index; build one first with \`vecforge build\``);
   }

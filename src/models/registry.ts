@@ -8,6 +8,7 @@ import { kGloveDefinition } from './glove/definition.js';
 import { createGloveKernel } from './glove/kernel.js';
 import { bertDirectoryDefinition } from './bert/definition.js';
 import { createBertKernel } from './bert/kernel.js';
+import { createRemoteKernel, kRemoteKernel } from './providers/provider-model.js';
 
 /** Models by name. */
 export const kModels: Readonly<Record<string, ModelDefinition>> = Object.freeze({
@@ -18,6 +19,7 @@ export const kModels: Readonly<Record<string, ModelDefinition>> = Object.freeze(
 export const kKernels: Readonly<Record<string, KernelFactory>> = Object.freeze({
   glove: createGloveKernel,
   bert: createBertKernel,
+  [kRemoteKernel]: createRemoteKernel,
 });
 
 /**

@@ -9,7 +9,8 @@ export type ItemFailureCode =
   | 'TOO_LARGE'
   | 'MALFORMED_UTF16'
   | 'NO_KNOWN_WORDS'
-  | 'WORKER_FAILED';
+  | 'WORKER_FAILED'
+  | 'PROVIDER_REJECTED';
 
 /** The item's row holds its vector. */
 export interface ItemOk {

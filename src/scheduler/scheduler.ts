@@ -13,6 +13,7 @@ import { EmbedPlan } from './embed-plan.js';
 import { createCallBuffers, createSlab, type EmbedSlab } from './layout.js';
 import { MetricsRecorder } from './metrics.js';
 import { kItemOkOutcome, kItemTruncatedOutcome, kMalformed, validateText, type ItemFailed, type ItemOutcome } from './outcome.js';
+import { embedRemoteCall, type RemoteCallHost, type RemoteEmbedder } from './remote-call.js';
 import { checkedReply, type EmbedReply, type InsertSpec, type PoolTaskReply, type PoolTaskRequest, type WorkerInit, type WorkerReply, type WorkerRequest } from './protocol.js';
 
 /** The result of embedding a list of texts. */
@@ -69,15 +70,25 @@ export class Scheduler {
   readonly #pool: Piscina<WorkerRequest, WorkerReply>;
   readonly #settings: SchedulerSettings;
   readonly #metrics = new MetricsRecorder();
+  readonly #remote: RemoteCallHost | null;
+  readonly #closing = new AbortController();
   #closed = false;
 
   /**
    * @param filename - the embed worker entry file.
    * @param init - workerData for every worker.
    * @param settings - batching and retry settings.
+   * @param remote - a remote provider that embeds on the main thread
+   *   instead of the pool (the pool still runs index tasks).
    */
-  constructor(filename: string, init: WorkerInit, settings: SchedulerSettings) {
+  constructor(filename: string, init: WorkerInit, settings: SchedulerSettings, remote?: RemoteEmbedder) {
     this.#settings = settings;
+    // Every remote call in flight listens on it.
+    setMaxListeners(0, this.#closing.signal);
+    this.#remote =
+      remote === undefined
+        ? null
+        : { remote, maxTextBytes: settings.maxTextBytes, metrics: this.#metrics, closing: this.#closing.signal, run: (request, signal) => this.run(request, signal) };
     this.#pool = new Piscina<WorkerRequest, WorkerReply>({
       filename,
       minThreads: settings.workers,
@@ -130,6 +141,7 @@ export class Scheduler {
   async embed(texts: readonly unknown[], signal?: AbortSignal, insert: InsertSpec | null = null): Promise<EmbedResult> {
     if (this.#closed) throw closedError();
     throwIfAborted(signal);
+    if (this.#remote !== null) return embedRemoteCall(this.#remote, texts, signal, insert);
     const { dims, maxTextBytes, sortWindow, batchTokens, workers } = this.#settings;
     const n = texts.length;
     // Every item starts out ok; invalid items and failed rows are fixed up
@@ -338,6 +350,7 @@ export class Scheduler {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closing.abort(closedError());
     await this.#pool.close({ force: true });
   }
 }

@@ -104,7 +104,7 @@ export function selectDefinitions(synsets: readonly WordNetSynset[], count: numb
   if (count <= definitions.length) return thin(definitions, count);
   const examples: DefinitionRecord[] = [];
   for (const synset of synsets) {
-    synset.examples.forEach((text, i) => examples.push({ id: `${synset.id}#ex${i + 1}`, text, namespace: synset.pos }));
+    for (const [i, text] of synset.examples.entries()) examples.push({ id: `${synset.id}#ex${i + 1}`, text, namespace: synset.pos });
   }
   const missing = count - definitions.length;
   if (missing > examples.length) {

@@ -51,19 +51,16 @@ function positiveInteger(name: string, value: string | undefined): number | unde
  * @returns the process exit code.
  */
 export async function main(argv: readonly string[]): Promise<number> {
-  let values;
+  const kOptions = {
+    only: { type: 'string' },
+    count: { type: 'string' },
+    queries: { type: 'string' },
+    k: { type: 'string' },
+    'sample-corpus': { type: 'string' },
+  } as const;
+  let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof kOptions; strict: true }>>['values'];
   try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        only: { type: 'string' },
-        count: { type: 'string' },
-        queries: { type: 'string' },
-        k: { type: 'string' },
-        'sample-corpus': { type: 'string' },
-      },
-      strict: true,
-    }));
+    ({ values } = parseArgs({ args: [...argv], options: kOptions, strict: true }));
   } catch (error) {
     console.error(`bench:data: ${errorMessage(error)}`);
     return 2;

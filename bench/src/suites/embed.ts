@@ -89,7 +89,7 @@ export async function runEmbedSuite(report: Report, ctx: SuiteContext): Promise<
       note: `Mean of ${iterations} iteration(s) after a warm-up, tinybench, all in one run. The sequential TF.js pattern runs on ${naiveTexts.length} texts spread over the same corpus. The engine's default math on wasm is fused JS (UTF-8 tokeniser over shared memory, WebAssembly SIMD weighted sum), and the fused-JS rows run that same kernel per item or per batch; TF.js ops are the other implementation of the same model (same vectors to 1e-5).`,
     });
     const conditions = { dataset, backend: 'wasm', iterations };
-    rows.forEach(([name, , r]) => report.figure({ suite: 'embed', name: `items/s: ${name}`, value: r, unit: 'items/s', conditions }));
+    for (const [name, , r] of rows) report.figure({ suite: 'embed', name: `items/s: ${name}`, value: r, unit: 'items/s', conditions });
     const twoWorkers = rate(5, texts.length);
     // Worker scaling, the 2 / 1 bar: one call takes a fraction of a second,
     // and this box's speed drifts from second to second, so 1 and 2 workers

@@ -28,6 +28,7 @@ const kModes: readonly ExchangeMode[] = ['sab', 'transfer', 'clone'];
  * @param ctx - suite context (quick mode).
  * @returns a skip reason when the figures are already in the report.
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: as SuiteRunner, a suite that ran returns nothing.
 export async function runExchangeSuite(report: Report, ctx: SuiteContext): Promise<void | SuiteSkipped> {
   if (report.figures.some((f) => f.suite === 'exchange')) {
     return { skipped: 'the embed suite already measured the exchange figures in this run' };
@@ -47,7 +48,7 @@ export async function runExchangeSuite(report: Report, ctx: SuiteContext): Promi
       const [sab = Number.NaN, transfer = Number.NaN, clone = Number.NaN] = overhead;
       rows.push([`${n} × ${dims} (${label})`, sab, transfer, clone, clone / sab]);
       const conditions = { dataset: 'synthetic float32 batch', rows: n, dims, iterations: reps };
-      kModes.forEach((mode, i) => report.figure({ suite: 'exchange', name: `exchange overhead ms: ${mode}, ${n}×${dims}`, value: overhead[i] ?? Number.NaN, unit: 'ms', conditions }));
+      for (const [i, mode] of kModes.entries()) report.figure({ suite: 'exchange', name: `exchange overhead ms: ${mode}, ${n}×${dims}`, value: overhead[i] ?? Number.NaN, unit: 'ms', conditions });
       report.figure({ suite: 'exchange', name: `ratio: clone / SAB exchange overhead per batch, ${n}×${dims}`, value: clone / sab, unit: '×', conditions });
     }
   } finally {

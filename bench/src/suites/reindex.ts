@@ -54,7 +54,7 @@ export async function runReindexSuite(report: Report, ctx: SuiteContext): Promis
     const revisions = ctx.quick ? 2 : 3;
     const coldRuns = ctx.quick ? 1 : 3;
     const revisionPaths = Array.from({ length: revisions + 1 }, (_, r) => join(work, `rev${r}.jsonl`));
-    revisionPaths.forEach((p, r) => writeRevision(lines, r, p));
+    for (const [r, p] of revisionPaths.entries()) writeRevision(lines, r, p);
 
     // The full build starts cold: a fresh embedding cache, no index.
     let build: JobSummary | undefined;

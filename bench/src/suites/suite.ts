@@ -11,6 +11,8 @@ export interface SuiteContext {
   readonly dataDir: string;
   /** The largest worker count to measure. */
   readonly maxWorkers: number;
+  /** The soak suite's length in seconds. @default 600, or 20 with quick */
+  readonly soakSeconds?: number;
 }
 
 /** A suite that chose not to run says why (e.g. its figures were already measured in this run). */
@@ -19,4 +21,5 @@ export interface SuiteSkipped {
 }
 
 /** A suite: records tables and figures into the report. */
+// biome-ignore lint/suspicious/noConfusingVoidType: most suites never skip and are plain async functions returning Promise<void>.
 export type SuiteRunner = (report: Report, ctx: SuiteContext) => Promise<void | SuiteSkipped>;

@@ -1,0 +1,164 @@
+/**
+ * `vecforge search`: one query text, a JSONL file of queries, or query
+ * vectors from a .npy file. With --json, exactly one output line per query,
+ * in input order: its hits, or an `error` for a query that could not be
+ * answered (a malformed line included), so a reader can zip input and output.
+ */
+import { Engine, VecforgeError, type Hit } from '../index.js';
+import { readLines } from '../io/lines.js';
+import { readNpy } from '../io/npy.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { kExitOk, kExitPartial } from './exit-codes.js';
+import { UsageError } from './usage-error.js';
+
+/** What `search` needs. */
+export interface SearchCommandOptions {
+  readonly dir: string;
+  readonly vectors?: string | undefined;
+  readonly config: ResolvedConfig;
+}
+
+/** Why a query has no answer. */
+interface QueryError {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** One query of the input: answerable, or already failed while read. */
+interface QueryLine {
+  /** What the output calls the query: its text, or the row number of a query vector. */
+  readonly label: string | number;
+  /** The `id` of the input line, when it has one. */
+  readonly id?: string | number;
+  /** The 1-based line of a --queries file. */
+  readonly line?: number;
+  readonly query?: string | Float32Array;
+  readonly error?: QueryError;
+}
+
+/**
+ * Reads a JSONL file of queries: `{"query": text}` or `{"text": text}`,
+ * with an optional `id` (string or number), or a bare JSON string. Every
+ * non-blank line is one query; a line that holds none becomes a failed
+ * query in its place. Lines are bounded by `maxLineBytes`.
+ * @param path - the file.
+ * @param maxLineBytes - the longest line (job.maxRecordBytes).
+ * @returns the queries, in file order.
+ * @throws {VecforgeError} ERR_IO when the file cannot be read.
+ */
+async function readQueries(path: string, maxLineBytes: number): Promise<QueryLine[]> {
+  const queries: QueryLine[] = [];
+  try {
+    for await (const l of readLines(path, { maxLineBytes })) {
+      if (l.state === 'failed') {
+        queries.push({ label: '', line: l.line, error: { code: l.code, message: l.code === 'TOO_LARGE' ? `${l.reason} (--max-record-bytes)` : l.reason } });
+        continue;
+      }
+      if (l.text.trim() === '') continue;
+      queries.push(parseQuery(l.text, l.line));
+    }
+  } catch (error) {
+    throw new VecforgeError('ERR_IO', `cannot read queries ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+  }
+  return queries;
+}
+
+function parseQuery(text: string, line: number): QueryLine {
+  let row: unknown;
+  try {
+    row = JSON.parse(text);
+  } catch {
+    return { label: '', line, error: { code: 'MALFORMED_LINE', message: 'line is not valid JSON' } };
+  }
+  if (typeof row === 'string') return row.trim() === '' ? { label: row, line, error: { code: 'MISSING_QUERY', message: 'the query is empty' } } : { label: row, line, query: row };
+  if (row === null || typeof row !== 'object' || Array.isArray(row)) return { label: '', line, error: { code: 'MALFORMED_LINE', message: 'line is not a JSON object or string' } };
+  const r = row as Record<string, unknown>;
+  const id = typeof r.id === 'string' || (typeof r.id === 'number' && Number.isFinite(r.id)) ? { id: r.id } : {};
+  const q = r.query ?? r.text;
+  if (typeof q !== 'string' || q.trim() === '') return { label: typeof q === 'string' ? q : '', line, ...id, error: { code: 'MISSING_QUERY', message: 'no "query" string' } };
+  return { label: q, line, ...id, query: q };
+}
+
+function snippetOf(hit: Hit, chars: number): string {
+  const s = hit.metadata?._snippet;
+  if (typeof s !== 'string') return '';
+  const flat = s.replace(/\s+/g, ' ');
+  return flat.length > chars ? `${flat.slice(0, chars - 3)}...` : flat;
+}
+
+function asQueryError(error: unknown): QueryError {
+  if (error instanceof VecforgeError) return { code: error.code, message: error.message };
+  return error instanceof Error ? { code: error.name, message: error.message } : { code: 'Error', message: String(error) };
+}
+
+function printResult(q: QueryLine, result: Hit[] | QueryError, json: boolean): void {
+  const head = { ...(q.id !== undefined ? { id: q.id } : {}), ...(q.line !== undefined ? { line: q.line } : {}), query: q.label };
+  if (!Array.isArray(result)) {
+    process.stderr.write(`vecforge: query ${q.line !== undefined ? `on line ${q.line} ` : ''}${JSON.stringify(q.label)}: ${result.message}\n`);
+    if (json) process.stdout.write(`${JSON.stringify({ ...head, error: result })}\n`);
+    return;
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ ...head, ids: result.map((h) => h.id), scores: result.map((h) => Number(h.score.toFixed(6))) })}\n`);
+    return;
+  }
+  process.stdout.write(`query ${q.id !== undefined ? `${JSON.stringify(q.id)} ` : ''}${JSON.stringify(q.label)}\n`);
+  result.forEach((h, r) => {
+    const ns = h.namespace !== 'default' ? `  [${h.namespace}]` : '';
+    const snip = snippetOf(h, 80);
+    process.stdout.write(`  ${String(r + 1).padStart(2)}  ${h.score.toFixed(4)}  ${h.id}${ns}${snip !== '' ? `  ${snip}` : ''}\n`);
+  });
+}
+
+/**
+ * Searches an index with one query text, a JSONL file of queries, or query
+ * vectors from a .npy file; prints id, score and a snippet per hit, or with
+ * --json one line per query (`{id?, line?, query, ids, scores}` or
+ * `{id?, line?, query, error: {code, message}}`), in input order.
+ * @param o - directory, vectors file and config.
+ * @returns the exit code: 0, or 3 when some queries failed.
+ * @throws {UsageError} unless exactly one of --query, --queries, --vectors is given.
+ */
+export async function runSearch(o: SearchCommandOptions): Promise<number> {
+  const { search, output } = o.config;
+  const given = [o.vectors, search.query, search.queries].filter((x) => x !== undefined).length;
+  if (given !== 1) throw new UsageError('search needs exactly one of --query TEXT, --queries FILE.jsonl and --vectors FILE.npy');
+  const engine = await Engine.create({ ...o.config.engine });
+  let failedCount = 0;
+  try {
+    const index = await engine.openIndex(o.dir);
+    try {
+      if (index.count === 0) throw new VecforgeError('ERR_INDEX', `${o.dir} holds no documents`);
+      const k = Math.min(search.k, index.count);
+      const opts = { k, ...(search.ef !== undefined ? { ef: Math.max(search.ef, k) } : {}), ...(search.namespace !== undefined ? { namespace: search.namespace } : {}) };
+      let queries: QueryLine[];
+      if (o.vectors !== undefined) {
+        const q = readNpy(o.vectors);
+        if (q.dims !== index.dims) throw new VecforgeError('ERR_INVALID_INPUT', `${o.vectors} has ${q.dims} dims, the index has ${index.dims}`);
+        queries = Array.from({ length: q.rows }, (_, i) => ({ label: i, query: q.data.subarray(i * q.dims, (i + 1) * q.dims) }));
+      } else if (search.queries !== undefined) queries = await readQueries(search.queries, o.config.job.maxRecordBytes);
+      else queries = [{ label: search.query ?? '', query: search.query ?? '' }];
+      const asked = queries.flatMap((q) => (q.query !== undefined ? [q.query] : []));
+      let answers: Array<Hit[] | QueryError>;
+      try {
+        answers = await index.searchBatch(asked, opts);
+      } catch (error) {
+        if (!(error instanceof VecforgeError) || error.code !== 'ERR_INVALID_INPUT') throw error;
+        // One query cannot be embedded: search one by one to report it alone.
+        answers = [];
+        for (const q of asked) answers.push(await index.search(q, opts).catch(asQueryError));
+      }
+      let next = 0;
+      for (const q of queries) {
+        const result = q.error ?? (answers[next++] as Hit[] | QueryError);
+        if (!Array.isArray(result)) failedCount++;
+        printResult(q, result, output.json);
+      }
+    } finally {
+      await index.close();
+    }
+  } finally {
+    await engine.close();
+  }
+  return failedCount > 0 ? kExitPartial : kExitOk;
+}
