@@ -16,6 +16,17 @@ export const kItemPending = 0;
 export const kItemOk = 1;
 /** No token of the text is in the model's vocabulary; the row is zero. */
 export const kItemNoKnownWords = 2;
+/** The row holds a vector of the text cut to the model's maximum sequence length. */
+export const kItemOkTruncated = 3;
+
+/**
+ * Whether a kernel status code means the row holds a vector.
+ * @param status - a kItem* code.
+ * @returns true for kItemOk and kItemOkTruncated.
+ */
+export function isItemOk(status: number): boolean {
+  return status === kItemOk || status === kItemOkTruncated;
+}
 
 /** What a model definition prepares once on the main thread. */
 export interface PreparedModel {

@@ -15,6 +15,8 @@ export type ItemFailureCode =
 /** The item's row holds its vector. */
 export interface ItemOk {
   readonly state: 'ok';
+  /** Present (true) when the text was cut to the model's maximum sequence length. */
+  readonly truncated?: true;
 }
 
 /** The item's row is zero; `reason` says why. */
@@ -31,6 +33,9 @@ const kNonSpace = /\S/;
 
 /** The shared ok outcome (frozen, so one object serves every item). */
 export const kItemOkOutcome: ItemOk = Object.freeze({ state: 'ok' });
+
+/** The ok outcome of a text cut to the model's maximum sequence length (frozen, shared). */
+export const kItemTruncatedOutcome: ItemOk = Object.freeze({ state: 'ok', truncated: true });
 
 /** The outcome of a text with a lone UTF-16 surrogate (frozen, shared). */
 export const kMalformed: ItemFailed = Object.freeze({ state: 'failed', code: 'MALFORMED_UTF16', reason: 'text contains a lone UTF-16 surrogate' });

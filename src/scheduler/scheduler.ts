@@ -7,12 +7,12 @@
 import { setMaxListeners } from 'node:events';
 import { Piscina } from 'piscina';
 import { AbortError, VecforgeError, errorMessage, settleAll, throwIfAborted } from '../errors.js';
-import { kItemNoKnownWords, kItemOk } from '../models/embedder.js';
+import { kItemNoKnownWords, kItemOk, kItemOkTruncated } from '../models/embedder.js';
 import { planWindow, type BatchRange } from './batcher.js';
 import { EmbedPlan } from './embed-plan.js';
 import { createCallBuffers, createSlab, type EmbedSlab } from './layout.js';
 import { MetricsRecorder } from './metrics.js';
-import { kItemOkOutcome, kMalformed, validateText, type ItemFailed, type ItemOutcome } from './outcome.js';
+import { kItemOkOutcome, kItemTruncatedOutcome, kMalformed, validateText, type ItemFailed, type ItemOutcome } from './outcome.js';
 import { embedRemoteCall, type RemoteCallHost, type RemoteEmbedder } from './remote-call.js';
 import { checkedReply, type EmbedReply, type InsertSpec, type PoolTaskReply, type PoolTaskRequest, type WorkerInit, type WorkerReply, type WorkerRequest } from './protocol.js';
 
@@ -251,6 +251,10 @@ export class Scheduler {
     for (let i = 0; i < n; i++) {
       const st = status[i] as number;
       if (st === kItemOk || include[i] === 0 || failed.has(i)) continue;
+      if (st === kItemOkTruncated) {
+        outcomes[i] = kItemTruncatedOutcome;
+        continue;
+      }
       notOk++;
       outcomes[i] =
         st === kItemNoKnownWords

@@ -6,7 +6,7 @@ import { loadTf, type BackendName } from '../tensor/backend.js';
 import { getKernel } from '../models/registry.js';
 import type { EmbedKernel } from '../models/embedder.js';
 import { kBatchDone, kEntryDone, kEntryEnd, kEntryStart, kEntryWindow, kFaultCountSlot, kPlanComplete, kPlanEntryInts, kPlanHeaderInts, kPlanNextSlot, kPlanOpen, kPlanPublishedSlot, kPlanStateSlot } from './layout.js';
-import { kItemOk } from '../models/embedder.js';
+import { isItemOk } from '../models/embedder.js';
 import { receiveMessageOnPort, threadId } from 'node:worker_threads';
 import type { InsertEmbeddedRows, TaskTable } from './task-registry.js';
 import type { EmbedSlab } from './layout.js';
@@ -108,12 +108,12 @@ export async function handleEmbed(kernel: EmbedKernel, request: EmbedRequest, fa
     // update, so nothing is duplicated.
     const labels = new Uint32Array(request.insert.labels);
     let ok = 0;
-    for (let j = 0; j < order.length; j++) if (status[order[j] ?? 0] === kItemOk) ok++;
+    for (let j = 0; j < order.length; j++) if (isItemOk(status[order[j] ?? 0] ?? 0)) ok++;
     const rowsOk = new Float32Array(ok * dims);
     const labelsOk = new Uint32Array(ok);
     for (let j = 0, o = 0; j < order.length; j++) {
       const i = order[j] ?? 0;
-      if (status[i] !== kItemOk) continue;
+      if (!isItemOk(status[i] ?? 0)) continue;
       rowsOk.set(out.subarray(i * dims, (i + 1) * dims), o * dims);
       labelsOk[o++] = labels[i] ?? 0;
     }
