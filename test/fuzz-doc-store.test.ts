@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { VecforgeError } from '../src/errors.js';
 import { checkLmdbFile } from '../src/store/lmdb-check.js';
 import { DocStore, type DocRecord } from '../src/store/doc-store.js';
+import { kFuzzRuns, kFuzzSeed } from './fuzz-settings.js';
 
 const kPage = 4096;
 /** Meta record fields, from the start of a meta page (24-byte page header first). */
@@ -139,7 +140,7 @@ describe('doc store files edited by hand', () => {
         for (const [at, value] of edits) bytes[at % 2 === 0 ? at % 200 : kPage + (at % 200)] = value;
         await tryOpen(bytes);
       }),
-      { seed: 42, numRuns: 300 },
+      { seed: kFuzzSeed, numRuns: kFuzzRuns },
     );
   });
 
@@ -150,7 +151,7 @@ describe('doc store files edited by hand', () => {
         for (const [at, value] of edits) bytes[at] = value;
         await tryOpen(bytes);
       }),
-      { seed: 42, numRuns: 300 },
+      { seed: kFuzzSeed, numRuns: kFuzzRuns },
     );
   });
 });

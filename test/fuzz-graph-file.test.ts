@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadNativeAddon, type NativeAddon } from '../src/native/addon.js';
+import { kFuzzRuns, kFuzzSeed } from './fuzz-settings.js';
 
 const kState = loadNativeAddon();
 const kDims = 8;
@@ -210,7 +211,7 @@ describe.skipIf(!kState.ok)('graph files edited by hand', () => {
         else bytes.writeBigUInt64LE(value, offset);
         tryAllLoaders(bytes);
       }),
-      { seed: 42, numRuns: 300 },
+      { seed: kFuzzSeed, numRuns: kFuzzRuns },
     );
   });
 
@@ -222,7 +223,7 @@ describe.skipIf(!kState.ok)('graph files edited by hand', () => {
         if (cut === 3) bytes = bytes.subarray(0, edits[0]?.[0] ?? 0);
         tryAllLoaders(bytes);
       }),
-      { seed: 42, numRuns: 300 },
+      { seed: kFuzzSeed, numRuns: kFuzzRuns },
     );
   });
 });

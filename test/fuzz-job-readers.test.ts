@@ -17,8 +17,9 @@ import { KnownLines, encodeLineSnapshot, kLineSnapshotFile, readLineSnapshot } f
 import { kLineDigestBytes, lineDigest } from '../src/jobs/line-digests.js';
 import { readFileRecords, type SourceRecord } from '../src/jobs/sources.js';
 import { tempDir } from './helpers.js';
+import { kFuzzRuns, kFuzzSeed } from './fuzz-settings.js';
 
-const kRuns = { seed: 42, numRuns: 300 } as const;
+const kRuns = { seed: kFuzzSeed, numRuns: kFuzzRuns } as const;
 const kReadFailures = new Set(['MALFORMED_LINE', 'MALFORMED_RECORD', 'INVALID_UTF8', 'TOO_LARGE', 'CSV_COLUMNS']);
 
 /** Random input: raw bytes, or text made of the characters that matter to the readers. */

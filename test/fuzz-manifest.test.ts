@@ -14,9 +14,10 @@ import { Engine } from '../src/index.js';
 import { VecforgeError } from '../src/errors.js';
 import { currentVersion } from '../src/index/persist.js';
 import { kTestCacheDir, tempDir } from './helpers.js';
+import { kFuzzRuns, kFuzzSeed } from './fuzz-settings.js';
 
 const kDims = 8;
-const kRuns = 300;
+const kRuns = kFuzzRuns;
 
 let engine: Engine;
 beforeAll(async () => {
@@ -112,7 +113,7 @@ describe('fuzz: manifest reader', () => {
         seen.set(outcome, (seen.get(outcome) ?? 0) + 1);
         expect(snapshot(root).filter((l) => !l.startsWith(`${manifestPath} `))).toEqual(before);
       }),
-      { seed: 42, numRuns: kRuns },
+      { seed: kFuzzSeed, numRuns: kRuns },
     );
     writeFileSync(manifestPath, original);
     // The cases reached both sides of the reader.

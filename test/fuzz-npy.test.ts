@@ -11,8 +11,9 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { VecforgeError } from '../src/errors.js';
 import { NpyWriter, readNpy } from '../src/io/npy.js';
 import { tempDir } from './helpers.js';
+import { kFuzzRuns, kFuzzSeed } from './fuzz-settings.js';
 
-const kRuns = { seed: 42, numRuns: 300 } as const;
+const kRuns = { seed: kFuzzSeed, numRuns: kFuzzRuns } as const;
 
 afterEach(() => {
   vi.restoreAllMocks();
