@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createFallbackHnswCore } from '../src/index/hnsw/fallback-core.js';
+import { checkGraphFile } from '../src/index/hnsw/graph-check.js';
 import { loadNativeAddon, type NativeAddon } from '../src/native/addon.js';
 import { kFuzzRuns, kFuzzSeed } from './fuzz-settings.js';
 
@@ -173,6 +175,40 @@ describe.skipIf(!kState.ok)('graph files edited by hand', () => {
     expect(loaded).toBe(0);
     expect(refused).toHaveLength(addon.sha256 ? 3 : 2);
     for (const m of refused) expect(m).toMatch(message);
+  });
+
+  test.each(named)('%s: refused by the TypeScript check the hnswlib-node fallback runs first', (_name, edit, message) => {
+    const bytes = Buffer.from(original);
+    edit(bytes);
+    expect(() => checkGraphFile(bytes, kDims)).toThrow(message);
+    const file = join(dir, 'fallback.hnsw');
+    writeFileSync(file, bytes);
+    expect(() => createFallbackHnswCore().load(file, 'l2', kDims, undefined, true)).toThrow(message);
+  });
+
+  test('the TypeScript check accepts what the addon saves, and the fallback loads it', () => {
+    expect(() => checkGraphFile(original, kDims)).not.toThrow();
+    const file = join(dir, 'fallback.hnsw');
+    writeFileSync(file, original);
+    const core = createFallbackHnswCore();
+    const handle = core.load(file, 'l2', kDims, undefined, true);
+    expect(core.getCurrentCount(handle)).toBe(kCount);
+    core.free(handle);
+  });
+
+  test('random byte edits: the TypeScript check refuses with a RangeError or accepts, never anything else', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat({ max: original.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }), (edits) => {
+        const bytes = Buffer.from(original);
+        for (const [at, value] of edits) bytes[at] = value;
+        try {
+          checkGraphFile(bytes, kDims);
+        } catch (error) {
+          expect(error).toBeInstanceOf(RangeError);
+        }
+      }),
+      { seed: kFuzzSeed, numRuns: kFuzzRuns },
+    );
   });
 
   test('an empty graph must have entry point and max level -1', () => {

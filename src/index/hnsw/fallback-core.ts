@@ -6,7 +6,7 @@
  * hnswlib-node as plain arrays one point at a time, and filters run as a JS
  * callback per candidate. hnswlib-node is loaded on first use only.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 import type { HierarchicalNSW } from 'hnswlib-node';
@@ -20,6 +20,7 @@ import type {
   HnswSpace,
 } from './core.js';
 import { kHnswNoLabel as kNoLabel } from './core.js';
+import { checkGraphFile } from './graph-check.js';
 
 const kMaxU32 = 4_294_967_295;
 const kMaxDims = 65_536;
@@ -393,6 +394,8 @@ class FallbackHnswCore implements HnswCore {
     if (vectorBytes !== dims * 4) {
       throw new RangeError(`dims (${dims}) does not match the graph file '${p}' (${Math.floor(vectorBytes / 4)} dims)`);
     }
+    // hnswlib-node's readIndexSync trusts every field and id: check them all first, as the addon does.
+    checkGraphFile(readFileSync(p), dims);
     const index = new (hnswlib().HierarchicalNSW)(s, dims);
     hnswlibCall(() => index.readIndexSync(p, replace));
     const count = index.getCurrentCount();
