@@ -3,23 +3,9 @@ import { join } from 'node:path';
 import { CommanderError } from 'commander';
 import { describe, expect, test } from 'vitest';
 import { VecforgeError } from '../src/index.js';
-import { NpyWriter } from '../src/io/npy.js';
 import { exitCodeFor } from '../src/cli/exit-codes.js';
 import { UsageError } from '../src/cli/usage-error.js';
-import { tempDir } from './helpers.js';
-import { vecforge } from './jobs-helpers.js';
-
-function smallIndex(): { dir: string; npy: string } {
-  const root = tempDir();
-  const npy = join(root, 'v.npy');
-  const w = new NpyWriter(npy, 8);
-  w.write(Float32Array.from({ length: 8 * 40 }, (_, i) => Math.sin(i * 1.7)));
-  w.close();
-  const dir = join(root, 'idx');
-  const r = vecforge(['build', '--vectors', npy, '--out', dir, '--workers', '1', '--json']);
-  expect(r.status, r.stderr).toBe(0);
-  return { dir, npy };
-}
+import { smallVectorIndex, vecforge } from './jobs-helpers.js';
 
 describe('exit codes: 2 for the command line and configuration only', () => {
   test('exitCodeFor: usage and config errors are 2; TypeError, RangeError and other errors from deep code are 1', () => {
@@ -35,7 +21,7 @@ describe('exit codes: 2 for the command line and configuration only', () => {
   });
 
   test('a broken manifest exits 1, not 2', () => {
-    const { dir, npy } = smallIndex();
+    const { dir, npy } = smallVectorIndex();
     const manifest = join(dir, 'versions', 'v000001', 'manifest.json');
     const m = JSON.parse(readFileSync(manifest, 'utf8')) as Record<string, unknown>;
     writeFileSync(manifest, JSON.stringify({ ...m, counts: null }));
@@ -47,7 +33,7 @@ describe('exit codes: 2 for the command line and configuration only', () => {
   });
 
   test('bad flags and bad configuration exit 2 with the message', () => {
-    const { dir } = smallIndex();
+    const { dir } = smallVectorIndex();
     const cases: Array<[string[], NodeJS.ProcessEnv, string]> = [
       [['search', dir, '--query', 'x', '--k', '0'], {}, '--k must be an integer in [1, 65536], got "0"'],
       [['search', dir, '--nope'], {}, "unknown option '--nope'"],

@@ -6,25 +6,11 @@
 import { readdirSync, rmSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { NpyWriter } from '../src/io/npy.js';
-import { tempDir } from './helpers.js';
-import { vecforge } from './jobs-helpers.js';
-
-function smallIndex(): string {
-  const root = tempDir();
-  const npy = join(root, 'v.npy');
-  const w = new NpyWriter(npy, 8);
-  w.write(Float32Array.from({ length: 8 * 40 }, (_, i) => Math.cos(i * 0.9)));
-  w.close();
-  const dir = join(root, 'idx');
-  const r = vecforge(['build', '--vectors', npy, '--out', dir, '--workers', '1', '--json']);
-  expect(r.status, r.stderr).toBe(0);
-  return dir;
-}
+import { smallVectorIndex, vecforge } from './jobs-helpers.js';
 
 describe('info on a damaged index', () => {
   test('a whole index: exit 0, no warning; a truncated graph: exit 1 naming the file and both sizes, in text and --json', () => {
-    const dir = smallIndex();
+    const { dir } = smallVectorIndex();
     const whole = vecforge(['info', dir]);
     expect(whole.status, whole.stderr).toBe(0);
     expect(whole.stderr).toBe('');
@@ -41,7 +27,7 @@ describe('info on a damaged index', () => {
   });
 
   test('a missing file is named', () => {
-    const dir = smallIndex();
+    const { dir } = smallVectorIndex();
     rmSync(join(dir, 'versions', 'v000001', 'graph.hnsw'));
     const r = vecforge(['info', dir]);
     expect(r.status).toBe(1);

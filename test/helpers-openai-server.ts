@@ -7,6 +7,9 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { afterEach } from 'vitest';
+import { Engine, type EngineCreateOptions } from '../src/engine.js';
+import { kTestCacheDir } from './helpers.js';
 
 /** One scripted answer; faults are used up in order, one per request. */
 export type ServerFault =
@@ -224,4 +227,25 @@ export class OpenAIServer {
     const tokens = texts.reduce((s, t) => s + t.split(/\s+/).length, 0);
     send(200, { object: 'list', model: body.model, data, ...(this.#options.usage === false ? {} : { usage: { prompt_tokens: tokens, total_tokens: tokens } }) });
   }
+}
+
+/**
+ * Starts servers and provider engines for a test file and closes them after
+ * each test: call once at the top of the file.
+ * @returns setup(serverOptions, provider): a fresh server and an engine on it (8 dims, fast retries).
+ */
+export function useProviderEngines(): (serverOptions?: OpenAIServerOptions, provider?: EngineCreateOptions['provider']) => Promise<{ server: OpenAIServer; e: Engine }> {
+  const servers: OpenAIServer[] = [];
+  const engines: Engine[] = [];
+  afterEach(async () => {
+    for (const e of engines.splice(0)) await e.close();
+    for (const s of servers.splice(0)) await s.close();
+  });
+  return async (serverOptions = {}, provider = {}) => {
+    const server = await OpenAIServer.start(serverOptions);
+    servers.push(server);
+    const e = await Engine.create({ model: 'openai:m', workers: 1, cacheDir: kTestCacheDir, provider: { baseUrl: server.baseUrl, dims: 8, retryBaseMs: 1, retryMaxMs: 5, ...provider } }, { env: {} });
+    engines.push(e);
+    return { server, e };
+  };
 }

@@ -6,7 +6,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../src/index.js';
-import { kRepoRoot, kTestCacheDir } from './helpers.js';
+import { NpyWriter } from '../src/io/npy.js';
+import { kRepoRoot, kTestCacheDir, tempDir } from './helpers.js';
 
 /** The CLI entry. */
 export const kBin = join(kRepoRoot, 'bin', 'vecforge.js');
@@ -164,4 +165,20 @@ export function writeJsonl(path: string, rows: readonly unknown[]): string {
 export function writeDoubleCorpus(path: string): string {
   const rows = corpusRows();
   return writeJsonl(path, [...rows, ...rows.map((r) => ({ ...r, id: `${r.id}#2`, text: `${r.text} in another sense` }))]);
+}
+
+/**
+ * Builds a small index of 40 × 8 given vectors with the CLI (`build --vectors`), in a temp dir.
+ * @returns the index directory and the .npy it was built from.
+ */
+export function smallVectorIndex(): { dir: string; npy: string } {
+  const root = tempDir();
+  const npy = join(root, 'v.npy');
+  const w = new NpyWriter(npy, 8);
+  w.write(Float32Array.from({ length: 8 * 40 }, (_, i) => Math.sin(i * 1.7)));
+  w.close();
+  const dir = join(root, 'idx');
+  const r = vecforge(['build', '--vectors', npy, '--out', dir, '--workers', '1', '--json']);
+  if (r.status !== 0) throw new Error(`vecforge build --vectors failed: ${r.stderr}`);
+  return { dir, npy };
 }

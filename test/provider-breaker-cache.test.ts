@@ -3,28 +3,14 @@
  * rate limits, and the embedding cache in front of every request (a second
  * build sends none).
  */
-import { afterEach, describe, expect, test, vi } from 'vitest';
-import { Engine, type EngineCreateOptions } from '../src/engine.js';
+import { describe, expect, test, vi } from 'vitest';
 import { VecforgeError } from '../src/errors.js';
 import { buildIndex } from '../src/jobs/api.js';
 import { TokenBucket } from '../src/models/providers/token-bucket.js';
-import { OpenAIServer, type OpenAIServerOptions } from './helpers-openai-server.js';
-import { kTestCacheDir, tempDir } from './helpers.js';
+import { useProviderEngines } from './helpers-openai-server.js';
+import { tempDir } from './helpers.js';
 
-const servers: OpenAIServer[] = [];
-const engines: Engine[] = [];
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.close();
-  for (const s of servers.splice(0)) await s.close();
-});
-
-async function setup(serverOptions: OpenAIServerOptions = {}, provider: EngineCreateOptions['provider'] = {}): Promise<{ server: OpenAIServer; e: Engine }> {
-  const server = await OpenAIServer.start(serverOptions);
-  servers.push(server);
-  const e = await Engine.create({ model: 'openai:m', workers: 1, cacheDir: kTestCacheDir, provider: { baseUrl: server.baseUrl, dims: 8, retryBaseMs: 1, retryMaxMs: 5, ...provider } }, { env: {} });
-  engines.push(e);
-  return { server, e };
-}
+const setup = useProviderEngines();
 
 describe('provider: circuit breaker', () => {
   test('opens after breakerFailures failed requests, fails fast while open, closes after one good probe', async () => {

@@ -4,27 +4,13 @@
  * and dropped connections with nothing lost or duplicated; a bad text
  * failing alone; 413 halving; a refused key; spent retries; abort.
  */
-import { afterEach, describe, expect, test, vi } from 'vitest';
-import { AbortError, Engine, type EngineCreateOptions } from '../src/engine.js';
+import { describe, expect, test, vi } from 'vitest';
+import { AbortError } from '../src/engine.js';
 import { VecforgeError } from '../src/errors.js';
 import { parseResetDurationMs, parseRetryAfterMs } from '../src/models/providers/backoff.js';
-import { OpenAIServer, serverVector, type OpenAIServerOptions, type ServerFault } from './helpers-openai-server.js';
-import { kTestCacheDir } from './helpers.js';
+import { type OpenAIServer, useProviderEngines, serverVector, type ServerFault } from './helpers-openai-server.js';
 
-const servers: OpenAIServer[] = [];
-const engines: Engine[] = [];
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.close();
-  for (const s of servers.splice(0)) await s.close();
-});
-
-async function setup(serverOptions: OpenAIServerOptions = {}, provider: EngineCreateOptions['provider'] = {}): Promise<{ server: OpenAIServer; e: Engine }> {
-  const server = await OpenAIServer.start(serverOptions);
-  servers.push(server);
-  const e = await Engine.create({ model: 'openai:m', workers: 1, cacheDir: kTestCacheDir, provider: { baseUrl: server.baseUrl, dims: 8, retryBaseMs: 1, retryMaxMs: 5, ...provider } }, { env: {} });
-  engines.push(e);
-  return { server, e };
-}
+const setup = useProviderEngines();
 
 const texts = (n: number, tag = 't'): string[] => Array.from({ length: n }, (_, i) => `${tag} ${i}`);
 
