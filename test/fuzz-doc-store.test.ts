@@ -8,6 +8,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { open as openLmdb } from 'lmdb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { VecforgeError } from '../src/errors.js';
 import { checkLmdbFile } from '../src/store/lmdb-check.js';
@@ -123,6 +124,23 @@ describe('doc store files edited by hand', () => {
     const root = Number(bytes.readBigUInt64LE(kMeta.txnid) > bytes.readBigUInt64LE(kPage + kMeta.txnid) ? bytes.readBigUInt64LE(kMeta.mainRoot) : bytes.readBigUInt64LE(kPage + kMeta.mainRoot));
     bytes.writeUInt16LE(kPage - 4, root * kPage + 24);
     expect(refusal(bytes)).toMatch(/main tree: page \d+ node 0: offset \d+ is outside the page's node area|key and data run past the page/);
+  });
+
+  test('a segment whose key lies past the live-label set is refused, not padded to (a wrapped label once crashed V8)', async () => {
+    const path = join(dir, 'far-key.lmdb');
+    copyFileSync(join(dir, 'small.lmdb'), path);
+    const env = openLmdb({ path, noSubdir: true, compression: false, maxDbs: 4 });
+    const segments = env.openDB<Buffer, number>({ name: 'segments', keyEncoding: 'uint32', encoding: 'binary' });
+    const first = segments.getBinary(0);
+    expect(first).toBeDefined();
+    await segments.put(2_617_245_696, Buffer.from(first as Buffer));
+    await env.close();
+    const store = DocStore.open(path, true);
+    try {
+      expect(() => store.readTable()).toThrow(expect.objectContaining({ code: 'ERR_INDEX_CORRUPT', message: 'doc store segment 2617245696 lies past the live-label set (40 labels)' }) as Error);
+    } finally {
+      await store.close();
+    }
   });
 
   test('a store that is a copy passes the check when opened for writing too', async () => {

@@ -237,7 +237,8 @@ class TableBuilder {
    * @param record - the record.
    */
   add(label: number, record: DocRecord): void {
-    if (!hasBit(this.#live, label)) return;
+    // Past the live set (a damaged key): no live record, and `label >> 3` would wrap past 2^31.
+    if (label >= this.#live.length * 8 || !hasBit(this.#live, label)) return;
     this.#padTo(label);
     this.#records.push(record);
     setBit(this.#bitset(record.namespace), label);
@@ -252,6 +253,11 @@ class TableBuilder {
    * @throws {VecforgeError} ERR_INDEX_CORRUPT when the segment does not decode.
    */
   addColumns(start: number, bytes: Uint8Array): void {
+    // Every segment a save writes lies within the live set, which covers every label ever given;
+    // one past it is a damaged key (and `label >> 3` would wrap past 2^31).
+    if (start + kDocSegmentLabels > Math.max(kDocSegmentLabels, Math.ceil(this.#live.length / (kDocSegmentLabels / 8)) * kDocSegmentLabels)) {
+      throw new VecforgeError('ERR_INDEX_CORRUPT', `doc store segment ${start / kDocSegmentLabels} lies past the live-label set (${this.#live.length * 8} labels)`);
+    }
     const segment = new SegmentReader(bytes, start / kDocSegmentLabels);
     const { head } = segment;
     const namespaceOf = segment.uint16s(head.namespaceOf);
