@@ -255,7 +255,8 @@ class TableBuilder {
   addColumns(start: number, bytes: Uint8Array): void {
     // Every segment a save writes lies within the live set, which covers every label ever given;
     // one past it is a damaged key (and `label >> 3` would wrap past 2^31).
-    if (start + kDocSegmentLabels > Math.max(kDocSegmentLabels, Math.ceil(this.#live.length / (kDocSegmentLabels / 8)) * kDocSegmentLabels)) {
+    const segments = Math.max(1, Math.ceil((this.#live.length * 8) / kDocSegmentLabels));
+    if (start >= segments * kDocSegmentLabels) {
       throw new VecforgeError('ERR_INDEX_CORRUPT', `doc store segment ${start / kDocSegmentLabels} lies past the live-label set (${this.#live.length * 8} labels)`);
     }
     const segment = new SegmentReader(bytes, start / kDocSegmentLabels);

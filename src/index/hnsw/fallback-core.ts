@@ -6,7 +6,7 @@
  * hnswlib-node as plain arrays one point at a time, and filters run as a JS
  * callback per candidate. hnswlib-node is loaded on first use only.
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 import type { HierarchicalNSW } from 'hnswlib-node';
@@ -28,14 +28,6 @@ const kMaxM = 2048;
 const kMaxEf = 1_048_576;
 const kMaxK = 65_536;
 const kMaxThreads = 1024;
-// hnswlib file header: offsetLevel0, maxElements, count, sizeDataPerElement,
-// labelOffset, offsetData (size_t each), then maxLevel, enterPoint (int32),
-// maxM, maxM0, M (size_t), mult (double), efConstruction (size_t).
-const kHeaderBytes = 96;
-const kHeaderLabelOffset = 32;
-const kHeaderOffsetData = 40;
-const kHeaderM = 72;
-const kHeaderEfConstruction = 88;
 
 type HnswlibNode = typeof import('hnswlib-node');
 
@@ -151,20 +143,11 @@ function hnswlibCall<T>(fn: () => T): T {
   }
 }
 
-function readHeader(filePath: string): DataView {
-  let fd: number;
+function readFileBytes(filePath: string): Buffer {
   try {
-    fd = openSync(filePath, 'r');
+    return readFileSync(filePath);
   } catch (error: unknown) {
     throw new Error(`cannot open '${filePath}' for reading`, { cause: error });
-  }
-  try {
-    const bytes = new Uint8Array(kHeaderBytes);
-    const read = readSync(fd, bytes, 0, kHeaderBytes, 0);
-    if (read < kHeaderBytes) throw new Error(`hnswlib: Index seems to be corrupted or unsupported`);
-    return new DataView(bytes.buffer);
-  } finally {
-    closeSync(fd);
   }
 }
 
@@ -388,14 +371,8 @@ class FallbackHnswCore implements HnswCore {
     checkInt(dims, 'dims', 1, kMaxDims);
     if (maxElements !== undefined) checkInt(maxElements, 'maxElements', 0, kMaxU32);
     const replace = checkBool(allowReplaceDeleted, 'allowReplaceDeleted', false);
-    const header = readHeader(p);
-    const vectorBytes =
-      Number(header.getBigUint64(kHeaderLabelOffset, true)) - Number(header.getBigUint64(kHeaderOffsetData, true));
-    if (vectorBytes !== dims * 4) {
-      throw new RangeError(`dims (${dims}) does not match the graph file '${p}' (${Math.floor(vectorBytes / 4)} dims)`);
-    }
     // hnswlib-node's readIndexSync trusts every field and id: check them all first, as the addon does.
-    checkGraphFile(readFileSync(p), dims);
+    const header = checkGraphFile(readFileBytes(p), dims, `the graph file '${p}'`);
     const index = new (hnswlib().HierarchicalNSW)(s, dims);
     hnswlibCall(() => index.readIndexSync(p, replace));
     const count = index.getCurrentCount();
@@ -406,8 +383,8 @@ class FallbackHnswCore implements HnswCore {
       index,
       space: s,
       dims,
-      M: Number(header.getBigUint64(kHeaderM, true)),
-      efConstruction: Number(header.getBigUint64(kHeaderEfConstruction, true)),
+      M: header.m,
+      efConstruction: header.efConstruction,
       allowReplaceDeleted: replace,
       deletedExact: undefined,
     });

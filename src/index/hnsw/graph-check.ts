@@ -41,14 +41,23 @@ function listOk(view: DataView, at: number, capacity: number, count: number, lev
   return true;
 }
 
+/** The header fields a loader needs from a checked graph file. */
+export interface GraphFileHeader {
+  readonly m: number;
+  readonly efConstruction: number;
+  readonly count: number;
+}
+
 /**
  * Validates a graph file's bytes: every header field, every neighbour id and
  * level, the labels, and that the bytes end with the last element.
  * @param bytes - the whole file.
  * @param dims - the dims the caller expects.
+ * @param what - how the file is named in a dims mismatch.
+ * @returns the header fields a loader needs.
  * @throws {RangeError} naming the first problem (the caller maps it to ERR_INDEX_CORRUPT).
  */
-export function checkGraphFile(bytes: Uint8Array, dims: number): void {
+export function checkGraphFile(bytes: Uint8Array, dims: number, what = 'the graph file'): GraphFileHeader {
   if (bytes.length < kHeaderBytes) corrupt('the header is cut short');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const offsetLevel0 = size(view, 0, 'offsetLevel0');
@@ -69,7 +78,7 @@ export function checkGraphFile(bytes: Uint8Array, dims: number): void {
   if (maxM0 !== 2 * m) corrupt(`maxM0 (${maxM0}) is not 2 × M (${2 * m})`);
   const links0 = maxM0 * 4 + 4;
   if (offsetLevel0 !== 0 || offsetData !== links0) corrupt('unexpected level-0 layout (offsetData is not the level-0 link size maxM0 × 4 + 4)');
-  if (labelOffset !== offsetData + dims * 4) throw new RangeError(`dims (${dims}) does not match the graph file (${labelOffset >= offsetData ? Math.floor((labelOffset - offsetData) / 4) : 0} dims)`);
+  if (labelOffset !== offsetData + dims * 4) throw new RangeError(`dims (${dims}) does not match ${what} (${labelOffset >= offsetData ? Math.floor((labelOffset - offsetData) / 4) : 0} dims)`);
   if (sizeDataPerElement !== labelOffset + 8) corrupt('unexpected element size');
   if (count > maxElements || maxElements > kMaxU32) corrupt('element count out of range');
   // hnswlib-node allocates the file's capacity as it is (the addon caps it instead).
@@ -118,4 +127,5 @@ export function checkGraphFile(bytes: Uint8Array, dims: number): void {
       if (!listOk(view, (starts[i] ?? 0) + (l - 1) * links, maxM, count, levels, l)) corrupt(`an upper-level neighbour list is out of range (element ${i}, level ${l})`);
     }
   }
+  return { m, efConstruction, count };
 }
