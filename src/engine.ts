@@ -167,8 +167,26 @@ export function onEngineClose(engine: Engine, hook: () => Promise<void>): () => 
   };
 }
 
+/** Set by {@link Engine}'s static block: it reaches the engine's private provider. */
+let countCacheHits: (engine: Engine, hits: number) => void = () => {};
+
+/**
+ * Counts vectors the embedding cache served for `engine`, so a remote
+ * provider's metrics say how many texts were never sent. Internal: the job
+ * layer calls it; not exported from the package.
+ * @param engine - the engine.
+ * @param hits - vectors found in the cache.
+ */
+export function recordCacheHits(engine: Engine, hits: number): void {
+  if (hits > 0) countCacheHits(engine, hits);
+}
+
 /** The vecforge engine. Create with {@link Engine.create}. */
 export class Engine {
+  static {
+    countCacheHits = (engine, hits) => engine.#remote?.provider.addCacheHits(hits);
+  }
+
   readonly #options: ResolvedEngineOptions;
   readonly #backend: BackendName;
   readonly #model: PreparedModel;

@@ -9,11 +9,13 @@
 
 // Engine: embedding, and the factory of indexes.
 export { Engine } from './engine.js';
-export type { EngineCreateContext, EmbedOptions, EmbedStreamOptions, EmbedStreamBatch, EngineInfo } from './engine.js';
+export type { EngineCreateContext, EngineCreateOptions, EngineMetricsWithProvider, EmbedOptions, EmbedStreamOptions, EmbedStreamBatch, EngineInfo } from './engine.js';
 export type { EngineOptions, ResolvedEngineOptions, OptionSource } from './config/engine-options.js';
 export type { EmbedResult } from './scheduler/scheduler.js';
 export type { ItemOutcome, ItemOk, ItemFailed, ItemFailureCode } from './scheduler/outcome.js';
 export type { EngineMetrics } from './scheduler/metrics.js';
+export type { ProviderOptions } from './models/providers/options.js';
+export type { ProviderMetrics } from './models/providers/provider-metrics.js';
 
 // Errors: one class with a string code; AbortError for cancelled calls.
 export { VecforgeError, AbortError, kErrorCodes } from './errors.js';

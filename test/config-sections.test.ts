@@ -55,7 +55,7 @@ describe('config sections: index, job, search, output', () => {
         'config.job.idfield is not a known option; known options: input, dir, format, idField, textField, namespaceField, metadataField, keepMissing, full, checkpointItems, checkpointSeconds, chunkSize, snippetChars, maxRecordBytes, embeddingCache, refitPca',
       ),
     );
-    expect(() => resolveConfig({ env: {}, file: { jobs: {} } })).toThrow(new TypeError('config: "jobs" is not a known section; known sections: engine, index, job, search, output'));
+    expect(() => resolveConfig({ env: {}, file: { jobs: {} } })).toThrow(new TypeError('config: "jobs" is not a known section; known sections: engine, index, job, search, output, provider'));
     expect(envVarName('job', 'checkpointSeconds')).toBe('VECFORGE_JOB__CHECKPOINT_SECONDS');
   });
 

@@ -6,6 +6,7 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { findConfigFile, kConfigSections, readConfigFile, resolveConfigSourced, type ResolvedConfig, type SectionName, type SourcedConfig } from '../config/resolve.js';
 import { parseDecimal } from '../config/fields.js';
+import { checkProviderFlags } from './provider-flags.js';
 import { asUsageError } from './usage-error.js';
 
 /** A flag bound to a config key. */
@@ -54,6 +55,17 @@ export const kFlags = Object.freeze({
   namespace: { flags: '--namespace <name>', section: 'search', key: 'namespace', description: 'only this namespace' },
   json: { flags: '--json', section: 'output', key: 'json', description: 'machine-readable output' },
   progress: { flags: '--progress <mode>', section: 'output', key: 'progress', description: 'auto, bar, log (one JSON line per checkpoint on stderr), off (default: auto)' },
+  baseUrl: { flags: '--base-url <url>', section: 'provider', key: 'baseUrl', description: 'with --model openai:NAME: the OpenAI-compatible endpoint; requests go to URL/embeddings (default: https://api.openai.com/v1)' },
+  dims: { flags: '--dims <n>', section: 'provider', key: 'dims', description: 'provider: output dims, sent as `dimensions` (default: what the first response has)' },
+  concurrency: { flags: '--concurrency <n>', section: 'provider', key: 'concurrency', description: 'provider: requests in flight, 1-64 (default: 8)' },
+  maxBatchItems: { flags: '--max-batch-items <n>', section: 'provider', key: 'maxBatchItems', description: 'provider: texts per request (default: 256)' },
+  maxBatchTokens: { flags: '--max-batch-tokens <n>', section: 'provider', key: 'maxBatchTokens', description: 'provider: estimated tokens per request (default: 100000)' },
+  requestsPerMinute: { flags: '--requests-per-minute <n>', section: 'provider', key: 'requestsPerMinute', description: 'provider: client-side request rate limit, 0 for none (default: 0)' },
+  tokensPerMinute: { flags: '--tokens-per-minute <n>', section: 'provider', key: 'tokensPerMinute', description: 'provider: client-side token rate limit, 0 for none (default: 0)' },
+  requestTimeoutMs: { flags: '--request-timeout-ms <n>', section: 'provider', key: 'requestTimeoutMs', description: 'provider: time allowed to one request (default: 60000)' },
+  maxRetries: { flags: '--max-retries <n>', section: 'provider', key: 'maxRetries', description: 'provider: retries of one request on 429, 5xx, a timeout or a dropped connection (default: 6)' },
+  breakerFailures: { flags: '--breaker-failures <n>', section: 'provider', key: 'breakerFailures', description: 'provider: consecutive failed requests that open the circuit breaker (default: 10)' },
+  breakerCooldownMs: { flags: '--breaker-cooldown-ms <n>', section: 'provider', key: 'breakerCooldownMs', description: 'provider: how long the breaker stays open before one probe (default: 30000)' },
 } satisfies Record<string, FlagSpec>);
 
 /** A flag name. */
@@ -79,6 +91,13 @@ export function flagOption(name: FlagName): Option {
     if (!field.schema.safeParse(value).success) throw new InvalidArgumentError(`${flagName(spec)} must be ${field.describe}, got ${JSON.stringify(raw)}`);
     return value;
   });
+}
+
+/** The flag of each `provider` key, for messages. */
+function providerFlagNames(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const spec of Object.values(kFlags) as FlagSpec[]) if (spec.section === 'provider') out[spec.key] = flagName(spec);
+  return out;
 }
 
 /** The config of one command run. */
@@ -130,5 +149,6 @@ function resolveSources(flags: Readonly<Record<string, unknown>>, env: NodeJS.Pr
     for (const [key, entry] of Object.entries(entries as Record<string, { value: unknown }>)) values[key] = entry.value;
     config[section] = values;
   }
+  checkProviderFlags(sourced, providerFlagNames());
   return { config: config as unknown as ResolvedConfig, sourced, file };
 }

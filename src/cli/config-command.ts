@@ -5,6 +5,7 @@
 import { envVarName, type SectionName } from '../config/resolve.js';
 import type { CliConfig } from './cli-config.js';
 import { kExitOk } from './exit-codes.js';
+import { shownConfigValue } from './provider-flags.js';
 
 /**
  * Prints the resolved config.
@@ -16,7 +17,7 @@ export function runConfig(cli: CliConfig): number {
   for (const [section, entries] of Object.entries(cli.sourced)) {
     const out: Record<string, { value: unknown; source: string }> = {};
     for (const [key, entry] of Object.entries(entries as Record<string, { value: unknown; source: string }>)) {
-      out[key] = { value: entry.value ?? null, source: entry.source === 'option' ? 'flag' : entry.source };
+      out[key] = { value: shownConfigValue(section, key, entry.value) ?? null, source: entry.source === 'option' ? 'flag' : entry.source };
     }
     sections[section] = out;
   }

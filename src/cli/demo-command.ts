@@ -11,6 +11,7 @@ import { Engine, buildIndex, inspectIndex, reindex } from '../index.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { kExitFatal, kExitOk } from './exit-codes.js';
 import { dataFile } from './paths.js';
+import { engineCreateOptions } from './provider-flags.js';
 
 interface Query {
   readonly query: string;
@@ -45,7 +46,7 @@ export async function runDemo(options: { config: ResolvedConfig; out?: string | 
   const queries = readQueries(dataFile('sample-queries.jsonl'));
   const keep = options.out !== undefined;
   const dir = options.out ?? mkdtempSync(join(tmpdir(), 'vecforge-demo-'));
-  const engine = await Engine.create({ ...config.engine });
+  const engine = await Engine.create(engineCreateOptions(config));
   try {
     const common = { source: corpus, engine, embeddingCache: config.job.embeddingCache, snippetChars: config.job.snippetChars, command: 'vecforge demo' };
     const summary = keep && holdsIndex(dir) ? await reindex({ ...common, dir }) : await buildIndex({ ...common, out: dir, index: { space: config.index.space, m: config.index.m, efConstruction: config.index.efConstruction, efSearch: config.index.efSearch } });

@@ -5,7 +5,7 @@
 import { createWriteStream, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ensureUsableDir } from '../io/usable-dir.js';
-import { Engine, VecforgeError, type EngineOptions } from '../index.js';
+import { Engine, VecforgeError, type EngineCreateOptions } from '../index.js';
 import { NpyWriter } from '../io/npy.js';
 import { readLines } from '../io/lines.js';
 import { kExitOk, kExitPartial } from './exit-codes.js';
@@ -16,7 +16,7 @@ export interface EmbedCommandOptions {
   readonly input: string;
   readonly output: string;
   readonly json: boolean;
-  readonly engine: EngineOptions;
+  readonly engine: EngineCreateOptions;
   readonly configFile?: string | undefined;
   /** The longest input line, in bytes (`--max-record-bytes`); a longer one fails as TOO_LARGE. */
   readonly maxRecordBytes: number;
@@ -138,12 +138,14 @@ export async function runEmbed(options: EmbedCommandOptions): Promise<number> {
   }
   const seconds = (performance.now() - started) / 1000;
   const info = engine.info();
-  const summary = { count, failed, seconds: Number(seconds.toFixed(3)), itemsPerSecond: Math.round(count / seconds), backend: info.backend, workers: info.workers };
+  const provider = engine.metrics().provider;
+  const summary = { count, failed, seconds: Number(seconds.toFixed(3)), itemsPerSecond: Math.round(count / seconds), backend: info.backend, workers: info.workers, ...(provider !== undefined ? { provider } : {}) };
   if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
     process.stdout.write(`embedded ${count} texts in ${summary.seconds}s (${summary.itemsPerSecond} items/s, ${info.backend}, ${info.workers} workers)\n`);
     process.stdout.write(`  vectors: ${options.output}\n  ids:     ${idsPath}\n`);
     if (failed > 0) process.stdout.write(`  ${failed} rows failed: ${errorsPath}\n`);
+    if (provider !== undefined) process.stdout.write(`  provider: ${provider.requests} requests, ${provider.rateLimited} answered 429, breaker ${provider.breaker.state}\n`);
   }
   return failed > 0 ? kExitPartial : kExitOk;
 }

@@ -12,6 +12,7 @@ import { namePcaFlag } from './pca-flags.js';
 import { kExitOk, kExitPartial } from './exit-codes.js';
 import { createProgress } from './progress.js';
 import { UsageError } from './usage-error.js';
+import { engineCreateOptions } from './provider-flags.js';
 
 /** What `build --vectors` needs. */
 export interface BuildVectorsOptions {
@@ -64,7 +65,7 @@ export async function runBuildVectors(o: BuildVectorsOptions): Promise<number> {
   const { data, rows, dims } = readNpy(o.vectors);
   ensureUsableDir(out, { what: 'output directory' });
   const ids = o.ids !== undefined ? await readIds(o.ids, rows, o.vectors, o.config.job.maxRecordBytes) : Array.from({ length: rows }, (_, i) => String(i));
-  const engine = await Engine.create({ ...o.config.engine });
+  const engine = await Engine.create(engineCreateOptions(o.config));
   let failed = 0;
   let added = 0;
   try {

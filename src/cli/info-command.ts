@@ -2,7 +2,7 @@
  * `vecforge info`: the engine's backend, model and cache locations; with a
  * directory, the index's manifest, counts, sizes and any job in progress.
  */
-import { Engine, inspectIndex, type EngineOptions } from '../index.js';
+import { Engine, inspectIndex, type EngineCreateOptions } from '../index.js';
 import { kExitFatal, kExitOk } from './exit-codes.js';
 
 /**
@@ -10,7 +10,7 @@ import { kExitFatal, kExitOk } from './exit-codes.js';
  * @param options - engine options and output mode.
  * @returns the exit code.
  */
-export async function runInfo(options: { engine: EngineOptions; json: boolean }): Promise<number> {
+export async function runInfo(options: { engine: EngineCreateOptions; json: boolean }): Promise<number> {
   const engine = await Engine.create(options.engine);
   try {
     const info = engine.info();

@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { ensureUsableDir } from '../io/usable-dir.js';
-import { buildIndex, reindex, type JobProgress, type JobSummary } from '../index.js';
+import { VecforgeError, buildIndex, reindex, type JobProgress, type JobSummary } from '../index.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { CliConfig } from './cli-config.js';
 import { kExitInterrupted, kExitOk, kExitPartial } from './exit-codes.js';
@@ -13,6 +13,7 @@ import { namePcaFlag, pcaFromConfig } from './pca-flags.js';
 import { createProgress, type Progress } from './progress.js';
 import { onInterrupt } from './signals.js';
 import { UsageError } from './usage-error.js';
+import { engineCreateOptions } from './provider-flags.js';
 
 /** Which job a command runs. */
 export type JobCommand = 'build' | 'reindex';
@@ -102,7 +103,7 @@ export async function runJobCommand(command: JobCommand, cli: CliConfig): Promis
   const progress = reporter(config, totalBytes);
   const common = {
     source: job.input,
-    engine: { ...config.engine },
+    engine: engineCreateOptions(config),
     format: job.format,
     idField: job.idField,
     textField: job.textField,
@@ -125,7 +126,7 @@ export async function runJobCommand(command: JobCommand, cli: CliConfig): Promis
         ? await buildIndex({ ...common, out: job.dir, index: { space: index.space, m: index.m, efConstruction: index.efConstruction, efSearch: index.efSearch, ...(pca !== undefined ? { pca } : {}) } })
         : await reindex({ ...common, dir: job.dir, keepMissing: job.keepMissing, full: job.full, refitPca, index: { ...givenIndexKeys(cli), ...(pca !== undefined ? { pca } : {}) } });
   } catch (error) {
-    throw namePcaFlag(error);
+    throw providerStopped(namePcaFlag(error), job.dir);
   } finally {
     progress.stop();
     offSignal();
@@ -133,6 +134,20 @@ export async function runJobCommand(command: JobCommand, cli: CliConfig): Promis
   printSummary(command, summary, output.json);
   if (summary.state === 'interrupted') return kExitInterrupted;
   return summary.state === 'partial' ? kExitPartial : kExitOk;
+}
+
+/**
+ * A job the remote provider stopped (breaker open, retries spent, key
+ * refused) keeps its last checkpoint, and every vector it received is in
+ * the embedding cache: the message says so and how to resume.
+ * @param error - what the job threw.
+ * @param dir - the index directory.
+ * @returns the error to report.
+ */
+function providerStopped(error: unknown, dir: string): unknown {
+  if (!(error instanceof VecforgeError) || (error.code !== 'ERR_PROVIDER_UNAVAILABLE' && error.code !== 'ERR_PROVIDER')) return error;
+  const message = `${error.message}\nThe job stopped at its last checkpoint (${dir}/.job); the vectors received so far are in the embedding cache. Once the provider answers again, rerun the same command to resume:\n  ${rerunCommand()}`;
+  return new VecforgeError(error.code, message, { cause: error });
 }
 
 /** For reindex --full, only HNSW parameters set by a flag, env or the file replace the index's own (PCA: see pcaFromConfig). */
@@ -174,6 +189,11 @@ function printSummary(command: JobCommand, s: JobSummary, json: boolean): void {
   const pct = (ms: number): string => `${((100 * ms) / Math.max(1e-9, total)).toFixed(0)}%`;
   process.stdout.write(`  time: read ${pct(st.readMs)}, embed ${pct(st.embedMs)}, cache ${pct(st.cacheMs)}, insert ${pct(st.insertMs)}, write ${pct(st.writeMs)}, other ${pct(st.otherMs)}\n`);
   if (c.failed > 0) process.stdout.write(`  ${c.failed} records failed: ${s.errorsFile ?? `${s.dir}/errors.jsonl`}\n`);
+  const p = s.provider;
+  if (p !== null) {
+    const retries = Object.values(p.retries).reduce((a, b) => a + b, 0);
+    process.stdout.write(`  provider: ${p.requests} requests (${retries} retried, ${p.rateLimited} answered 429), ${p.cacheHits} texts from the cache, latency p50 ${p.latencyMs.p50.toFixed(0)} ms, breaker ${p.breaker.state}\n`);
+  }
 }
 
 function roundStages(stages: JobSummary['stages']): Record<string, number> {

@@ -9,6 +9,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { VecforgeError } from '../index.js';
 import { flagOption, resolveCliConfig, type FlagName } from './cli-config.js';
 import { exitCodeFor } from './exit-codes.js';
+import { engineCreateOptions } from './provider-flags.js';
 import { installSignalHandlers } from './signals.js';
 import { UsageError } from './usage-error.js';
 
@@ -25,6 +26,9 @@ function withCommon(cmd: Command, extra: readonly FlagName[] = []): Command {
   withFlags(cmd, [...kCommon, ...extra]);
   return cmd.option('--config <file>', 'config file, JSON or YAML (default: vecforge.config.yaml, .yml or .json in the working directory)');
 }
+
+/** The options of a remote provider model (`--model openai:NAME`). */
+const kProviderFlags: readonly FlagName[] = ['baseUrl', 'dims', 'concurrency', 'maxBatchItems', 'maxBatchTokens', 'requestsPerMinute', 'tokensPerMinute', 'requestTimeoutMs', 'maxRetries', 'breakerFailures', 'breakerCooldownMs'];
 
 const kJobFlags: readonly FlagName[] = [
   'input',
@@ -47,6 +51,7 @@ const kJobFlags: readonly FlagName[] = [
   'pcaSample',
   'rerank',
   'progress',
+  ...kProviderFlags,
 ];
 
 /**
@@ -57,20 +62,20 @@ const kJobFlags: readonly FlagName[] = [
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('vecforge').description('Build, update and search HNSW vector indexes from text or vectors.').exitOverride();
 
-  withCommon(program.command('embed').description('embed a JSONL file of {"id","text"} rows into a float32 .npy matrix'), ['maxRecordBytes'])
+  withCommon(program.command('embed').description('embed a JSONL file of {"id","text"} rows into a float32 .npy matrix'), ['maxRecordBytes', ...kProviderFlags])
     .requiredOption('--input <file>', 'JSONL input')
     .requiredOption('--output <file>', '.npy output; ids go to <name>.ids.txt, failures to <name>.errors.jsonl')
     .action(async (flags: Flags & { input: string; output: string }) => {
       const { config } = resolveCliConfig(flags);
       const { runEmbed } = await import('./embed-command.js');
-      setExit(await runEmbed({ input: flags.input, output: flags.output, json: config.output.json, engine: { ...config.engine }, maxRecordBytes: config.job.maxRecordBytes }));
+      setExit(await runEmbed({ input: flags.input, output: flags.output, json: config.output.json, engine: engineCreateOptions(config), maxRecordBytes: config.job.maxRecordBytes }));
     });
 
-  withCommon(program.command('info').description("print the engine's backend, model and cache locations; with DIR, what the index holds").argument('[dir]', 'index directory')).action(
+  withCommon(program.command('info').description("print the engine's backend, model and cache locations; with DIR, what the index holds").argument('[dir]', 'index directory'), kProviderFlags).action(
     async (dir: string | undefined, flags: Flags) => {
       const { config } = resolveCliConfig(flags);
       const { runInfo, runIndexInfo } = await import('./info-command.js');
-      setExit(dir !== undefined ? runIndexInfo(dir, config.output.json) : await runInfo({ engine: { ...config.engine }, json: config.output.json }));
+      setExit(dir !== undefined ? runIndexInfo(dir, config.output.json) : await runInfo({ engine: engineCreateOptions(config), json: config.output.json }));
     },
   );
 
@@ -111,7 +116,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     setExit(await runJobCommand('reindex', cli));
   });
 
-  withCommon(program.command('search').description('search an index').argument('[dir]', 'index directory (default: job.dir of the config)'), ['query', 'queries', 'k', 'ef', 'namespace', 'maxRecordBytes'])
+  withCommon(program.command('search').description('search an index').argument('[dir]', 'index directory (default: job.dir of the config)'), ['query', 'queries', 'k', 'ef', 'namespace', 'maxRecordBytes', ...kProviderFlags])
     .option('--vectors <file>', 'float32 .npy of query vectors')
     .action(async (dir: string | undefined, flags: Flags & { vectors?: string }) => {
       const { config } = resolveCliConfig(flags);
@@ -127,7 +132,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const target = dir ?? config.job.dir;
       if (target === undefined) throw new UsageError('verify needs an index directory: vecforge verify DIR');
       const { runVerify } = await import('./verify-command.js');
-      setExit(await runVerify(target, { engine: { ...config.engine }, json: config.output.json }));
+      setExit(await runVerify(target, { engine: engineCreateOptions(config), json: config.output.json }));
     },
   );
 

@@ -10,6 +10,7 @@ import { readNpy } from '../io/npy.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { kExitOk, kExitPartial } from './exit-codes.js';
 import { UsageError } from './usage-error.js';
+import { engineCreateOptions } from './provider-flags.js';
 
 /** What `search` needs. */
 export interface SearchCommandOptions {
@@ -123,7 +124,7 @@ export async function runSearch(o: SearchCommandOptions): Promise<number> {
   const { search, output } = o.config;
   const given = [o.vectors, search.query, search.queries].filter((x) => x !== undefined).length;
   if (given !== 1) throw new UsageError('search needs exactly one of --query TEXT, --queries FILE.jsonl and --vectors FILE.npy');
-  const engine = await Engine.create({ ...o.config.engine });
+  const engine = await Engine.create(engineCreateOptions(o.config));
   let failedCount = 0;
   try {
     const index = await engine.openIndex(o.dir);

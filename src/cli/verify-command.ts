@@ -2,7 +2,7 @@
  * `vecforge verify DIR`: checksums, counts, the graph loads, stored vectors
  * find themselves.
  */
-import { Engine, verifyIndex, type EngineOptions } from '../index.js';
+import { Engine, verifyIndex, type EngineCreateOptions } from '../index.js';
 import { kExitFatal, kExitOk } from './exit-codes.js';
 
 /**
@@ -11,7 +11,7 @@ import { kExitFatal, kExitOk } from './exit-codes.js';
  * @param options - engine options and output mode.
  * @returns 0 when every check passed, 1 otherwise.
  */
-export async function runVerify(dir: string, options: { engine: EngineOptions; json: boolean }): Promise<number> {
+export async function runVerify(dir: string, options: { engine: EngineCreateOptions; json: boolean }): Promise<number> {
   const engine = await Engine.create(options.engine);
   try {
     const report = await verifyIndex(dir, engine);

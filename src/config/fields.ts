@@ -10,6 +10,8 @@ export interface Field<T extends z.ZodType = z.ZodType> {
   readonly schema: T;
   readonly describe: string;
   readonly expectedType: 'number' | 'string' | 'boolean' | 'object';
+  /** A secret (an API key): validation messages never show the value. */
+  readonly secret?: boolean;
 }
 
 /**
@@ -140,7 +142,7 @@ export function parseFields<M extends FieldMap>(fields: M, input: unknown, prefi
     const result = field.schema.safeParse(value);
     if (result.success) continue;
     const typeMatches = field.expectedType === 'object' ? typeof value === 'object' && value !== null : typeof value === field.expectedType;
-    const message = `${prefix}.${key} must be ${field.describe}, got ${formatValue(value)}`;
+    const message = `${prefix}.${key} must be ${field.describe}, got ${field.secret === true ? `a ${typeof value} (not shown: a secret)` : formatValue(value)}`;
     throw typeMatches ? new RangeError(message) : new TypeError(message);
   }
   return objectOf(fields).partial().parse(stripUndefined(record)) as z.infer<SchemaOf<M>>;

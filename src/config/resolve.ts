@@ -23,9 +23,10 @@ import {
   type OutputSection,
   type SearchSection,
 } from './job-options.js';
+import { kDefaultProviderSection, kProviderFields, type ProviderSection } from './provider-section.js';
 
 /** The config sections and their fields. */
-export const kConfigSections = Object.freeze({ engine: kEngineFields, index: kIndexFields, job: kJobFields, search: kSearchFields, output: kOutputFields }) satisfies Readonly<
+export const kConfigSections = Object.freeze({ engine: kEngineFields, index: kIndexFields, job: kJobFields, search: kSearchFields, output: kOutputFields, provider: kProviderFields }) satisfies Readonly<
   Record<string, FieldMap>
 >;
 
@@ -197,6 +198,7 @@ export interface SourcedConfig {
   readonly job: { readonly [K in keyof JobSection]: Sourced<JobSection[K]> };
   readonly search: { readonly [K in keyof SearchSection]: Sourced<SearchSection[K]> };
   readonly output: { readonly [K in keyof OutputSection]: Sourced<OutputSection[K]> };
+  readonly provider: { readonly [K in keyof ProviderSection]: Sourced<ProviderSection[K]> };
 }
 
 /** Every section resolved to plain values. */
@@ -206,6 +208,7 @@ export interface ResolvedConfig {
   readonly job: JobSection;
   readonly search: SearchSection;
   readonly output: OutputSection;
+  readonly provider: ProviderSection;
 }
 
 /** The sources of {@link resolveConfig}: options per section. */
@@ -225,6 +228,7 @@ const kSectionDefaults: Readonly<Record<Exclude<SectionName, 'engine'>, Readonly
   job: { ...kDefaultJobSection },
   search: { ...kDefaultSearchSection },
   output: { ...kDefaultOutputSection },
+  provider: { ...kDefaultProviderSection },
 });
 
 function envSection(section: SectionName, env: NodeJS.ProcessEnv): Record<string, unknown> {
@@ -234,7 +238,8 @@ function envSection(section: SectionName, env: NodeJS.ProcessEnv): Record<string
     const field = fields[key];
     if (field !== undefined && !field.schema.safeParse(value).success) {
       const typeMatches = typeof value === field.expectedType;
-      const message = `environment variable ${variable} must be ${field.describe}, got ${formatValue(typeof value === 'string' ? value : String(value))}`;
+      const shown = field.secret === true ? 'a value not shown (a secret)' : formatValue(typeof value === 'string' ? value : String(value));
+      const message = `environment variable ${variable} must be ${field.describe}, got ${shown}`;
       throw typeMatches ? new RangeError(message) : new TypeError(message);
     }
     values[key] = value;
@@ -258,7 +263,7 @@ export function resolveConfigSourced(sources: FullConfigSources = {}): SourcedCo
   }
   const engine = resolveEngineSourced({ options: sources.options?.engine ?? {}, env, file });
   const out: Record<string, Record<string, Sourced<unknown>>> = { engine: engine as unknown as Record<string, Sourced<unknown>> };
-  for (const section of ['index', 'job', 'search', 'output'] as const) {
+  for (const section of ['index', 'job', 'search', 'output', 'provider'] as const) {
     const fields: FieldMap = kConfigSections[section];
     const fileSection = file[section];
     const layers: ReadonlyArray<readonly [OptionSource, Record<string, unknown>]> = [

@@ -2,7 +2,7 @@
  * The public job functions: `buildIndex` and `reindex`.
  */
 import { Engine } from '../engine.js';
-import type { EngineOptions } from '../config/engine-options.js';
+import type { EngineCreateOptions } from '../engine.js';
 import { parseFields } from '../config/fields.js';
 import { kDefaultJobSection, kIndexFields, kJobFields } from '../config/job-options.js';
 import type { PcaIndexOptions } from '../pca/index-options.js';
@@ -17,7 +17,7 @@ export interface JobOptions {
    */
   readonly source: string | AsyncIterable<unknown> | Iterable<unknown>;
   /** An engine to run on (left open), or options to create one (closed at the end). @default {} */
-  readonly engine?: Engine | EngineOptions;
+  readonly engine?: Engine | EngineCreateOptions;
   /** File format; `auto` goes by extension, then by content. @default 'auto' */
   readonly format?: 'auto' | 'jsonl' | 'csv';
   /** Field (or CSV column) holding the id. @default 'id' */

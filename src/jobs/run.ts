@@ -65,8 +65,8 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
     throw new VecforgeError('ERR_INDEX', `${dir} holds no published index; build one first with \`vecforge build\``);
   }
   const lock = acquireLock(dir, spec.command);
-  const done = (outcome: Outcome): JobSummary => summarize(spec, dir, { ...outcome, lock, errorsPath: paths.errors, started, timers });
   let engine: Engine | undefined;
+  const done = (outcome: Outcome): JobSummary => summarize(spec, dir, { ...outcome, lock, errorsPath: paths.errors, started, timers, provider: engine?.metrics().provider ?? null });
   let cache: EmbeddingCache | null = null;
   let index: VectorIndex | undefined;
   let errors: ErrorsFile | undefined;
@@ -205,7 +205,7 @@ export async function runJob(spec: JobSpec): Promise<JobSummary> {
 function summarize(
   spec: JobSpec,
   dir: string,
-  r: Outcome & { lock: HeldLock; errorsPath: string; started: number; timers: StageTimers },
+  r: Outcome & { lock: HeldLock; errorsPath: string; started: number; timers: StageTimers; provider: JobSummary['provider'] },
 ): JobSummary {
   const totalMs = performance.now() - r.started;
   const t = r.timers.ms;
@@ -227,5 +227,6 @@ function summarize(
     itemsPerSecond: seconds > 0 ? Math.max(0, r.counts.read - (r.resumedFrom?.item ?? 0)) / seconds : 0,
     stages: { readMs: t.read, cacheMs: t.cache, embedMs: t.embed, insertMs: t.insert, writeMs: t.write, otherMs: Math.max(0, totalMs - known) },
     pcaRefit: r.pcaRefit ?? null,
+    provider: r.provider,
   };
 }

@@ -3,8 +3,9 @@
  * summary it returns and its counters.
  */
 import type { Engine } from '../engine.js';
-import type { EngineOptions } from '../config/engine-options.js';
+import type { EngineCreateOptions } from '../engine.js';
 import type { PcaIndexOptions } from '../pca/index-options.js';
+import type { ProviderMetrics } from '../models/providers/provider-metrics.js';
 import type { FieldNames } from './records.js';
 import type { RecordPosition, SourceFormat } from './source-records.js';
 
@@ -88,6 +89,8 @@ export interface JobSummary {
   readonly itemsPerSecond: number;
   readonly stages: JobStages;
   /** The PCA refit of `refitPca`, when this run did it. */
+  /** A remote provider model's counters (requests, retries, 429s, breaker, latency, tokens, cache hits) at the end of the job; null for a local model. */
+  readonly provider: ProviderMetrics | null;
   readonly pcaRefit: { readonly inputDims: number; readonly outputDims: number; readonly fittedOn: number; readonly explainedVarianceRatio: number; readonly fitMs: number; readonly rebuilt: number } | null;
 }
 
@@ -111,7 +114,7 @@ export interface JobSpec {
   /** Reindex: refit the PCA model on the index's data and rebuild its graph (implied by `full`); `sample` overrides the index's sample size. */
   readonly refitPca: boolean | { readonly sample?: number };
   readonly embeddingCache: boolean | string;
-  readonly engine: Engine | EngineOptions;
+  readonly engine: Engine | EngineCreateOptions;
   readonly command: string;
   readonly signal: AbortSignal | undefined;
   readonly stopSignal: AbortSignal | undefined;

@@ -4,7 +4,7 @@
  * vectors then go to the cache. Either way the bytes are the model's, so a
  * cached run and a clean build store the same vectors.
  */
-import type { Engine } from '../engine.js';
+import { recordCacheHits, type Engine } from '../engine.js';
 import type { EmbeddingCache } from '../store/embedding-cache.js';
 import type { Failure } from './errors-file.js';
 import type { JobItem } from './records.js';
@@ -66,6 +66,7 @@ export class VectorSource {
       });
     }
     this.#counts.cacheHits += unique.length - misses.length;
+    recordCacheHits(this.#engine, unique.length - misses.length);
     if (misses.length === 0) return out;
     const result = await timers.time('embed', () => this.#engine.embed(misses.map((m) => m.text), this.#signal !== undefined ? { signal: this.#signal } : {}));
     const fresh: Array<readonly [string, Float32Array]> = [];

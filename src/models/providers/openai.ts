@@ -106,6 +106,14 @@ export class OpenAIProvider {
     return this.#metrics.snapshot({ state: this.#breaker.state, opened: this.#breaker.openedCount });
   }
 
+  /**
+   * Counts texts the embedding cache served instead of this provider.
+   * @param hits - how many.
+   */
+  addCacheHits(hits: number): void {
+    this.#metrics.cacheHits += hits;
+  }
+
   /** Zeroes the counters. */
   resetMetrics(): void {
     this.#metrics.reset();

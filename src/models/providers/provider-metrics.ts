@@ -24,6 +24,8 @@ export interface ProviderMetrics {
   readonly tokens: number;
   /** Texts sent (a retried text counts again). */
   readonly textsSent: number;
+  /** Texts served from the embedding cache in front of the provider (by jobs), never sent. */
+  readonly cacheHits: number;
 }
 
 const kWindow = 4096;
@@ -35,6 +37,7 @@ export class ProviderMetricsRecorder {
   inFlight = 0;
   tokens = 0;
   textsSent = 0;
+  cacheHits = 0;
   readonly retries: Record<RetryCause, number> = { 'rate-limited': 0, 'server-error': 0, timeout: 0, connection: 0 };
   readonly #latencies = new Float64Array(kWindow);
   #count = 0;
@@ -51,6 +54,7 @@ export class ProviderMetricsRecorder {
     this.rateLimited = 0;
     this.tokens = 0;
     this.textsSent = 0;
+    this.cacheHits = 0;
     for (const k of Object.keys(this.retries) as RetryCause[]) this.retries[k] = 0;
     this.#count = 0;
   }
@@ -72,6 +76,7 @@ export class ProviderMetricsRecorder {
       latencyMs: { p50: pct(0.5), p95: pct(0.95), p99: pct(0.99) },
       tokens: this.tokens,
       textsSent: this.textsSent,
+      cacheHits: this.cacheHits,
     };
   }
 }
