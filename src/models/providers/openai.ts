@@ -167,7 +167,9 @@ export class OpenAIProvider {
       // Read again after the await: the caller may have aborted meanwhile.
       if ((signal as AbortSignal | undefined)?.aborted === true) throw new AbortError(signal?.reason);
       const first = settled.find((s) => s.status === 'rejected');
-      if (first !== undefined) throw (first as PromiseRejectedResult).reason;
+      // The batch that failed first aborted the others: its error is the call's, not the
+      // AbortError of a batch that happened to come earlier in the list.
+      if (first !== undefined) throw controller.signal.aborted ? (controller.signal.reason as unknown) : (first as PromiseRejectedResult).reason;
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
