@@ -15,6 +15,7 @@ import { runExchangeSuite } from './suites/exchange.js';
 import { runIndexSuite } from './suites/index.js';
 import { runPcaSuite } from './suites/pca.js';
 import { runPcaIndexSuite } from './suites/pca-index.js';
+import { runProviderSuite } from './suites/provider.js';
 import { runReindexSuite } from './suites/reindex.js';
 import { runSoakSuite } from './suites/soak.js';
 import type { SuiteContext, SuiteRunner } from './suites/suite.js';
@@ -39,9 +40,10 @@ export const kSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
   reindex: runReindexSuite,
 });
 
-/** Suites that run only when named (`all` leaves them out): the soak takes 10 minutes. */
+/** Suites that run only when named (`all` leaves them out): the soak takes 10 minutes; provider about a minute against a local server with 50 ms a request. */
 export const kOnDemandSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
   soak: runSoakSuite,
+  provider: runProviderSuite,
 });
 
 /** Options of {@link runBench}. */
