@@ -82,6 +82,10 @@ describe('provider: embedding cache', () => {
     const second = await buildIndex({ source: records, out: dirB, engine: e, embeddingCache: cache });
     expect(second.counts.cacheHits).toBe(30);
     expect(server.requests).toHaveLength(sent);
+    // The provider's own counters say how many texts the cache kept from it, in the job summary too.
+    expect(e.metrics().provider?.cacheHits).toBe(30);
+    expect(second.provider?.cacheHits).toBe(30);
+    expect(second.provider?.requests).toBe(sent);
     // The index searches through the provider: the query's vector is the document's.
     const index = await e.openIndex(dirB);
     const hits = await index.search('document number 7', { k: 1 });

@@ -2,6 +2,11 @@
  * Micro-batching: concurrent small embedding calls are coalesced into one
  * shared call for up to `coalesceMs` or until it holds `maxItems` texts,
  * then split back, each caller with its own outcomes and its own abort.
+ *
+ * Eager mode (local models): a call that finds no shared call running goes
+ * at once, so a lone call never waits for the window; calls that arrive
+ * while one runs wait for it to finish (or for the window, or a full
+ * group) and go together.
  */
 import { AbortError } from '../errors.js';
 import type { EmbedResult } from './scheduler.js';
@@ -24,18 +29,22 @@ export class Coalescer {
   readonly #maxItems: number;
   #pending: Waiting[] = [];
   #pendingItems = 0;
+  readonly #eager: boolean;
   #timer: NodeJS.Timeout | undefined;
   #calls = 0;
+  #running = 0;
 
   /**
    * @param run - embeds one shared call.
    * @param coalesceMs - how long the first call of a group waits for others.
    * @param maxItems - a group with this many texts goes at once.
+   * @param eager - a call that finds no shared call running goes at once (see the module comment). @default false
    */
-  constructor(run: EmbedRunner, coalesceMs: number, maxItems: number) {
+  constructor(run: EmbedRunner, coalesceMs: number, maxItems: number, eager = false) {
     this.#run = run;
     this.#coalesceMs = coalesceMs;
     this.#maxItems = maxItems;
+    this.#eager = eager;
   }
 
   /** Shared calls run so far. */
@@ -65,7 +74,7 @@ export class Coalescer {
       );
       this.#pending.push(waiting);
       this.#pendingItems += texts.length;
-      if (this.#pendingItems >= this.#maxItems) this.#flush();
+      if (this.#pendingItems >= this.#maxItems || (this.#eager && this.#running === 0)) this.#flush();
       else this.#timer ??= setTimeout(() => this.#flush(), this.#coalesceMs);
     });
   }
@@ -78,6 +87,7 @@ export class Coalescer {
     this.#pendingItems = 0;
     if (group.length === 0) return;
     this.#calls++;
+    this.#running++;
     const controller = new AbortController();
     // The shared call stops only when no caller is left waiting for it.
     const onAbort = (): void => {
@@ -85,8 +95,14 @@ export class Coalescer {
     };
     for (const w of group) w.signal?.addEventListener('abort', onAbort, { once: true });
     const texts = group.flatMap((w) => w.texts);
+    const finished = (): void => {
+      this.#running--;
+      // Eager: the calls that gathered while this one ran go now, without waiting out the window.
+      if (this.#eager && this.#running === 0 && this.#pending.length > 0) this.#flush();
+    };
     this.#run(texts, controller.signal).then(
       (result) => {
+        finished();
         let at = 0;
         for (const w of group) {
           const n = w.texts.length;
@@ -99,6 +115,7 @@ export class Coalescer {
         }
       },
       (error: unknown) => {
+        finished();
         for (const w of group) {
           w.signal?.removeEventListener('abort', onAbort);
           if (w.settled) continue;

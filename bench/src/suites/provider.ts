@@ -15,15 +15,18 @@
  *   with coalescing off (0 ms) and on (2 ms), the measurement behind the
  *   local default of `coalesceMs`.
  *
- * The server runs in this process (its CPU work per request is small:
- * 64-dim hashed vectors). Not part of `all`: on demand, as
- * `npm run bench -- provider` (about a minute; `--quick` a few seconds).
+ * The server runs on a worker thread of this process (openai-server-worker),
+ * not on the event loop of the client it serves. Not part of `all`: on demand, as
+ * `npm run bench -- provider` (a few minutes; `--quick` under a minute).
  */
 import { join } from 'node:path';
 import { Engine, type EngineCreateOptions } from 'vecforge';
 import { prepareDefinitions, readDefinitionTexts } from '../data/definitions.js';
 import { timeTasks } from '../measure.js';
-import { OpenAIServer, serverVector } from '../openai-server.js';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { serverVector, type OpenAIServerOptions } from '../openai-server.js';
+import { benchWorkerFile } from '../paths.js';
 import type { Report } from '../report/report.js';
 import type { SuiteContext } from './suite.js';
 
@@ -45,7 +48,33 @@ interface ProviderPlan {
 const kFullPlan: ProviderPlan = Object.freeze({ texts: 10_000, naiveTexts: 200, latencyMs: 50, dims: 64, sweepBatchItems: 64, singleCalls: 1000, iterations: 3 });
 const kQuickPlan: ProviderPlan = Object.freeze({ texts: 1000, naiveTexts: 20, latencyMs: 50, dims: 64, sweepBatchItems: 16, singleCalls: 200, iterations: 1 });
 
-function providerEngine(server: OpenAIServer, plan: ProviderPlan, provider: EngineCreateOptions['provider'] = {}, coalesceMs?: number): Promise<Engine> {
+/** The loopback server on its worker thread. */
+interface ServerHandle {
+  readonly baseUrl: string;
+  /** Requests the server has received so far. */
+  requests(): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function startServer(options: OpenAIServerOptions): Promise<ServerHandle> {
+  const worker = new Worker(benchWorkerFile('openai-server-worker'), { workerData: options });
+  const [{ baseUrl }] = (await once(worker, 'message')) as [{ baseUrl: string }];
+  return {
+    baseUrl,
+    async requests() {
+      worker.postMessage('stats');
+      const [stats] = (await once(worker, 'message')) as [{ requests: number }];
+      return stats.requests;
+    },
+    async close() {
+      worker.postMessage('close');
+      await once(worker, 'message');
+      await worker.terminate();
+    },
+  };
+}
+
+function providerEngine(server: ServerHandle, plan: ProviderPlan, provider: EngineCreateOptions['provider'] = {}, coalesceMs?: number): Promise<Engine> {
   return Engine.create({ model: 'openai:bench', workers: 1, ...(coalesceMs !== undefined ? { coalesceMs } : {}), provider: { baseUrl: server.baseUrl, dims: plan.dims, ...provider } });
 }
 
@@ -97,7 +126,7 @@ export async function runProviderSuite(report: Report, ctx: SuiteContext): Promi
   const corpus = await prepareDefinitions({ cacheDir: join(ctx.dataDir, 'wordnet'), count: plan.texts });
   const texts = readDefinitionTexts(corpus.path, plan.texts);
   const dataset = `${texts.length} WordNet definitions (Debian wordnet-base)`;
-  const server = await OpenAIServer.start({ latencyMs: plan.latencyMs, dims: plan.dims, record: false });
+  const server = await startServer({ latencyMs: plan.latencyMs, dims: plan.dims, record: false });
   try {
     await concurrencySweep(report, plan, server, texts, dataset);
     await rateLimited(report, plan, texts, dataset);
@@ -108,7 +137,7 @@ export async function runProviderSuite(report: Report, ctx: SuiteContext): Promi
   await localCoalescing(report, plan, texts, dataset);
 }
 
-async function concurrencySweep(report: Report, plan: ProviderPlan, server: OpenAIServer, texts: readonly string[], dataset: string): Promise<void> {
+async function concurrencySweep(report: Report, plan: ProviderPlan, server: ServerHandle, texts: readonly string[], dataset: string): Promise<void> {
   const engines: Array<readonly [number, Engine]> = [];
   const conditions = { dataset, latencyMs: plan.latencyMs, dims: plan.dims, maxBatchItems: plan.sweepBatchItems, iterations: plan.iterations };
   try {
@@ -138,7 +167,7 @@ async function concurrencySweep(report: Report, plan: ProviderPlan, server: Open
       title: `remote provider throughput vs concurrency, ${plan.latencyMs} ms per request, ${dataset}`,
       columns: ['concurrency', 'requests per call', 'items/s', '× concurrency 1', '× naive'],
       rows,
-      note: `One engine.embed call of all ${texts.length} texts per iteration, ${plan.sweepBatchItems} texts a request, ${plan.dims}-dim vectors as base64, mean of ${plan.iterations} iteration(s) after a warm-up. The naive pattern (one awaited fetch per text) is timed on the first ${naiveTexts.length} texts only: at ${plan.latencyMs} ms a request all of them would take minutes. Server in this process, loopback.`,
+      note: `One engine.embed call of all ${texts.length} texts per iteration, ${plan.sweepBatchItems} texts a request, ${plan.dims}-dim vectors as base64, mean of ${plan.iterations} iteration(s) after a warm-up. The naive pattern (one awaited fetch per text) is timed on the first ${naiveTexts.length} texts only: at ${plan.latencyMs} ms a request all of them would take minutes. Server on a worker thread of the same process, loopback.`,
     });
     report.figure({ suite: 'provider', name: 'ratio: concurrency 8 / concurrency 1', value: perSecond(kConcurrencySweep.indexOf(8)) / base, unit: '×', conditions });
     report.figure({ suite: 'provider', name: 'ratio: concurrency 8 / naive one-request-per-text', value: perSecond(kConcurrencySweep.indexOf(8)) / naivePerSecond, unit: '×', conditions: { ...conditions, naiveTexts: naiveTexts.length } });
@@ -148,8 +177,8 @@ async function concurrencySweep(report: Report, plan: ProviderPlan, server: Open
 }
 
 async function rateLimited(report: Report, plan: ProviderPlan, texts: readonly string[], dataset: string): Promise<void> {
-  const clean = await OpenAIServer.start({ latencyMs: plan.latencyMs, dims: plan.dims, record: false });
-  const faulty = await OpenAIServer.start({ latencyMs: plan.latencyMs, dims: plan.dims, record: false, randomFault: { fault: { kind: 'status', status: 429 }, rate: 0.1, seed: 20261203 } });
+  const clean = await startServer({ latencyMs: plan.latencyMs, dims: plan.dims, record: false });
+  const faulty = await startServer({ latencyMs: plan.latencyMs, dims: plan.dims, record: false, randomFault: { fault: { kind: 'status', status: 429 }, rate: 0.1, seed: 20261203 } });
   const engines = [await providerEngine(clean, plan), await providerEngine(faulty, plan)] as const;
   try {
     // Alternating sides, medians: the 429s are random, so one run says little.
@@ -184,15 +213,16 @@ async function rateLimited(report: Report, plan: ProviderPlan, texts: readonly s
   }
 }
 
-async function singleCalls(report: Report, plan: ProviderPlan, server: OpenAIServer, texts: readonly string[], dataset: string): Promise<void> {
+async function singleCalls(report: Report, plan: ProviderPlan, server: ServerHandle, texts: readonly string[], dataset: string): Promise<void> {
   const calls = texts.slice(0, plan.singleCalls);
   const engine = await providerEngine(server, plan);
   try {
     const requestsOf = async (run: () => Promise<unknown>): Promise<{ ms: number; requests: number }> => {
-      const before = server.requests.length;
+      const before = await server.requests();
       const t0 = performance.now();
       await run();
-      return { ms: performance.now() - t0, requests: server.requests.length - before };
+      const ms = performance.now() - t0;
+      return { ms, requests: (await server.requests()) - before };
     };
     const single: Array<{ ms: number; requests: number }> = [];
     const batched: Array<{ ms: number; requests: number }> = [];
