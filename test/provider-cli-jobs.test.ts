@@ -5,12 +5,12 @@
  * mid-way (exit 1, a message to rerun) that the rerun resumes and finishes
  * once the server is healed.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { JobSummary } from '../src/index.js';
 import { OpenAIServer } from './helpers-openai-server.js';
-import { providerArgs, vecforgeAsync } from './provider-cli-helpers.js';
+import { kSecretKey, providerArgs, vecforgeAsync } from './provider-cli-helpers.js';
 import { tempDir } from './helpers.js';
 import { writeJsonl } from './jobs-helpers.js';
 
@@ -19,8 +19,8 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.close();
 });
 
-async function startServer(): Promise<OpenAIServer> {
-  const server = await OpenAIServer.start();
+async function startServer(apiKey?: string): Promise<OpenAIServer> {
+  const server = await OpenAIServer.start(apiKey !== undefined ? { apiKey } : {});
   servers.push(server);
   return server;
 }
@@ -29,19 +29,28 @@ function rows(n: number, bad: readonly number[] = []): Array<{ id: string; text:
   return Array.from({ length: n }, (_, i) => ({ id: `d${i}`, text: bad.includes(i) ? `BAD! entry ${i}` : `an entry about subject number ${i}` }));
 }
 
+/** Every file under a directory, recursively. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((d) => d.isFile())
+    .map((d) => join(d.parentPath, d.name));
+}
+
 function summaryOf(stdout: string): JobSummary {
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as JobSummary;
 }
 
 describe('provider CLI: build, search and reruns', () => {
-  test('build embeds through the provider; search finds a document by its own text; reruns send zero requests', async () => {
-    const server = await startServer();
+  test('build embeds through the provider; search finds a document by its own text; reruns send zero requests; the key is in no output and no file', async () => {
+    const server = await startServer(kSecretKey);
+    const env = { VECFORGE_API_KEY: kSecretKey };
+    const outputs: string[] = [];
     const dir = tempDir();
     const input = writeJsonl(join(dir, 'in.jsonl'), rows(40));
     const out = join(dir, 'idx');
     const model = providerArgs(server.baseUrl, '--cache-dir', dir, '--max-batch-items', '8', '--json');
     const args = [...model, '--progress', 'off'];
-    const built = await vecforgeAsync(['build', '--input', input, '--out', out, ...args]);
+    const built = await vecforgeAsync(['build', '--input', input, '--out', out, ...args], { env });
     expect(built.stderr).toBe('');
     expect(built.status).toBe(0);
     const first = summaryOf(built.stdout);
@@ -51,22 +60,27 @@ describe('provider CLI: build, search and reruns', () => {
     expect(first.provider?.requests).toBe(sent);
     expect(first.provider?.cacheHits).toBe(0);
 
-    const found = await vecforgeAsync(['search', out, '--query', 'an entry about subject number 17', '--k', '3', ...model]);
+    const found = await vecforgeAsync(['search', out, '--query', 'an entry about subject number 17', '--k', '3', ...model], { env });
     expect(found.status).toBe(0);
     expect((JSON.parse(found.stdout) as { ids: string[] }).ids[0]).toBe('d17');
     expect(server.requests).toHaveLength(sent + 1);
 
     // The finished build again: nothing to do, no request.
-    const again = await vecforgeAsync(['build', '--input', input, '--out', out, ...args]);
+    const again = await vecforgeAsync(['build', '--input', input, '--out', out, ...args], { env });
     expect(again.status).toBe(0);
     expect(server.requests).toHaveLength(sent + 1);
     // A full rebuild: every vector from the embedding cache, still no request.
-    const full = await vecforgeAsync(['reindex', '--index', out, '--input', input, '--full', ...args]);
+    const full = await vecforgeAsync(['reindex', '--index', out, '--input', input, '--full', ...args], { env });
     expect(full.status).toBe(0);
     const rebuilt = summaryOf(full.stdout);
     expect(rebuilt.counts).toMatchObject({ added: 40, embedded: 0, cacheHits: 40 });
     expect(rebuilt.provider).toMatchObject({ requests: 0, cacheHits: 40 });
     expect(server.requests).toHaveLength(sent + 1);
+    for (const r of [built, found, again, full]) outputs.push(r.stdout, r.stderr);
+    expect(outputs.join('\n')).not.toContain(kSecretKey);
+    const files = filesUnder(dir);
+    expect(files.length).toBeGreaterThan(5);
+    for (const f of files) expect(readFileSync(f).includes(kSecretKey), f).toBe(false);
   });
 
   test('a record the provider rejects goes to errors.jsonl with PROVIDER_REJECTED and its message; exit 3', async () => {
