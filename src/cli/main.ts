@@ -9,6 +9,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { VecforgeError } from '../index.js';
 import { flagOption, resolveCliConfig, type FlagName } from './cli-config.js';
 import { exitCodeFor } from './exit-codes.js';
+import { type ServeFlags, withServeFlags } from './serve-flags.js';
 import { installSignalHandlers } from './signals.js';
 import { UsageError } from './usage-error.js';
 
@@ -130,6 +131,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
       setExit(await runVerify(target, { engine: { ...config.engine }, json: config.output.json }));
     },
   );
+
+  withServeFlags(
+    withCommon(program.command('serve').description('serve embeddings (OpenAI /v1/embeddings), index searches and writes, and Prometheus metrics over HTTP').argument('[dirs...]', 'index directories to serve, each DIR or NAME=DIR')),
+  ).action(async (dirs: string[], flags: Flags & ServeFlags) => {
+    const { config } = resolveCliConfig(flags);
+    const { runServe } = await import('./serve-command.js');
+    setExit(await runServe(dirs, flags, config));
+  });
 
   withCommon(program.command('config').description('print the resolved configuration and where each value comes from')).action(async (flags: Flags) => {
     const cli = resolveCliConfig(flags);
