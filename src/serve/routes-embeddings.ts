@@ -64,8 +64,10 @@ export function registerEmbeddingRoutes(app: FastifyInstance, ctx: ServeContext)
       throw new HttpError(400, 'invalid_value', `dimensions must equal the model's ${ctx.dims}, got ${body.dimensions}: this server does not shorten vectors`, 'dimensions');
     }
     const texts = typeof body.input === 'string' ? [body.input] : body.input;
-    ctx.metrics.batchTexts.observe({ kind: 'embeddings' }, texts.length);
-    const result = await ctx.admission.run(texts.length, 'input', () => ctx.engine.embed(texts));
+    const result = await ctx.admission.run(texts.length, 'input', () => {
+      ctx.metrics.batchTexts.observe({ kind: 'embeddings' }, texts.length);
+      return ctx.engine.embed(texts);
+    });
     const failedAt = result.items.findIndex((item) => item.state === 'failed');
     if (failedAt !== -1) {
       const item = result.items[failedAt];

@@ -95,7 +95,7 @@ export class VecforgeServer {
       logger: false,
       bodyLimit: resolved.maxBodyBytes,
       // Strict bodies: nothing coerced, nothing silently dropped.
-      ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
+      ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },
       // Keep-alive connections idle at close are cut at once; busy ones finish.
       forceCloseConnections: 'idle',
       return503OnClosing: true,
