@@ -150,6 +150,10 @@ export class VecforgeServer {
         return reply.code(401).header('www-authenticate', 'Bearer').send(errorBody(401, 'a valid API key is required: Authorization: Bearer KEY', null, 'invalid_api_key'));
       }
     });
+    app.addHook('onSend', async (_request, reply) => {
+      // While draining, a response (one in flight included) ends its keep-alive connection, so close() need not wait for it to idle out.
+      if (this.#draining) void reply.header('connection', 'close');
+    });
     app.addHook('onResponse', async (request, reply) => {
       metrics.inFlight.dec();
       const route = request.routeOptions.url ?? 'unmatched';
