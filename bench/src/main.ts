@@ -16,6 +16,7 @@ import { runIndexSuite } from './suites/index.js';
 import { runPcaSuite } from './suites/pca.js';
 import { runPcaIndexSuite } from './suites/pca-index.js';
 import { runReindexSuite } from './suites/reindex.js';
+import { runServeSuite } from './suites/serve.js';
 import { runSoakSuite } from './suites/soak.js';
 import type { SuiteContext, SuiteRunner } from './suites/suite.js';
 import { repoRoot } from './paths.js';
@@ -42,6 +43,7 @@ export const kSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
 /** Suites that run only when named (`all` leaves them out): the soak takes 10 minutes. */
 export const kOnDemandSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
   soak: runSoakSuite,
+  serve: runServeSuite,
 });
 
 /** Options of {@link runBench}. */
