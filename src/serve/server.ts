@@ -139,7 +139,7 @@ export class VecforgeServer {
       if (options.cors !== undefined && request.headers.origin === options.cors) {
         void reply.header('access-control-allow-origin', options.cors).header('vary', 'origin');
       }
-      if (this.#draining && !kOpenRoutes.has(request.url)) {
+      if (this.#draining && !kOpenRoutes.has(request.routeOptions.url ?? '')) {
         return reply.code(503).header('connection', 'close').send(errorBody(503, 'the server is shutting down', null, 'shutting_down'));
       }
       if (keyDigest === null || kOpenRoutes.has(request.routeOptions.url ?? '') || (request.method === 'OPTIONS' && options.cors !== undefined)) return;
