@@ -3,8 +3,9 @@
  * module. Everything else under `src/` is internal and may change in any
  * release; the CLI reaches config and IO through internal imports.
  *
- * Values (11): the engine, the index jobs, index inspection, the errors,
- * and the read-only registries and defaults a caller builds options from.
+ * Values (13): the engine, the index jobs, index inspection, the errors,
+ * the read-only registries and defaults a caller builds options from, and
+ * the result cache (an index's `searchCache`, also used by `vecforge serve`).
  */
 
 // Engine: embedding, and the factory of indexes.
@@ -32,6 +33,8 @@ export type { VectorIndex } from './index/vector-index.js';
 export type { IndexOptions, IndexItem, IndexItemOutcome, IndexItemFailureCode, Hit, OpenIndexOptions, SaveOptions, SearchOptions, UpsertOptions, IndexStats, IndexPcaStats, PcaFitSummary } from './index/types.js';
 export type { MetadataFilter, FieldCondition, RangeCondition, InCondition } from './index/filter.js';
 export type { IndexManifest } from './index/persist.js';
+export { SearchCache, kDefaultSearchCacheOptions } from './index/search-cache.js';
+export type { SearchCacheOptions, SearchCacheStats } from './index/search-cache.js';
 
 // PCA: the defaults of an index's projection stage.
 export { kDefaultPcaIndexOptions } from './pca/index-options.js';

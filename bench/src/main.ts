@@ -17,6 +17,7 @@ import { runPcaSuite } from './suites/pca.js';
 import { runPcaIndexSuite } from './suites/pca-index.js';
 import { runProviderSuite } from './suites/provider.js';
 import { runReindexSuite } from './suites/reindex.js';
+import { runServeSuite } from './suites/serve.js';
 import { runSoakSuite } from './suites/soak.js';
 import type { SuiteContext, SuiteRunner } from './suites/suite.js';
 import { repoRoot } from './paths.js';
@@ -40,10 +41,11 @@ export const kSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
   reindex: runReindexSuite,
 });
 
-/** Suites that run only when named (`all` leaves them out): the soak takes 10 minutes; provider about a minute against a local server with 50 ms a request. */
+/** Suites that run only when named (`all` leaves them out): the soak takes 10 minutes; provider and serve a few minutes each. */
 export const kOnDemandSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
   soak: runSoakSuite,
   provider: runProviderSuite,
+  serve: runServeSuite,
 });
 
 /** Options of {@link runBench}. */

@@ -10,6 +10,7 @@ import { VecforgeError } from '../index.js';
 import { flagOption, resolveCliConfig, type FlagName } from './cli-config.js';
 import { exitCodeFor } from './exit-codes.js';
 import { engineCreateOptions } from './provider-flags.js';
+import { type ServeFlags, withServeFlags } from './serve-flags.js';
 import { installSignalHandlers } from './signals.js';
 import { UsageError } from './usage-error.js';
 
@@ -136,6 +137,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
     },
   );
 
+  withServeFlags(
+    withCommon(program.command('serve').description('serve embeddings (OpenAI /v1/embeddings), index searches and writes, and Prometheus metrics over HTTP').argument('[dirs...]', 'index directories to serve, each DIR or NAME=DIR'), kProviderFlags),
+  ).action(async (dirs: string[], flags: Flags & ServeFlags) => {
+    const { config } = resolveCliConfig(flags);
+    const { runServe } = await import('./serve-command.js');
+    setExit(await runServe(dirs, flags, config));
+  });
+
   withCommon(program.command('config').description('print the resolved configuration and where each value comes from')).action(async (flags: Flags) => {
     const cli = resolveCliConfig(flags);
     const { runConfig } = await import('./config-command.js');
@@ -145,7 +154,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('bench')
     .description('run throughput benchmarks and write report.md / report.json')
-    .addOption(new Option('--suite <names>', 'comma-separated suites: embed, batch, exchange, index (alias search), pca, pca-index, reindex, or all; soak (10 minutes) and provider (a few minutes) only when named').default('all'))
+    .addOption(new Option('--suite <names>', 'comma-separated suites: embed, batch, exchange, index (alias search), pca, pca-index, reindex, or all; soak (10 minutes), provider and serve (a few minutes each) only when named').default('all'))
     .option('--quick', 'small data, few iterations (CI smoke run)', false)
     .option('--report <dir>', 'report directory (default: reports/latest)')
     .action(async (flags: { suite: string; quick: boolean; report?: string }) => {

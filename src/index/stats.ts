@@ -24,7 +24,7 @@ export function graphBytesPerVector(m: number, dims: number): number {
  * @returns counts, dims, parameters, bytes per vector and the PCA figures.
  * @throws {VecforgeError} ERR_INDEX while a lazily opened graph is still loading.
  */
-export function indexStats(s: IndexState): IndexStats {
+export function indexStats(s: IndexState): Omit<IndexStats, 'searchCache'> {
   const info = s.core.getInfo(syncHandle(s));
   const { m, efConstruction, efSearch } = s.options;
   const namespaces: Record<string, number> = {};

@@ -8,6 +8,7 @@ import type { BackendName } from '../tensor/backend.js';
 import type { PcaIndexOptions, ResolvedPcaIndexOptions } from '../pca/index-options.js';
 import type { MetadataFilter } from './filter.js';
 import type { HnswSpace } from './hnsw/core.js';
+import type { SearchCacheOptions, SearchCacheStats } from './search-cache.js';
 
 import type { IndexPcaStats } from '../pca/index-runtime.js';
 
@@ -39,10 +40,19 @@ export interface IndexOptions {
    * @default null
    */
   pca?: PcaIndexOptions | null | false;
+  /**
+   * Cache the results of `search` (text or vector queries) in an LRU with
+   * a TTL, keyed by the query, the search options and the index's write
+   * generation: any write or save makes new keys, so a change is never
+   * answered from the cache. Not saved with the index. Omitted, null or
+   * false: no cache.
+   * @default null
+   */
+  searchCache?: SearchCacheOptions | null | false;
 }
 
 /** Resolved index options. `dims` are the input dims; the graph holds `pca.dims` when `pca` is set. */
-export type ResolvedIndexOptions = Readonly<Required<Omit<IndexOptions, 'pca'>>> & { readonly pca: ResolvedPcaIndexOptions | null };
+export type ResolvedIndexOptions = Readonly<Required<Omit<IndexOptions, 'pca' | 'searchCache'>>> & { readonly pca: ResolvedPcaIndexOptions | null };
 
 /** Options of {@link Engine.openIndex} (defaults: `kDefaultOpenIndexOptions`). */
 export interface OpenIndexOptions {
@@ -53,10 +63,12 @@ export interface OpenIndexOptions {
    * changes and saves. @default true
    */
   readonly hugePages?: boolean;
+  /** As {@link IndexOptions.searchCache}. @default null */
+  readonly searchCache?: SearchCacheOptions | null | false;
 }
 
 /** Resolved open options. */
-export type ResolvedOpenIndexOptions = Readonly<Required<OpenIndexOptions>>;
+export type ResolvedOpenIndexOptions = Readonly<Required<Omit<OpenIndexOptions, 'searchCache'>>>;
 
 /** Options of `addBatch` and `delete`-like writes. */
 export interface WriteOptions {
@@ -214,6 +226,8 @@ export interface IndexStats {
   readonly version: string | null;
   /** PCA figures; null for an index without PCA. */
   readonly pca: IndexPcaStats | null;
+  /** The result cache's counters (`searchCache` option); null without one. */
+  readonly searchCache: SearchCacheStats | null;
 }
 
 /**

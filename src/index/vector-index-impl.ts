@@ -16,6 +16,7 @@ import { readVersionManifest, verifyVersionFiles } from './persist.js';
 import { resolveSaveOptions, saveVersionLocked } from './save.js';
 import { checkQueryRows, checkedQuery, hitsOf, queryVectors, resolveSearchOptions, searchOne, searchOnPool, sharedCopy } from './search.js';
 import type { IndexState } from './state.js';
+import { SearchCache, resolveSearchCacheOptions } from './search-cache.js';
 import { indexStats } from './stats.js';
 import type { Hit, IndexHost, IndexItem, IndexItemOutcome, IndexOptions, IndexStats, RefitPcaOptions, RetrieveAllOptions, SaveOptions, SearchOptions, UpsertOptions, WriteOptions } from './types.js';
 import { failed } from './validate-items.js';
@@ -66,9 +67,20 @@ export class VectorIndexImpl implements VectorIndex {
   /** Serialises mutations and saves: one at a time, searches run freely. */
   #queue: Promise<unknown> = Promise.resolve();
   readonly #job: JobIndexHandle;
+  /** The `searchCache` option's cache, or null. */
+  readonly #cache: SearchCache<Hit[]> | null;
+  /**
+   * Bumped when a queued change starts and again when it ends: a search
+   * that overlaps a change in any way keys its result under a generation
+   * no later search asks for, so the cache never answers with a state
+   * that has since changed.
+   */
+  #generation = 0;
 
-  private constructor(state: IndexState) {
+  private constructor(state: IndexState, searchCache: unknown = undefined) {
     this.#s = state;
+    const cacheOptions = resolveSearchCacheOptions(searchCache);
+    this.#cache = cacheOptions === null ? null : new SearchCache<Hit[]>(cacheOptions);
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the handle's getters read this index's private state.
     const self = this;
     this.#job = Object.freeze({
@@ -99,7 +111,10 @@ export class VectorIndexImpl implements VectorIndex {
    * @throws {VecforgeError} ERR_INDEX when the directory already holds an index.
    */
   static create(host: IndexHost, options: IndexOptions): VectorIndexImpl {
-    return new VectorIndexImpl(createIndexState(host, options));
+    const isObject = options !== null && typeof options === 'object';
+    const { searchCache, ...rest } = isObject ? options : ({} as IndexOptions);
+    resolveSearchCacheOptions(searchCache);
+    return new VectorIndexImpl(createIndexState(host, (isObject ? rest : options) as IndexOptions), searchCache);
   }
 
   /**
@@ -110,10 +125,15 @@ export class VectorIndexImpl implements VectorIndex {
    * @returns the index.
    * @throws {VecforgeError} ERR_INDEX, ERR_INDEX_CORRUPT or ERR_INDEX_VERSION.
    */
-  static async open(host: IndexHost, dir: string, options: { readonly hugePages?: boolean; readonly [kJobOpenOptions]?: { readonly lazyGraph?: boolean; readonly lazyDocs?: boolean } } = {}): Promise<VectorIndexImpl> {
+  static async open(
+    host: IndexHost,
+    dir: string,
+    options: { readonly hugePages?: boolean; readonly searchCache?: unknown; readonly [kJobOpenOptions]?: { readonly lazyGraph?: boolean; readonly lazyDocs?: boolean } } = {},
+  ): Promise<VectorIndexImpl> {
     if (typeof dir !== 'string' || dir === '') throw new TypeError(`dir must be a non-empty string, got ${String(dir)}`);
     const resolved = resolveOpenOptions({ hugePages: options.hugePages, ...options[kJobOpenOptions] });
-    return new VectorIndexImpl(await openIndexState(host, dir, resolved));
+    resolveSearchCacheOptions(options.searchCache);
+    return new VectorIndexImpl(await openIndexState(host, dir, resolved), options.searchCache);
   }
 
   /**
@@ -135,9 +155,13 @@ export class VectorIndexImpl implements VectorIndex {
     // Anything queued may change the index; a save clears the mark when it ends.
     const marked = (): Promise<T> => {
       this.#unsaved = true;
+      this.#generation++;
       // A lazily opened graph: everything queued needs it.
       const load = this.#s.graphLoad;
-      return load === null ? fn() : load.then(fn);
+      const done = load === null ? fn() : load.then(fn);
+      return done.finally(() => {
+        this.#generation++;
+      });
     };
     const run = this.#queue.then(marked, marked);
     this.#queue = run.catch(() => {});
@@ -219,6 +243,19 @@ export class VectorIndexImpl implements VectorIndex {
   async search(query: string | Float32Array, options: SearchOptions = {}): Promise<Hit[]> {
     this.#checkOpen();
     throwIfAborted(options.signal);
+    const cache = this.#cache;
+    if (cache === null || (typeof query !== 'string' && !(query instanceof Float32Array))) return this.#search(query, options);
+    // Checked before the lookup, so an invalid search never answers from the cache.
+    resolveSearchOptions(this.#s, options);
+    const key = SearchCache.key(String(this.#generation), { ...options, signal: undefined }, query);
+    const cached = cache.get(key);
+    if (cached !== undefined) return [...cached];
+    const hits = await this.#search(query, options);
+    cache.set(key, hits);
+    return [...hits];
+  }
+
+  async #search(query: string | Float32Array, options: SearchOptions): Promise<Hit[]> {
     const s = this.#s;
     const params = resolveSearchOptions(s, options);
     const q = query instanceof Float32Array ? checkedQuery(s, query) : await queryVectors(s, [query], options.signal);
@@ -281,7 +318,7 @@ export class VectorIndexImpl implements VectorIndex {
   stats(): IndexStats {
     this.#checkOpen();
     this.#s.labels.ensure();
-    return indexStats(this.#s);
+    return { ...indexStats(this.#s), searchCache: this.#cache?.stats() ?? null };
   }
 
   async save(options?: SaveOptions): Promise<string> {
