@@ -6,9 +6,10 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { throwIfAborted } from '../../errors.js';
+import { loadNativeBertOps } from '../../native/kernels.js';
 import type { ModelDefinition, PreparedModel, PrepareContext } from '../embedder.js';
 import { findBertFiles, parseBertConfig, parseSentenceConfig } from './config.js';
-import type { BertShared } from './kernel.js';
+import type { BertMath, BertShared } from './kernel.js';
 import { loadBertWeights } from './weights.js';
 import { readTokenizerJson, readVocabTokenizer, WordPieceTokenizer } from './wordpiece.js';
 
@@ -38,6 +39,21 @@ function hashFiles(paths: readonly string[]): string {
 }
 
 /**
+ * Which math the encoder runs: the addon's native ops where the addon loads
+ * and TF.js would run on wasm or cpu (`auto`, or `js`); TF.js on
+ * tfjs-node / tfjs-node-gpu (their own BLAS or CUDA does the matmuls), with
+ * `math: 'tfjs'`, or where the addon is missing or `VECFORGE_NATIVE=0`.
+ * @param ctx - the engine's backend and math option.
+ * @returns the math and why it was chosen.
+ */
+export function resolveBertMath(ctx: Pick<PrepareContext, 'backend' | 'math'>): { math: BertMath; reason: string } {
+  if (ctx.math === 'tfjs') return { math: 'tfjs', reason: 'math: tfjs' };
+  if (ctx.math === 'auto' && ctx.backend !== 'wasm' && ctx.backend !== 'cpu') return { math: 'tfjs', reason: `backend ${ctx.backend}` };
+  if (loadNativeBertOps() === undefined) return { math: 'tfjs', reason: 'native addon not available' };
+  return { math: 'native', reason: 'native addon' };
+}
+
+/**
  * A model definition for a BERT model directory.
  * @param dir - the directory (a path).
  * @returns its definition; files are read in `prepare`.
@@ -60,13 +76,14 @@ export function bertDirectoryDefinition(dir: string): ModelDefinition {
       const tokenizerFiles = files.tokenizer.kind === 'vocab' ? [files.tokenizer.vocab, ...(files.tokenizer.config !== undefined ? [files.tokenizer.config] : [])] : [files.tokenizer.file];
       const keyed = [files.config, ...tokenizerFiles, ...(poolingFile !== undefined ? [poolingFile] : []), ...files.extra, files.weights];
       const id = `bert:${basename(abs)}@sha256-${hashFiles(keyed).slice(0, 32)}`;
-      const shared: BertShared = { config, sentence, tokenizer, weights: weights.buffer, slots: weights.slots };
+      const { math, reason } = resolveBertMath(ctx);
+      const shared: BertShared = { math, config, sentence, tokenizer, weights: weights.buffer, slots: weights.slots };
       return {
         id,
         dims: config.hiddenSize,
         kernel: 'bert',
         shared,
-        needsTf: true,
+        needsTf: math === 'tfjs',
         describe: {
           architecture: `${config.modelType} (${config.numLayers} layers, hidden ${config.hiddenSize}, ${config.numHeads} heads, FFN ${config.intermediateSize}, ${config.activation})`,
           dims: config.hiddenSize,
@@ -76,6 +93,7 @@ export function bertDirectoryDefinition(dir: string): ModelDefinition {
           normalize: sentence.normalize ? 'yes' : 'no',
           maxSeqLength: sentence.maxSeqLength,
           dtype: weights.dtypes.join(', '),
+          math: `${math} (${reason})`,
           weightsFile: files.weights,
           sharedBytes: weights.buffer.byteLength,
         },
