@@ -187,7 +187,9 @@ export async function runModelSuite(report: Report, ctx: SuiteContext): Promise<
     for (const run of runs) {
       const seq = Math.max(...run.map((i) => lengths[i] as number));
       const ids = new Int32Array(run.length * seq);
-      run.forEach((i, r) => ids.set(encodings[i]?.ids ?? [], r * seq));
+      run.forEach((i, r) => {
+        ids.set(encodings[i]?.ids ?? [], r * seq);
+      });
       tfEncoder.run(ids, Int32Array.from(run, (i) => lengths[i] as number), seq);
     }
   };

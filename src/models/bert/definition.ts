@@ -7,8 +7,8 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { throwIfAborted } from '../../errors.js';
 import { loadNativeBertOps } from '../../native/kernels.js';
-import type { ModelDefinition, PreparedModel, PrepareContext } from '../embedder.js';
-import { findBertFiles, parseBertConfig, parseSentenceConfig } from './config.js';
+import type { BatchCost, ModelDefinition, PreparedModel, PrepareContext } from '../embedder.js';
+import { findBertFiles, parseBertConfig, parseSentenceConfig, type BertConfig } from './config.js';
 import type { BertMath, BertShared } from './kernel.js';
 import { loadBertWeights } from './weights.js';
 import { readTokenizerJson, readVocabTokenizer, WordPieceTokenizer } from './wordpiece.js';
@@ -54,6 +54,22 @@ export function resolveBertMath(ctx: Pick<PrepareContext, 'backend' | 'math'>): 
 }
 
 /**
+ * The scheduler's batch cost for a BERT encoder: padded tokens (rows × the
+ * longest text, as TEI's max-batch-tokens counts them), each weighted by
+ * 1 + longest / (2·hidden + FFN), attention's share: per token and layer the
+ * projections and FFN take 2·(4h² + 2h·FFN) FLOPs and QKᵀ plus PV take
+ * 4·longest·h. Lengths come from the real tokenizer, run on the main thread
+ * (about 1% of the encoder's work for short texts).
+ * @param config - the model config.
+ * @param tokens - a text's length in tokens.
+ * @returns the cost model.
+ */
+export function bertBatchCost(config: Pick<BertConfig, 'hiddenSize' | 'intermediateSize'>, tokens: (text: string) => number): BatchCost {
+  const crossover = 2 * config.hiddenSize + config.intermediateSize;
+  return Object.freeze({ tokens, cost: (rows: number, longest: number): number => rows * longest * (1 + longest / crossover) });
+}
+
+/**
  * A model definition for a BERT model directory.
  * @param dir - the directory (a path).
  * @returns its definition; files are read in `prepare`.
@@ -70,7 +86,7 @@ export function bertDirectoryDefinition(dir: string): ModelDefinition {
       const { sentence, poolingFile } = parseSentenceConfig(files, config);
       const tokenizer = files.tokenizer.kind === 'vocab' ? readVocabTokenizer(files.tokenizer.vocab, files.tokenizer.config) : readTokenizerJson(files.tokenizer.file);
       // Fails here, on the main thread, for a vocabulary without its special tokens.
-      new WordPieceTokenizer(tokenizer);
+      const counter = new WordPieceTokenizer(tokenizer);
       throwIfAborted(ctx.signal);
       const weights = loadBertWeights(files.weights, config);
       const tokenizerFiles = files.tokenizer.kind === 'vocab' ? [files.tokenizer.vocab, ...(files.tokenizer.config !== undefined ? [files.tokenizer.config] : [])] : [files.tokenizer.file];
@@ -81,6 +97,7 @@ export function bertDirectoryDefinition(dir: string): ModelDefinition {
       return {
         id,
         dims: config.hiddenSize,
+        batchCost: bertBatchCost(config, (text) => counter.encode(text, sentence.maxSeqLength).ids.length),
         kernel: 'bert',
         shared,
         needsTf: math === 'tfjs',
