@@ -22,18 +22,30 @@ import type { SuiteContext } from './suite.js';
 
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 
-/** Median seconds of `rounds` calls of each function, the functions alternating (ABBA), after one warm-up call each unless `warm` is false. */
+/** CPU seconds of the whole process (main thread and workers) per function, medians, from the last {@link alternate} call. */
+let gLastCpuSeconds: number[] = [];
+
+/**
+ * Median seconds of `rounds` calls of each function, the functions
+ * alternating (ABBA), after one warm-up call each unless `warm` is false.
+ * The process's CPU seconds of the same calls land in gLastCpuSeconds.
+ */
 async function alternate(fns: ReadonlyArray<() => unknown>, rounds: number, warm = true): Promise<number[]> {
   const seconds = fns.map((): number[] => []);
+  const cpu = fns.map((): number[] => []);
   if (warm) for (const fn of fns) await fn();
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? fns.map((_, i) => i) : fns.map((_, i) => fns.length - 1 - i);
     for (const i of order) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await fns[i]?.();
       seconds[i]?.push((performance.now() - t0) / 1000);
+      const c = process.cpuUsage(c0);
+      cpu[i]?.push((c.user + c.system) / 1e6);
     }
   }
+  gLastCpuSeconds = cpu.map((xs) => median(xs));
   return seconds.map((xs) => median(xs));
 }
 
@@ -244,12 +256,17 @@ export async function runModelSuite(report: Report, ctx: SuiteContext): Promise<
   const naiveTokens = lengths.slice(0, naive.length).reduce((a, b) => a + b, 0);
   let engineRows: Array<Array<string | number>>;
   let scaling: number;
+  let coresUsed: [number, number];
+  let cpuPerText: [number, number];
   try {
     // Warm-up on a slice: workers started, first-call costs paid.
     await one.embed(texts.slice(0, 64));
     await two.embed(texts.slice(0, 64));
     const [oneS, twoS] = (await alternate([() => one.embed(texts), () => two.embed(texts)], rounds, false)) as [number, number];
+    const [oneCpu, twoCpu] = gLastCpuSeconds as [number, number];
     scaling = oneS / twoS;
+    coresUsed = [oneCpu / oneS, twoCpu / twoS];
+    cpuPerText = [oneCpu / texts.length, twoCpu / texts.length];
     const [naiveS, batchS] = (await alternate(
       [
         async () => {
@@ -284,8 +301,11 @@ export async function runModelSuite(report: Report, ctx: SuiteContext): Promise<
     title: `the engine, ${modelDesc}`,
     columns: ['pattern', 'texts', 'texts/s', 'tokens/s', 'GFLOP/s (useful)'],
     rows: engineRows,
-    note: `${dataset}. engine.embed over every text; 1 and 2 workers alternate over ${rounds} round(s), medians; 2 workers / 1 worker = ${scaling.toFixed(2)}× (goal ≥ 1.8×). Tokenising, scheduling and pooling are inside the time. Load average: ${load()}.`,
+    note: `${dataset}. engine.embed over every text; 1 and 2 workers alternate over ${rounds} round(s), medians; 2 workers / 1 worker = ${scaling.toFixed(2)}× (goal ≥ 1.8×). CPU cores the process got (CPU seconds of main + workers / wall seconds): ${coresUsed[0].toFixed(2)} with 1 worker, ${coresUsed[1].toFixed(2)} with 2; CPU ms per text: ${(cpuPerText[0] * 1000).toFixed(2)} and ${(cpuPerText[1] * 1000).toFixed(2)} (equal CPU per text means the 2-worker run does no extra work: on free cores the ratio would follow the cores it gets). Tokenising, scheduling and pooling are inside the time. Load average: ${load()}.`,
   });
+  report.figure({ suite: 'model', name: 'cores used: 1 worker', value: coresUsed[0], unit: 'CPU s / wall s', conditions });
+  report.figure({ suite: 'model', name: 'cores used: 2 workers', value: coresUsed[1], unit: 'CPU s / wall s', conditions });
+  report.figure({ suite: 'model', name: 'ratio: CPU per text, 2 workers / 1 worker', value: cpuPerText[1] / cpuPerText[0], unit: '×', conditions });
   report.figure({ suite: 'model', name: 'ratio: 2 workers / 1 worker, texts/s', value: scaling, unit: '×', conditions: { ...conditions, rounds } });
   for (const row of engineRows) report.figure({ suite: 'model', name: `texts/s: ${row[0]}`, value: row[2] as number, unit: 'texts/s', conditions });
 
