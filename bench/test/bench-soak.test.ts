@@ -19,7 +19,7 @@ describe('soak verdict', () => {
   });
 
   test('soak runs only when named: not part of all', () => {
-    expect(Object.keys(kOnDemandSuites)).toEqual(['soak']);
+    expect(Object.keys(kOnDemandSuites)).toEqual(['soak', 'model']);
     expect(Object.keys(kSuites)).not.toContain('soak');
   });
 });
