@@ -148,6 +148,14 @@ describe.runIf(ops !== undefined)('native BERT ops', () => {
     expect(() => native.attentionRows(x, x, x, Int32Array.of(0), 1, x)).toThrow(/lengths\[0\] must be in \[1, 65536\], got 0/);
     expect(() => native.attentionRows(x, x, x, Int32Array.of(3), 4, x)).toThrow(/hidden size 2 must be a multiple of heads \(4\)/);
     expect(() => native.layerNormRows(x, new Float32Array(3), new Float32Array(3), new Float32Array(3), 1e-12)).toThrow(/residual\.length \(3\) must equal x\.length \(6\)/);
+    expect(() => native.linearRows(x, new Float32Array(6), new Float32Array(0), new Float32Array(4), 0)).toThrow(/bias\.length must be 1\.\..*, got 0/);
+    expect(() => native.linearRows(new Float32Array(5), new Float32Array(6), new Float32Array(2), new Float32Array(4), 0)).toThrow(RangeError);
+    expect(() => native.attentionRows(new Float32Array(5), x, x, Int32Array.of(2), 1, x)).toThrow(/q\.length \(5\) must be a positive multiple of Σ lengths \(2\)/);
+    expect(() => native.attentionRows(x, new Float32Array(4), x, Int32Array.of(2), 1, x)).toThrow(/k, v and out must have q's length \(6\)/);
+    expect(() => native.layerNormRows(x, null, new Float32Array(3), new Float32Array(2), 1e-12)).toThrow(/beta\.length \(2\) must equal gamma\.length \(3\)/);
+    expect(() => native.layerNormRows(x, null, new Float32Array(3), new Float32Array(3), 2)).toThrow(/eps must be in \[0, 1\], got 2/);
+    expect(() => native.layerNormRows(x, null, new Float32Array(3), new Float32Array(3), Number.NaN)).toThrow(RangeError);
+    expect(() => native.linearRows(x, new Float32Array(6), new Float32Array(2), new Float64Array(4) as unknown as Float32Array, 0)).toThrow(TypeError);
   });
 });
 
