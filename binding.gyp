@@ -21,6 +21,7 @@
         "native/sha256.cc",
         "native/line_digests.cc",
         "native/project_rows.cc",
+        "native/bert_ops.cc",
         "native/file_lock.cc"
       ],
       "include_dirs": [

@@ -20,6 +20,7 @@
 //   sha256          SHA-256 from Node's OpenSSL (weak symbols)
 //   line_digests    lineDigests, matchDigests (a job's known lines)
 //   project_rows    projectRows (PCA projection on sgemm.h)
+//   bert_ops        linearRows, attentionRows, layerNormRows (the BERT kernel's native math)
 //   file_lock       lockFile (flock: a job lock the kernel releases at death)
 // This file registers the exports. The concurrency model (which calls may
 // run at once on one graph) is described in phase_lock.h.
@@ -77,6 +78,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("loadFile", Napi::Function::New<Guard<LoadFile>>(env, "loadFile"));
   exports.Set("sha256", Napi::Boolean::New(env, HaveSha256()));
   exports.Set("projectRows", Napi::Function::New<Guard<ProjectRows>>(env, "projectRows"));
+  exports.Set("linearRows", Napi::Function::New<Guard<LinearRows>>(env, "linearRows"));
+  exports.Set("attentionRows", Napi::Function::New<Guard<AttentionRows>>(env, "attentionRows"));
+  exports.Set("layerNormRows", Napi::Function::New<Guard<LayerNormRows>>(env, "layerNormRows"));
   exports.Set("openHandles", Napi::Function::New<Guard<OpenHandles>>(env, "openHandles"));
   exports.Set("lineDigests", Napi::Function::New<Guard<LineDigests>>(env, "lineDigests"));
   exports.Set("matchDigests", Napi::Function::New<Guard<MatchDigests>>(env, "matchDigests"));

@@ -42,4 +42,9 @@ Napi::Value LockFile(const Napi::CallbackInfo& info);
 // project_rows.cc
 Napi::Value ProjectRows(const Napi::CallbackInfo& info);
 
+// bert_ops.cc
+Napi::Value LinearRows(const Napi::CallbackInfo& info);
+Napi::Value AttentionRows(const Napi::CallbackInfo& info);
+Napi::Value LayerNormRows(const Napi::CallbackInfo& info);
+
 }  // namespace vecforge

@@ -65,6 +65,24 @@ inline void PackB(const float* b, size_t ldb, int pc, int kc, int jc, int nc, fl
   }
 }
 
+// The same panels from a transposed B: Bt is n × k row-major (B = Btᵀ), so
+// B[k][j] = Bt[j·ldbt + k]. This reads each weight row along k, which is how
+// PyTorch-layout linear weights ([out, in]) lie in memory.
+inline void PackBT(const float* bt, size_t ldbt, int pc, int kc, int jc, int nc, float* out) {
+  for (int jp = 0; jp < nc; jp += kNr) {
+    const int width = std::min(kNr, nc - jp);
+    float* panel = out + static_cast<size_t>(jp / kNr) * kc * kNr;
+    int j = 0;
+    for (; j < width; ++j) {
+      const float* row = bt + static_cast<size_t>(jc + jp + j) * ldbt + pc;
+      for (int k = 0; k < kc; ++k) panel[k * kNr + j] = row[k];
+    }
+    for (; j < kNr; ++j) {
+      for (int k = 0; k < kc; ++k) panel[k * kNr + j] = 0.0f;
+    }
+  }
+}
+
 // Packs A[ic:ic+mc, pc:pc+kc] into panels of kMr rows, zero-padded: panel p, depth k at p·kc·kMr + k·kMr.
 inline void PackA(const float* a, size_t lda, int ic, int mc, int pc, int kc, float* out) {
   for (int ip = 0; ip < mc; ip += kMr) {
@@ -122,8 +140,10 @@ inline void MicroKernel(int kc, const float* ap, const float* bp, float* c, size
 }
 
 // C[m0:m1, 0:n] = A[m0:m1, 0:k] · B[0:k, 0:n] in the calling thread; A is
-// m × k (row stride k), B is k × n (row stride n), C has row stride n.
-inline void BlockedRows(const float* a, const float* b, float* c, int m0, int m1, int k_total, int n) {
+// m × k (row stride k), C has row stride n. B is k × n (row stride n), or,
+// with b_transposed, b holds Bᵀ: n × k, row stride k.
+inline void BlockedRowsAny(const float* a, const float* b, float* c, int m0, int m1, int k_total, int n,
+                           bool b_transposed) {
   if (m0 >= m1 || n <= 0) return;
   if (k_total <= 0) {
     for (int i = m0; i < m1; ++i) std::memset(c + static_cast<size_t>(i) * n, 0, sizeof(float) * n);
@@ -135,7 +155,11 @@ inline void BlockedRows(const float* a, const float* b, float* c, int m0, int m1
     const int nc = std::min(kNc, n - jc);
     for (int pc = 0; pc < k_total; pc += kKc) {
       const int kc = std::min(kKc, k_total - pc);
-      PackB(b, n, pc, kc, jc, nc, bpack.data);
+      if (b_transposed) {
+        PackBT(b, k_total, pc, kc, jc, nc, bpack.data);
+      } else {
+        PackB(b, n, pc, kc, jc, nc, bpack.data);
+      }
       for (int ic = m0; ic < m1; ic += kMc) {
         const int mc = std::min(kMc, m1 - ic);
         PackA(a, k_total, ic, mc, pc, kc, apack.data);
@@ -150,6 +174,16 @@ inline void BlockedRows(const float* a, const float* b, float* c, int m0, int m1
       }
     }
   }
+}
+
+// C[m0:m1, 0:n] = A[m0:m1, 0:k] · B[0:k, 0:n], B row-major k × n.
+inline void BlockedRows(const float* a, const float* b, float* c, int m0, int m1, int k_total, int n) {
+  BlockedRowsAny(a, b, c, m0, m1, k_total, n, false);
+}
+
+// C[m0:m1, 0:n] = A[m0:m1, 0:k] · Btᵀ, Bt row-major n × k (a PyTorch linear weight).
+inline void BlockedRowsBt(const float* a, const float* bt, float* c, int m0, int m1, int k_total, int n) {
+  BlockedRowsAny(a, bt, c, m0, m1, k_total, n, true);
 }
 
 }  // namespace vecforge_sgemm

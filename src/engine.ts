@@ -250,6 +250,7 @@ export class Engine {
       batchTokens: resolved.batchTokens,
       sortWindow: resolved.sortWindow,
       maxRetries: resolved.maxRetries,
+      batchCost: prepared.batchCost,
     }, remote?.provider);
     try {
       await scheduler.warmUp();

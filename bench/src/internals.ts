@@ -37,3 +37,11 @@ export { PcaProjector } from '../../dist/src/pca/project.js';
 export { randomOrthonormalRows } from '../../dist/src/pca/random.js';
 // the one seeded PRNG module: xoshiro128** (createRng) and mulberry32 (query draws).
 export { createRng, mulberry32, type Rng } from '../../dist/src/random.js';
+// models/bert: the tokenizer, both forward passes and their FLOP count, timed without the pool (model suite).
+export { readVocabTokenizer, WordPieceTokenizer } from '../../dist/src/models/bert/wordpiece.js';
+export { findBertFiles, parseBertConfig } from '../../dist/src/models/bert/config.js';
+export { loadBertWeights } from '../../dist/src/models/bert/weights.js';
+export { BertEncoder } from '../../dist/src/models/bert/forward.js';
+export { encoderFlops, NativeBertEncoder } from '../../dist/src/models/bert/native-forward.js';
+export { kMaxPackedTokens, kMaxPaddedTokens, kMaxAttentionFloats } from '../../dist/src/models/bert/kernel.js';
+export { loadNativeBertOps } from '../../dist/src/native/kernels.js';

@@ -13,6 +13,7 @@ import { runBatchSuite } from './suites/batch.js';
 import { runEmbedSuite } from './suites/embed.js';
 import { runExchangeSuite } from './suites/exchange.js';
 import { runIndexSuite } from './suites/index.js';
+import { runModelSuite } from './suites/model.js';
 import { runPcaSuite } from './suites/pca.js';
 import { runPcaIndexSuite } from './suites/pca-index.js';
 import { runProviderSuite } from './suites/provider.js';
@@ -41,11 +42,12 @@ export const kSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
   reindex: runReindexSuite,
 });
 
-/** Suites that run only when named (`all` leaves them out): the soak takes 10 minutes; provider and serve a few minutes each. */
+/** Suites that run only when named (`all` leaves them out): the soak takes 10 minutes; provider, serve and model several each. */
 export const kOnDemandSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
   soak: runSoakSuite,
   provider: runProviderSuite,
   serve: runServeSuite,
+  model: runModelSuite,
 });
 
 /** Options of {@link runBench}. */
@@ -58,6 +60,8 @@ export interface RunBenchOptions {
   readonly reportDir?: string;
   /** The soak suite's length in seconds. @default 600, or 20 with quick */
   readonly soakSeconds?: number;
+  /** Texts the model suite embeds. @default 4000, or 300 with quick */
+  readonly modelTexts?: number;
 }
 
 /**
@@ -84,12 +88,16 @@ export async function runBench(options: RunBenchOptions): Promise<WrittenReport>
   if (options.soakSeconds !== undefined && (!Number.isInteger(options.soakSeconds) || options.soakSeconds < 1)) {
     throw new RangeError(`--soak-seconds must be a positive integer, got ${String(options.soakSeconds)}`);
   }
+  if (options.modelTexts !== undefined && (!Number.isInteger(options.modelTexts) || options.modelTexts < 1 || options.modelTexts > 165_000)) {
+    throw new RangeError(`--model-texts must be an integer in [1, 165000], got ${String(options.modelTexts)}`);
+  }
   const root = repoRoot();
   const ctx: SuiteContext = {
     quick: options.quick ?? false,
     dataDir: process.env.VECFORGE_BENCH_DATA ?? join(root, '.cache', 'bench-data'),
     maxWorkers: availableParallelism(),
     ...(options.soakSeconds !== undefined ? { soakSeconds: options.soakSeconds } : {}),
+    ...(options.modelTexts !== undefined ? { modelTexts: options.modelTexts } : {}),
   };
   const report = new Report({ quick: ctx.quick });
   const failures: Error[] = [];
@@ -116,7 +124,7 @@ export async function runBench(options: RunBenchOptions): Promise<WrittenReport>
 
 /**
  * The command line of `npm run bench` and the `vecforge-bench` bin:
- * `[suite ...] [--suite NAMES] [--quick] [--report DIR] [--soak-seconds N]`.
+ * `[suite ...] [--suite NAMES] [--quick] [--report DIR] [--soak-seconds N] [--model-texts N]`.
  * @param argv - the arguments after the script name.
  * @returns the exit status: 0 done, 1 a suite failed, 2 a bad command line or an unknown suite.
  */
@@ -125,13 +133,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     const { values, positionals } = parseArgs({
       args: [...argv],
       allowPositionals: true,
-      options: { quick: { type: 'boolean', default: false }, report: { type: 'string' }, suite: { type: 'string' }, 'soak-seconds': { type: 'string' } },
+      options: { quick: { type: 'boolean', default: false }, report: { type: 'string' }, suite: { type: 'string' }, 'soak-seconds': { type: 'string' }, 'model-texts': { type: 'string' } },
     });
     await runBench({
       suites: [...positionals, ...(values.suite !== undefined ? [values.suite] : [])],
       quick: values.quick,
       ...(values.report !== undefined ? { reportDir: values.report } : {}),
       ...(values['soak-seconds'] !== undefined ? { soakSeconds: /^\d+$/.test(values['soak-seconds']) ? Number(values['soak-seconds']) : Number.NaN } : {}),
+      ...(values['model-texts'] !== undefined ? { modelTexts: /^\d+$/.test(values['model-texts']) ? Number(values['model-texts']) : Number.NaN } : {}),
     });
     return 0;
   } catch (error) {

@@ -33,7 +33,9 @@ export interface EngineOptions {
    * How glove-100d computes sentence vectors: `tfjs` as TF.js ops, `js` as
    * one fused loop over the shared table; `auto` picks `js` on the wasm and
    * cpu backends (measured faster there, see the README) and `tfjs` on
-   * tfjs-node and tfjs-node-gpu.
+   * tfjs-node and tfjs-node-gpu. For a BERT model directory, `js` and
+   * `auto` (on wasm and cpu) run the encoder on the addon's native ops
+   * where it is built, `tfjs` as TF.js ops.
    * @default 'auto'
    */
   math?: 'auto' | 'tfjs' | 'js';

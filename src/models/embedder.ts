@@ -28,8 +28,32 @@ export function isItemOk(status: number): boolean {
   return status === kItemOk || status === kItemOkTruncated;
 }
 
+/**
+ * How the scheduler sizes a model's batches, for a model whose cost is not
+ * linear in text length (a transformer pads a batch to its longest text
+ * and its attention grows with length²). Main thread only; never sent to
+ * workers.
+ */
+export interface BatchCost {
+  /**
+   * A text's length in model tokens (the real tokenizer, special tokens and truncation included).
+   * @param text - a valid text.
+   * @returns tokens, ≥ 1.
+   */
+  tokens(text: string): number;
+  /**
+   * The cost of a batch, in the units of the engine's `batchTokens`.
+   * @param rows - texts in the batch.
+   * @param longest - the batch's longest text, in tokens.
+   * @returns the cost.
+   */
+  cost(rows: number, longest: number): number;
+}
+
 /** What a model definition prepares once on the main thread. */
 export interface PreparedModel {
+  /** How the scheduler cuts batches; without it, a UTF-16 token estimate summed over texts. */
+  readonly batchCost?: BatchCost;
   /** Stable id of the model and its weights, used to key embedding caches. */
   readonly id: string;
   /** Output dims. */

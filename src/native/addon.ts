@@ -115,6 +115,12 @@ export interface NativeAddon {
   openHandles(): number;
   /** `out = (rows − mean) · weights`, each row then unit length when `normalize`. @returns out */
   projectRows(rows: Float32Array, mean: Float32Array, weights: Float32Array, out: Float32Array, normalize: boolean): Float32Array;
+  /** `out = act(x · weightᵀ + bias)`, weight `[out, in]` row-major; act 0 none, 1 GELU (erf), 2 GELU (tanh). @returns out */
+  linearRows(x: Float32Array, weight: Float32Array, bias: Float32Array, out: Float32Array, activation: number): Float32Array;
+  /** Multi-head self-attention over sequences packed back to back (`lengths`), into `out`. @returns out */
+  attentionRows(q: Float32Array, k: Float32Array, v: Float32Array, lengths: Int32Array, heads: number, out: Float32Array): Float32Array;
+  /** Each row of `x` becomes LayerNorm(x + residual) · gamma + beta, in place. @returns x */
+  layerNormRows(x: Float32Array, residual: Float32Array | null, gamma: Float32Array, beta: Float32Array, eps: number): Float32Array;
   /** SHA-256 of every newline-ended line of `chunk[from, to)` into `digests` (32 bytes each), newline indexes into `ends`. @returns lines hashed */
   lineDigests(chunk: Uint8Array, from: number, to: number, digests: Uint8Array, ends: Int32Array): number;
   /** For each of `count` digests, the place of the equal known digest (or −1) into `positions`; updates `cursor[0]`. */
@@ -158,6 +164,9 @@ const kFunctionTable = {
   loadFile: true,
   openHandles: true,
   projectRows: true,
+  linearRows: true,
+  attentionRows: true,
+  layerNormRows: true,
   lineDigests: true,
   matchDigests: true,
   lockFile: true,

@@ -88,3 +88,30 @@ export function loadNativeMatchDigests(): NativeMatchDigests | undefined {
   if (addon === undefined || typeof addon.matchDigests !== 'function') return undefined;
   return (known, cursor, digests, count, positions, table) => addon.matchDigests(known, cursor, digests, count, positions, table);
 }
+
+/**
+ * The BERT encoder's native ops (native/bert_ops.cc), all in the calling
+ * thread on Float32Arrays: `linearRows` (x · Wᵀ + b with a PyTorch-layout
+ * weight read in place, optional GELU: 1 erf, 2 tanh), `attentionRows`
+ * (multi-head self-attention over sequences packed back to back) and
+ * `layerNormRows` (LayerNorm(x + residual) in place).
+ */
+export interface NativeBertOps {
+  linearRows(x: Float32Array, weight: Float32Array, bias: Float32Array, out: Float32Array, activation: number): Float32Array;
+  attentionRows(q: Float32Array, k: Float32Array, v: Float32Array, lengths: Int32Array, heads: number, out: Float32Array): Float32Array;
+  layerNormRows(x: Float32Array, residual: Float32Array | null, gamma: Float32Array, beta: Float32Array, eps: number): Float32Array;
+}
+
+/**
+ * The native BERT ops.
+ * @returns the ops, or undefined (the BERT kernel then runs on TF.js).
+ */
+export function loadNativeBertOps(): NativeBertOps | undefined {
+  const addon = usableAddon();
+  if (addon === undefined || typeof addon.linearRows !== 'function' || typeof addon.attentionRows !== 'function' || typeof addon.layerNormRows !== 'function') return undefined;
+  return {
+    linearRows: (x, weight, bias, out, activation) => addon.linearRows(x, weight, bias, out, activation),
+    attentionRows: (q, k, v, lengths, heads, out) => addon.attentionRows(q, k, v, lengths, heads, out),
+    layerNormRows: (x, residual, gamma, beta, eps) => addon.layerNormRows(x, residual, gamma, beta, eps),
+  };
+}

@@ -49,21 +49,31 @@ export function sortByLength(items: ArrayLike<number>, lengths: Uint32Array): Ui
 }
 
 /**
+ * Cost of a batch: `rows` texts, the longest `longest` tokens long (see BatchCost in models/embedder.ts).
+ */
+export type BatchCostFn = (rows: number, longest: number) => number;
+
+/**
  * Sorts one window's items by length into `order` and cuts it into batches.
+ * Without `cost`, a batch's tokens are the sum of each item's estimate from
+ * its UTF-16 length; with it, `lengths` are model tokens and a batch costs
+ * `cost(rows, longest)` (padded tokens, with attention's length² share).
  * @param items - indexes of the window's items to embed, in input order.
- * @param lengths - UTF-16 length of every item, by item index.
+ * @param lengths - UTF-16 length of every item (model tokens with `cost`), by item index.
  * @param order - the call's order array; positions [at, at + items.length) are filled.
  * @param at - where in `order` the window starts.
  * @param batchTokens - token budget of one batch.
  * @param minBatches - cut the window into at least this many batches when
  *   it has the items (so that a window smaller than the budget still keeps
  *   every worker busy). @default 1
+ * @param cost - the model's batch cost; undefined: the UTF-16 estimate.
  * @returns the batches, covering order[at, at + items.length).
  */
-export function planWindow(items: ArrayLike<number>, lengths: Uint32Array, order: Uint32Array, at: number, batchTokens: number, minBatches = 1): BatchRange[] {
-  const batches: BatchRange[] = [];
+export function planWindow(items: ArrayLike<number>, lengths: Uint32Array, order: Uint32Array, at: number, batchTokens: number, minBatches = 1, cost?: BatchCostFn): BatchRange[] {
   const window = sortByLength(items, lengths);
   order.set(window, at);
+  if (cost !== undefined) return cutByCost(window, lengths, at, batchTokens, minBatches, cost);
+  const batches: BatchRange[] = [];
   const n = window.length;
   const tokens = new Uint32Array(n);
   let total = 0;
@@ -85,5 +95,36 @@ export function planWindow(items: ArrayLike<number>, lengths: Uint32Array, order
     sum += t;
   }
   if (start < at + n) batches.push({ start, end: at + n });
+  return batches;
+}
+
+/**
+ * Cuts a window sorted shortest first by a padded cost: a batch grows while
+ * `cost(rows, longest)` (the current item is its longest) fits the budget.
+ * @param window - the window's items, shortest first.
+ * @param lengths - model tokens of every item, by item index.
+ * @param at - where in `order` the window starts.
+ * @param budget - cost budget of one batch.
+ * @param minBatches - cut into at least this many batches when the window has the items.
+ * @param cost - the model's batch cost.
+ * @returns the batches.
+ */
+function cutByCost(window: Uint32Array, lengths: Uint32Array, at: number, budget: number, minBatches: number, cost: BatchCostFn): BatchRange[] {
+  const n = window.length;
+  if (minBatches > 1) {
+    let total = 0;
+    for (let j = 0; j < n; j++) total += cost(1, lengths[window[j] as number] as number);
+    budget = Math.max(1, Math.min(budget, Math.ceil(total / minBatches)));
+  }
+  const batches: BatchRange[] = [];
+  let start = 0;
+  for (let j = 0; j < n; j++) {
+    const rows = j - start + 1;
+    if (rows > 1 && cost(rows, lengths[window[j] as number] as number) > budget) {
+      batches.push({ start: at + start, end: at + j });
+      start = j;
+    }
+  }
+  if (start < n) batches.push({ start: at + start, end: at + n });
   return batches;
 }

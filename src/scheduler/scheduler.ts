@@ -7,7 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import { Piscina } from 'piscina';
 import { AbortError, VecforgeError, errorMessage, settleAll, throwIfAborted } from '../errors.js';
-import { kItemNoKnownWords, kItemOk, kItemOkTruncated } from '../models/embedder.js';
+import { kItemNoKnownWords, kItemOk, kItemOkTruncated, type BatchCost } from '../models/embedder.js';
 import { planWindow, type BatchRange } from './batcher.js';
 import { EmbedPlan } from './embed-plan.js';
 import { createCallBuffers, createSlab, type EmbedSlab } from './layout.js';
@@ -43,6 +43,8 @@ export interface SchedulerSettings {
   readonly sortWindow: number;
   /** Retries of a failed batch or task before it is split or given up. */
   readonly maxRetries: number;
+  /** The model's batch cost (real token counts, padded cost); undefined: UTF-16 estimates. */
+  readonly batchCost?: BatchCost | undefined;
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -149,6 +151,10 @@ export class Scheduler {
     const outcomes = new Array<ItemOutcome>(n).fill(kItemOkOutcome);
     const include = new Uint8Array(n);
     const lengths = new Uint32Array(n);
+    const batchCost = this.#settings.batchCost;
+    // Model tokens for a model that costs batches by them (the slab still needs UTF-16 lengths).
+    const tokens = batchCost !== undefined ? new Uint32Array(n) : lengths;
+    const costFn = batchCost !== undefined ? (rows: number, longest: number): number => batchCost.cost(rows, longest) : undefined;
     const call = createCallBuffers(n, dims);
     const order = new Uint32Array(call.order);
     const failed = new Map<number, ItemFailed>();
@@ -201,7 +207,13 @@ export class Scheduler {
             invalid++;
           }
         }
-        const batches = planWindow(windowItems.subarray(0, kept), lengths, order, placed, batchTokens, workers);
+        if (batchCost !== undefined) {
+          for (let k = 0; k < kept; k++) {
+            const i = windowItems[k] as number;
+            tokens[i] = batchCost.tokens(texts[i] as string);
+          }
+        }
+        const batches = planWindow(windowItems.subarray(0, kept), tokens, order, placed, batchTokens, workers, costFn);
         if (plan !== null) plan.publish(slab, batches);
         else for (const batch of batches) {
           const p = this.#runIsolating(slab, batch, failed, controller.signal, breaker, insert);

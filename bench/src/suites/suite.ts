@@ -13,6 +13,8 @@ export interface SuiteContext {
   readonly maxWorkers: number;
   /** The soak suite's length in seconds. @default 600, or 20 with quick */
   readonly soakSeconds?: number;
+  /** Texts the model suite embeds (`--model-texts`). @default 4000, or 300 with quick */
+  readonly modelTexts?: number;
 }
 
 /** A suite that chose not to run says why (e.g. its figures were already measured in this run). */
