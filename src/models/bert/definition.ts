@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { throwIfAborted } from '../../errors.js';
+import { throwIfAborted, VecforgeError } from '../../errors.js';
 import type { ModelDefinition, PreparedModel, PrepareContext } from '../embedder.js';
 import { findBertFiles, parseBertConfig, parseSentenceConfig } from './config.js';
 import type { BertShared } from './kernel.js';
@@ -55,6 +55,10 @@ export function bertDirectoryDefinition(dir: string): ModelDefinition {
       const tokenizer = files.tokenizer.kind === 'vocab' ? readVocabTokenizer(files.tokenizer.vocab, files.tokenizer.config) : readTokenizerJson(files.tokenizer.file);
       // Fails here, on the main thread, for a vocabulary without its special tokens.
       new WordPieceTokenizer(tokenizer);
+      const outside = [...(tokenizer.added ?? [])].find((t) => t.id >= config.vocabSize);
+      if (outside !== undefined) {
+        throw new VecforgeError('ERR_MODEL', `${abs}: added token ${JSON.stringify(outside.content)} has id ${outside.id}, outside the ${config.vocabSize} word embeddings of config.json`);
+      }
       throwIfAborted(ctx.signal);
       const weights = loadBertWeights(files.weights, config);
       const tokenizerFiles = files.tokenizer.kind === 'vocab' ? [files.tokenizer.vocab, ...(files.tokenizer.config !== undefined ? [files.tokenizer.config] : [])] : [files.tokenizer.file];
