@@ -17,7 +17,7 @@ import { readTokenizerJson, readVocabTokenizer, WordPieceTokenizer } from './wor
  * @param paths - the files.
  * @returns the hex sha256.
  */
-function hashFiles(paths: readonly string[]): string {
+export function hashFiles(paths: readonly string[]): string {
   const hash = createHash('sha256');
   const chunk = Buffer.allocUnsafe(1 << 20);
   for (const path of paths) {
