@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { Report, type WrittenReport } from './report/report.js';
 import { runBatchSuite } from './suites/batch.js';
 import { runEmbedSuite } from './suites/embed.js';
+import { runEmbedCommandSuite } from './suites/embed-command.js';
 import { runExchangeSuite } from './suites/exchange.js';
 import { runIndexSuite } from './suites/index.js';
 import { runPcaSuite } from './suites/pca.js';
@@ -42,6 +43,7 @@ export const kSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
 /** Suites that run only when named (`all` leaves them out): the soak takes 10 minutes. */
 export const kOnDemandSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
   soak: runSoakSuite,
+  'embed-command': runEmbedCommandSuite,
 });
 
 /** Options of {@link runBench}. */

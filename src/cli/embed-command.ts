@@ -32,8 +32,8 @@ export interface EmbedCommandOptions {
 export interface EmbedStages {
   /** Engine start-up (model load, workers); the reader parses meanwhile. */
   readonly start: { readonly ms: number };
-  /** The reader worker's time reading and parsing (not waiting for the embedder), lines, bytes, records and failed lines. */
-  readonly read: { readonly ms: number; readonly lines: number; readonly bytes: number; readonly records: number; readonly failed: number };
+  /** The reader worker's time reading and parsing (not waiting for the embedder), the main thread's wait for input once the engine was ready, lines, bytes, records and failed lines. */
+  readonly read: { readonly ms: number; readonly waitMs: number; readonly lines: number; readonly bytes: number; readonly records: number; readonly failed: number };
   /** From the first window sent to the pool to the last one back: windows and items. */
   readonly embed: { readonly ms: number; readonly windows: number; readonly items: number };
   /** Main-thread time queuing rows and ids, plus the wait for the last writes and the rename: rows and bytes of vectors. */
@@ -108,6 +108,7 @@ export async function runEmbed(options: EmbedCommandOptions): Promise<number> {
   let count = 0;
   let windows = 0;
   let writeMs = 0;
+  let readWaitMs = 0;
   let embedStarted = 0;
   let embedEnded = 0;
   const fail = (line: number, code: string, reason: string, id?: string): void => {
@@ -162,7 +163,13 @@ export async function runEmbed(options: EmbedCommandOptions): Promise<number> {
     npy = await NpyStreamWriter.open(options.output, dims);
     const windowSize = engineOptions.sortWindow;
     let w: Window = { texts: [], ids: [], lines: [] };
-    for await (const chunk of reader.chunks()) {
+    const chunks = reader.chunks();
+    for (;;) {
+      const t0 = performance.now();
+      const next = await chunks.next();
+      readWaitMs += performance.now() - t0;
+      if (next.done === true) break;
+      const chunk = next.value;
       read.lines = chunk.linesRead;
       read.bytes = chunk.bytesRead;
       read.records += chunk.ids.length;
@@ -200,7 +207,7 @@ export async function runEmbed(options: EmbedCommandOptions): Promise<number> {
   const info = engine.info();
   const stages: EmbedStages = {
     start: { ms: round(ready - started) },
-    read: { ms: round(reader.busyMs), ...read },
+    read: { ms: round(reader.busyMs), waitMs: round(readWaitMs), ...read },
     embed: { ms: round(embedEnded - embedStarted), windows, items: read.records },
     write: { ms: round(writeMs), rows: count, bytes: count * dims * 4 },
     run: { ms: round(done - ready), mainThreadUtilization: Number(performance.eventLoopUtilization(eluStart).utilization.toFixed(3)) },
