@@ -18,9 +18,10 @@ describe('soak verdict', () => {
     expect(growthAfterWarmUp([1, 2])).toBeNaN();
   });
 
-  test('soak runs only when named: not part of all', () => {
-    expect(Object.keys(kOnDemandSuites)).toEqual(['soak']);
+  test('soak (and embed-command) run only when named: not part of all', () => {
+    expect(Object.keys(kOnDemandSuites)).toEqual(['soak', 'embed-command']);
     expect(Object.keys(kSuites)).not.toContain('soak');
+    expect(Object.keys(kSuites)).not.toContain('embed-command');
   });
 });
 
