@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { Report, type WrittenReport } from './report/report.js';
 import { runBatchSuite } from './suites/batch.js';
 import { runEmbedSuite } from './suites/embed.js';
+import { runEmbedCommandSuite } from './suites/embed-command.js';
 import { runExchangeSuite } from './suites/exchange.js';
 import { runIndexSuite } from './suites/index.js';
 import { runModelSuite } from './suites/model.js';
@@ -48,6 +49,7 @@ export const kOnDemandSuites: Readonly<Record<string, SuiteRunner>> = Object.fre
   provider: runProviderSuite,
   serve: runServeSuite,
   model: runModelSuite,
+  'embed-command': runEmbedCommandSuite,
 });
 
 /** Options of {@link runBench}. */

@@ -18,9 +18,10 @@ describe('soak verdict', () => {
     expect(growthAfterWarmUp([1, 2])).toBeNaN();
   });
 
-  test('soak runs only when named: not part of all', () => {
-    expect(Object.keys(kOnDemandSuites)).toContain('soak');
+  test('soak (and the other on-demand suites) run only when named: not part of all', () => {
+    expect(Object.keys(kOnDemandSuites)).toEqual(expect.arrayContaining(['soak', 'embed-command', 'provider', 'serve', 'model']));
     expect(Object.keys(kSuites)).not.toContain('soak');
+    expect(Object.keys(kSuites)).not.toContain('embed-command');
   });
 });
 

@@ -21,7 +21,13 @@ export interface FlagSpec {
 /** Flags by name (commander's attribute name for them). */
 export const kFlags = Object.freeze({
   workers: { flags: '--workers <n>', section: 'engine', key: 'workers', description: 'worker threads (default: cores)' },
-  model: { flags: '--model <name>', section: 'engine', key: 'model', description: 'embedding model (default: glove-100d)' },
+  model: {
+    flags: '--model <name|dir>',
+    section: 'engine',
+    key: 'model',
+    description:
+      'embedding model: a built-in name (glove-100d, the default); a model directory, a path with a "/" (Hugging Face BERT layout: config.json, vocab.txt or tokenizer.json, model.safetensors; or a TF.js model.json with vocab.txt and vecforge.json); or openai:NAME, an OpenAI-compatible endpoint',
+  },
   backend: { flags: '--backend <name>', section: 'engine', key: 'backend', description: 'TF.js backend (default: auto)' },
   cacheDir: { flags: '--cache-dir <dir>', section: 'engine', key: 'cacheDir', description: 'where converted model caches live (default: $XDG_CACHE_HOME/vecforge or $HOME/.cache/vecforge)' },
   input: { flags: '--input <path>', section: 'job', key: 'input', description: 'JSONL or CSV input' },

@@ -154,7 +154,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('bench')
     .description('run throughput benchmarks and write report.md / report.json')
-    .addOption(new Option('--suite <names>', 'comma-separated suites: embed, batch, exchange, index (alias search), pca, pca-index, reindex, or all; soak (10 minutes), provider, serve and model (several minutes each) only when named').default('all'))
+    .addOption(new Option('--suite <names>', 'comma-separated suites: embed, batch, exchange, index (alias search), pca, pca-index, reindex, or all; soak (10 minutes), provider, serve, model and embed-command (several minutes each) only when named').default('all'))
     .option('--quick', 'small data, few iterations (CI smoke run)', false)
     .option('--report <dir>', 'report directory (default: reports/latest)')
     .action(async (flags: { suite: string; quick: boolean; report?: string }) => {

@@ -55,6 +55,9 @@ export async function* readLines(path: string, options: ReadLinesOptions = {}): 
     const bytes = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, partBytes);
     parts.length = 0;
     partBytes = 0;
+    return decodeLine(bytes);
+  };
+  const decodeLine = (bytes: Buffer): FileLine => {
     const end = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
     if (end > maxLineBytes) return tooLarge();
     try {
@@ -82,6 +85,13 @@ export async function* readLines(path: string, options: ReadLinesOptions = {}): 
     let start = 0;
     for (let nl = chunk.indexOf(0x0a, start); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
       bytesRead += nl - start + 1;
+      if (partBytes === 0 && !skipping && nl - start <= maxLineBytes + 1) {
+        // A line whole inside this read: decoded in place, with no copy.
+        if (line >= startLine) yield decodeLine(chunk.subarray(start, nl));
+        line++;
+        start = nl + 1;
+        continue;
+      }
       const failed = add(chunk.subarray(start, nl));
       if (failed !== undefined) yield failed;
       if (!skipping && line >= startLine) yield finish();

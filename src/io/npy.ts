@@ -3,6 +3,7 @@
  * patched into the header at the end) and a reader.
  */
 import { closeSync, fsyncSync, openSync, readSync, fstatSync, renameSync, writeSync, rmSync } from 'node:fs';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { VecforgeError } from '../errors.js';
 
 const kMagic = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 0x01, 0x00]);
@@ -74,6 +75,110 @@ export class NpyWriter {
       // already closed
     }
     rmSync(this.#tmp, { force: true });
+  }
+}
+
+/**
+ * Writes a float32 matrix to a temporary file with asynchronous writes, in
+ * the order they are given, renamed into place on close; the caller's
+ * thread only queues them. A written array must not change until its write
+ * has settled ({@link NpyStreamWriter.drain}).
+ */
+export class NpyStreamWriter {
+  readonly #path: string;
+  readonly #tmp: string;
+  readonly #dims: number;
+  readonly #handle: FileHandle;
+  /** The file offset of the next write. */
+  #position = kHeaderBytes;
+  #rows = 0;
+  #pending: Array<Promise<void>> = [];
+  #failure: unknown;
+
+  private constructor(path: string, tmp: string, dims: number, handle: FileHandle) {
+    this.#path = path;
+    this.#tmp = tmp;
+    this.#dims = dims;
+    this.#handle = handle;
+  }
+
+  /**
+   * Opens the temporary file and writes a provisional header.
+   * @param path - the final .npy path.
+   * @param dims - columns.
+   * @returns the writer.
+   */
+  static async open(path: string, dims: number): Promise<NpyStreamWriter> {
+    const tmp = `${path}.tmp-${process.pid}`;
+    const handle = await open(tmp, 'w');
+    await handle.write(header(0, dims), 0, kHeaderBytes, 0);
+    return new NpyStreamWriter(path, tmp, dims, handle);
+  }
+
+  /** Rows queued so far. */
+  get rows(): number {
+    return this.#rows;
+  }
+
+  /** Writes queued and not yet settled. */
+  get pending(): number {
+    return this.#pending.length;
+  }
+
+  /**
+   * Queues whole rows, row-major, after those queued before.
+   * @param data - the rows; must stay unchanged until the write settles.
+   * @throws {RangeError} when data is not whole rows.
+   */
+  write(data: Float32Array): void {
+    if (data.length % this.#dims !== 0) throw new RangeError(`data length ${data.length} is not a multiple of dims ${this.#dims}`);
+    if (data.length === 0) return;
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const at = this.#position;
+    this.#position += bytes.byteLength;
+    this.#rows += data.length / this.#dims;
+    const p = writeAll(this.#handle, bytes, at).catch((error: unknown) => {
+      this.#failure ??= error;
+    });
+    this.#pending.push(p);
+    void p.then(() => {
+      const i = this.#pending.indexOf(p);
+      if (i >= 0) this.#pending.splice(i, 1);
+    });
+  }
+
+  /**
+   * Waits until at most `limit` writes are pending.
+   * @param limit - writes allowed to stay in flight. @default 0
+   * @throws the first write error.
+   */
+  async drain(limit = 0): Promise<void> {
+    while (this.#pending.length > limit) await this.#pending[0];
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /** Waits for every write, writes the final header, fsyncs and renames into place. */
+  async close(): Promise<void> {
+    await this.drain();
+    await this.#handle.write(header(this.#rows, this.#dims), 0, kHeaderBytes, 0);
+    await this.#handle.sync();
+    await this.#handle.close();
+    await rename(this.#tmp, this.#path);
+  }
+
+  /** Waits for the writes in flight and drops the temporary file. */
+  async abort(): Promise<void> {
+    await Promise.allSettled(this.#pending);
+    await this.#handle.close().catch(() => {});
+    await rm(this.#tmp, { force: true });
+  }
+}
+
+async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  let off = 0;
+  while (off < bytes.byteLength) {
+    const { bytesWritten } = await handle.write(bytes, off, bytes.byteLength - off, position + off);
+    off += bytesWritten;
   }
 }
 

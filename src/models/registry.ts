@@ -8,6 +8,9 @@ import { kGloveDefinition } from './glove/definition.js';
 import { createGloveKernel } from './glove/kernel.js';
 import { bertDirectoryDefinition } from './bert/definition.js';
 import { createBertKernel } from './bert/kernel.js';
+import { tfjsDirectoryDefinition } from './tfjs/definition.js';
+import { isTfjsModelDir } from './tfjs/files.js';
+import { createTfjsKernel } from './tfjs/kernel.js';
 import { createRemoteKernel, kRemoteKernel } from './providers/provider-model.js';
 
 /** Models by name. */
@@ -19,19 +22,21 @@ export const kModels: Readonly<Record<string, ModelDefinition>> = Object.freeze(
 export const kKernels: Readonly<Record<string, KernelFactory>> = Object.freeze({
   glove: createGloveKernel,
   bert: createBertKernel,
+  tfjs: createTfjsKernel,
   [kRemoteKernel]: createRemoteKernel,
 });
 
 /**
  * Finds a model by name; a path (absolute, or with a `/` or `\\`) is a
- * model directory (Hugging Face BERT layout), read when prepared.
+ * model directory, read when prepared: a TF.js model when it holds
+ * model.json, else the Hugging Face BERT layout.
  * @param name - the registry name or a directory path.
  * @returns its definition.
  * @throws {RangeError} naming the valid models, for an unknown name.
  */
 export function getModel(name: string): ModelDefinition {
   const model = kModels[name];
-  if (model === undefined && isModelPath(name)) return bertDirectoryDefinition(name);
+  if (model === undefined && isModelPath(name)) return isTfjsModelDir(name) ? tfjsDirectoryDefinition(name) : bertDirectoryDefinition(name);
   if (model === undefined) throw new RangeError(`options.model must be one of ${Object.keys(kModels).map((k) => JSON.stringify(k)).join(', ')}, got ${JSON.stringify(name)}`);
   return model;
 }

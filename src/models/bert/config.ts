@@ -7,8 +7,31 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { VecforgeError } from '../../errors.js';
 
-/** `model_type` values with BERT's weight layout, and their weight-name prefix. */
-export const kBertModelTypes: Readonly<Record<string, string>> = Object.freeze({ bert: 'bert.' });
+/**
+ * `model_type` values with BERT's weight names and layout, and their
+ * weight-name prefix. `bert` covers the BERT-architecture sentence encoders
+ * (all-MiniLM, bge, e5, gte, multi-qa, msmarco …: their config.json says
+ * `bert`). `ernie` (transformers' ErnieModel) is BERT's code with an
+ * optional task-type embedding; without it (`use_task_id` false) it is
+ * the same network.
+ */
+export const kBertModelTypes: Readonly<Record<string, string>> = Object.freeze({ bert: 'bert.', ernie: 'ernie.' });
+
+/** Why common encoder types that look like BERT are refused: their weights or inputs differ. */
+const kRefusedModelTypes: Readonly<Record<string, string>> = Object.freeze({
+  roberta: 'positions start after the padding index and the tokenizer is byte-level BPE',
+  'xlm-roberta': 'positions start after the padding index and the tokenizer is SentencePiece',
+  camembert: 'positions start after the padding index and the tokenizer is SentencePiece',
+  distilbert: 'different weight names (q_lin, ffn.lin1) and no token-type embeddings',
+  mpnet: 'relative position attention bias',
+  electra: 'an embedding projection when embedding_size differs from hidden_size, and different weight names',
+  albert: 'factorised embeddings and one layer shared by all',
+  deberta: 'disentangled relative attention',
+  'deberta-v2': 'disentangled relative attention',
+  nomic_bert: 'rotary positions and fused, gated feed-forward weights',
+  'megatron-bert': 'LayerNorm before each block instead of after',
+  modernbert: 'rotary positions, gated feed-forward and no biases',
+});
 
 /** Activations of the feed-forward block: `gelu` is the exact erf form, the others the tanh approximation. */
 export const kBertActivations = Object.freeze(['gelu', 'gelu_new', 'gelu_pytorch_tanh'] as const);
@@ -83,7 +106,7 @@ export function findBertFiles(dir: string): BertFiles {
   const tokenizer: BertFiles['tokenizer'] = has('vocab.txt')
     ? { kind: 'vocab', vocab: join(dir, 'vocab.txt'), config: has('tokenizer_config.json') ? join(dir, 'tokenizer_config.json') : undefined }
     : { kind: 'tokenizer-json', file: join(dir, 'tokenizer.json') };
-  const extra = ['modules.json', 'sentence_bert_config.json', 'special_tokens_map.json'].filter(has).map((n) => join(dir, n));
+  const extra = ['modules.json', 'sentence_bert_config.json', 'special_tokens_map.json', 'added_tokens.json'].filter(has).map((n) => join(dir, n));
   return { dir, config: join(dir, 'config.json'), weights: join(dir, 'model.safetensors'), tokenizer, extra };
 }
 
@@ -120,7 +143,11 @@ export function parseBertConfig(path: string): BertConfig {
   const raw = readJsonObject(path);
   const modelType = raw.model_type;
   if (typeof modelType !== 'string' || kBertModelTypes[modelType] === undefined) {
-    throw modelError(`${path}: model_type ${JSON.stringify(modelType)} is not supported; supported: ${Object.keys(kBertModelTypes).join(', ')}`);
+    const why = typeof modelType === 'string' ? kRefusedModelTypes[modelType] : undefined;
+    throw modelError(`${path}: model_type ${JSON.stringify(modelType)} is not supported${why !== undefined ? ` (${why})` : ''}; supported: ${Object.keys(kBertModelTypes).join(', ')} (BERT's weight layout)`);
+  }
+  if (modelType === 'ernie' && raw.use_task_id === true) {
+    throw modelError(`${path}: model_type "ernie" with "use_task_id": true (a task-type embedding) is not supported; supported: ernie without task ids, bert`);
   }
   const act = raw.hidden_act ?? 'gelu';
   if (typeof act !== 'string' || !(kBertActivations as readonly string[]).includes(act)) {

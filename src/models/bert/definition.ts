@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { throwIfAborted } from '../../errors.js';
+import { throwIfAborted, VecforgeError } from '../../errors.js';
 import { loadNativeBertOps } from '../../native/kernels.js';
 import type { BatchCost, ModelDefinition, PreparedModel, PrepareContext } from '../embedder.js';
 import { findBertFiles, parseBertConfig, parseSentenceConfig, type BertConfig } from './config.js';
@@ -18,7 +18,7 @@ import { readTokenizerJson, readVocabTokenizer, WordPieceTokenizer } from './wor
  * @param paths - the files.
  * @returns the hex sha256.
  */
-function hashFiles(paths: readonly string[]): string {
+export function hashFiles(paths: readonly string[]): string {
   const hash = createHash('sha256');
   const chunk = Buffer.allocUnsafe(1 << 20);
   for (const path of paths) {
@@ -87,6 +87,10 @@ export function bertDirectoryDefinition(dir: string): ModelDefinition {
       const tokenizer = files.tokenizer.kind === 'vocab' ? readVocabTokenizer(files.tokenizer.vocab, files.tokenizer.config) : readTokenizerJson(files.tokenizer.file);
       // Fails here, on the main thread, for a vocabulary without its special tokens.
       const counter = new WordPieceTokenizer(tokenizer);
+      const outside = [...(tokenizer.added ?? [])].find((t) => t.id >= config.vocabSize);
+      if (outside !== undefined) {
+        throw new VecforgeError('ERR_MODEL', `${abs}: added token ${JSON.stringify(outside.content)} has id ${outside.id}, outside the ${config.vocabSize} word embeddings of config.json`);
+      }
       throwIfAborted(ctx.signal);
       const weights = loadBertWeights(files.weights, config);
       const tokenizerFiles = files.tokenizer.kind === 'vocab' ? [files.tokenizer.vocab, ...(files.tokenizer.config !== undefined ? [files.tokenizer.config] : [])] : [files.tokenizer.file];

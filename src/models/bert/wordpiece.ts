@@ -5,7 +5,8 @@
  * longest match, `##` continuations, the unknown token for a word with no
  * match or over 100 characters), with [CLS] … [SEP] and truncation.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { VecforgeError } from '../../errors.js';
 import { readJsonObject } from './config.js';
 
@@ -23,6 +24,21 @@ export interface WordPieceSpec {
   readonly cls: string;
   readonly sep: string;
   readonly pad: string;
+  /**
+   * Tokens kept whole wherever they appear in a text, as Hugging Face
+   * tokenizers keep special and added tokens: matched before the basic
+   * tokenizer runs, case-sensitively on the raw text, or on the lower-cased
+   * text for a token marked `normalized` when the model lower-cases.
+   */
+  readonly added?: readonly AddedToken[];
+}
+
+/** A token kept whole (see {@link WordPieceSpec.added}). */
+export interface AddedToken {
+  readonly content: string;
+  readonly id: number;
+  /** Matched after normalisation (lower-casing) rather than on the raw text. */
+  readonly normalized: boolean;
 }
 
 /** One tokenised text. */
@@ -110,6 +126,9 @@ export function basicTokenize(text: string, spec: Pick<WordPieceSpec, 'lowerCase
 export class WordPieceTokenizer {
   readonly #spec: WordPieceSpec;
   readonly #ids = new Map<string, number>();
+  readonly #added: readonly AddedToken[];
+  readonly #addedIds = new Map<string, number>();
+  readonly #addedPatterns: Array<[RegExp, boolean]> = [];
   readonly unkId: number;
   readonly clsId: number;
   readonly sepId: number;
@@ -133,6 +152,22 @@ export class WordPieceTokenizer {
     this.clsId = special(spec.cls);
     this.sepId = special(spec.sep);
     this.padId = this.#ids.get(spec.pad) ?? 0;
+    this.#added = (spec.added ?? []).filter((t) => t.content !== '');
+    const raw = this.#added.filter((t) => !(t.normalized && spec.lowerCase));
+    const lowered = this.#added.filter((t) => t.normalized && spec.lowerCase);
+    for (const t of raw) this.#addedIds.set(t.content, t.id);
+    for (const t of lowered) this.#addedIds.set(t.content.toLowerCase(), t.id);
+    // Longest first, so a token that starts another ("[MASK]" and "[MASK]x") matches whole.
+    const pattern = (tokens: readonly AddedToken[], lower: boolean): RegExp =>
+      new RegExp(
+        [...new Set(tokens.map((t) => (lower ? t.content.toLowerCase() : t.content)))]
+          .sort((a, b) => b.length - a.length)
+          .map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+          .join('|'),
+        'gu',
+      );
+    if (raw.length > 0) this.#addedPatterns.push([pattern(raw, false), false]);
+    if (lowered.length > 0) this.#addedPatterns.push([pattern(lowered, true), true]);
   }
 
   /**
@@ -170,11 +205,51 @@ export class WordPieceTokenizer {
 
   /** Calls `emit` per piece id; stops early once `emit` returns false. */
   #pieces(text: string, emit: (id: number) => unknown): void {
+    if (this.#added.length === 0) {
+      this.#wordPieces(text, emit);
+      return;
+    }
+    for (const part of this.#splitAdded(text)) {
+      if (typeof part === 'number') {
+        if (emit(part) === false) return;
+      } else if (this.#wordPieces(part, emit) === false) return;
+    }
+  }
+
+  /** Splits a text into added-token ids and the text between them: raw matches first, then normalized ones in what is left. */
+  #splitAdded(text: string): Array<string | number> {
+    let parts: Array<string | number> = [text];
+    for (const [pattern, lower] of this.#addedPatterns) {
+      const next: Array<string | number> = [];
+      for (const part of parts) {
+        if (typeof part === 'number') {
+          next.push(part);
+          continue;
+        }
+        const haystack = lower ? part.toLowerCase() : part;
+        // Lower-casing can change a string's length (İ → i̇); such a text keeps its raw form for this pass.
+        const scan = haystack.length === part.length ? haystack : part;
+        let last = 0;
+        for (const m of scan.matchAll(pattern)) {
+          const at = m.index ?? 0;
+          if (at > last) next.push(part.slice(last, at));
+          next.push(this.#addedIds.get(lower ? m[0].toLowerCase() : m[0]) ?? this.unkId);
+          last = at + m[0].length;
+        }
+        if (last < part.length) next.push(part.slice(last));
+      }
+      parts = next;
+    }
+    return parts;
+  }
+
+  /** WordPiece over the basic tokenizer's words; false once `emit` asked to stop. */
+  #wordPieces(text: string, emit: (id: number) => unknown): boolean {
     const { prefix, maxInputChars } = this.#spec;
     for (const word of basicTokenize(text, this.#spec)) {
       const chars = Array.from(word);
       if (chars.length > maxInputChars) {
-        if (emit(this.unkId) === false) return;
+        if (emit(this.unkId) === false) return false;
         continue;
       }
       const pieces: number[] = [];
@@ -200,11 +275,12 @@ export class WordPieceTokenizer {
         start = end;
       }
       if (bad) {
-        if (emit(this.unkId) === false) return;
+        if (emit(this.unkId) === false) return false;
         continue;
       }
-      for (const id of pieces) if (emit(id) === false) return;
+      for (const id of pieces) if (emit(id) === false) return false;
     }
+    return true;
   }
 }
 
@@ -216,7 +292,38 @@ function specialToken(raw: Record<string, unknown> | undefined, key: string, fal
 }
 
 /**
- * Reads vocab.txt (one token a line, id = line number) and tokenizer_config.json.
+ * The added tokens of a vocab.txt tokenizer: its special tokens, the
+ * config's `additional_special_tokens` and `added_tokens_decoder`, and
+ * added_tokens.json beside vocab.txt; ids from those files or the vocabulary.
+ */
+function vocabAddedTokens(vocab: readonly string[], cfg: Record<string, unknown> | undefined, specials: readonly string[], addedPath: string): AddedToken[] {
+  const index = new Map<string, number>();
+  vocab.forEach((token, id) => {
+    if (!index.has(token)) index.set(token, id);
+  });
+  const out = new Map<string, AddedToken>();
+  const add = (content: unknown, id: unknown, normalized: unknown): void => {
+    if (typeof content !== 'string' || content === '') return;
+    const resolved = Number.isSafeInteger(id) && (id as number) >= 0 ? (id as number) : index.get(content);
+    if (resolved !== undefined) out.set(content, { content, id: resolved, normalized: normalized === true });
+  };
+  for (const token of specials) add(token, undefined, false);
+  const extra = cfg?.additional_special_tokens;
+  if (Array.isArray(extra)) for (const t of extra) add(typeof t === 'string' ? t : (t as { content?: unknown } | null)?.content, undefined, false);
+  const decoder = cfg?.added_tokens_decoder;
+  if (decoder !== null && typeof decoder === 'object') {
+    for (const [id, t] of Object.entries(decoder as Record<string, unknown>)) {
+      const entry = t as { content?: unknown; normalized?: unknown } | null;
+      add(entry?.content, Number(id), entry?.normalized);
+    }
+  }
+  if (existsSync(addedPath)) for (const [content, id] of Object.entries(readJsonObject(addedPath))) add(content, id, false);
+  return [...out.values()];
+}
+
+/**
+ * Reads vocab.txt (one token a line, id = line number) and tokenizer_config.json;
+ * special and added tokens are kept whole in texts (see {@link WordPieceSpec.added}).
  * @param vocabPath - vocab.txt.
  * @param configPath - tokenizer_config.json, if present.
  * @returns the spec.
@@ -229,6 +336,11 @@ export function readVocabTokenizer(vocabPath: string, configPath: string | undef
   const lowerCase = cfg?.do_lower_case !== false;
   // BERT strips accents when lower-casing unless strip_accents says otherwise.
   const stripAccents = typeof cfg?.strip_accents === 'boolean' ? cfg.strip_accents : lowerCase;
+  const unk = specialToken(cfg, 'unk_token', '[UNK]');
+  const cls = specialToken(cfg, 'cls_token', '[CLS]');
+  const sep = specialToken(cfg, 'sep_token', '[SEP]');
+  const pad = specialToken(cfg, 'pad_token', '[PAD]');
+  const mask = specialToken(cfg, 'mask_token', '[MASK]');
   return {
     vocab,
     lowerCase,
@@ -237,10 +349,11 @@ export function readVocabTokenizer(vocabPath: string, configPath: string | undef
     cleanText: true,
     prefix: '##',
     maxInputChars: 100,
-    unk: specialToken(cfg, 'unk_token', '[UNK]'),
-    cls: specialToken(cfg, 'cls_token', '[CLS]'),
-    sep: specialToken(cfg, 'sep_token', '[SEP]'),
-    pad: specialToken(cfg, 'pad_token', '[PAD]'),
+    unk,
+    cls,
+    sep,
+    pad,
+    added: vocabAddedTokens(vocab, cfg, [unk, cls, sep, pad, mask], join(dirname(vocabPath), 'added_tokens.json')),
   };
 }
 
@@ -286,6 +399,15 @@ export function readTokenizerJson(path: string): WordPieceSpec {
     cleanText = false;
   }
   const unk = typeof model.unk_token === 'string' ? model.unk_token : '[UNK]';
+  const added: AddedToken[] = [];
+  if (Array.isArray(raw.added_tokens)) {
+    for (const t of raw.added_tokens as Array<{ id?: unknown; content?: unknown; normalized?: unknown } | null>) {
+      if (typeof t?.content !== 'string' || t.content === '' || !Number.isSafeInteger(t.id) || (t.id as number) < 0) {
+        throw new VecforgeError('ERR_MODEL', `${path}: each of "added_tokens" needs a non-empty "content" and an integer "id" ≥ 0, got ${JSON.stringify(t)}`);
+      }
+      added.push({ content: t.content, id: t.id as number, normalized: t.normalized === true });
+    }
+  }
   const post = raw.post_processor as { cls?: unknown; sep?: unknown } | null | undefined;
   const postToken = (v: unknown, fallback: string): string => (Array.isArray(v) && typeof v[0] === 'string' ? v[0] : fallback);
   return {
@@ -300,5 +422,6 @@ export function readTokenizerJson(path: string): WordPieceSpec {
     cls: postToken(post?.cls, '[CLS]'),
     sep: postToken(post?.sep, '[SEP]'),
     pad: '[PAD]',
+    added,
   };
 }
