@@ -30,6 +30,9 @@ export type { VectorIndex } from './index/vector-index.js';
 export type { IndexOptions, IndexItem, IndexItemOutcome, IndexItemFailureCode, Hit, OpenIndexOptions, SaveOptions, SearchOptions, UpsertOptions, IndexStats, IndexPcaStats, PcaFitSummary } from './index/types.js';
 export type { MetadataFilter, FieldCondition, RangeCondition, InCondition } from './index/filter.js';
 export type { IndexManifest } from './index/persist.js';
+export { kSearchModes, kDefaultLexicalOptions } from './index/lexical/options.js';
+export type { SearchMode, FusionOptions, LexicalOptions } from './index/lexical/options.js';
+export type { LexicalStats } from './index/lexical/store.js';
 
 // PCA: the defaults of an index's projection stage.
 export { kDefaultPcaIndexOptions } from './pca/index-options.js';

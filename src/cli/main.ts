@@ -113,12 +113,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   withCommon(program.command('search').description('search an index').argument('[dir]', 'index directory (default: job.dir of the config)'), ['query', 'queries', 'k', 'ef', 'namespace', 'maxRecordBytes'])
     .option('--vectors <file>', 'float32 .npy of query vectors')
-    .action(async (dir: string | undefined, flags: Flags & { vectors?: string }) => {
+    .option('--mode <mode>', 'hybrid, vector or lexical (default: hybrid for an index built from text, else vector)')
+    .action(async (dir: string | undefined, flags: Flags & { vectors?: string; mode?: string }) => {
       const { config } = resolveCliConfig(flags);
       const target = dir ?? config.job.dir;
       if (target === undefined) throw new UsageError('search needs an index directory: vecforge search DIR ...');
       const { runSearch } = await import('./search-command.js');
-      setExit(await runSearch({ dir: target, vectors: flags.vectors, config }));
+      setExit(await runSearch({ dir: target, vectors: flags.vectors, mode: flags.mode, config }));
     });
 
   withCommon(program.command('verify').description('check an index: checksums, counts, the graph loads, stored vectors find themselves').argument('[dir]', 'index directory (default: job.dir of the config)')).action(

@@ -155,7 +155,9 @@ export async function searchPrepared(s: IndexState, prepared: readonly PreparedQ
   const withVector = mode === 'hybrid' ? prepared.flatMap((q, i) => (q.vector !== null ? [i] : [])) : [];
   if (withVector.length > 0) {
     const rows = new Float32Array(new SharedArrayBuffer(withVector.length * dims * 4));
-    withVector.forEach((i, j) => rows.set(prepared[i]?.vector as Float32Array, j * dims));
+    withVector.forEach((i, j) => {
+      rows.set(prepared[i]?.vector as Float32Array, j * dims);
+    });
     const kv = candidates;
     const perK = params.k > 0 ? params.rerank / params.k : 0;
     const r = await vectorSide(rows, withVector.length, { ...params, k: kv, ef: Math.max(params.ef, kv), rerank: Math.min(65_536, Math.ceil(perK * kv)) });

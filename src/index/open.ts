@@ -158,6 +158,8 @@ export async function openIndexState(host: IndexHost, dir: string, open: Resolve
   }
   try {
     s.labels.take(table, docsPath, manifest.counts.count, dir);
+    // Decoded with the doc store, so that a damaged segment refuses the open.
+    s.lexical?.ensure((label) => s.labels.docs[label] !== undefined);
   } catch (error) {
     await releaseState(s);
     throw error;

@@ -359,7 +359,7 @@ export class VectorIndexImpl implements VectorIndex {
     s.labels.ensure();
     const label = s.labels.idToLabel.get(id);
     if (label === undefined) return undefined;
-    if (s.pca === null) return s.core.getVector(syncHandle(s), label);
+    if (s.pca === null) return graphVector(s, label);
     return s.pca.vector(label);
   }
 
@@ -368,7 +368,7 @@ export class VectorIndexImpl implements VectorIndex {
     s.labels.ensure();
     const label = s.labels.idToLabel.get(id);
     if (label === undefined || s.pca?.isPending(label) === true) return undefined;
-    return s.core.getVector(syncHandle(s), label);
+    return graphVector(s, label);
   }
 
   async close(): Promise<void> {
@@ -376,5 +376,16 @@ export class VectorIndexImpl implements VectorIndex {
     await this.#queue;
     this.#closed = true;
     await releaseState(this.#s);
+  }
+}
+
+/** A label's vector in the graph; undefined for a text stored for the lexical side alone (no vector). */
+function graphVector(s: IndexState, label: number): Float32Array | undefined {
+  const handle = syncHandle(s);
+  try {
+    return s.core.getVector(handle, label);
+  } catch (error) {
+    if (lexicalOf(s)?.index.has(label) === true) return undefined;
+    throw error;
   }
 }

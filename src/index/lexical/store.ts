@@ -279,7 +279,9 @@ export class LexicalState {
       const slots = Math.max(this.#segOf.length, index.labelSlots);
       const segOf = new Int32Array(slots).fill(-1);
       const oldIndex = new Map<number, number>();
-      parts.forEach((p, i) => oldIndex.set(p.refs[0] as number, i));
+      parts.forEach((p, i) => {
+        oldIndex.set(p.refs[0] as number, i);
+      });
       for (let label = 0; label < this.#segOf.length; label++) {
         const i = oldIndex.get(this.#segOf[label] as number);
         if (i !== undefined) segOf[label] = i;
