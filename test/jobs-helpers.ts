@@ -97,7 +97,7 @@ export interface IndexContent {
 }
 
 /** Queries whose lexical answers stand for the lexical index's content. */
-const kLexicalProbes = ['progress', 'agent of someone', 'water animal', 'similar sense', 'another the of'];
+const kLexicalProbes = ['progress', 'agent someone', 'water animal', 'similar sense', 'quixotically'];
 
 /**
  * Reads every id, doc record (namespace, metadata, hash) and stored vector.
@@ -117,8 +117,9 @@ export async function indexContent(engine: Engine, dir: string): Promise<IndexCo
       if (v !== undefined) vectors.set(id, Buffer.from(v.buffer, v.byteOffset, v.byteLength));
     }
     const lex = index.stats().lexical;
-    const probes = lex === null || lex.docs === 0 ? [] : await index.searchBatch(kLexicalProbes, { mode: 'lexical', k: Math.min(20, index.count) });
-    const lexical = JSON.stringify({ docs: lex?.docs, terms: lex?.terms, postings: lex?.postings, probes: probes.map((hits) => hits.map((h) => `${h.id}:${h.score.toFixed(9)}`)) });
+    const probes = lex === null || lex.docs === 0 ? [] : await index.searchBatch(kLexicalProbes, { mode: 'lexical', k: index.count });
+    // Every match, sorted: ties are broken by label, which differ between indexes.
+    const lexical = JSON.stringify({ docs: lex?.docs, terms: lex?.terms, postings: lex?.postings, probes: probes.map((hits) => hits.map((h) => `${h.id}:${h.score.toFixed(9)}`).sort()) });
     return { ids, records, vectors, lexical };
   } finally {
     await index.close();

@@ -42,7 +42,7 @@ function referenceScores(docs: readonly string[][], query: readonly string[], k1
 
 function indexOf(docs: readonly string[], params = { k1: 1.2, b: 0.75 }, labels?: readonly number[]): LexicalIndex {
   const index = new LexicalIndex(params);
-  docs.forEach((d, i) => index.add(labels?.[i] ?? i, lexicalTerms(d)));
+  for (const [i, d] of docs.entries()) index.add(labels?.[i] ?? i, lexicalTerms(d));
   return index;
 }
 
@@ -70,7 +70,7 @@ describe('BM25', () => {
     const matching = want.flatMap((s, i) => (s > 0 ? [i] : []));
     expect(got.labels.length).toBe(matching.length);
     expect([...got.labels].sort()).toEqual(matching);
-    got.labels.forEach((label, j) => expect(got.scores[j]).toBeCloseTo(want[label] ?? Number.NaN, 10));
+    for (const [j, label] of got.labels.entries()) expect(got.scores[j]).toBeCloseTo(want[label] ?? Number.NaN, 10);
     for (let j = 1; j < got.scores.length; j++) expect((got.scores[j - 1] ?? 0) >= (got.scores[j] ?? 0)).toBe(true);
   });
 
@@ -95,7 +95,7 @@ describe('BM25', () => {
       const a = index.search(lexicalTerms(q), 10);
       const b = rebuilt.search(lexicalTerms(q), 10);
       expect(a.labels).toEqual(b.labels);
-      a.scores.forEach((s, j) => expect(s).toBeCloseTo(b.scores[j] ?? Number.NaN, 12));
+      for (const [j, sc] of a.scores.entries()) expect(sc).toBeCloseTo(b.scores[j] ?? Number.NaN, 12);
     }
     expect(index.search(['quark'], 10).labels).toEqual([]);
     index.compact();
