@@ -37,3 +37,10 @@ export { PcaProjector } from '../../dist/src/pca/project.js';
 export { randomOrthonormalRows } from '../../dist/src/pca/random.js';
 // the one seeded PRNG module: xoshiro128** (createRng) and mulberry32 (query draws).
 export { createRng, mulberry32, type Rng } from '../../dist/src/random.js';
+// index/lexical: the lexical tokenizer and fusion, for the quality suite's exact-search reference.
+export { lexicalTerms } from '../../dist/src/index/lexical/tokenize.js';
+export { fuseRankings } from '../../dist/src/index/lexical/fusion.js';
+export { resolveFusionOptions } from '../../dist/src/index/lexical/options.js';
+// models/glove: the vocabulary lookup with and without suffix folding, to measure what folding changes.
+export { gloveViews } from '../../dist/src/models/glove/layout.js';
+export { tokenizeToRows } from '../../dist/src/models/glove/tokenize.js';

@@ -15,6 +15,7 @@ import { runExchangeSuite } from './suites/exchange.js';
 import { runIndexSuite } from './suites/index.js';
 import { runPcaSuite } from './suites/pca.js';
 import { runPcaIndexSuite } from './suites/pca-index.js';
+import { runQualitySuite } from './suites/quality.js';
 import { runReindexSuite } from './suites/reindex.js';
 import { runSoakSuite } from './suites/soak.js';
 import type { SuiteContext, SuiteRunner } from './suites/suite.js';
@@ -42,6 +43,8 @@ export const kSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
 /** Suites that run only when named (`all` leaves them out): the soak takes 10 minutes. */
 export const kOnDemandSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
   soak: runSoakSuite,
+  // Fetches GCIDE and FOLDOC from Debian and builds two indexes: minutes.
+  quality: runQualitySuite,
 });
 
 /** Options of {@link runBench}. */
