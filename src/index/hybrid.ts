@@ -142,6 +142,22 @@ export async function searchPrepared(s: IndexState, prepared: readonly PreparedQ
   const count = s.labels.liveCount;
   const candidates = Math.min(fusion.candidates, count);
   const dims = s.options.dims;
+  const vector: RankedCandidate[][] = prepared.map(() => []);
+  const withVector = mode === 'hybrid' ? prepared.flatMap((q, i) => (q.vector !== null ? [i] : [])) : [];
+  const kv = candidates;
+  let vectorSearch: Promise<HnswSearchResult> | null = null;
+  if (withVector.length > 0) {
+    const rows = new Float32Array(new SharedArrayBuffer(withVector.length * dims * 4));
+    withVector.forEach((i, j) => {
+      rows.set(prepared[i]?.vector as Float32Array, j * dims);
+    });
+    const perK = params.k > 0 ? params.rerank / params.k : 0;
+    // Started first: the pool searches the graph while this thread runs BM25.
+    vectorSearch = vectorSide(rows, withVector.length, { ...params, k: kv, ef: Math.max(params.ef, kv), rerank: Math.min(65_536, Math.ceil(perK * kv)) });
+    vectorSearch.catch(() => {});
+    // A batch: let the pool tasks be dispatched before this thread is busy with BM25.
+    if (withVector.length > 1) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
   const lexical: RankedCandidate[][] = prepared.map((q, i) => {
     if (q.text === null || lex === null) return [];
     const terms = lexicalTerms(q.text);
@@ -151,16 +167,8 @@ export async function searchPrepared(s: IndexState, prepared: readonly PreparedQ
     const r = lex.index.search(terms, mode === 'lexical' ? params.k : candidates, params.filter);
     return r.labels.map((key, j) => ({ key, score: r.scores[j] as number }));
   });
-  const vector: RankedCandidate[][] = prepared.map(() => []);
-  const withVector = mode === 'hybrid' ? prepared.flatMap((q, i) => (q.vector !== null ? [i] : [])) : [];
-  if (withVector.length > 0) {
-    const rows = new Float32Array(new SharedArrayBuffer(withVector.length * dims * 4));
-    withVector.forEach((i, j) => {
-      rows.set(prepared[i]?.vector as Float32Array, j * dims);
-    });
-    const kv = candidates;
-    const perK = params.k > 0 ? params.rerank / params.k : 0;
-    const r = await vectorSide(rows, withVector.length, { ...params, k: kv, ef: Math.max(params.ef, kv), rerank: Math.min(65_536, Math.ceil(perK * kv)) });
+  if (vectorSearch !== null) {
+    const r = await vectorSearch;
     withVector.forEach((i, j) => {
       const n = r.counts[j] ?? 0;
       const list: RankedCandidate[] = [];

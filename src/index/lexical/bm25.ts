@@ -70,7 +70,12 @@ export class LexicalIndex {
   #docLen = new Uint32Array(1024);
   #docCount = 0;
   #totalLength = 0;
+  /** Per-label score accumulator and the labels it touched, reused by every search (searches are synchronous). */
   #acc = new Float64Array(0);
+  #touched = new Int32Array(1024);
+  /** Per label k1·(1 − b + b·|d|/avgdl), for the N and total length it was computed at; rebuilt when they change. */
+  #norm = new Float64Array(0);
+  #normFor = { docs: -1, length: -1, slots: -1 };
 
   /** @param params - k1 and b. */
   constructor(params: Bm25Params) {
@@ -245,34 +250,58 @@ export class LexicalIndex {
   search(terms: readonly string[], k: number, allowed?: Uint8Array): LexicalHits {
     const N = this.#docCount;
     if (N === 0 || k <= 0) return { labels: [], scores: [] };
-    const { k1, b } = this.params;
-    const avgdl = this.#totalLength / N || 1;
-    if (this.#acc.length < this.#docStart.length) this.#acc = new Float64Array(this.#docStart.length);
+    const { k1 } = this.params;
+    const slots = this.#docStart.length;
+    if (this.#acc.length < slots) this.#acc = new Float64Array(slots);
+    const norm = this.#lengthNorms();
     const acc = this.#acc;
-    const touched: number[] = [];
+    let touched = this.#touched;
+    let nTouched = 0;
     const docStart = this.#docStart;
-    const docLen = this.#docLen;
+    // Postings of removed documents are skipped only when there are any.
+    const skipDead = this.#deadPostings > 0;
     for (const term of new Set(terms)) {
       const id = this.#termIds.get(term);
       if (id === undefined) continue;
       const df = this.#df[id] as number;
       if (df === 0) continue;
-      const idf = Math.log(1 + (N - df + 0.5) / (df + 0.5));
+      const w = Math.log(1 + (N - df + 0.5) / (df + 0.5)) * (k1 + 1);
       const post = this.#postings[id] as number[];
+      if (touched.length < nTouched + post.length / 2) {
+        const grown = new Int32Array(Math.max(touched.length * 2, nTouched + post.length / 2));
+        grown.set(touched.subarray(0, nTouched));
+        touched = grown;
+        this.#touched = grown;
+      }
+      // Hot loop: indexes are in range by construction, so values are read without `?? 0` guards.
       for (let i = 0; i < post.length; i += 2) {
         const label = post[i] as number;
-        if (docStart[label] === kAbsent) continue;
-        if (allowed !== undefined && ((allowed[label >> 3] ?? 0) & (1 << (label & 7))) === 0) continue;
+        if (skipDead && docStart[label] === kAbsent) continue;
+        if (allowed !== undefined && ((allowed[label >> 3] as number) & (1 << (label & 7))) === 0) continue;
         const tf = post[i + 1] as number;
-        const norm = k1 * (1 - b + (b * (docLen[label] as number)) / avgdl);
-        const s = (idf * tf * (k1 + 1)) / (tf + norm);
-        if (acc[label] === 0) touched.push(label);
-        acc[label] = (acc[label] as number) + s;
+        const before = acc[label] as number;
+        if (before === 0) touched[nTouched++] = label;
+        acc[label] = before + (w * tf) / (tf + (norm[label] as number));
       }
     }
-    const top = topK(touched, acc, k);
-    for (const label of touched) acc[label] = 0;
+    const top = topK(touched, nTouched, acc, k);
+    for (let i = 0; i < nTouched; i++) acc[touched[i] as number] = 0;
     return top;
+  }
+
+  /** The per-label length normalisation, recomputed only when N, the total length or the label slots changed. */
+  #lengthNorms(): Float64Array {
+    const f = this.#normFor;
+    const slots = this.#docStart.length;
+    if (f.docs === this.#docCount && f.length === this.#totalLength && f.slots === slots) return this.#norm;
+    const { k1, b } = this.params;
+    const avgdl = this.#totalLength / Math.max(1, this.#docCount) || 1;
+    if (this.#norm.length < slots) this.#norm = new Float64Array(slots);
+    const norm = this.#norm;
+    const len = this.#docLen;
+    for (let label = 0; label < slots; label++) norm[label] = k1 * (1 - b + (b * (len[label] as number)) / avgdl);
+    this.#normFor = { docs: this.#docCount, length: this.#totalLength, slots };
+    return norm;
   }
 
   /**
@@ -294,8 +323,8 @@ export class LexicalIndex {
   }
 }
 
-/** The k labels of highest score among `touched` (ties: lower label first), best first. */
-function topK(touched: readonly number[], acc: Float64Array, k: number): LexicalHits {
+/** The k labels of highest score among the first `n` of `touched` (ties: lower label first), best first. */
+function topK(touched: Int32Array, n: number, acc: Float64Array, k: number): LexicalHits {
   const better = (a: number, b: number): boolean => {
     const sa = acc[a] as number;
     const sb = acc[b] as number;
@@ -316,7 +345,8 @@ function topK(touched: readonly number[], acc: Float64Array, k: number): Lexical
       i = w;
     }
   };
-  for (const label of touched) {
+  for (let t = 0; t < n; t++) {
+    const label = touched[t] as number;
     if (heap.length < k) {
       heap.push(label);
       let i = heap.length - 1;
