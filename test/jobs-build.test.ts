@@ -49,7 +49,7 @@ describe('buildIndex', () => {
     }
     const report = await verifyIndex(out, engine);
     expect(report.ok).toBe(true);
-    expect(report.checks.map((c) => c.name)).toEqual(['checksums', 'graph loads', 'counts', 'self search']);
+    expect(report.checks.map((c) => c.name)).toEqual(['checksums', 'graph loads', 'counts', 'lexical', 'self search']);
     const d = inspectIndex(out);
     expect(d).toMatchObject({ version: 'v000001', job: null, lock: null, errors: 0 });
     expect(d.manifest?.counts.count).toBe(rows.length);

@@ -14,7 +14,7 @@ const kTexts: Array<{ id: string; text: string; ns?: string; metadata?: Record<s
   { id: 'dog', text: 'a domesticated carnivorous mammal that barks and is kept as a pet', metadata: { kind: 'animal' } },
   { id: 'car', text: 'a road vehicle with an engine and four wheels', metadata: { kind: 'machine' } },
   { id: 'piano', text: 'a large keyboard musical instrument with strings struck by hammers', metadata: { kind: 'machine' } },
-  { id: 'oov', text: 'foraminifers rudds zzqxv', metadata: { kind: 'animal' } },
+  { id: 'oov', text: 'foraminifers qqvvzz zzqxv', metadata: { kind: 'animal' } },
   { id: 'boat', text: 'a small vessel for travelling over water', ns: 'other', metadata: { kind: 'machine' } },
 ];
 
@@ -51,7 +51,7 @@ describe('no document left unsearchable', () => {
     expect(await index.save()).toMatch(/^v\d{6}$/);
     const opened = await engine.openIndex(dirOf(index));
     try {
-      const again = await opened.search('rudds', { k: 2 });
+      const again = await opened.search('qqvvzz', { k: 2 });
       expect(again[0]?.id).toBe('oov');
       const lex = await opened.search('qqzzyx', { k: 1, mode: 'lexical' });
       expect(lex.map((h) => h.id)).toEqual(['oov2']);

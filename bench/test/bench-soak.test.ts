@@ -19,8 +19,9 @@ describe('soak verdict', () => {
   });
 
   test('soak runs only when named: not part of all', () => {
-    expect(Object.keys(kOnDemandSuites)).toEqual(['soak']);
+    expect(Object.keys(kOnDemandSuites)).toEqual(['soak', 'quality']);
     expect(Object.keys(kSuites)).not.toContain('soak');
+    expect(Object.keys(kSuites)).not.toContain('quality');
   });
 });
 
