@@ -31,8 +31,7 @@ export type { IndexOptions, IndexItem, IndexItemOutcome, IndexItemFailureCode, H
 export type { MetadataFilter, FieldCondition, RangeCondition, InCondition } from './index/filter.js';
 export type { IndexManifest } from './index/persist.js';
 export { kSearchModes, kDefaultLexicalOptions } from './index/lexical/options.js';
-export type { SearchMode, FusionOptions, LexicalOptions } from './index/lexical/options.js';
-export type { LexicalStats } from './index/lexical/store.js';
+export type { SearchMode, FusionOptions, LexicalOptions, LexicalStats } from './index/lexical/options.js';
 
 // PCA: the defaults of an index's projection stage.
 export { kDefaultPcaIndexOptions } from './pca/index-options.js';

@@ -8,8 +8,7 @@ import type { BackendName } from '../tensor/backend.js';
 import type { PcaIndexOptions, ResolvedPcaIndexOptions } from '../pca/index-options.js';
 import type { MetadataFilter } from './filter.js';
 import type { HnswSpace } from './hnsw/core.js';
-import type { FusionOptions, LexicalOptions, ResolvedLexicalOptions, SearchMode } from './lexical/options.js';
-import type { LexicalStats } from './lexical/store.js';
+import type { FusionOptions, LexicalOptions, LexicalStats, ResolvedLexicalOptions, SearchMode } from './lexical/options.js';
 
 import type { IndexPcaStats } from '../pca/index-runtime.js';
 

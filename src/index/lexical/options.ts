@@ -17,6 +17,24 @@ export interface ResolvedLexicalOptions {
   readonly b: number;
 }
 
+/** What `index.stats().lexical` reports. */
+export interface LexicalStats {
+  readonly docs: number;
+  /** Distinct terms of the live documents. */
+  readonly terms: number;
+  /** Live postings (document, term pairs). */
+  readonly postings: number;
+  /** An estimate of the bytes the in-memory structures hold. */
+  readonly memoryBytes: number;
+  readonly k1: number;
+  readonly b: number;
+  readonly segments: number;
+  /** Bytes of the segment files of the version last saved or opened. */
+  readonly diskBytes: number;
+  readonly memoryBytesPerDoc: number;
+  readonly diskBytesPerDoc: number;
+}
+
 /** The defaults of {@link LexicalOptions}. */
 export const kDefaultLexicalOptions: ResolvedLexicalOptions = Object.freeze({ k1: 1.2, b: 0.75 });
 

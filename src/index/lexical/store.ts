@@ -23,8 +23,8 @@ import { open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VecforgeError, errorMessage } from '../../errors.js';
 import type { FileEntry } from '../manifest.js';
-import { LexicalIndex, type LexicalMemoryStats } from './bm25.js';
-import { kDefaultLexicalOptions, kLexicalRanges, type ResolvedLexicalOptions } from './options.js';
+import { LexicalIndex } from './bm25.js';
+import { kDefaultLexicalOptions, kLexicalRanges, type LexicalStats, type ResolvedLexicalOptions } from './options.js';
 import { decodeSegment, encodeSegment } from './segment.js';
 import { kLexicalTokenizer, lexicalTerms } from './tokenize.js';
 
@@ -47,17 +47,6 @@ export interface LexicalSection {
   readonly b: number;
   readonly nextSegment: number;
   readonly segments: readonly LexicalSegmentEntry[];
-}
-
-/** What `stats().lexical` reports. */
-export interface LexicalStats extends LexicalMemoryStats {
-  readonly k1: number;
-  readonly b: number;
-  readonly segments: number;
-  /** Bytes of the segment files of the version last saved or opened. */
-  readonly diskBytes: number;
-  readonly memoryBytesPerDoc: number;
-  readonly diskBytesPerDoc: number;
 }
 
 interface SegmentRef {
