@@ -388,7 +388,8 @@ export class Engine {
       workers: this.#options.workers,
       backend: this.#backend,
       model: { id: this.#model.id, dims: this.#model.dims },
-      embed: (texts, signal) => this.#scheduler.embed(texts, signal),
+      // Through embed(), so an index's text queries share micro-batches with every other caller.
+      embed: (texts, signal) => this.embed(texts, signal !== undefined ? { signal } : {}),
     };
   }
 

@@ -35,6 +35,8 @@ export type { MetadataFilter, FieldCondition, RangeCondition, InCondition } from
 export type { IndexManifest } from './index/persist.js';
 export { SearchCache, kDefaultSearchCacheOptions } from './index/search-cache.js';
 export type { SearchCacheOptions, SearchCacheStats } from './index/search-cache.js';
+export { kSearchModes, kDefaultLexicalOptions } from './index/lexical/options.js';
+export type { SearchMode, FusionOptions, LexicalOptions, LexicalStats } from './index/lexical/options.js';
 
 // PCA: the defaults of an index's projection stage.
 export { kDefaultPcaIndexOptions } from './pca/index-options.js';

@@ -39,7 +39,7 @@ describe('vecforge build / search / info / verify', () => {
 
     const v = vecforge(['verify', out]);
     expect(v.status, v.stderr).toBe(0);
-    expect(v.stdout).toContain('ok    checksums: 2 files');
+    expect(v.stdout).toContain('ok    checksums: 3 files');
     expect(v.stdout).toContain('is sound');
 
     // A flipped byte in the graph: verify names the file and exits 1; search refuses to load it.

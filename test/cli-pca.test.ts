@@ -127,7 +127,7 @@ describe('vecforge --pca', () => {
     expect(b.status, b.stderr).toBe(0);
     const j = infoJson(dir);
     expect(j.pca).toMatchObject({ outputDims: 32, rerank: false, fullVectorBytes: 0 });
-    expect(Object.keys(j.files).sort()).toEqual(['docs.lmdb', 'graph.hnsw', 'pca.model']);
+    expect(Object.keys(j.files).sort()).toEqual(['docs.lmdb', 'graph.hnsw', 'lexical-000000.seg', 'pca.model']);
     expect(vecforge(['info', dir]).stdout).toContain('rerank:     off (no full vectors kept)');
     expect(foundInTop10(dir)).toBeGreaterThanOrEqual(kExpected.length - 5);
     const refit = vecforge(['reindex', '--input', kCorpus, '--index', dir, '--refit-pca', '--workers', '2', '--progress', 'off']);

@@ -22,7 +22,7 @@ describe('search --queries --json: one output line per input query, in order', (
     const lines = [
       '{"id":"q1","query":"significant progress, making strides"}',
       'not json',
-      '{"id":"q3","query":"zzqqx vvbbn"}',
+      '{"id":"q3","query":"?! -- ..."}',
       '',
       '{"id":7,"text":"acting on behalf of someone"}',
       '{"id":"q6"}',
@@ -50,7 +50,7 @@ describe('search --queries --json: one output line per input query, in order', (
     expect(got[0]).toMatchObject({ query: 'significant progress, making strides' });
     expect(got[0]?.ids?.[0]).toBe('stride.n.03');
     expect(got[1]?.error).toEqual({ code: 'MALFORMED_LINE', message: 'line is not valid JSON' });
-    expect(got[2]?.error?.message).toMatch(/cannot be embedded: no word of the text is in the model vocabulary/);
+    expect(got[2]?.error?.message).toMatch(/cannot be answered: it cannot be embedded \(no word of the text is in the model vocabulary\) and it has no word to search lexically/);
     expect(got[4]?.error).toEqual({ code: 'MISSING_QUERY', message: 'no "query" string' });
     expect(got[6]?.error).toEqual({ code: 'MALFORMED_LINE', message: 'line is not a JSON object or string' });
     expect(got[7]?.error).toEqual({ code: 'INVALID_UTF8', message: 'line is not valid UTF-8' });

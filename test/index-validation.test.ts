@@ -30,7 +30,7 @@ describe('index options', () => {
     [{ dir: 'x', efSearch: '10' }, TypeError, 'options.efSearch must be an integer in [1, 4096], got "10"'],
     [{ dir: 'x', capacity: 0 }, RangeError, 'options.capacity must be an integer in [1, 4294967294], got 0'],
     [{ dir: 'x', dims: 0 }, RangeError, 'options.dims must be an integer in [1, 65536], got 0'],
-    [{ dir: 'x', efconstruction: 5 }, TypeError, 'options.efconstruction is not a known index option; known: dir, space, m, efConstruction, efSearch, capacity, dims, seed, pca'],
+    [{ dir: 'x', efconstruction: 5 }, TypeError, 'options.efconstruction is not a known index option; known: dir, space, m, efConstruction, efSearch, capacity, dims, seed, pca, lexical'],
   ])('%j is refused', async (options, type, message) => {
     await expect(engine.createIndex(options as never)).rejects.toThrow(new type(message));
   });
@@ -77,22 +77,23 @@ describe('bad items fail one by one; the rest are added', () => {
       { state: 'ok', id: 'dup' },
       { state: 'failed', id: 'dup', code: 'DUPLICATE_ID', reason: 'id appears earlier in the same batch; the first occurrence is used' },
       { state: 'failed', id: 'v0', code: 'EXISTS', reason: 'id is already in the index; use upsert to replace it' },
-      { state: 'failed', id: 'both', code: 'INVALID_ITEM', reason: 'item must have exactly one of text and vector' },
-      { state: 'failed', id: 'neither', code: 'INVALID_ITEM', reason: 'item must have exactly one of text and vector' },
+      { state: 'ok', id: 'both' },
+      { state: 'failed', id: 'neither', code: 'INVALID_ITEM', reason: 'item must have a text or a vector (or both)' },
       { state: 'failed', id: 'short', code: 'WRONG_DIMS', reason: 'vector has 99 dims, the index has 100' },
       { state: 'failed', id: 'nan', code: 'NON_FINITE', reason: 'vector component 5 is NaN' },
       { state: 'failed', id: 'inf', code: 'NON_FINITE', reason: 'vector component 0 is Infinity' },
       { state: 'failed', id: 'ns', code: 'INVALID_NAMESPACE', reason: 'namespace must be a non-empty string of at most 256 characters' },
       { state: 'failed', id: 'meta', code: 'INVALID_METADATA', reason: 'metadata must be a plain object' },
       { state: 'failed', id: 'vec', code: 'INVALID_ITEM', reason: 'vector must be a Float32Array or an array of numbers' },
-      { state: 'failed', id: 'oov', code: 'NO_KNOWN_WORDS', reason: 'no word of the text is in the model vocabulary' },
+      // No word the model knows: stored for the lexical side, without a vector.
+      { state: 'ok', id: 'oov', vector: false },
       { state: 'failed', id: 'text', code: 'NOT_A_STRING', reason: 'text must be a string, got number' },
       { state: 'ok', id: 'ok2' },
     ]);
-    expect(index.count).toBe(23);
-    // Failed items left nothing searchable behind.
-    const hits = await index.search(unit(0), { k: 23, ef: 100 });
-    expect(new Set(hits.map((h) => h.id))).toEqual(new Set([...Array.from({ length: 20 }, (_, i) => `v${i}`), 'ok1', 'dup', 'ok2']));
+    expect(index.count).toBe(25);
+    // Failed items left nothing searchable behind; 'oov' has no vector.
+    const hits = await index.search(unit(0), { k: 25, ef: 100 });
+    expect(new Set(hits.map((h) => h.id))).toEqual(new Set([...Array.from({ length: 20 }, (_, i) => `v${i}`), 'ok1', 'dup', 'ok2', 'both']));
   });
 
   test('items and ids must be arrays', async () => {
@@ -123,7 +124,7 @@ describe('search arguments', () => {
     q[2] = Number.NaN;
     await expect(index.search(q)).rejects.toThrow(new RangeError('query 0 component 2 is NaN'));
     await expect(index.search(5 as never)).rejects.toThrow(new TypeError('query 0 must be a string or a Float32Array'));
-    await expect(index.search('qqzzxx')).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT', message: 'query 0 cannot be embedded: no word of the text is in the model vocabulary' });
+    await expect(index.search('qqzzxx', { mode: 'vector' })).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT', message: 'query 0 cannot be embedded: no word of the text is in the model vocabulary' });
   });
 
   test('an empty index refuses searches clearly', async () => {

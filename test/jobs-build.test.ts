@@ -49,11 +49,12 @@ describe('buildIndex', () => {
     }
     const report = await verifyIndex(out, engine);
     expect(report.ok).toBe(true);
-    expect(report.checks.map((c) => c.name)).toEqual(['checksums', 'graph loads', 'counts', 'self search']);
+    expect(report.checks.map((c) => c.name)).toEqual(['checksums', 'graph loads', 'counts', 'lexical', 'self search']);
     const d = inspectIndex(out);
     expect(d).toMatchObject({ version: 'v000001', job: null, lock: null, errors: 0 });
     expect(d.manifest?.counts.count).toBe(rows.length);
-    expect(d.totalBytes).toBe(d.files['graph.hnsw']! + d.files['docs.lmdb']!);
+    expect(d.totalBytes).toBe(Object.values(d.files).reduce((a, b) => a + b, 0));
+    expect(Object.keys(d.files).filter((f) => f.startsWith('lexical-'))).toHaveLength(1);
   });
 
   test('an async iterable source, custom field names; unchanged text is never embedded twice, even across indexes', async () => {
@@ -98,7 +99,7 @@ describe('buildIndex', () => {
     try {
       const s = await buildIndex({ source: input, out: join(dir, 'idx'), engine: small, embeddingCache: false });
       expect(s.state).toBe('partial');
-      expect(s.counts).toMatchObject({ read: 18, added: 6, failed: 12 });
+      expect(s.counts).toMatchObject({ read: 18, added: 7, failed: 11 });
       expect(s.errorsFile).toBe(join(dir, 'idx', 'errors.jsonl'));
       const errors = readFileSync(join(dir, 'idx', 'errors.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as unknown);
       expect(errors).toEqual([
@@ -107,7 +108,6 @@ describe('buildIndex', () => {
         { line: 8, id: 'x1', code: 'MISSING_TEXT', reason: 'missing "text"' },
         { line: 9, code: 'MISSING_ID', reason: 'missing "id"' },
         { line: 10, id: 'empty', code: 'EMPTY', reason: 'text is empty' },
-        { line: 11, id: 'oov', code: 'NO_KNOWN_WORDS', reason: 'no word of the text is in the model vocabulary' },
         { line: 12, id: good[0]?.id, code: 'DUPLICATE_ID', reason: 'id already appears on line 1; the first occurrence is kept' },
         { line: 13, id: 'big', code: 'TOO_LARGE', reason: 'text is 1500 bytes, over the limit of 1000 (engine.maxTextBytes)' },
         { line: 14, id: 'ns', code: 'INVALID_NAMESPACE', reason: '"namespace" must be a string of at most 256 characters' },
@@ -117,6 +117,8 @@ describe('buildIndex', () => {
       ]);
       const index = await small.openIndex(join(dir, 'idx'));
       expect(index.get('7')?.namespace).toBe('default');
+      // A text with no word the model knows is not a failure: it is found lexically.
+      expect(index.get('oov')).toBeDefined();
       await index.close();
     } finally {
       await small.close();

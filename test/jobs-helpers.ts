@@ -92,7 +92,12 @@ export interface IndexContent {
   readonly ids: string[];
   readonly records: Map<string, string>;
   readonly vectors: Map<string, Buffer>;
+  /** The lexical index: its counts, and the ids and BM25 scores of a few lexical searches (equal scores mean equal N, avgdl and df). */
+  readonly lexical: string;
 }
+
+/** Queries whose lexical answers stand for the lexical index's content. */
+const kLexicalProbes = ['progress', 'agent someone', 'water animal', 'similar sense', 'quixotically'];
 
 /**
  * Reads every id, doc record (namespace, metadata, hash) and stored vector.
@@ -111,7 +116,11 @@ export async function indexContent(engine: Engine, dir: string): Promise<IndexCo
       const v = index.getVector(id);
       if (v !== undefined) vectors.set(id, Buffer.from(v.buffer, v.byteOffset, v.byteLength));
     }
-    return { ids, records, vectors };
+    const lex = index.stats().lexical;
+    const probes = lex === null || lex.docs === 0 ? [] : await index.searchBatch(kLexicalProbes, { mode: 'lexical', k: index.count });
+    // Every match, sorted: ties are broken by label, which differ between indexes.
+    const lexical = JSON.stringify({ docs: lex?.docs, terms: lex?.terms, postings: lex?.postings, probes: probes.map((hits) => hits.map((h) => `${h.id}:${h.score.toFixed(9)}`).sort()) });
+    return { ids, records, vectors, lexical };
   } finally {
     await index.close();
   }
@@ -126,12 +135,14 @@ export async function indexContent(engine: Engine, dir: string): Promise<IndexCo
 export function contentDifferences(a: IndexContent, b: IndexContent): string[] {
   const out: string[] = [];
   if (a.ids.length !== b.ids.length || a.ids.some((id, i) => id !== b.ids[i])) out.push(`ids differ: ${a.ids.length} vs ${b.ids.length}`);
+  if (a.lexical !== b.lexical) out.push(`lexical index differs: ${a.lexical.slice(0, 300)} vs ${b.lexical.slice(0, 300)}`);
   for (const id of a.ids) {
     if (out.length >= 5) break;
     if (a.records.get(id) !== b.records.get(id)) out.push(`record ${id}: ${a.records.get(id)} vs ${b.records.get(id)}`);
     const va = a.vectors.get(id);
     const vb = b.vectors.get(id);
-    if (va === undefined || vb === undefined || !va.equals(vb)) out.push(`vector ${id} differs`);
+    // Both without a vector: a text stored for the lexical side alone.
+    if ((va === undefined) !== (vb === undefined) || (va !== undefined && vb !== undefined && !va.equals(vb))) out.push(`vector ${id} differs`);
   }
   return out;
 }

@@ -66,7 +66,7 @@ describe('known lines', () => {
     const built = currentManifest(idx);
     expect(built?.manifest.extra.job).toMatchObject({ lines: { file: kLineSnapshotFile } });
     // The snapshot is the job's, not one of the index's files.
-    expect(Object.keys(built?.manifest.files ?? {}).sort()).toEqual(['docs.lmdb', 'graph.hnsw']);
+    expect(Object.keys(built?.manifest.files ?? {}).sort()).toEqual(['docs.lmdb', 'graph.hnsw', 'lexical-000000.seg']);
 
     const input = join(dir, 'next.jsonl');
     writeFileSync(input, nextEdition(base));

@@ -91,11 +91,30 @@ describe('search', () => {
     expect(byVectors.body.results[1].hits[0].id).toBe(want[0]?.id);
   });
 
-  test('one query that cannot be embedded fails alone in queries', async () => {
-    const r = await json(`${f.url}/v1/indexes/notes/search`, 'POST', { queries: ['a dog', 'qqqzzzxxy'], k: 2 });
+  test('one query that cannot be embedded fails alone in queries (vector mode)', async () => {
+    const r = await json(`${f.url}/v1/indexes/notes/search`, 'POST', { queries: ['a dog', 'qqqzzzxxy'], k: 2, mode: 'vector' });
     expect(r.status).toBe(200);
     expect(r.body.results[0].hits).toHaveLength(2);
     expect(r.body.results[1].error.message).toMatch(/queries\[1\] cannot be embedded/);
+  });
+
+  test('text queries run in the default mode of the index (hybrid) as the library does, and mode/fusion pass through', async () => {
+    const texts = ['a dog', kTexts[1] as string];
+    const r = await json(`${f.url}/v1/indexes/notes/search`, 'POST', { queries: texts, k: 3 });
+    expect(r.status).toBe(200);
+    for (const [i, text] of texts.entries()) {
+      const lib = await index.search(text, { k: 3 });
+      expect(r.body.results[i].hits.map((h: { id: string }) => h.id)).toEqual(lib.map((h) => h.id));
+    }
+    const lexical = await json(`${f.url}/v1/indexes/notes/search`, 'POST', { query: kTexts[1], k: 3, mode: 'lexical' });
+    expect(lexical.status).toBe(200);
+    const lib = await index.search(kTexts[1] as string, { k: 3, mode: 'lexical' });
+    expect(lexical.body.hits.map((h: { id: string }) => h.id)).toEqual(lib.map((h) => h.id));
+    const weighted = await json(`${f.url}/v1/indexes/notes/search`, 'POST', { query: kTexts[1], k: 3, fusion: { method: 'weighted', weights: { vector: 1, lexical: 2 } } });
+    expect(weighted.status).toBe(200);
+    const bad = await json(`${f.url}/v1/indexes/notes/search`, 'POST', { query: 'dog', mode: 'fuzzy' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/mode/);
   });
 
   test.each([

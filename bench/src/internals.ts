@@ -45,3 +45,10 @@ export { BertEncoder } from '../../dist/src/models/bert/forward.js';
 export { encoderFlops, NativeBertEncoder } from '../../dist/src/models/bert/native-forward.js';
 export { kMaxPackedTokens, kMaxPaddedTokens, kMaxAttentionFloats } from '../../dist/src/models/bert/kernel.js';
 export { loadNativeBertOps } from '../../dist/src/native/kernels.js';
+// index/lexical: the lexical tokenizer and fusion, for the quality suite's exact-search reference.
+export { lexicalTerms } from '../../dist/src/index/lexical/tokenize.js';
+export { fuseRankings } from '../../dist/src/index/lexical/fusion.js';
+export { resolveFusionOptions } from '../../dist/src/index/lexical/options.js';
+// models/glove: the vocabulary lookup with and without suffix folding, to measure what folding changes.
+export { gloveViews } from '../../dist/src/models/glove/layout.js';
+export { tokenizeToRows } from '../../dist/src/models/glove/tokenize.js';

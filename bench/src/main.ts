@@ -18,6 +18,7 @@ import { runModelSuite } from './suites/model.js';
 import { runPcaSuite } from './suites/pca.js';
 import { runPcaIndexSuite } from './suites/pca-index.js';
 import { runProviderSuite } from './suites/provider.js';
+import { runQualitySuite } from './suites/quality.js';
 import { runReindexSuite } from './suites/reindex.js';
 import { runServeSuite } from './suites/serve.js';
 import { runSoakSuite } from './suites/soak.js';
@@ -50,6 +51,8 @@ export const kOnDemandSuites: Readonly<Record<string, SuiteRunner>> = Object.fre
   serve: runServeSuite,
   model: runModelSuite,
   'embed-command': runEmbedCommandSuite,
+  // Fetches GCIDE and FOLDOC from Debian and builds two indexes: minutes.
+  quality: runQualitySuite,
 });
 
 /** Options of {@link runBench}. */

@@ -75,6 +75,8 @@ export function runIndexInfo(dir: string, json: boolean): number {
       `memory:     ${mib(p.memoryBytes)} (graph${p.rerank && p.rerankStorage === 'memory' ? ' + full vectors' : ''}); disk: ${mib(p.diskBytes)}${p.rerank ? ` (full vectors ${mib(p.fullVectorBytes)})` : ''}`,
     );
   }
+  const lex = d.lexical;
+  if (lex !== null) lines.push(`lexical:    BM25 (k1 ${lex.k1}, b ${lex.b}), ${lex.segments} segment${lex.segments === 1 ? '' : 's'}, ${mib(lex.diskBytes)} on disk (${lex.diskBytesPerDoc} B a document)`);
   const job = m.extra.job as { kind?: string; source?: string; finishedAt?: string; counts?: Record<string, number> } | undefined;
   if (job !== undefined) {
     const c = job.counts ?? {};

@@ -119,12 +119,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   withCommon(program.command('search').description('search an index').argument('[dir]', 'index directory (default: job.dir of the config)'), ['query', 'queries', 'k', 'ef', 'namespace', 'maxRecordBytes', ...kProviderFlags])
     .option('--vectors <file>', 'float32 .npy of query vectors')
-    .action(async (dir: string | undefined, flags: Flags & { vectors?: string }) => {
+    .option('--mode <mode>', 'hybrid, vector or lexical (default: hybrid for an index built from text, else vector)')
+    .action(async (dir: string | undefined, flags: Flags & { vectors?: string; mode?: string }) => {
       const { config } = resolveCliConfig(flags);
       const target = dir ?? config.job.dir;
       if (target === undefined) throw new UsageError('search needs an index directory: vecforge search DIR ...');
       const { runSearch } = await import('./search-command.js');
-      setExit(await runSearch({ dir: target, vectors: flags.vectors, config }));
+      setExit(await runSearch({ dir: target, vectors: flags.vectors, mode: flags.mode, config }));
     });
 
   withCommon(program.command('verify').description('check an index: checksums, counts, the graph loads, stored vectors find themselves').argument('[dir]', 'index directory (default: job.dir of the config)')).action(
@@ -154,7 +155,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('bench')
     .description('run throughput benchmarks and write report.md / report.json')
-    .addOption(new Option('--suite <names>', 'comma-separated suites: embed, batch, exchange, index (alias search), pca, pca-index, reindex, or all; soak (10 minutes), provider, serve, model and embed-command (several minutes each) only when named').default('all'))
+    .addOption(new Option('--suite <names>', 'comma-separated suites: embed, batch, exchange, index (alias search), pca, pca-index, reindex, or all; soak (10 minutes), provider, serve, model, embed-command and quality (several minutes each) only when named').default('all'))
     .option('--quick', 'small data, few iterations (CI smoke run)', false)
     .option('--report <dir>', 'report directory (default: reports/latest)')
     .action(async (flags: { suite: string; quick: boolean; report?: string }) => {

@@ -4,7 +4,7 @@
  * in input order: its hits, or an `error` for a query that could not be
  * answered (a malformed line included), so a reader can zip input and output.
  */
-import { Engine, VecforgeError, type Hit } from '../index.js';
+import { Engine, VecforgeError, kSearchModes, type Hit, type SearchMode } from '../index.js';
 import { readLines } from '../io/lines.js';
 import { readNpy } from '../io/npy.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -16,6 +16,8 @@ import { engineCreateOptions } from './provider-flags.js';
 export interface SearchCommandOptions {
   readonly dir: string;
   readonly vectors?: string | undefined;
+  /** --mode: hybrid, vector or lexical; undefined for the index's default. */
+  readonly mode?: string | undefined;
   readonly config: ResolvedConfig;
 }
 
@@ -124,6 +126,8 @@ export async function runSearch(o: SearchCommandOptions): Promise<number> {
   const { search, output } = o.config;
   const given = [o.vectors, search.query, search.queries].filter((x) => x !== undefined).length;
   if (given !== 1) throw new UsageError('search needs exactly one of --query TEXT, --queries FILE.jsonl and --vectors FILE.npy');
+  if (o.mode !== undefined && !(kSearchModes as readonly string[]).includes(o.mode)) throw new UsageError(`--mode must be one of ${kSearchModes.join(', ')}, got ${JSON.stringify(o.mode)}`);
+  const mode = o.mode === undefined ? {} : { mode: o.mode as SearchMode };
   const engine = await Engine.create(engineCreateOptions(o.config));
   let failedCount = 0;
   try {
@@ -131,7 +135,7 @@ export async function runSearch(o: SearchCommandOptions): Promise<number> {
     try {
       if (index.count === 0) throw new VecforgeError('ERR_INDEX', `${o.dir} holds no documents`);
       const k = Math.min(search.k, index.count);
-      const opts = { k, ...(search.ef !== undefined ? { ef: Math.max(search.ef, k) } : {}), ...(search.namespace !== undefined ? { namespace: search.namespace } : {}) };
+      const opts = { k, ...mode, ...(search.ef !== undefined ? { ef: Math.max(search.ef, k) } : {}), ...(search.namespace !== undefined ? { namespace: search.namespace } : {}) };
       let queries: QueryLine[];
       if (o.vectors !== undefined) {
         const q = readNpy(o.vectors);

@@ -9,6 +9,7 @@ import { projectForGraph } from '../pca/pipeline.js';
 import type { PcaStage } from '../scheduler/protocol.js';
 import { sameContent, type DocRecord } from '../store/doc-store.js';
 import { loadTf } from '../tensor/backend.js';
+import { lexicalOf } from './hybrid.js';
 import type { IndexState } from './state.js';
 import type { IndexItem, IndexItemOutcome } from './types.js';
 import { checkItems, failed, type TextWrite, type VectorWrite } from './validate-items.js';
@@ -54,7 +55,8 @@ export async function writeItems(s: IndexState, items: readonly IndexItem[], rep
   ensureCapacity(s, fresh.length);
   pca?.ensureRows(s.nextLabel);
   const stage = pca?.stage() ?? null;
-  const inserting = Promise.all([insertTexts(s, texts, outcomes, stage, signal), insertVectors(s, vectors, stage, signal)]);
+  const noVector = new Set<number>();
+  const inserting = Promise.all([insertTexts(s, texts, outcomes, noVector, stage, signal), insertVectors(s, vectors, stage, signal)]);
   if (labels.pendingCount !== null) {
     // lazyDocs: decoded on this thread while the pool inserts.
     inserting.catch(() => {});
@@ -75,24 +77,25 @@ export async function writeItems(s: IndexState, items: readonly IndexItem[], rep
     markOrphans(s, fresh);
     throw error;
   }
-  const commitOne = (label: number, at: number, record: DocRecord): void => {
+  const commitOne = (label: number, at: number, record: DocRecord, text: string | undefined): void => {
     const old = labels.idToLabel.get(record.id);
     const before = old === undefined ? undefined : labels.docs[old];
+    const vector = noVector.has(at) ? { vector: false as const } : {};
     // Left as it is: the fresh label gets no record, and markOrphans marks it deleted.
     if (!skipUnchanged) {
-      commit(s, label, record);
-      outcomes[at] = { state: 'ok', id: record.id };
+      commit(s, label, record, text);
+      outcomes[at] = { state: 'ok', id: record.id, ...vector };
       return;
     }
     if (before !== undefined && sameContent(before, record)) {
       outcomes[at] = { state: 'ok', id: record.id, change: 'unchanged' };
       return;
     }
-    commit(s, label, record);
-    outcomes[at] = { state: 'ok', id: record.id, change: before === undefined ? 'added' : 'updated' };
+    commit(s, label, record, text);
+    outcomes[at] = { state: 'ok', id: record.id, change: before === undefined ? 'added' : 'updated', ...vector };
   };
-  for (const v of vectors) commitOne(v.label, v.at, v.record);
-  for (const t of texts) if (outcomes[t.at] === undefined) commitOne(t.label, t.at, t.record);
+  for (const v of vectors) commitOne(v.label, v.at, v.record, v.text);
+  for (const t of texts) if (outcomes[t.at] === undefined) commitOne(t.label, t.at, t.record, t.text);
   markOrphans(s, fresh);
   return outcomes;
 }
@@ -116,19 +119,24 @@ async function bufferForFit(s: IndexState, texts: readonly TextWrite[], vectors:
     result.items.forEach((item, i) => {
       const t = texts[i];
       if (t === undefined) return;
-      if (item.state === 'failed') outcomes[t.at] = failed(t.id, item.code, item.reason);
-      else pca.keep(t.label, result.vectors.subarray(i * dims, (i + 1) * dims));
+      if (item.state === 'failed') {
+        // No word the model knows: kept for the lexical side alone.
+        if (item.code === 'NO_KNOWN_WORDS' && s.lexical !== null) {
+          commit(s, t.label, t.record, t.text);
+          outcomes[t.at] = { state: 'ok', id: t.id, vector: false };
+        } else outcomes[t.at] = failed(t.id, item.code, item.reason);
+      } else pca.keep(t.label, result.vectors.subarray(i * dims, (i + 1) * dims));
     });
   }
   throwIfAborted(signal);
   for (const v of vectors) {
     pca.keep(v.label, v.vector);
-    commit(s, v.label, v.record);
+    commit(s, v.label, v.record, v.text);
     outcomes[v.at] = { state: 'ok', id: v.id };
   }
   for (const t of texts) {
     if (outcomes[t.at] !== undefined) continue;
-    commit(s, t.label, t.record);
+    commit(s, t.label, t.record, t.text);
     outcomes[t.at] = { state: 'ok', id: t.id };
   }
   if (pca.sampleComplete) await pca.fit(pcaGraph(s, signal), signal);
@@ -178,18 +186,21 @@ export function markDeletedQuietly(s: IndexState, label: number): void {
   }
 }
 
-/** Commits a record under its fresh label, retiring the id's old label. */
-export function commit(s: IndexState, label: number, record: DocRecord): void {
+/** Commits a record under its fresh label, retiring the id's old label; its text, if any, goes to the lexical index. */
+export function commit(s: IndexState, label: number, record: DocRecord, text?: string): void {
   const old = s.labels.idToLabel.get(record.id);
   if (old !== undefined && old !== label) retire(s, old);
   if (s.labels.docs[label] !== undefined) s.labels.forget(label);
+  const lexical = lexicalOf(s);
+  if (lexical !== null && text !== undefined) lexical.add(label, text);
   s.labels.remember(label, record);
 }
 
-/** Removes a label: from the PCA buffer when it waits for the fit, else marked deleted in the graph. */
+/** Removes a label: from the PCA buffer when it waits for the fit, else marked deleted in the graph; and from the lexical index. */
 export function retire(s: IndexState, label: number): void {
   // Already deleted, or never inserted: nothing to mark.
   if (s.pca?.drop(label) !== true) markDeletedQuietly(s, label);
+  lexicalOf(s)?.remove(label);
   s.labels.forget(label);
 }
 
@@ -222,7 +233,8 @@ export function ensureCapacity(s: IndexState, extra: number): void {
   core.resize(handle, Math.max(count + extra, Math.ceil(max * 1.5)));
 }
 
-async function insertTexts(s: IndexState, texts: readonly TextWrite[], outcomes: IndexItemOutcome[], stage: PcaStage | null, signal?: AbortSignal): Promise<void> {
+/** Embeds and inserts texts; a text with no word the model knows goes to `noVector` (kept for the lexical side) when the index has one. */
+async function insertTexts(s: IndexState, texts: readonly TextWrite[], outcomes: IndexItemOutcome[], noVector: Set<number>, stage: PcaStage | null, signal?: AbortSignal): Promise<void> {
   if (texts.length === 0) return;
   const labels = new Uint32Array(new SharedArrayBuffer(texts.length * 4));
   texts.forEach((t, i) => {
@@ -239,8 +251,10 @@ async function insertTexts(s: IndexState, texts: readonly TextWrite[], outcomes:
   result.items.forEach((item, i) => {
     const t = texts[i];
     if (t === undefined) return;
-    if (item.state === 'failed') outcomes[t.at] = failed(t.id, item.code, item.reason);
-    else okRows.push(i);
+    if (item.state === 'failed') {
+      if (item.code === 'NO_KNOWN_WORDS' && s.lexical !== null) noVector.add(t.at);
+      else outcomes[t.at] = failed(t.id, item.code, item.reason);
+    } else okRows.push(i);
   });
   if (shared || okRows.length === 0) return;
   // The core is not shared with the workers: insert the embedded rows here.

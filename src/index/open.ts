@@ -14,6 +14,7 @@ import { IndexPcaRuntime } from '../pca/index-runtime.js';
 import { DocStore, type DocTable } from '../store/doc-store.js';
 import { loadHnswCore } from './hnsw/native-core.js';
 import { LabelTable } from './labels.js';
+import { LexicalState, parseLexicalSection } from './lexical/store.js';
 import { boolOption, kDefaultIndexOptions, kDefaultOpenIndexOptions, resolveIndexOptions } from './options.js';
 import { currentVersion, fileMismatchError, readVersionManifest, verifyVersionFiles, type FileEntry } from './persist.js';
 import { newIndexState, type IndexState } from './state.js';
@@ -61,7 +62,8 @@ export function createIndexState(host: IndexHost, options: IndexOptions): IndexS
   const pca = resolved.pca === null ? null : IndexPcaRuntime.create(resolved.pca, resolved.space, host.scheduler, resolved.dir);
   const graphDims = resolved.pca?.dims ?? resolved.dims;
   const handle = core.create(resolved.space, graphDims, resolved.capacity, resolved.m, resolved.efConstruction, resolved.seed, true);
-  return newIndexState({ host, core, options: resolved, handle, nextLabel: 0, labels: new LabelTable(), pca, version: null });
+  const lexical = resolved.lexical === null ? null : LexicalState.create(resolved.lexical);
+  return newIndexState({ host, core, options: resolved, handle, nextLabel: 0, labels: new LabelTable(), pca, version: null, lexical });
 }
 
 /**
@@ -104,12 +106,17 @@ export async function openIndexState(host: IndexHost, dir: string, open: Resolve
   loading?.catch(() => {});
   let table: DocTable | undefined;
   let pca: IndexPcaRuntime | null = null;
+  let lexical: LexicalState | null = null;
   try {
     verifyVersionFiles(
       dir,
       version,
       Object.keys(manifest.files).filter((f) => f !== 'graph.hnsw'),
     );
+    // Loaded on first use, once the doc store's live set is known (see lexical/store.ts).
+    const lexicalSection = parseLexicalSection(manifest.extra?.lexical, Object.keys(manifest.files), `index ${dir}: ${name}/manifest.json`);
+    if (lexicalSection === null) lexical = LexicalState.create();
+    else if (lexicalSection !== false) lexical = LexicalState.deferred(path, lexicalSection, manifest.counts.nextLabel, dir);
     const section = parsePcaManifestSection(manifest.extra?.pca, manifest.dims, Object.keys(manifest.files), dir);
     pca = section === null ? null : await IndexPcaRuntime.open(section, manifest.space, host.scheduler, path, dir, manifest.counts.count);
     if (!open.lazyDocs || pca !== null) table = await readDocs(join(path, 'docs.lmdb'));
@@ -140,8 +147,9 @@ export async function openIndexState(host: IndexHost, dir: string, open: Resolve
     dims: pca?.options.inputDims ?? manifest.dims,
     seed: kDefaultIndexOptions.seed,
     pca: pca?.options ?? null,
+    lexical: lexical?.options ?? null,
   });
-  const s = newIndexState({ host, core, options, handle, nextLabel: manifest.counts.nextLabel, labels: new LabelTable(), pca, version: name });
+  const s = newIndexState({ host, core, options, handle, nextLabel: manifest.counts.nextLabel, labels: new LabelTable(), pca, version: name, lexical });
   if (lazy && loading !== null) loadLater(s, loading);
   const docsPath = join(path, 'docs.lmdb');
   if (table === undefined) {
@@ -150,6 +158,8 @@ export async function openIndexState(host: IndexHost, dir: string, open: Resolve
   }
   try {
     s.labels.take(table, docsPath, manifest.counts.count, dir);
+    // Decoded with the doc store, so that a damaged segment refuses the open.
+    s.lexical?.ensure((label) => s.labels.docs[label] !== undefined);
   } catch (error) {
     await releaseState(s);
     throw error;

@@ -7,6 +7,7 @@
  */
 import { resolvePcaIndexOptions } from '../pca/index-options.js';
 import type { HnswSpace } from './hnsw/core.js';
+import { resolveLexicalOptions } from './lexical/options.js';
 import type { IndexOptions, ResolvedIndexOptions } from './types.js';
 
 /** An inclusive integer range. */
@@ -82,7 +83,7 @@ export function boolOption(name: string, value: unknown, fallback: boolean): boo
   return v;
 }
 
-const kKnownIndexOptions = ['dir', 'space', 'm', 'efConstruction', 'efSearch', 'capacity', 'dims', 'seed', 'pca'];
+const kKnownIndexOptions = ['dir', 'space', 'm', 'efConstruction', 'efSearch', 'capacity', 'dims', 'seed', 'pca', 'lexical'];
 
 /**
  * Validates and resolves index options.
@@ -111,5 +112,6 @@ export function resolveIndexOptions(options: unknown, modelDims: number): Resolv
     dims,
     seed: intOption('seed', o.seed ?? d.seed, r.seed),
     pca: resolvePcaIndexOptions(o.pca, dims),
+    lexical: resolveLexicalOptions(o.lexical),
   } satisfies ResolvedIndexOptions);
 }

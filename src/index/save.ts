@@ -11,6 +11,7 @@ import type { PcaManifestSection } from '../pca/index-options.js';
 import { VecforgeError } from '../errors.js';
 import { acquireLock, type HeldLock } from '../store/dir-lock.js';
 import { DocStore, kDocSegmentLabels } from '../store/doc-store.js';
+import { lexicalOf } from './hybrid.js';
 import { kDefaultSaveOptions, kSaveConflictModes } from './options.js';
 import { currentVersion, hashFile, hashFiles, kIndexFormatVersion, nextVersionDir, publishVersion, type FileEntry, type IndexManifest } from './persist.js';
 import type { IndexState } from './state.js';
@@ -127,6 +128,8 @@ export async function saveVersion(s: IndexState): Promise<string> {
     files.push(...saved.files);
     section = saved.section;
   }
+  const lexical = lexicalOf(s);
+  const lexicalSaved = lexical === null ? null : await lexical.save(version.path);
   const info = core.getInfo(s.handle);
   const manifest: IndexManifest = {
     format: 'vecforge-index',
@@ -137,10 +140,11 @@ export async function saveVersion(s: IndexState): Promise<string> {
     dims: s.graphDims,
     params: { m: s.options.m, efConstruction: s.options.efConstruction, efSearch: s.options.efSearch },
     counts: { count: labels.liveCount, deleted: info.deleted, nextLabel: s.nextLabel, capacity: info.maxElements },
-    files: { 'graph.hnsw': graphEntry, 'docs.lmdb': docsEntry, ...hashFiles(version.path, files.filter((f) => f !== 'docs.lmdb' && f !== 'graph.hnsw')) },
-    extra: section === null ? {} : { pca: section },
+    files: { 'graph.hnsw': graphEntry, 'docs.lmdb': docsEntry, ...hashFiles(version.path, files.filter((f) => f !== 'docs.lmdb' && f !== 'graph.hnsw')), ...lexicalSaved?.files },
+    extra: { ...(section === null ? {} : { pca: section }), lexical: lexicalSaved?.section ?? false },
   };
   publishVersion(dir, version, manifest);
+  lexicalSaved?.commit();
   s.version = version.name;
   labels.saved(docsPath);
   return version.name;

@@ -6,6 +6,7 @@
 import type { IndexPcaRuntime } from '../pca/index-runtime.js';
 import type { HnswCore } from './hnsw/core.js';
 import type { LabelTable } from './labels.js';
+import type { LexicalState } from './lexical/store.js';
 import type { IndexHost, ResolvedIndexOptions } from './types.js';
 
 /** The state of one open index. */
@@ -20,6 +21,8 @@ export interface IndexState {
   nextLabel: number;
   readonly labels: LabelTable;
   readonly pca: IndexPcaRuntime | null;
+  /** The lexical (BM25) index; null for an index created with `lexical: false`. */
+  readonly lexical: LexicalState | null;
   /** The version last opened or saved; null before the first save. */
   version: string | null;
   /** Searches running on the pool: a refit and close wait for them before freeing what they read. */
@@ -44,7 +47,7 @@ export interface IndexState {
  * @param fields - what the state starts with.
  * @returns the state.
  */
-export function newIndexState(fields: Pick<IndexState, 'host' | 'core' | 'options' | 'handle' | 'nextLabel' | 'labels' | 'pca' | 'version'>): IndexState {
+export function newIndexState(fields: Pick<IndexState, 'host' | 'core' | 'options' | 'handle' | 'nextLabel' | 'labels' | 'pca' | 'version' | 'lexical'>): IndexState {
   return {
     ...fields,
     graphDims: fields.options.pca?.dims ?? fields.options.dims,

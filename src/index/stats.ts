@@ -1,6 +1,7 @@
 /**
  * What `index.stats()` reports, and hnswlib's bytes per element.
  */
+import { lexicalOf } from './hybrid.js';
 import { syncHandle } from './open.js';
 import type { IndexState } from './state.js';
 import type { IndexStats } from './types.js';
@@ -41,5 +42,6 @@ export function indexStats(s: IndexState): Omit<IndexStats, 'searchCache'> {
     core: s.core.kind,
     version: s.version,
     pca: s.pca?.stats(s.nextLabel, (dims) => graphBytesPerVector(m, dims)) ?? null,
+    lexical: lexicalOf(s)?.stats() ?? null,
   };
 }

@@ -9,6 +9,7 @@ import type { PcaIndexOptions, ResolvedPcaIndexOptions } from '../pca/index-opti
 import type { MetadataFilter } from './filter.js';
 import type { HnswSpace } from './hnsw/core.js';
 import type { SearchCacheOptions, SearchCacheStats } from './search-cache.js';
+import type { FusionOptions, LexicalOptions, LexicalStats, ResolvedLexicalOptions, SearchMode } from './lexical/options.js';
 
 import type { IndexPcaStats } from '../pca/index-runtime.js';
 
@@ -49,10 +50,17 @@ export interface IndexOptions {
    * @default null
    */
   searchCache?: SearchCacheOptions | null | false;
+  /**
+   * The lexical (BM25) index kept beside the graph over the items' texts
+   * (see {@link LexicalOptions}); false keeps none (no hybrid or lexical
+   * search, and a text with no word the model knows fails as before).
+   * @default { k1: 1.2, b: 0.75 }
+   */
+  lexical?: LexicalOptions | false;
 }
 
-/** Resolved index options. `dims` are the input dims; the graph holds `pca.dims` when `pca` is set. */
-export type ResolvedIndexOptions = Readonly<Required<Omit<IndexOptions, 'pca' | 'searchCache'>>> & { readonly pca: ResolvedPcaIndexOptions | null };
+/** Resolved index options. `dims` are the input dims; the graph holds `pca.dims` when `pca` is set; `lexical` is null for none. */
+export type ResolvedIndexOptions = Readonly<Required<Omit<IndexOptions, 'pca' | 'lexical' | 'searchCache'>>> & { readonly pca: ResolvedPcaIndexOptions | null; readonly lexical: ResolvedLexicalOptions | null };
 
 /** Options of {@link Engine.openIndex} (defaults: `kDefaultOpenIndexOptions`). */
 export interface OpenIndexOptions {
@@ -123,6 +131,16 @@ export interface SearchOptions {
    * @default the index's `pca.rerankFactor`
    */
   readonly rerankFactor?: number;
+  /**
+   * How hits are ranked: `'vector'` by the graph alone, `'lexical'` by
+   * BM25 over the texts alone, `'hybrid'` by fusing both rankings (see
+   * `fusion`). A text query the model cannot embed (no known word) is
+   * answered by the lexical side in `hybrid` mode.
+   * @default 'hybrid' when the index's lexical side holds documents (built from text), else 'vector'
+   */
+  readonly mode?: SearchMode;
+  /** How `hybrid` fuses the two rankings. @default { method: 'rrf', k: 60, weights: { vector: 1, lexical: 1 }, candidates: max(k, 50) } */
+  readonly fusion?: FusionOptions;
   /** Cancels the search. @default undefined */
   readonly signal?: AbortSignal;
 }
@@ -145,6 +163,10 @@ export interface RetrieveAllOptions {
   readonly ef?: number;
   /** Only items whose metadata matches. @default no filter */
   readonly filter?: MetadataFilter;
+  /** As for a search. @default the index's default mode */
+  readonly mode?: SearchMode;
+  /** As for a search. */
+  readonly fusion?: FusionOptions;
   /** Cancels the search. @default undefined */
   readonly signal?: AbortSignal;
 }
@@ -157,7 +179,12 @@ export interface RefitPcaOptions {
   readonly signal?: AbortSignal;
 }
 
-/** One item to add. Exactly one of `text` and `vector`. */
+/**
+ * One item to add: a `text` (embedded by the engine's model, and indexed
+ * lexically), a `vector`, or both (the vector goes to the graph as it is,
+ * the text only to the lexical index: what jobs pass for texts embedded
+ * before, or vectors computed elsewhere).
+ */
 export interface IndexItem {
   readonly id: string;
   readonly text?: string;
@@ -198,16 +225,29 @@ export type IndexItemOutcome =
        * stored record already had this content (`unchanged`).
        */
       readonly change?: 'added' | 'updated' | 'unchanged';
+      /**
+       * false for a text the model could not embed (no word in its
+       * vocabulary): the item is stored and found by lexical and hybrid
+       * searches, but has no vector in the graph. Absent otherwise.
+       */
+      readonly vector?: false;
     }
   | { readonly state: 'failed'; readonly id: string | null; readonly code: IndexItemFailureCode; readonly reason: string };
 
 /** A search hit. */
 export interface Hit {
   readonly id: string;
-  /** Higher is better: cosine similarity, inner product, or −(squared L2). */
+  /**
+   * Higher is better. `vector` mode: cosine similarity, inner product, or
+   * −(squared L2); `lexical`: the BM25 score; `hybrid`: the fused score.
+   */
   readonly score: number;
   readonly namespace: string;
   readonly metadata: Readonly<Record<string, unknown>> | null;
+  /** `hybrid` and `lexical` modes: the 1-based rank the graph gave the item among its candidates; absent when it did not find it. */
+  readonly vectorRank?: number;
+  /** `hybrid` and `lexical` modes: the 1-based rank BM25 gave the item; absent when it did not find it. */
+  readonly lexicalRank?: number;
 }
 
 /** What `index.stats()` reports. */
@@ -228,6 +268,8 @@ export interface IndexStats {
   readonly pca: IndexPcaStats | null;
   /** The result cache's counters (`searchCache` option); null without one. */
   readonly searchCache: SearchCacheStats | null;
+  /** The lexical index: documents, terms, postings, segments, memory and disk in all and per document; null for none. */
+  readonly lexical: LexicalStats | null;
 }
 
 /**

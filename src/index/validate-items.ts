@@ -67,6 +67,8 @@ export interface VectorWrite {
   readonly at: number;
   readonly id: string;
   readonly vector: Float32Array;
+  /** The text the vector stands for: indexed lexically, not embedded. */
+  readonly text: string | undefined;
   readonly label: number;
   readonly record: DocRecord;
 }
@@ -124,8 +126,8 @@ export function checkItems(
       outcomes[at] = failed(id, 'EXISTS', 'id is already in the index; use upsert to replace it');
       return;
     }
-    if ((text === undefined) === (vector === undefined)) {
-      outcomes[at] = failed(id, 'INVALID_ITEM', 'item must have exactly one of text and vector');
+    if (text === undefined && vector === undefined) {
+      outcomes[at] = failed(id, 'INVALID_ITEM', 'item must have a text or a vector (or both)');
       return;
     }
     const ns = namespace ?? kDefaultNamespace;
@@ -170,7 +172,11 @@ export function checkItems(
         outcomes[at] = failed(id, 'INVALID_ITEM', 'hash must be a non-empty string of at most 128 characters');
         return;
       }
-      vectors.push({ at, id, vector: coreReady(v, context.space), label: context.take(), record: { id, namespace: ns, metadata: meta, hash: hash ?? null } });
+      if (text !== undefined && typeof text !== 'string') {
+        outcomes[at] = failed(id, 'NOT_A_STRING', `text must be a string, got ${text === null ? 'null' : typeof text}`);
+        return;
+      }
+      vectors.push({ at, id, vector: coreReady(v, context.space), text, label: context.take(), record: { id, namespace: ns, metadata: meta, hash: hash ?? (text !== undefined ? contentHash(text) : null) } });
       return;
     }
     if (dims !== modelDims) {

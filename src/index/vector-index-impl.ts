@@ -9,7 +9,8 @@ import { VecforgeError, throwIfAborted } from '../errors.js';
 import type { IndexPcaRuntime, PcaFitSummary } from '../pca/index-runtime.js';
 import type { DocRecord } from '../store/doc-store.js';
 import type { HnswSearchResult } from './hnsw/core.js';
-import { pcaGraph, writeItems } from './insert.js';
+import { lexicalOf, prepareQueries, searchModeOf, searchPrepared, vectorSideOf } from './hybrid.js';
+import { markDeletedQuietly, pcaGraph, writeItems } from './insert.js';
 import { createIndexState, openIndexState, releaseState, resolveOpenOptions, syncHandle } from './open.js';
 import { boolOption, kDefaultUpsertOptions } from './options.js';
 import { readVersionManifest, verifyVersionFiles } from './persist.js';
@@ -233,7 +234,9 @@ export class VectorIndexImpl implements VectorIndex {
         const label = s.labels.idToLabel.get(id);
         if (label === undefined) return failed(id, 'NOT_FOUND', 'id is not in the index');
         // A vector still buffered for the PCA fit is not in the graph yet.
-        if (s.pca?.drop(label) !== true) s.core.markDelete(s.handle, label);
+        // (Not in the graph: a text stored for the lexical side alone.)
+        if (s.pca?.drop(label) !== true) markDeletedQuietly(s, label);
+        lexicalOf(s)?.remove(label);
         s.labels.forget(label);
         return { state: 'ok', id } as const;
       });
@@ -257,6 +260,8 @@ export class VectorIndexImpl implements VectorIndex {
 
   async #search(query: string | Float32Array, options: SearchOptions): Promise<Hit[]> {
     const s = this.#s;
+    const mode = searchModeOf(s, options?.mode);
+    if (mode !== 'vector') return (await this.#searchModes([query], options, mode))[0] ?? [];
     const params = resolveSearchOptions(s, options);
     const q = query instanceof Float32Array ? checkedQuery(s, query) : await queryVectors(s, [query], options.signal);
     if (s.pca !== null) {
@@ -272,6 +277,8 @@ export class VectorIndexImpl implements VectorIndex {
     this.#checkOpen();
     throwIfAborted(options.signal);
     const s = this.#s;
+    const mode = searchModeOf(s, options?.mode);
+    if (mode !== 'vector' && Array.isArray(queries)) return queries.length === 0 ? [] : this.#searchModes(queries, options, mode);
     const params = resolveSearchOptions(s, options);
     const dims = s.options.dims;
     let q: Float32Array;
@@ -297,6 +304,21 @@ export class VectorIndexImpl implements VectorIndex {
     throwIfAborted(options.signal);
     const s = this.#s;
     s.labels.ensure();
+    const mode = searchModeOf(s, options.mode);
+    if (mode !== 'vector') {
+      // Embedded once, searched per namespace.
+      const prepared = await prepareQueries(s, [query], mode, options.signal);
+      const side = vectorSideOf(s, () => this.#ready(options.signal), options.signal);
+      const found = await Promise.all(
+        Object.entries(options.namespaces).map(async ([name, k]) => {
+          const nsCount = s.labels.namespaceCount(name);
+          if (nsCount === 0) return [name, []] as const;
+          const opts = { k: Math.min(k, nsCount), namespace: name, ...(options.ef !== undefined ? { ef: Math.max(options.ef, Math.min(k, nsCount)) } : {}), ...(options.filter !== undefined ? { filter: options.filter } : {}), ...(options.fusion !== undefined ? { fusion: options.fusion } : {}) };
+          return [name, (await searchPrepared(s, prepared, opts, mode, side))[0] ?? []] as const;
+        }),
+      );
+      return Object.fromEntries(found);
+    }
     const q = await queryVectors(s, [query], options.signal);
     await this.#ready(options.signal);
     const entries = Object.entries(options.namespaces);
@@ -313,6 +335,13 @@ export class VectorIndexImpl implements VectorIndex {
       }),
     );
     return Object.fromEntries(results);
+  }
+
+  /** Hybrid and lexical searches (hybrid.ts). */
+  async #searchModes(queries: readonly unknown[], options: SearchOptions, mode: 'hybrid' | 'lexical'): Promise<Hit[][]> {
+    const s = this.#s;
+    const prepared = await prepareQueries(s, queries, mode, options.signal);
+    return searchPrepared(s, prepared, options, mode, vectorSideOf(s, () => this.#ready(options.signal), options.signal));
   }
 
   stats(): IndexStats {
@@ -347,6 +376,7 @@ export class VectorIndexImpl implements VectorIndex {
     s.options = Object.freeze({ ...s.options, dir });
     s.version = version.name;
     s.labels.saved(join(version.path, 'docs.lmdb'));
+    s.lexical?.rebase(version.path);
   }
 
   get(id: string): DocRecord | undefined {
@@ -366,7 +396,7 @@ export class VectorIndexImpl implements VectorIndex {
     s.labels.ensure();
     const label = s.labels.idToLabel.get(id);
     if (label === undefined) return undefined;
-    if (s.pca === null) return s.core.getVector(syncHandle(s), label);
+    if (s.pca === null) return graphVector(s, label);
     return s.pca.vector(label);
   }
 
@@ -375,7 +405,7 @@ export class VectorIndexImpl implements VectorIndex {
     s.labels.ensure();
     const label = s.labels.idToLabel.get(id);
     if (label === undefined || s.pca?.isPending(label) === true) return undefined;
-    return s.core.getVector(syncHandle(s), label);
+    return graphVector(s, label);
   }
 
   async close(): Promise<void> {
@@ -383,5 +413,16 @@ export class VectorIndexImpl implements VectorIndex {
     await this.#queue;
     this.#closed = true;
     await releaseState(this.#s);
+  }
+}
+
+/** A label's vector in the graph; undefined for a text stored for the lexical side alone (no vector). */
+function graphVector(s: IndexState, label: number): Float32Array | undefined {
+  const handle = syncHandle(s);
+  try {
+    return s.core.getVector(handle, label);
+  } catch (error) {
+    if (lexicalOf(s)?.index.has(label) === true) return undefined;
+    throw error;
   }
 }

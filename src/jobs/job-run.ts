@@ -273,16 +273,20 @@ export class JobRun {
       this.#writeFailures(failures);
       return;
     }
-    const vectors = await this.#vectors.vectors(pending, failures, timers);
+    // Texts with no word the model knows are upserted as texts: the index
+    // stores them for its lexical side (or fails them, without one).
+    const noKnownWords = new Set<string>();
+    const vectors = await this.#vectors.vectors(pending, failures, timers, noKnownWords);
     const items: IndexItem[] = [];
     const lines: number[] = [];
     for (const item of pending) {
       const vector = vectors.get(item.hash);
-      if (vector === undefined) {
+      if (vector === undefined && !noKnownWords.has(item.hash)) {
         this.#diff.notEmbedded(item);
         continue;
       }
-      items.push({ id: item.id, vector, hash: item.hash, namespace: item.namespace, metadata: item.metadata });
+      // The text goes with its vector to the lexical index.
+      items.push({ id: item.id, ...(vector !== undefined ? { vector, hash: item.hash } : {}), text: item.text, namespace: item.namespace, metadata: item.metadata });
       lines.push(item.line);
     }
     if (items.length === 0) {

@@ -42,9 +42,10 @@ export class VectorSource {
    * @param pending - the items.
    * @param failures - receives the items whose text failed to embed.
    * @param timers - where the stages' time goes.
+   * @param noKnownWords - when given, receives the hashes of texts with no word the model knows instead of `failures` (the index stores them for its lexical side).
    * @returns the vectors found or embedded.
    */
-  async vectors(pending: readonly JobItem[], failures: Failure[], timers: StageTimers): Promise<Map<string, Float32Array>> {
+  async vectors(pending: readonly JobItem[], failures: Failure[], timers: StageTimers, noKnownWords?: Set<string>): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();
     if (pending.length === 0) return out;
     const unique: JobItem[] = [];
@@ -78,7 +79,8 @@ export class VectorSource {
         const v = result.vectors.slice(i * dims, (i + 1) * dims);
         out.set(m.hash, v);
         fresh.push([m.hash, v]);
-      } else failedHashes.set(m.hash, { code: o.code, reason: o.reason });
+      } else if (o.code === 'NO_KNOWN_WORDS' && noKnownWords !== undefined) noKnownWords.add(m.hash);
+      else failedHashes.set(m.hash, { code: o.code, reason: o.reason });
     });
     this.#counts.embedded += fresh.length;
     if (this.#cache !== null && fresh.length > 0) {

@@ -5,7 +5,7 @@
  * are cached by (index, version, write generation, query, parameters).
  */
 import type { FastifyInstance } from 'fastify';
-import { type Hit, type MetadataFilter, SearchCache, type SearchOptions, type VectorIndex } from '../index.js';
+import { type FusionOptions, type Hit, type MetadataFilter, SearchCache, type SearchMode, type SearchOptions, type VectorIndex } from '../index.js';
 import { type ServeContext, HttpError, slotOf } from './context.js';
 import type { IndexSlot } from './index-slot.js';
 
@@ -14,6 +14,17 @@ export const kMaxQueries = 1024;
 
 const kVector = { type: 'array', minItems: 1, maxItems: 65536, items: { type: 'number' } } as const;
 const kNamespace = { type: ['string', 'array'], minLength: 1, minItems: 1, maxItems: 1024, items: { type: 'string', minLength: 1 } } as const;
+
+const kMode = { type: 'string', enum: ['hybrid', 'vector', 'lexical'] } as const;
+const kFusion = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    method: { type: 'string', enum: ['rrf', 'weighted'] },
+    k: { type: 'number', exclusiveMinimum: 0 },
+    weights: { type: 'object', additionalProperties: false, properties: { vector: { type: 'number', minimum: 0 }, lexical: { type: 'number', minimum: 0 } } },
+  },
+} as const;
 
 const kSearchSchema = {
   type: 'object',
@@ -28,6 +39,8 @@ const kSearchSchema = {
     namespace: kNamespace,
     filter: { type: 'object' },
     rerankFactor: { type: 'integer', minimum: 0, maximum: 1000 },
+    mode: kMode,
+    fusion: kFusion,
   },
 } as const;
 
@@ -41,6 +54,8 @@ const kRetrieveAllSchema = {
     namespaces: { type: 'object', minProperties: 1, maxProperties: 1024, additionalProperties: { type: 'integer', minimum: 1, maximum: 10000 } },
     ef: { type: 'integer', minimum: 1, maximum: 100000 },
     filter: { type: 'object' },
+    mode: kMode,
+    fusion: kFusion,
   },
 } as const;
 
@@ -54,6 +69,8 @@ interface SearchBody {
   readonly namespace?: string | string[];
   readonly filter?: MetadataFilter;
   readonly rerankFactor?: number;
+  readonly mode?: SearchMode;
+  readonly fusion?: FusionOptions;
 }
 
 interface RetrieveAllBody {
@@ -62,6 +79,8 @@ interface RetrieveAllBody {
   readonly namespaces: Record<string, number>;
   readonly ef?: number;
   readonly filter?: MetadataFilter;
+  readonly mode?: SearchMode;
+  readonly fusion?: FusionOptions;
 }
 
 /** One answer of a many-query search: its hits, or why it has none. */
@@ -85,7 +104,25 @@ function searchOptions(index: VectorIndex, body: SearchBody): SearchOptions | nu
     ...(body.namespace !== undefined ? { namespace: body.namespace } : {}),
     ...(body.filter !== undefined ? { filter: body.filter } : {}),
     ...(body.rerankFactor !== undefined ? { rerankFactor: body.rerankFactor } : {}),
+    ...(body.mode !== undefined ? { mode: body.mode } : {}),
+    ...(body.fusion !== undefined ? { fusion: body.fusion } : {}),
   };
+}
+
+/**
+ * Searches query texts through the library's own text path, which runs the
+ * lexical side beside the graph (`hybrid`, `lexical`, or the index's default
+ * mode). Each text is one `index.search`: its embedding goes through the
+ * engine's micro-batching, so concurrent texts still share pool batches.
+ */
+async function searchTexts(index: VectorIndex, texts: readonly string[], options: SearchOptions, label: (i: number) => string): Promise<QueryAnswer[]> {
+  const settled = await Promise.allSettled(texts.map((t) => index.search(t, options)));
+  return settled.map((r, i) => {
+    if (r.status === 'fulfilled') return { hits: r.value };
+    const error = r.reason as { code?: unknown; message?: unknown };
+    const code = typeof error?.code === 'string' ? error.code : 'SEARCH_FAILED';
+    return { error: { code, message: `${label(i)} cannot be answered: ${String(error?.message ?? r.reason)}` } };
+  });
 }
 
 /**
@@ -126,6 +163,16 @@ async function answerQueries(ctx: ServeContext, slot: IndexSlot, index: VectorIn
   }
   const missing = queries.flatMap((_q, i) => (answers[i] === undefined ? [i] : []));
   if (missing.length === 0) return answers as QueryAnswer[];
+  if (texts !== null && body.mode !== 'vector') {
+    const answered = await searchTexts(index, missing.map((i) => texts[i] as string), options, (j) => (field === 'query' ? 'query' : `queries[${missing[j]}]`));
+    ctx.metrics.batchTexts.observe({ kind: 'search' }, missing.length);
+    missing.forEach((i, j) => {
+      const a = answered[j] as QueryAnswer;
+      answers[i] = a;
+      if ('hits' in a) cache?.set(keys[i] as string, a.hits);
+    });
+    return answers as QueryAnswer[];
+  }
   const missingTexts = missing.flatMap((i) => (typeof queries[i] === 'string' ? [queries[i] as string] : []));
   const embedded = await embedQueries(ctx, missingTexts);
   const dims = index.dims;
@@ -182,14 +229,22 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServeContext): v
     const field = queryField(body as unknown as Record<string, unknown>, ['query', 'vector']);
     return ctx.admission.run(1, field, () =>
       slot.read(async (index, _scope, version) => {
-        let q: Float32Array;
-        if (body.query !== undefined) {
+        const modeOptions = { ...(body.mode !== undefined ? { mode: body.mode } : {}), ...(body.fusion !== undefined ? { fusion: body.fusion } : {}) };
+        let q: Float32Array | string;
+        if (body.query !== undefined && body.mode !== 'vector') q = body.query;
+        else if (body.query !== undefined) {
           const embedded = await embedQueries(ctx, [body.query]);
           const failure = embedded.failures[0];
           if (failure !== undefined) throw new HttpError(400, 'invalid_value', `query cannot be embedded: ${failure}`, 'query');
           q = embedded.vectors;
         } else q = checkDims(index, body.vector ?? [], 'vector');
-        const results = await index.retrieveAll(q, { namespaces: body.namespaces, ...(body.ef !== undefined ? { ef: body.ef } : {}), ...(body.filter !== undefined ? { filter: body.filter } : {}) });
+        let results: Record<string, Hit[]>;
+        try {
+          results = await index.retrieveAll(q, { namespaces: body.namespaces, ...modeOptions, ...(body.ef !== undefined ? { ef: body.ef } : {}), ...(body.filter !== undefined ? { filter: body.filter } : {}) });
+        } catch (error) {
+          if (typeof q === 'string' && (error instanceof RangeError || error instanceof TypeError || (error as { code?: unknown }).code === 'ERR_INVALID_INPUT')) throw new HttpError(400, 'invalid_value', `query cannot be answered: ${(error as Error).message}`, 'query');
+          throw error;
+        }
         return { results, version };
       }),
     );

@@ -3,8 +3,10 @@
  * that may hold in-word apostrophes ("don't", "o'clock"); everything else
  * separates words. A word missing from the vocabulary is retried without
  * its apostrophe suffix ("children's" → "children"), since the GloVe
- * vocabulary splits clitics off; otherwise it is skipped.
+ * vocabulary splits clitics off; then with common English suffixes folded
+ * (fold.ts: plural, -ing, -ed); otherwise it is skipped.
  */
+import { lookupFolded } from './fold.js';
 import { hashPackedWord, kInlineWordChars, kLongWordMarker, lookupWord, type GloveTable } from './layout.js';
 
 const kWordPattern = /[\p{L}\p{N}]+(?:['\u2019][\p{L}\p{N}]+)*/gu;
@@ -14,9 +16,10 @@ const kWordPattern = /[\p{L}\p{N}]+(?:['\u2019][\p{L}\p{N}]+)*/gu;
  * @param table - the GloVe table.
  * @param text - any text.
  * @param rows - receives the row of every known word, in order.
+ * @param foldSuffixes - retry a missing word with its suffixes folded (what the model does; false to measure what folding changes).
  * @returns the number of words found (known or not).
  */
-export function tokenizeToRows(table: GloveTable, text: string, rows: number[]): number {
+export function tokenizeToRows(table: GloveTable, text: string, rows: number[], foldSuffixes = true): number {
   const lower = text.toLowerCase();
   let words = 0;
   kWordPattern.lastIndex = 0;
@@ -28,6 +31,7 @@ export function tokenizeToRows(table: GloveTable, text: string, rows: number[]):
     if (row < 0) {
       const apostrophe = m[0].search(/['\u2019]/u);
       if (apostrophe > 0) row = lookupWord(table, lower, start, start + apostrophe);
+      else if (foldSuffixes) row = lookupFolded(m[0], (form) => lookupWord(table, form));
     }
     if (row >= 0) rows.push(row);
   }
@@ -140,8 +144,9 @@ export function tokenizeAsciiToRows(table: GloveTable, bytes: Uint8Array, start:
       p++;
     }
     let row = lookupAsciiWord(table, bytes, wordStart, p, h >>> 0);
-    // As in tokenizeToRows: "children's" falls back to "children".
+    // As in tokenizeToRows: "children's" falls back to "children", else suffixes are folded.
     if (row < 0 && apostrophe >= 0) row = lookupAsciiWord(table, bytes, wordStart, apostrophe, prefixHash >>> 0);
+    else if (row < 0) row = lookupFoldedAscii(table, bytes, wordStart, p);
     if (row >= 0) rows[n++] = row;
   }
   return n;
@@ -230,11 +235,23 @@ function tokenizeWithAsciiTable(table: GloveTable, ascii: Uint32Array, bytes: Ui
       c = kAlnum;
     }
     let row = lookupPacked(table, ascii, bytes, wordStart, p - wordStart, w1, w2 >>> 0, w3 >>> 0);
-    // As in tokenizeToRows: "children's" falls back to "children".
+    // As in tokenizeToRows: "children's" falls back to "children", else suffixes are folded.
     if (row < 0 && apostrophe >= 0) row = lookupPacked(table, ascii, bytes, wordStart, apostrophe - wordStart, a1, a2 >>> 0, a3 >>> 0);
+    else if (row < 0) row = lookupFoldedAscii(table, bytes, wordStart, p);
     if (row >= 0) rows[n++] = row;
   }
   return n;
+}
+
+/**
+ * {@link lookupFolded} for the ASCII word bytes[start, end), lower-cased:
+ * only missing words get here, so making a string is rare.
+ */
+function lookupFoldedAscii(table: GloveTable, bytes: Uint8Array, start: number, end: number): number {
+  if (end - start < 4) return -1;
+  let word = '';
+  for (let k = start; k < end; k++) word += String.fromCharCode(kLower[bytes[k] as number] as number);
+  return lookupFolded(word, (form) => lookupWord(table, form));
 }
 
 const utf8 = new TextDecoder('utf-8');

@@ -1,0 +1,209 @@
+/**
+ * Searches in the `hybrid` and `lexical` modes: a query's text is embedded
+ * (tolerating a text the model cannot embed: the lexical side answers it)
+ * and searched in the graph, its terms in the BM25 index, both under the
+ * same namespace and metadata filter bitset, and the two candidate lists
+ * are fused (lexical/fusion.ts). The `vector` mode stays on the index's
+ * own path (vector-index-impl.ts).
+ */
+import { VecforgeError } from '../errors.js';
+import { kHnswNoLabel, type HnswSearchResult } from './hnsw/core.js';
+import { fuseRankings, type RankedCandidate } from './lexical/fusion.js';
+import { resolveFusionOptions, resolveSearchMode, type ResolvedFusionOptions, type SearchMode } from './lexical/options.js';
+import type { LexicalState } from './lexical/store.js';
+import { lexicalTerms } from './lexical/tokenize.js';
+import { queryVectors, resolveSearchOptions, searchOne, searchOnPool } from './search.js';
+import type { IndexState } from './state.js';
+import type { Hit, ResolvedSearchOptions, SearchOptions } from './types.js';
+
+/** A query ready for the two sides. */
+export interface PreparedQuery {
+  /** Its text, for the lexical side; null for a vector query. */
+  readonly text: string | null;
+  /** Its vector (input dims, checked); null when there is none (the text did not embed). */
+  readonly vector: Float32Array | null;
+  /** Why the vector side has no vector for a text, for the error when neither side can answer. */
+  readonly vectorProblem: string | null;
+}
+
+/**
+ * The index's lexical state, its segments loaded (after the doc store, whose live set it needs).
+ * @param s - the index.
+ * @returns the state, or null for an index without a lexical side.
+ * @throws {VecforgeError} ERR_INDEX_CORRUPT when the doc store or a segment does not decode.
+ */
+export function lexicalOf(s: IndexState): LexicalState | null {
+  const lex = s.lexical;
+  if (lex === null) return null;
+  if (!lex.loaded) {
+    s.labels.ensure();
+    lex.ensure((label) => s.labels.docs[label] !== undefined);
+  }
+  return lex;
+}
+
+/**
+ * The mode a search without `mode` runs: `hybrid` when the lexical index
+ * holds documents (an index built from text), else `vector`.
+ * @param s - the index.
+ * @param mode - `options.mode` as given.
+ * @returns the mode.
+ * @throws {RangeError} for an unknown mode, or a lexical mode on an index without a lexical side.
+ */
+export function searchModeOf(s: IndexState, mode: unknown): SearchMode {
+  if (mode === 'vector') return 'vector';
+  const lex = lexicalOf(s);
+  const resolved = resolveSearchMode(mode, lex !== null && lex.index.docCount > 0 ? 'hybrid' : 'vector');
+  if (resolved !== 'vector' && lex === null) throw new RangeError(`options.mode ${JSON.stringify(resolved)} needs a lexical index; this index was created with lexical: false`);
+  return resolved;
+}
+
+/**
+ * Prepares queries: vectors checked and copied; texts embedded when the
+ * vector side is used, a text the model cannot embed kept with its reason.
+ * @param s - the index.
+ * @param queries - texts or vectors.
+ * @param mode - `hybrid` or `lexical`.
+ * @param signal - cancels the embedding.
+ * @returns one prepared query per input.
+ * @throws {TypeError | RangeError} for a query of the wrong type or dims; a vector query in `lexical` mode.
+ */
+export async function prepareQueries(s: IndexState, queries: readonly unknown[], mode: SearchMode, signal?: AbortSignal): Promise<PreparedQuery[]> {
+  const out: PreparedQuery[] = new Array<PreparedQuery>(queries.length);
+  const texts: string[] = [];
+  const textAt: number[] = [];
+  const dims = s.options.dims;
+  queries.forEach((q, i) => {
+    if (typeof q === 'string') {
+      out[i] = { text: q, vector: null, vectorProblem: 'not embedded' };
+      textAt.push(i);
+      texts.push(q);
+      return;
+    }
+    if (!(q instanceof Float32Array)) throw new TypeError(`query ${i} must be a string or a Float32Array`);
+    if (mode === 'lexical') throw new TypeError(`query ${i} is a vector; options.mode 'lexical' searches texts`);
+  });
+  // Vector queries: checked and scaled as the vector mode does.
+  const vectorAt = queries.flatMap((q, i) => (q instanceof Float32Array ? [i] : []));
+  if (vectorAt.length > 0) {
+    const rows = await queryVectors(
+      s,
+      vectorAt.map((i) => queries[i] as Float32Array),
+      signal,
+    );
+    vectorAt.forEach((i, j) => {
+      out[i] = { text: null, vector: rows.subarray(j * dims, (j + 1) * dims), vectorProblem: null };
+    });
+  }
+  if (mode === 'hybrid' && texts.length > 0 && dims === s.host.model.dims) {
+    const r = await s.host.embed(texts, signal);
+    r.items.forEach((item, j) => {
+      const i = textAt[j] as number;
+      if (item.state === 'ok') out[i] = { text: texts[j] as string, vector: r.vectors.slice(j * dims, (j + 1) * dims), vectorProblem: null };
+      else out[i] = { text: texts[j] as string, vector: null, vectorProblem: item.reason ?? item.state };
+    });
+  }
+  return out;
+}
+
+/** What the index's own vector path does: searches `nq` rows (input dims, on shared memory). */
+export type VectorSide = (rows: Float32Array, nq: number, params: ResolvedSearchOptions) => Promise<HnswSearchResult>;
+
+/**
+ * The vector side of the index: one query inline (or on a libuv thread),
+ * many on the pool; a PCA index always on the pool.
+ * @param s - the index.
+ * @param ready - fits a PCA index that still samples.
+ * @param signal - cancels the search.
+ * @returns the side.
+ */
+export function vectorSideOf(s: IndexState, ready: () => Promise<void>, signal?: AbortSignal): VectorSide {
+  return async (rows, nq, params) => {
+    await ready();
+    if (nq === 1 && s.pca === null) return searchOne(s, rows.subarray(0, s.options.dims), params, signal);
+    return searchOnPool(s, rows, nq, params, signal);
+  };
+}
+
+/**
+ * Runs prepared queries in the `hybrid` or `lexical` mode.
+ * @param s - the index.
+ * @param prepared - the queries.
+ * @param options - the search options (k, ef, namespace, filter, fusion, …).
+ * @param mode - `hybrid` or `lexical`.
+ * @param vectorSide - the index's vector path.
+ * @returns one hit list per query, best first; hits carry `vectorRank` and `lexicalRank`.
+ * @throws {VecforgeError} ERR_INVALID_INPUT for a query neither side can answer (no vector and no term).
+ */
+export async function searchPrepared(s: IndexState, prepared: readonly PreparedQuery[], options: SearchOptions, mode: SearchMode, vectorSide: VectorSide): Promise<Hit[][]> {
+  const params = resolveSearchOptions(s, options);
+  const fusion = resolveFusionOptions(options.fusion, params.k);
+  const lex = lexicalOf(s);
+  const count = s.labels.liveCount;
+  const candidates = Math.min(fusion.candidates, count);
+  const dims = s.options.dims;
+  const vector: RankedCandidate[][] = prepared.map(() => []);
+  const withVector = mode === 'hybrid' ? prepared.flatMap((q, i) => (q.vector !== null ? [i] : [])) : [];
+  const kv = candidates;
+  let vectorSearch: Promise<HnswSearchResult> | null = null;
+  if (withVector.length > 0) {
+    const rows = new Float32Array(new SharedArrayBuffer(withVector.length * dims * 4));
+    withVector.forEach((i, j) => {
+      rows.set(prepared[i]?.vector as Float32Array, j * dims);
+    });
+    const perK = params.k > 0 ? params.rerank / params.k : 0;
+    // Started first: the pool searches the graph while this thread runs BM25.
+    vectorSearch = vectorSide(rows, withVector.length, { ...params, k: kv, ef: Math.max(params.ef, kv), rerank: Math.min(65_536, Math.ceil(perK * kv)) });
+    vectorSearch.catch(() => {});
+    // A batch: let the pool tasks be dispatched before this thread is busy with BM25.
+    if (withVector.length > 1) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  const lexical: RankedCandidate[][] = prepared.map((q, i) => {
+    if (q.text === null || lex === null) return [];
+    const terms = lexicalTerms(q.text);
+    if (terms.length === 0 && q.vector === null) {
+      throw new VecforgeError('ERR_INVALID_INPUT', `query ${i} cannot be answered: ${mode === 'hybrid' ? `it cannot be embedded (${q.vectorProblem ?? 'no vector'}) and ` : ''}it has no word to search lexically`);
+    }
+    const r = lex.index.search(terms, mode === 'lexical' ? params.k : candidates, params.filter);
+    return r.labels.map((key, j) => ({ key, score: r.scores[j] as number }));
+  });
+  if (vectorSearch !== null) {
+    const r = await vectorSearch;
+    withVector.forEach((i, j) => {
+      const n = r.counts[j] ?? 0;
+      const list: RankedCandidate[] = [];
+      for (let t = 0; t < n; t++) {
+        const label = r.labels[j * kv + t] ?? kHnswNoLabel;
+        if (label === kHnswNoLabel || s.labels.docs[label] === undefined) continue;
+        const d = r.distances[j * kv + t] ?? Number.POSITIVE_INFINITY;
+        list.push({ key: label, score: s.options.space === 'l2' ? -d : 1 - d });
+      }
+      vector[i] = list;
+    });
+  }
+  return prepared.map((_, i) => fusedHits(s, vector[i] ?? [], lexical[i] ?? [], fusion, params.k, mode));
+}
+
+function fusedHits(s: IndexState, vector: readonly RankedCandidate[], lexical: readonly RankedCandidate[], fusion: ResolvedFusionOptions, k: number, mode: SearchMode): Hit[] {
+  const hits: Hit[] = [];
+  if (mode === 'lexical') {
+    lexical.forEach((c, j) => {
+      const doc = s.labels.docs[c.key];
+      if (doc !== undefined) hits.push({ id: doc.id, score: c.score, namespace: doc.namespace, metadata: doc.metadata, lexicalRank: j + 1 });
+    });
+    return hits;
+  }
+  for (const c of fuseRankings(vector, lexical, fusion, k)) {
+    const doc = s.labels.docs[c.key];
+    if (doc === undefined) continue;
+    hits.push({
+      id: doc.id,
+      score: c.score,
+      namespace: doc.namespace,
+      metadata: doc.metadata,
+      ...(c.vectorRank !== undefined ? { vectorRank: c.vectorRank } : {}),
+      ...(c.lexicalRank !== undefined ? { lexicalRank: c.lexicalRank } : {}),
+    });
+  }
+  return hits;
+}

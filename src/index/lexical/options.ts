@@ -1,0 +1,150 @@
+/**
+ * Options of the lexical index (in threes: `LexicalOptions` in types, the
+ * frozen defaults and the resolved type here) and of hybrid searches.
+ */
+
+/** Options of an index's lexical (BM25) side: `IndexOptions.lexical`. */
+export interface LexicalOptions {
+  /** BM25 term-frequency saturation, a number in [0, 100]. @default 1.2 */
+  readonly k1?: number;
+  /** BM25 length normalisation, a number in [0, 1]. @default 0.75 */
+  readonly b?: number;
+}
+
+/** Resolved lexical options. */
+export interface ResolvedLexicalOptions {
+  readonly k1: number;
+  readonly b: number;
+}
+
+/** What `index.stats().lexical` reports. */
+export interface LexicalStats {
+  readonly docs: number;
+  /** Distinct terms of the live documents. */
+  readonly terms: number;
+  /** Live postings (document, term pairs). */
+  readonly postings: number;
+  /** An estimate of the bytes the in-memory structures hold. */
+  readonly memoryBytes: number;
+  readonly k1: number;
+  readonly b: number;
+  readonly segments: number;
+  /** Bytes of the segment files of the version last saved or opened. */
+  readonly diskBytes: number;
+  readonly memoryBytesPerDoc: number;
+  readonly diskBytesPerDoc: number;
+}
+
+/** The defaults of {@link LexicalOptions}. */
+export const kDefaultLexicalOptions: ResolvedLexicalOptions = Object.freeze({ k1: 1.2, b: 0.75 });
+
+/** The ranges of the BM25 parameters. */
+export const kLexicalRanges = Object.freeze({ k1: Object.freeze([0, 100] as const), b: Object.freeze([0, 1] as const) });
+
+/** The search modes. */
+export const kSearchModes = Object.freeze(['hybrid', 'vector', 'lexical'] as const);
+/** How a search ranks: fused, the graph alone, or BM25 alone. */
+export type SearchMode = (typeof kSearchModes)[number];
+
+/** The fusion methods. */
+export const kFusionMethods = Object.freeze(['rrf', 'weighted'] as const);
+
+/** How a hybrid search fuses its two rankings: `SearchOptions.fusion`. */
+export interface FusionOptions {
+  /**
+   * `'rrf'`: reciprocal-rank fusion, Σ weight / (k + rank) over the sides
+   * that found a document; `'weighted'`: Σ weight × the side's score
+   * min-max normalised over its candidates. @default 'rrf'
+   */
+  readonly method?: (typeof kFusionMethods)[number];
+  /** RRF's rank constant, an integer in [1, 10000]. @default 60 */
+  readonly k?: number;
+  /** Weight of each side, numbers in [0, 1000]. @default { vector: 1, lexical: 1 } */
+  readonly weights?: { readonly vector?: number; readonly lexical?: number };
+  /** Candidates taken from each side before fusing, an integer in [1, 65536], at least the search's k. @default max(k, 50) */
+  readonly candidates?: number;
+}
+
+/** Resolved fusion options. */
+export interface ResolvedFusionOptions {
+  readonly method: (typeof kFusionMethods)[number];
+  readonly k: number;
+  readonly weights: { readonly vector: number; readonly lexical: number };
+  readonly candidates: number;
+}
+
+/** The defaults of {@link FusionOptions} (`candidates` depends on k). */
+export const kDefaultFusionOptions = Object.freeze({ method: 'rrf' as const, k: 60, weights: Object.freeze({ vector: 1, lexical: 1 }), minCandidates: 50 });
+
+function numberIn(name: string, value: unknown, [min, max]: readonly [number, number]): number {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number in [${min}, ${max}], got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+  if (!Number.isFinite(value) || value < min || value > max) throw new RangeError(`${name} must be a number in [${min}, ${max}], got ${value}`);
+  return value;
+}
+
+function intIn(name: string, value: unknown, [min, max]: readonly [number, number]): number {
+  const v = numberIn(name, value, [min, max]);
+  if (!Number.isInteger(v)) throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${v}`);
+  return v;
+}
+
+/**
+ * Checks `IndexOptions.lexical`.
+ * @param value - as given: an object, false (no lexical index), or undefined/null (the defaults).
+ * @returns the resolved options, or null for no lexical index.
+ * @throws {TypeError | RangeError} naming the option.
+ */
+export function resolveLexicalOptions(value: unknown): ResolvedLexicalOptions | null {
+  if (value === false) return null;
+  if (value === undefined || value === null || value === true) return kDefaultLexicalOptions;
+  if (typeof value !== 'object' || Array.isArray(value)) throw new TypeError('options.lexical must be an object { k1?, b? } or false');
+  const o = value as Record<string, unknown>;
+  for (const key of Object.keys(o)) if (key !== 'k1' && key !== 'b') throw new TypeError(`options.lexical.${key} is not a known lexical option; known: k1, b`);
+  return Object.freeze({
+    k1: numberIn('options.lexical.k1', o.k1 ?? kDefaultLexicalOptions.k1, kLexicalRanges.k1),
+    b: numberIn('options.lexical.b', o.b ?? kDefaultLexicalOptions.b, kLexicalRanges.b),
+  });
+}
+
+/**
+ * Checks `SearchOptions.mode`.
+ * @param value - as given.
+ * @param fallback - the index's default mode.
+ * @returns the mode.
+ * @throws {RangeError} for an unknown mode.
+ */
+export function resolveSearchMode(value: unknown, fallback: SearchMode): SearchMode {
+  if (value === undefined) return fallback;
+  if (!(kSearchModes as readonly unknown[]).includes(value)) throw new RangeError(`options.mode must be one of ${kSearchModes.join(', ')}, got ${JSON.stringify(value)}`);
+  return value as SearchMode;
+}
+
+/**
+ * Checks `SearchOptions.fusion`.
+ * @param value - as given.
+ * @param k - the search's k.
+ * @returns the resolved options.
+ * @throws {TypeError | RangeError} naming the option.
+ */
+export function resolveFusionOptions(value: unknown, k: number): ResolvedFusionOptions {
+  const d = kDefaultFusionOptions;
+  if (value === undefined) return { method: d.method, k: d.k, weights: d.weights, candidates: Math.max(k, d.minCandidates) };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError('options.fusion must be an object { method?, k?, weights?, candidates? }');
+  const o = value as Record<string, unknown>;
+  for (const key of Object.keys(o)) if (!['method', 'k', 'weights', 'candidates'].includes(key)) throw new TypeError(`options.fusion.${key} is not a known fusion option; known: method, k, weights, candidates`);
+  const method = o.method ?? d.method;
+  if (!(kFusionMethods as readonly unknown[]).includes(method)) throw new RangeError(`options.fusion.method must be one of ${kFusionMethods.join(', ')}, got ${JSON.stringify(method)}`);
+  const w = o.weights ?? {};
+  if (w === null || typeof w !== 'object' || Array.isArray(w)) throw new TypeError('options.fusion.weights must be an object { vector?, lexical? }');
+  const wr = w as Record<string, unknown>;
+  for (const key of Object.keys(wr)) if (key !== 'vector' && key !== 'lexical') throw new TypeError(`options.fusion.weights.${key} is not a side; known: vector, lexical`);
+  return {
+    method: method as ResolvedFusionOptions['method'],
+    k: intIn('options.fusion.k', o.k ?? d.k, [1, 10_000]),
+    weights: {
+      vector: numberIn('options.fusion.weights.vector', wr.vector ?? d.weights.vector, [0, 1000]),
+      lexical: numberIn('options.fusion.weights.lexical', wr.lexical ?? d.weights.lexical, [0, 1000]),
+    },
+    candidates: intIn('options.fusion.candidates', o.candidates ?? Math.max(k, d.minCandidates), [k, 65_536]),
+  };
+}

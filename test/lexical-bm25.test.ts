@@ -1,0 +1,176 @@
+/**
+ * The lexical index on its own: the tokenizer's rules, BM25 scores against
+ * a plain reference computation, removals equal a rebuild, the segment
+ * codec round-trips and refuses damaged bytes, and fusion orders
+ * hand-made rankings as the formulas say.
+ */
+import { describe, expect, test } from 'vitest';
+import { VecforgeError } from '../src/errors.js';
+import { LexicalIndex } from '../src/index/lexical/bm25.js';
+import { fuseRankings } from '../src/index/lexical/fusion.js';
+import { resolveFusionOptions, resolveLexicalOptions } from '../src/index/lexical/options.js';
+import { decodeSegment, encodeSegment } from '../src/index/lexical/segment.js';
+import { lexicalTerms } from '../src/index/lexical/tokenize.js';
+
+const kDocs = [
+  'The quick brown fox jumps over the lazy dog',
+  'A lazy dog sleeps all day; dogs sleeping is normal',
+  "Foxes are quick and clever: the fox's den is hidden",
+  'Brown bears and brown foxes share the forest',
+  'Quantum chromodynamics describes quarks and gluons',
+  'The forest is quiet at night',
+  'Dog dog dog dog dog',
+];
+
+/** BM25 as the textbook writes it, over term lists, with Lucene's idf. */
+function referenceScores(docs: readonly string[][], query: readonly string[], k1: number, b: number): number[] {
+  const N = docs.length;
+  const avgdl = docs.reduce((a, d) => a + d.length, 0) / N;
+  return docs.map((d) => {
+    let score = 0;
+    for (const t of new Set(query)) {
+      const df = docs.filter((x) => x.includes(t)).length;
+      if (df === 0) continue;
+      const tf = d.filter((x) => x === t).length;
+      if (tf === 0) continue;
+      const idf = Math.log(1 + (N - df + 0.5) / (df + 0.5));
+      score += (idf * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * d.length) / avgdl));
+    }
+    return score;
+  });
+}
+
+function indexOf(docs: readonly string[], params = { k1: 1.2, b: 0.75 }, labels?: readonly number[]): LexicalIndex {
+  const index = new LexicalIndex(params);
+  for (const [i, d] of docs.entries()) index.add(labels?.[i] ?? i, lexicalTerms(d));
+  return index;
+}
+
+describe('tokenizer', () => {
+  test('words as GloVe splits them, possessives dropped, Porter2 stems, digits and other scripts kept', () => {
+    expect(lexicalTerms("The Fox's dens, running DOGS! don't 3.14 Ünïcode naïve x86")).toEqual(['the', 'fox', 'den', 'run', 'dog', 'dont', '3', '14', 'ünïcode', 'naïve', 'x86']);
+    expect(lexicalTerms('definitions defined defining')).toEqual(['definit', 'defin', 'defin']);
+    expect(lexicalTerms('   ...  ')).toEqual([]);
+    expect(lexicalTerms('a'.repeat(100))[0]?.length).toBe(64);
+  });
+});
+
+describe('BM25', () => {
+  test.each([
+    ['fox', { k1: 1.2, b: 0.75 }],
+    ['lazy dog', { k1: 1.2, b: 0.75 }],
+    ['brown forest quarks', { k1: 2, b: 0.3 }],
+    ['dog', { k1: 0.5, b: 1 }],
+    ['the the forest', { k1: 1.2, b: 0 }],
+  ])('scores of %j equal the reference computation (%j)', (query, params) => {
+    const index = indexOf(kDocs, params);
+    const terms = kDocs.map((d) => lexicalTerms(d));
+    const want = referenceScores(terms, lexicalTerms(query), params.k1, params.b);
+    const got = index.search(lexicalTerms(query), kDocs.length);
+    const matching = want.flatMap((s, i) => (s > 0 ? [i] : []));
+    expect(got.labels.length).toBe(matching.length);
+    expect([...got.labels].sort()).toEqual(matching);
+    for (const [j, label] of got.labels.entries()) expect(got.scores[j]).toBeCloseTo(want[label] ?? Number.NaN, 10);
+    for (let j = 1; j < got.scores.length; j++) expect((got.scores[j - 1] ?? 0) >= (got.scores[j] ?? 0)).toBe(true);
+  });
+
+  test('k and an allowed-label bitset cut the hits', () => {
+    const index = indexOf(kDocs);
+    const all = index.search(['dog'], 10);
+    expect(all.labels).toEqual([6, 1, 0]);
+    expect(index.search(['dog'], 1).labels).toEqual([6]);
+    const allowed = new Uint8Array(1);
+    allowed[0] = (1 << 0) | (1 << 1);
+    expect(index.search(['dog'], 10, allowed).labels).toEqual([1, 0]);
+  });
+
+  test('removing documents (and compacting) scores exactly as an index built from the rest', () => {
+    const index = indexOf(kDocs);
+    index.remove(1);
+    index.remove(4);
+    index.add(9, lexicalTerms('a lazy fox sleeps'));
+    const rest = [0, 2, 3, 5, 6];
+    const rebuilt = indexOf([...rest.map((i) => kDocs[i] as string), 'a lazy fox sleeps'], undefined, [...rest, 9]);
+    for (const q of ['fox', 'lazy dog sleeps', 'quarks', 'forest brown']) {
+      const a = index.search(lexicalTerms(q), 10);
+      const b = rebuilt.search(lexicalTerms(q), 10);
+      expect(a.labels).toEqual(b.labels);
+      for (const [j, sc] of a.scores.entries()) expect(sc).toBeCloseTo(b.scores[j] ?? Number.NaN, 12);
+    }
+    expect(index.search(['quark'], 10).labels).toEqual([]);
+    index.compact();
+    expect(index.memoryStats()).toMatchObject({ docs: 6, postings: rebuilt.memoryStats().postings, terms: rebuilt.memoryStats().terms });
+    expect(index.search(lexicalTerms('lazy dog'), 10)).toEqual(rebuilt.search(lexicalTerms('lazy dog'), 10));
+  });
+});
+
+describe('segments', () => {
+  test('round-trip, skipping labels that are no longer live', () => {
+    const index = indexOf(kDocs);
+    const bytes = encodeSegment(index, [0, 1, 2, 3, 4, 5, 6]);
+    const back = new LexicalIndex({ k1: 1.2, b: 0.75 });
+    const labels = decodeSegment(bytes, back, (l) => l !== 4, 7, 'seg');
+    expect([...labels]).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(back.docCount).toBe(6);
+    index.remove(4);
+    expect(back.search(lexicalTerms('dog fox forest'), 10)).toEqual(index.search(lexicalTerms('dog fox forest'), 10));
+  });
+
+  test.each([
+    ['truncated', (b: Buffer) => b.subarray(0, b.length - 3)],
+    ['bad magic', (b: Buffer) => Buffer.concat([Buffer.from('XXXX'), b.subarray(4)])],
+    ['huge counts', (b: Buffer) => { const c = Buffer.from(b); c.writeUInt32LE(0xffffffff, 8); return c; }],
+    ['label out of range', (b: Buffer) => { const c = Buffer.from(b); c.writeUInt32LE(1000, c.length - 8 * 3 - 12); return c; }],
+    ['term index out of range', (b: Buffer) => { const c = Buffer.from(b); c.writeUInt32LE(99999, c.length - 8); return c; }],
+    ['zero tf', (b: Buffer) => { const c = Buffer.from(b); c.writeUInt32LE(0, c.length - 4); return c; }],
+  ])('a damaged segment (%s) is refused with ERR_INDEX_CORRUPT', (_name, damage) => {
+    const index = indexOf(['alpha beta', 'beta gamma gamma']);
+    const bytes = damage(encodeSegment(index, [0, 1]));
+    let error: unknown;
+    try {
+      decodeSegment(bytes, new LexicalIndex({ k1: 1.2, b: 0.75 }), () => true, 2, 'lexical-000000.seg');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(VecforgeError);
+    expect((error as VecforgeError).code).toBe('ERR_INDEX_CORRUPT');
+    expect((error as VecforgeError).message).toMatch(/^lexical-000000\.seg: /);
+  });
+});
+
+describe('fusion', () => {
+  const vector = [{ key: 1, score: 0.9 }, { key: 2, score: 0.8 }, { key: 3, score: 0.1 }];
+  const lexical = [{ key: 3, score: 12 }, { key: 4, score: 6 }, { key: 1, score: 3 }];
+
+  test('RRF: Σ w / (k + rank), ties to the better vector rank', () => {
+    const fused = fuseRankings(vector, lexical, resolveFusionOptions({ k: 60 }, 4), 4);
+    // 1: 1/61 + 1/63; 3: 1/63 + 1/61; 2: 1/62; 4: 1/62.
+    expect(fused.map((f) => f.key)).toEqual([1, 3, 2, 4]);
+    expect(fused[0]).toEqual({ key: 1, score: 1 / 61 + 1 / 63, vectorRank: 1, lexicalRank: 3 });
+    expect(fused[3]).toEqual({ key: 4, score: 1 / 62, vectorRank: undefined, lexicalRank: 2 });
+    const lexHeavy = fuseRankings(vector, lexical, resolveFusionOptions({ k: 1, weights: { vector: 1, lexical: 3 } }, 2), 2);
+    expect(lexHeavy.map((f) => f.key)).toEqual([3, 1]);
+  });
+
+  test('weighted: Σ w × min-max normalised score', () => {
+    const fused = fuseRankings(vector, lexical, resolveFusionOptions({ method: 'weighted', weights: { vector: 1, lexical: 0.5 } }, 4), 4);
+    const nv = (s: number): number => (s - 0.1) / 0.8;
+    const nl = (s: number): number => (s - 3) / 9;
+    const want = new Map([
+      [1, nv(0.9) + 0.5 * nl(3)],
+      [2, nv(0.8)],
+      [3, nv(0.1) + 0.5 * nl(12)],
+      [4, 0.5 * nl(6)],
+    ]);
+    expect(fused.map((f) => f.key)).toEqual([...want.entries()].sort((a, b) => b[1] - a[1]).map(([k]) => k));
+    for (const f of fused) expect(f.score).toBeCloseTo(want.get(f.key) ?? Number.NaN, 12);
+  });
+
+  test('options are checked', () => {
+    expect(() => resolveLexicalOptions({ k1: -1 })).toThrow('options.lexical.k1 must be a number in [0, 100], got -1');
+    expect(() => resolveLexicalOptions({ b: 2 })).toThrow('options.lexical.b must be a number in [0, 1], got 2');
+    expect(() => resolveLexicalOptions({ c: 2 })).toThrow('options.lexical.c is not a known lexical option; known: k1, b');
+    expect(() => resolveFusionOptions({ candidates: 3 }, 10)).toThrow('options.fusion.candidates must be a number in [10, 65536], got 3');
+    expect(resolveFusionOptions(undefined, 10)).toEqual({ method: 'rrf', k: 60, weights: { vector: 1, lexical: 1 }, candidates: 50 });
+  });
+});
