@@ -86,8 +86,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
   withCommon(program.command('build').description('build a new index from JSONL or CSV (--input), or from precomputed vectors (--vectors FILE.npy)'), [...kJobFlags, 'out'])
     .option('--vectors <file>', 'float32 .npy matrix, one row per item, instead of --input')
     .option('--ids <file>', 'with --vectors: one id per line (default: the row number)')
-    .action(async (flags: Flags & { vectors?: string; ids?: string }) => {
-      const cli = resolveCliConfig(flags);
+    .option('--shards <n>', 'build a sharded index of N shards (JSONL input); see also --queue')
+    .option('--queue <url>', 'with --shards: run the shard jobs on BullMQ workers over Redis at redis://HOST:PORT[/DB]')
+    .option('--attempts <n>', 'with --queue: tries per shard job before it fails (default: 3)')
+    .action(async (flags: Flags & { vectors?: string; ids?: string; shards?: string; queue?: string; attempts?: string }) => {
+      const { shards, queue, attempts, ...rest } = flags;
+      const cli = resolveCliConfig(rest);
+      if (shards !== undefined || queue !== undefined) {
+        if (flags.vectors !== undefined) throw new UsageError('--shards and --queue build from --input, not --vectors');
+        const { parseShards, runShardedCommand } = await import('./shard-commands.js');
+        if (shards === undefined) throw new UsageError('build --queue needs --shards N');
+        setExit(await runShardedCommand('build', cli, { shards: parseShards(shards), queue, attempts: attempts !== undefined ? parseShards(attempts) : undefined }));
+        return;
+      }
       if (flags.vectors !== undefined) {
         if (flags.input !== undefined) throw new UsageError('build takes one of --input and --vectors, not both');
         const { runBuildVectors } = await import('./index-commands.js');
@@ -105,8 +116,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
     'keepMissing',
     'full',
     'refitPca',
-  ]).action(async (flags: Flags) => {
-    const cli = resolveCliConfig(flags);
+  ])
+    .option('--queue <url>', 'a sharded index: run the shard jobs on BullMQ workers over Redis at redis://HOST:PORT[/DB]')
+    .option('--attempts <n>', 'with --queue: tries per shard job before it fails (default: 3)')
+    .action(async (flags: Flags & { queue?: string; attempts?: string }) => {
+    const { queue, attempts, ...rest } = flags;
+    const cli = resolveCliConfig(rest);
+    const dir = cli.config.job.dir;
+    const { isShardedIndex } = await import('../index/sharded/layout.js');
+    if (queue !== undefined || (dir !== undefined && isShardedIndex(dir))) {
+      const { parseShards, runShardedCommand } = await import('./shard-commands.js');
+      setExit(await runShardedCommand('reindex', cli, { queue, attempts: attempts !== undefined ? parseShards(attempts) : undefined }));
+      return;
+    }
     const { runJobCommand } = await import('./job-commands.js');
     setExit(await runJobCommand('reindex', cli));
   });
