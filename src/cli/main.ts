@@ -94,9 +94,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const cli = resolveCliConfig(rest);
       if (shards !== undefined || queue !== undefined) {
         if (flags.vectors !== undefined) throw new UsageError('--shards and --queue build from --input, not --vectors');
-        const { parseShards, runShardedCommand } = await import('./shard-commands.js');
+        const { parseCount, runShardedCommand } = await import('./shard-commands.js');
         if (shards === undefined) throw new UsageError('build --queue needs --shards N');
-        setExit(await runShardedCommand('build', cli, { shards: parseShards(shards), queue, attempts: attempts !== undefined ? parseShards(attempts) : undefined }));
+        setExit(await runShardedCommand('build', cli, { shards: parseCount('--shards', shards, 4096), queue, attempts: parseCount('--attempts', attempts, 100) }));
         return;
       }
       if (flags.vectors !== undefined) {
@@ -120,18 +120,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--queue <url>', 'a sharded index: run the shard jobs on BullMQ workers over Redis at redis://HOST:PORT[/DB]')
     .option('--attempts <n>', 'with --queue: tries per shard job before it fails (default: 3)')
     .action(async (flags: Flags & { queue?: string; attempts?: string }) => {
-    const { queue, attempts, ...rest } = flags;
-    const cli = resolveCliConfig(rest);
-    const dir = cli.config.job.dir;
-    const { isShardedIndex } = await import('../index/sharded/layout.js');
-    if (queue !== undefined || (dir !== undefined && isShardedIndex(dir))) {
-      const { parseShards, runShardedCommand } = await import('./shard-commands.js');
-      setExit(await runShardedCommand('reindex', cli, { queue, attempts: attempts !== undefined ? parseShards(attempts) : undefined }));
-      return;
-    }
-    const { runJobCommand } = await import('./job-commands.js');
-    setExit(await runJobCommand('reindex', cli));
-  });
+      const { queue, attempts, ...rest } = flags;
+      const cli = resolveCliConfig(rest);
+      const dir = cli.config.job.dir;
+      const { isShardedIndex } = await import('../index/sharded/layout.js');
+      if (queue !== undefined || (dir !== undefined && isShardedIndex(dir))) {
+        const { parseCount, runShardedCommand } = await import('./shard-commands.js');
+        setExit(await runShardedCommand('reindex', cli, { queue, attempts: parseCount('--attempts', attempts, 100) }));
+        return;
+      }
+      const { runJobCommand } = await import('./job-commands.js');
+      setExit(await runJobCommand('reindex', cli));
+    });
 
   withCommon(program.command('search').description('search an index').argument('[dir]', 'index directory (default: job.dir of the config)'), ['query', 'queries', 'k', 'ef', 'namespace', 'maxRecordBytes'])
     .option('--vectors <file>', 'float32 .npy of query vectors')
@@ -152,6 +152,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
       setExit(await runVerify(target, { engine: { ...config.engine }, json: config.output.json }));
     },
   );
+
+  withCommon(program.command('worker').description('take shard jobs of sharded builds and reindexes from a BullMQ queue on Redis (until SIGTERM)'))
+    .requiredOption('--queue <url>', 'Redis of the queue: redis://HOST:PORT[/DB]')
+    .option('--lock-ms <ms>', "a job's lock lasts this long without renewal before another worker takes it over (default: 30000)")
+    .option('--stalled-ms <ms>', 'how often stalled jobs are looked for (default: 30000)')
+    .action(async (flags: Flags & { queue: string; lockMs?: string; stalledMs?: string }) => {
+      const { queue, lockMs, stalledMs, ...rest } = flags;
+      const { config } = resolveCliConfig(rest);
+      const { runWorker } = await import('./worker-command.js');
+      const { model: _model, ...engine } = config.engine;
+      setExit(await runWorker({ queue, engine, lockMs, stalledMs }));
+    });
 
   withCommon(program.command('config').description('print the resolved configuration and where each value comes from')).action(async (flags: Flags) => {
     const cli = resolveCliConfig(flags);

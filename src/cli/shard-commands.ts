@@ -25,14 +25,17 @@ export interface ShardFlags {
 }
 
 /**
- * Parses `--shards`.
- * @param raw - the flag's text.
- * @returns the shard count.
- * @throws {UsageError} unless an integer in [1, 4096].
+ * Parses a count flag (`--shards`, `--attempts`).
+ * @param flag - the flag, for the message.
+ * @param raw - its text; undefined when not given.
+ * @param max - the largest allowed.
+ * @returns the count, or undefined.
+ * @throws {UsageError} unless an integer in [1, max].
  */
-export function parseShards(raw: string): number {
+export function parseCount(flag: string, raw: string | undefined, max: number): number | undefined {
+  if (raw === undefined) return undefined;
   const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 4096) throw new UsageError(`--shards must be an integer in [1, 4096], got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} must be an integer in [1, ${max}], got ${JSON.stringify(raw)}`);
   return n;
 }
 

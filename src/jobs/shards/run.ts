@@ -200,7 +200,7 @@ export async function runShardedJob(spec: ShardedJobSpec, runner: ShardRunner): 
     const stages = emptyStages();
     const reports: ShardReport[] = [];
     const byShard = new Map<number, JobSummary>();
-    outcomes.forEach((o, j) => byShard.set((jobs[j] as ShardJobData).shard, o));
+    for (const [j, o] of outcomes.entries()) byShard.set((jobs[j] as ShardJobData).shard, o);
     for (let i = 0; i < n; i++) {
       const s = byShard.get(i) ?? null;
       const records = split.shards[i]?.records ?? 0;
