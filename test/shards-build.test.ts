@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Engine, VecforgeError, buildIndex, verifyIndex, type VectorIndex } from '../src/index.js';
 import { shardOf } from '../src/index/sharded/layout.js';
-import { localShardRunner, runShardedJob, type ShardedJobSpec } from '../src/jobs/shards/run.js';
+import { localShardRunner, runShardedJob } from '../src/jobs/shards/run.js';
+import { shardSpec } from './shards-helpers.js';
 import { contentDifferences, corpusRows, indexContent, kCorpus } from './jobs-helpers.js';
 import { kTestCacheDir } from './helpers.js';
 
@@ -17,30 +18,6 @@ let engine: Engine;
 let root: string;
 let single: string;
 let sharded: string;
-
-/**
- * A sharded job's spec with the defaults of the CLI.
- * @param over - what differs.
- * @returns the spec.
- */
-export function shardSpec(over: Partial<ShardedJobSpec> & Pick<ShardedJobSpec, 'dir' | 'input' | 'kind'>): ShardedJobSpec {
-  return {
-    shards: undefined,
-    model: 'glove-100d',
-    fields: { id: 'id', text: 'text', namespace: 'namespace', metadata: 'metadata' },
-    chunkSize: 4096,
-    checkpointItems: 50_000,
-    checkpointSeconds: 60,
-    snippetChars: 200,
-    maxRecordBytes: 8 * 1024 * 1024,
-    embeddingCache: false,
-    index: {},
-    keepMissing: false,
-    full: false,
-    command: 'test',
-    ...over,
-  };
-}
 
 beforeAll(async () => {
   engine = await Engine.create({ cacheDir: kTestCacheDir, workers: 2, backend: 'wasm' });
