@@ -5,6 +5,8 @@
  * backoff when Redis goes away mid-build.
  */
 import { createRequire } from 'node:module';
+import { RedisConnection } from 'bullmq';
+import { RespClient } from './resp-client.js';
 import { Socket } from 'node:net';
 import { VecforgeError } from '../errors.js';
 
@@ -71,6 +73,23 @@ export function parseRedisUrl(raw: string): RedisTarget {
   };
 }
 
+let driverChecked = false;
+
+/**
+ * BullMQ 6 loads ioredis, an optional peer dependency, as its Redis
+ * driver. Where it is not installed, BullMQ gets the RESP client of
+ * resp-client.ts through its documented driver hook instead.
+ */
+function installDriver(): void {
+  if (driverChecked) return;
+  driverChecked = true;
+  try {
+    createRequire(import.meta.url).resolve('ioredis');
+  } catch {
+    RedisConnection.clientFactory = (opts) => new RespClient(opts as ConstructorParameters<typeof RespClient>[0]) as unknown as ReturnType<NonNullable<typeof RedisConnection.clientFactory>>;
+  }
+}
+
 /** ioredis connection options, as BullMQ passes them on. */
 export interface QueueConnectionOptions {
   readonly host: string;
@@ -90,14 +109,9 @@ export interface QueueConnectionOptions {
  * backoff (0.2 s doubling to 5 s) after Redis was lost.
  * @param t - the target.
  * @returns ioredis options.
- * @throws {VecforgeError} ERR_CONFIG when ioredis, BullMQ's Redis driver, is not installed.
  */
 export function queueConnection(t: RedisTarget): QueueConnectionOptions {
-  try {
-    createRequire(import.meta.url).resolve('ioredis');
-  } catch (error) {
-    throw new VecforgeError('ERR_CONFIG', 'the shard queue needs the ioredis package, the Redis driver BullMQ loads (an optional peer of bullmq 6): npm install ioredis', { cause: error });
-  }
+  installDriver();
   return {
     host: t.host,
     port: t.port,
