@@ -39,6 +39,20 @@ export function parseCount(flag: string, raw: string | undefined, max: number): 
   return n;
 }
 
+/**
+ * Checks a --queue URL before any work.
+ * @param url - the URL.
+ * @throws {UsageError} naming what is wrong (the password hidden).
+ */
+export async function checkQueueUrl(url: string): Promise<void> {
+  const { parseRedisUrl } = await import('../queue/connection.js');
+  try {
+    parseRedisUrl(url);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
 function logEvent(config: ResolvedConfig): (e: ShardedEvent) => void {
   if (config.output.progress === 'off') return () => {};
   return (e) => process.stderr.write(`${JSON.stringify(e)}\n`);
@@ -68,6 +82,7 @@ export async function runShardedCommand(command: 'build' | 'reindex', cli: CliCo
   let runner: ShardRunner;
   let closeRunner = async (): Promise<void> => {};
   if (flags.queue !== undefined) {
+    await checkQueueUrl(flags.queue);
     const { openCoordinator } = await import('../queue/coordinator.js');
     const coordinator = await openCoordinator({ url: flags.queue, ...(flags.attempts !== undefined ? { attempts: flags.attempts } : {}) });
     runner = coordinator.runner;

@@ -32,6 +32,8 @@ function parseMs(flag: string, raw: string | undefined): number | undefined {
 export async function runWorker(o: WorkerCommandOptions): Promise<number> {
   const lockDurationMs = parseMs('--lock-ms', o.lockMs);
   const stalledIntervalMs = parseMs('--stalled-ms', o.stalledMs);
+  const { checkQueueUrl } = await import('./shard-commands.js');
+  await checkQueueUrl(o.queue);
   const { startShardWorker } = await import('../queue/worker.js');
   const log = (e: Readonly<Record<string, unknown>>): void => {
     process.stderr.write(`${JSON.stringify(e)}\n`);

@@ -31,14 +31,8 @@ export interface RedisTarget {
  * @returns the printable form.
  */
 export function redactUrl(raw: string): string {
-  try {
-    const u = new URL(raw);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    // Not a URL: hide whatever sits between "//" and "@".
-    return raw.replace(/\/\/[^@/]*@/, '//***@');
-  }
+  // The text as given, with whatever sits between "user:" (or ":") and "@" replaced.
+  return raw.replace(/^([a-z][\w+.-]*:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
 }
 
 /**
