@@ -17,6 +17,7 @@ import { runPcaSuite } from './suites/pca.js';
 import { runPcaIndexSuite } from './suites/pca-index.js';
 import { runReindexSuite } from './suites/reindex.js';
 import { runSoakSuite } from './suites/soak.js';
+import { runScaleOutSuite } from './suites/scale-out.js';
 import type { SuiteContext, SuiteRunner } from './suites/suite.js';
 import { repoRoot } from './paths.js';
 
@@ -39,9 +40,10 @@ export const kSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
   reindex: runReindexSuite,
 });
 
-/** Suites that run only when named (`all` leaves them out): the soak takes 10 minutes. */
+/** Suites that run only when named (`all` leaves them out): the soak takes 10 minutes; scale-out starts redis-server and worker processes and builds 100,000 documents five times. */
 export const kOnDemandSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
   soak: runSoakSuite,
+  'scale-out': runScaleOutSuite,
 });
 
 /** Options of {@link runBench}. */

@@ -161,8 +161,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const { queue, lockMs, stalledMs, ...rest } = flags;
       const { config } = resolveCliConfig(rest);
       const { runWorker } = await import('./worker-command.js');
-      const { model: _model, ...engine } = config.engine;
-      setExit(await runWorker({ queue, engine, lockMs, stalledMs }));
+      const { model, ...engine } = config.engine;
+      setExit(await runWorker({ queue, engine, model, lockMs, stalledMs }));
     });
 
   withCommon(program.command('config').description('print the resolved configuration and where each value comes from')).action(async (flags: Flags) => {

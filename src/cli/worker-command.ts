@@ -12,6 +12,8 @@ import { UsageError } from './usage-error.js';
 export interface WorkerCommandOptions {
   readonly queue: string;
   readonly engine: EngineOptions;
+  /** The model whose engine starts before the first job. */
+  readonly model: string;
   readonly lockMs?: string | undefined;
   readonly stalledMs?: string | undefined;
 }
@@ -41,6 +43,7 @@ export async function runWorker(o: WorkerCommandOptions): Promise<number> {
   const worker = await startShardWorker({
     url: o.queue,
     engine: o.engine,
+    warmModel: o.model,
     log,
     ...(lockDurationMs !== undefined ? { lockDurationMs } : {}),
     ...(stalledIntervalMs !== undefined ? { stalledIntervalMs } : {}),

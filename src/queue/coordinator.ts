@@ -94,6 +94,7 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
   const runner: ShardRunner = async (jobs, context) => {
     const outcomes = await runJobs(queue, target, o, jobs, context);
     last = outcomes.times;
+    context.emit({ event: 'queue-times', makespanMs: Math.round(last.makespanMs), busyMs: Math.round(last.busyMs) });
     return outcomes.results;
   };
   return { runner, times: () => last, close: () => queue.close() };

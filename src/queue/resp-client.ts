@@ -23,7 +23,7 @@ export interface RespClientOptions {
   readonly username?: string;
   readonly password?: string;
   readonly connectionName?: string;
-  readonly retryStrategy?: (times: number) => number | undefined | null | void;
+  readonly retryStrategy?: (times: number) => number | undefined | null;
   readonly [key: string]: unknown;
 }
 
@@ -119,7 +119,7 @@ function toObject(reply: Reply): Record<string, string> {
 function hsetArgs(key: string, rest: readonly unknown[]): Arg[] {
   const [first] = rest;
   if (first !== null && typeof first === 'object' && !Array.isArray(first) && !Buffer.isBuffer(first)) {
-    return ['HSET', key, ...Object.entries(first as Record<string, Arg>).flatMap(([f, v]) => [f, v])];
+    return ['HSET', key, ...Object.entries(first as Record<string, Arg>).flat()];
   }
   return ['HSET', key, ...flat(rest)];
 }
@@ -466,7 +466,7 @@ export class RespClient extends EventEmitter {
     const o = rest[0] as { MAXLEN?: number; approximate?: boolean } | undefined;
     const trim: Arg[] = o?.MAXLEN !== undefined ? ['MAXLEN', ...(o.approximate !== false ? ['~'] : []), o.MAXLEN] : [];
     // With MAXLEN the id follows the trim options.
-    return this.raw(['XADD', key, ...trim, id, ...Object.entries(fields as Record<string, Arg>).flatMap(([f, v]) => [f, v])]);
+    return this.raw(['XADD', key, ...trim, id, ...Object.entries(fields as Record<string, Arg>).flat()]);
   }
   xread(streams: unknown, o?: { BLOCK?: number; COUNT?: number }, ...rest: unknown[]): Promise<unknown> {
     if (!Array.isArray(streams) || typeof streams[0] !== 'object') return this.raw(['XREAD', ...flat([streams, o, ...rest])]);

@@ -32,6 +32,8 @@ export interface ShardWorkerOptions {
   readonly maxStalledCount?: number;
   /** The BullMQ queue. @default 'vecforge-shards' */
   readonly queueName?: string;
+  /** Start the engine of this model before taking jobs (jobs of another model start their own). @default none */
+  readonly warmModel?: string;
   /** One line per event (job taken, done, failed, stopping). @default none */
   readonly log?: (event: Readonly<Record<string, unknown>>) => void;
 }
@@ -65,6 +67,7 @@ export async function startShardWorker(options: ShardWorkerOptions): Promise<Sha
     }
     return e;
   };
+  if (options.warmModel !== undefined) await engineFor(options.warmModel);
   let stopping = false;
   const running = new Set<AbortController>();
   const process = async (job: Job, token?: string): Promise<JobSummary> => {

@@ -56,7 +56,9 @@ export type ShardedEvent =
   | { readonly event: 'shard-queued'; readonly shard: number; readonly jobId: string }
   | { readonly event: 'shard-progress'; readonly shard: number; readonly read: number; readonly records: number }
   | { readonly event: 'shard-done'; readonly shard: number; readonly state: JobSummary['state']; readonly counts: JobCounts; readonly seconds: number }
-  | { readonly event: 'waiting'; readonly reason: string };
+  | { readonly event: 'waiting'; readonly reason: string }
+  /** Queue runs: ms from the first job queued to the last done, and ms of that span in which some worker ran a job. */
+  | { readonly event: 'queue-times'; readonly makespanMs: number; readonly busyMs: number };
 
 /** What a runner returns for one shard job: its summary (state `interrupted` when stopped at a checkpoint). */
 export type ShardOutcome = JobSummary;
