@@ -181,7 +181,7 @@ export async function runScaleOutSuite(report: Report, ctx: SuiteContext): Promi
         const ids = a.ids();
         const dims = a.dims;
         const base = new Float32Array(ids.length * dims);
-        ids.forEach((id, i) => base.set(a.getVector(id) as Float32Array, i * dims));
+        for (const [i, id] of ids.entries()) base.set(a.getVector(id) as Float32Array, i * dims);
         const lines = readFileSync(corpus.path, 'utf8').split('\n').filter((l) => l !== '');
         const nq = ctx.quick ? 50 : 200;
         const step = Math.max(1, Math.floor(lines.length / nq));
