@@ -152,3 +152,21 @@ describe('Redis at start', () => {
     expect(bad.stderr).toContain('--queue must be a redis:// or rediss:// URL, got "http://127.0.0.1:1"');
   });
 });
+
+describe('Redis lost mid-build', () => {
+  test('redis-server killed and restarted empty while a shard job runs: coordinator and worker reconnect, the lost jobs are queued again, the build completes whole', async () => {
+    const w = await worker();
+    const dir = join(tempDir(), 'idx');
+    const input = writeDoubleCorpus(join(tempDir(), 'double.jsonl'));
+    const c = coordinator(['build', '--input', input, '--out', dir, '--shards', '2', '--checkpoint-items', '300', '--chunk-size', '100']);
+    await w.waitFor((e) => e.event === 'job-start', 'a job starts');
+    const port = redis.port;
+    await redis.stop();
+    await c.waitFor((e) => e.event === 'waiting', 'the coordinator notices');
+    redis = await startRedis({ port });
+    expect(await c.exited, c.stderr()).toBe(0);
+    expect(c.stdout()).toContain('in 2 shards (2 rebuilt, 0 unchanged); published set v000001');
+    const whole = await buildIndex({ source: input, out: join(tempDir(), 'whole'), engine, embeddingCache: false });
+    expect(contentDifferences(await indexContent(engine, whole.dir), await indexContent(engine, dir))).toEqual([]);
+  }, 300_000);
+});

@@ -12,10 +12,31 @@ import { readCurrentShardSet, readShardedMarker, shardWorkDir, type ShardSet } f
 import { kLockFile, processAlive, readLock, type LockInfo } from '../lock.js';
 import { readCheckpoint } from '../checkpoint.js';
 import { jobPaths } from '../workdir.js';
-import type { IndexDescription, VerifyCheck, VerifyReport } from '../inspect.js';
+
+/** What this file needs of one index's description (inspect.ts's IndexDescription; not imported, so inspect.ts can import this file). */
+export interface ShardDescriptionLike {
+  readonly manifest: { readonly counts: { readonly count: number } } | null;
+  readonly totalBytes: number;
+  readonly problems: readonly string[];
+}
+
+/** One check of a verification (as inspect.ts's VerifyCheck). */
+export interface ShardVerifyCheck {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+/** A verification report (as inspect.ts's VerifyReport). */
+export interface ShardVerifyReport {
+  readonly dir: string;
+  readonly version: string | null;
+  readonly ok: boolean;
+  readonly checks: readonly ShardVerifyCheck[];
+}
 
 /** What `info` says of a sharded index. */
-export interface ShardedDescription {
+export interface ShardedDescription<D extends ShardDescriptionLike = ShardDescriptionLike> {
   readonly dir: string;
   readonly shardCount: number;
   /** The published set `current` names; null before the first. */
@@ -23,7 +44,7 @@ export interface ShardedDescription {
   readonly versions: readonly string[];
   readonly set: ShardSet | null;
   /** Each shard as published in the set (empty before the first). */
-  readonly shards: readonly IndexDescription[];
+  readonly shards: readonly D[];
   /** Shards with a job in progress or stopped (resumable). */
   readonly jobs: readonly { readonly shard: number; readonly phase: string; readonly read: number }[];
   readonly lock: (LockInfo & { readonly alive: boolean }) | null;
@@ -39,7 +60,7 @@ export interface ShardedDescription {
  * @returns the description.
  * @throws {VecforgeError} ERR_INDEX_CORRUPT when the marker or set does not parse.
  */
-export function inspectShardedIndex(dir: string, describe: (dir: string) => IndexDescription): ShardedDescription {
+export function inspectShardedIndex<D extends ShardDescriptionLike>(dir: string, describe: (dir: string) => D): ShardedDescription<D> {
   const abs = resolve(dir);
   const marker = readShardedMarker(abs);
   const current = readCurrentShardSet(abs);
@@ -75,9 +96,9 @@ export function inspectShardedIndex(dir: string, describe: (dir: string) => Inde
  * @param verifyOne - how one index directory is verified (`verifyIndex`).
  * @returns the checks, each shard's prefixed with its name.
  */
-export async function verifyShardedIndex(dir: string, engine: Engine, verifyOne: (dir: string, engine: Engine) => Promise<VerifyReport>): Promise<VerifyReport> {
+export async function verifyShardedIndex(dir: string, engine: Engine, verifyOne: (dir: string, engine: Engine) => Promise<ShardVerifyReport>): Promise<ShardVerifyReport> {
   const abs = resolve(dir);
-  const checks: VerifyCheck[] = [];
+  const checks: ShardVerifyCheck[] = [];
   let current: ReturnType<typeof readCurrentShardSet>;
   try {
     current = readCurrentShardSet(abs);
