@@ -250,7 +250,7 @@ export class RespClient extends EventEmitter {
       this.connect().catch(() => {
         // A failed attempt closes its socket, which schedules the next one.
       });
-    }, delay).unref?.();
+    }, delay);
   }
 
   #send(args: Arg[], p: Pending): void {
