@@ -68,7 +68,7 @@ describe('sharded builds on BullMQ workers', () => {
     const b = await worker();
     const dir = join(tempDir(), 'idx');
     const c = coordinator(['build', '--input', kCorpus, '--out', dir, '--shards', '4']);
-    expect(await c.exited).toBe(0);
+    expect(await c.exited, c.stderr().slice(-1500)).toBe(0);
     expect(c.stdout()).toContain('in 4 shards (4 rebuilt, 0 unchanged); published set v000001');
     const done = [...jobsDone(a), ...jobsDone(b)].sort();
     expect(done).toEqual([0, 1, 2, 3]);
@@ -85,15 +85,16 @@ describe('sharded builds on BullMQ workers', () => {
   test('a worker killed (SIGKILL) mid-job loses nothing: the stalled job goes to another worker, which resumes from the checkpoint', async () => {
     const dir = join(tempDir(), 'idx');
     const input = writeDoubleCorpus(join(tempDir(), 'double.jsonl'));
-    const first = await worker(['--lock-ms', '3000', '--stalled-ms', '1000']);
+    // A short lock, so that the killed worker's job stalls soon; long enough for a loaded machine to renew it.
+    const first = await worker(['--lock-ms', '5000', '--stalled-ms', '1000']);
     const c = coordinator(['build', '--input', input, '--out', dir, '--shards', '2', '--checkpoint-items', '300', '--chunk-size', '100']);
     const started = await first.waitFor((e) => e.event === 'job-start', 'a job starts');
     const checkpoint = join(dir, 'shards', `s00${String(started.shard)}`, '.job', 'checkpoint.json');
     // The job's own first checkpoint past the start is the event: poll the file it writes.
     while (!existsSync(checkpoint) || checkpointedItems(checkpoint) === 0) await new Promise((r) => setTimeout(r, 10));
     expect(await stopCli(first, 'SIGKILL')).toBeNull();
-    const second = await worker(['--lock-ms', '3000', '--stalled-ms', '1000']);
-    expect(await c.exited).toBe(0);
+    const second = await worker(['--lock-ms', '5000', '--stalled-ms', '1000']);
+    expect(await c.exited, `coordinator: ${c.stderr().slice(-1500)}\nsecond worker: ${second.stderr().slice(-1500)}`).toBe(0);
     const resumed = second.events.find((e) => e.event === 'job-done' && e.shard === started.shard);
     expect(resumed?.resumedFrom).not.toBeNull();
     expect(jobsDone(second).sort()).toEqual([0, 1].filter((s) => !jobsDone(first).includes(s)));
@@ -162,7 +163,7 @@ describe('Redis lost mid-build', () => {
     await w.waitFor((e) => e.event === 'job-start', 'a job starts');
     const port = redis.port;
     await redis.stop();
-    await c.waitFor((e) => e.event === 'waiting', 'the coordinator notices');
+    // Restarted at once, empty: whatever the clients had in flight failed, whatever they send next waits for the new server.
     redis = await startRedis({ port });
     expect(await c.exited, c.stderr()).toBe(0);
     expect(c.stdout()).toContain('in 2 shards (2 rebuilt, 0 unchanged); published set v000001');

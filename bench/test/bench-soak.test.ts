@@ -19,7 +19,8 @@ describe('soak verdict', () => {
   });
 
   test('soak runs only when named: not part of all', () => {
-    expect(Object.keys(kOnDemandSuites)).toEqual(['soak']);
+    expect(Object.keys(kOnDemandSuites)).toEqual(['soak', 'scale-out']);
+    expect(Object.keys(kSuites)).not.toContain('scale-out');
     expect(Object.keys(kSuites)).not.toContain('soak');
   });
 });

@@ -32,7 +32,7 @@ describe('bench suite names', () => {
 
   test('an unknown suite is refused before anything runs, naming every valid name', async () => {
     await expect(runBench({ suites: ['nope'] })).rejects.toThrow(
-      new RangeError(`unknown suite "nope"; known: ${[...Object.keys(kSuites), ...Object.keys(kSuiteAliases)].join(', ')}, all; on demand: soak`),
+      new RangeError(`unknown suite "nope"; known: ${[...Object.keys(kSuites), ...Object.keys(kSuiteAliases)].join(', ')}, all; on demand: soak, scale-out`),
     );
   });
 });
