@@ -19,6 +19,8 @@ import { embedWorkerEntry } from './scheduler/worker-url.js';
 import type { IndexHost, IndexOptions, OpenIndexOptions } from './index/types.js';
 import type { VectorIndex } from './index/vector-index.js';
 import { VectorIndexImpl } from './index/vector-index-impl.js';
+import { isShardedIndex } from './index/sharded/layout.js';
+import { ShardedIndex } from './index/sharded/sharded-index.js';
 
 /** Where `Engine.create` reads configuration besides `options`. */
 export interface EngineCreateContext {
@@ -370,7 +372,9 @@ export class Engine {
 
   /**
    * Opens the current version of an index directory, after checking every
-   * file against its manifest.
+   * file against its manifest. A sharded index directory (built with
+   * `--shards`) opens as one index over its current set of shards: every
+   * search fans out to all of them and merges the top k.
    * @param dir - the index directory.
    * @param options - hugePages (see {@link OpenIndexOptions}).
    * @returns the index.
@@ -379,7 +383,11 @@ export class Engine {
    */
   async openIndex(dir: string, options: OpenIndexOptions = {}): Promise<VectorIndex> {
     this.#checkOpen();
-    return VectorIndexImpl.open(this.#indexHost(), dir, options);
+    const host = this.#indexHost();
+    if (typeof dir === 'string' && dir !== '' && isShardedIndex(dir)) {
+      return ShardedIndex.open({ modelDims: host.model.dims, embed: host.embed, openShard: (d, o) => VectorIndexImpl.open(host, d, o) }, dir, options);
+    }
+    return VectorIndexImpl.open(host, dir, options);
   }
 
   #indexHost(): IndexHost {

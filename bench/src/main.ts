@@ -22,6 +22,7 @@ import { runQualitySuite } from './suites/quality.js';
 import { runReindexSuite } from './suites/reindex.js';
 import { runServeSuite } from './suites/serve.js';
 import { runSoakSuite } from './suites/soak.js';
+import { runScaleOutSuite } from './suites/scale-out.js';
 import type { SuiteContext, SuiteRunner } from './suites/suite.js';
 import { repoRoot } from './paths.js';
 
@@ -44,7 +45,7 @@ export const kSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
   reindex: runReindexSuite,
 });
 
-/** Suites that run only when named (`all` leaves them out): the soak takes 10 minutes; provider, serve and model several each. */
+/** Suites that run only when named (`all` leaves them out): the soak takes 10 minutes; provider, serve, model, embed-command, quality and scale-out several each. */
 export const kOnDemandSuites: Readonly<Record<string, SuiteRunner>> = Object.freeze({
   soak: runSoakSuite,
   provider: runProviderSuite,
@@ -53,6 +54,7 @@ export const kOnDemandSuites: Readonly<Record<string, SuiteRunner>> = Object.fre
   'embed-command': runEmbedCommandSuite,
   // Fetches GCIDE and FOLDOC from Debian and builds two indexes: minutes.
   quality: runQualitySuite,
+  'scale-out': runScaleOutSuite,
 });
 
 /** Options of {@link runBench}. */

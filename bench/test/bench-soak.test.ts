@@ -19,7 +19,8 @@ describe('soak verdict', () => {
   });
 
   test('soak (and the other on-demand suites) run only when named: not part of all', () => {
-    expect(Object.keys(kOnDemandSuites)).toEqual(expect.arrayContaining(['soak', 'embed-command', 'provider', 'serve', 'model', 'quality']));
+    expect(Object.keys(kOnDemandSuites)).toEqual(expect.arrayContaining(['soak', 'embed-command', 'provider', 'serve', 'model', 'quality', 'scale-out']));
+    expect(Object.keys(kSuites)).not.toContain('scale-out');
     expect(Object.keys(kSuites)).not.toContain('soak');
     expect(Object.keys(kSuites)).not.toContain('embed-command');
   });

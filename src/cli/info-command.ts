@@ -4,6 +4,8 @@
  */
 import { Engine, inspectIndex, type EngineCreateOptions } from '../index.js';
 import { kExitFatal, kExitOk } from './exit-codes.js';
+import { isShardedIndex } from '../index/sharded/layout.js';
+import { inspectShardedIndex } from '../jobs/shards/inspect.js';
 
 /**
  * Prints engine info.
@@ -37,6 +39,7 @@ function mib(bytes: number): string {
  * @returns the exit code.
  */
 export function runIndexInfo(dir: string, json: boolean): number {
+  if (isShardedIndex(dir)) return runShardedInfo(dir, json);
   const d = inspectIndex(dir);
   // A damaged index is not described as if it were whole: say so, and fail.
   const damaged = d.problems.length > 0;
@@ -83,5 +86,38 @@ export function runIndexInfo(dir: string, json: boolean): number {
     lines.push(`last job:   ${job.kind ?? '?'} from ${job.source ?? '?'} at ${job.finishedAt ?? '?'}: ${c.added ?? 0} added, ${c.updated ?? 0} updated, ${c.deleted ?? 0} deleted, ${c.failed ?? 0} failed`);
   }
   process.stdout.write(`${[...lines, ...status].join('\n')}\n`);
+  return damaged ? kExitFatal : kExitOk;
+}
+
+/**
+ * Prints what a sharded index holds: its set, and every shard's figures.
+ * @param dir - the sharded index directory.
+ * @param json - one JSON object instead of text.
+ * @returns the exit code (1 when a shard looks damaged).
+ */
+function runShardedInfo(dir: string, json: boolean): number {
+  const d = inspectShardedIndex(dir, inspectIndex);
+  const damaged = d.problems.length > 0;
+  if (damaged) process.stderr.write(`vecforge: ${d.dir} is damaged: ${d.problems.join('; ')}; run \`vecforge verify ${dir}\` for a full check\n`);
+  if (json) {
+    process.stdout.write(`${JSON.stringify(d)}\n`);
+    return damaged ? kExitFatal : kExitOk;
+  }
+  const m = d.shards[0]?.manifest ?? null;
+  const lines = [`index:      ${d.dir} (sharded, ${d.shardCount} shards)`, `version:    ${d.version ?? 'none published yet'}${d.versions.length > 0 ? ` (of ${d.versions.join(', ')})` : ''}${d.set !== null ? `, created ${d.set.createdAt}` : ''}`];
+  if (m !== null) {
+    lines.push(
+      `model:      ${m.model !== null ? `${m.model.id}, ${m.model.dims} dims` : `none (vectors of ${m.dims} dims)`}`,
+      `space:      ${m.space}; M=${m.params.m}, efConstruction=${m.params.efConstruction}, efSearch=${m.params.efSearch}`,
+    );
+  }
+  lines.push(`documents:  ${d.count}`, `size:       ${mib(d.totalBytes)}`);
+  d.shards.forEach((s, i) => {
+    const entry = d.set?.shards[i];
+    lines.push(`  shard ${String(i).padStart(3)}: ${s.manifest?.counts.count ?? 0} documents, ${mib(s.totalBytes)}, shard version ${entry?.shardVersion ?? '?'}`);
+  });
+  for (const j of d.jobs) lines.push(`in progress: shard ${j.shard}, ${j.phase}, ${j.read} records checkpointed; rerun the job to resume`);
+  if (d.lock !== null) lines.push(`lock:       held by process ${d.lock.pid} (${d.lock.alive ? 'running' : 'not running: the next job takes it over'})`);
+  process.stdout.write(`${lines.join('\n')}\n`);
   return damaged ? kExitFatal : kExitOk;
 }

@@ -92,8 +92,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
   withCommon(program.command('build').description('build a new index from JSONL or CSV (--input), or from precomputed vectors (--vectors FILE.npy)'), [...kJobFlags, 'out'])
     .option('--vectors <file>', 'float32 .npy matrix, one row per item, instead of --input')
     .option('--ids <file>', 'with --vectors: one id per line (default: the row number)')
-    .action(async (flags: Flags & { vectors?: string; ids?: string }) => {
-      const cli = resolveCliConfig(flags);
+    .option('--shards <n>', 'build a sharded index of N shards (JSONL input); see also --queue')
+    .option('--queue <url>', 'with --shards: run the shard jobs on BullMQ workers over Redis at redis://HOST:PORT[/DB]')
+    .option('--attempts <n>', 'with --queue: tries per shard job before it fails (default: 3)')
+    .action(async (flags: Flags & { vectors?: string; ids?: string; shards?: string; queue?: string; attempts?: string }) => {
+      const { shards, queue, attempts, ...rest } = flags;
+      const cli = resolveCliConfig(rest);
+      if (shards !== undefined || queue !== undefined) {
+        if (flags.vectors !== undefined) throw new UsageError('--shards and --queue build from --input, not --vectors');
+        const { parseCount, runShardedCommand } = await import('./shard-commands.js');
+        if (shards === undefined) throw new UsageError('build --queue needs --shards N');
+        setExit(await runShardedCommand('build', cli, { shards: parseCount('--shards', shards, 4096), queue, attempts: parseCount('--attempts', attempts, 100) }));
+        return;
+      }
       if (flags.vectors !== undefined) {
         if (flags.input !== undefined) throw new UsageError('build takes one of --input and --vectors, not both');
         const { runBuildVectors } = await import('./index-commands.js');
@@ -111,11 +122,22 @@ export function buildProgram(setExit: (code: number) => void): Command {
     'keepMissing',
     'full',
     'refitPca',
-  ]).action(async (flags: Flags) => {
-    const cli = resolveCliConfig(flags);
-    const { runJobCommand } = await import('./job-commands.js');
-    setExit(await runJobCommand('reindex', cli));
-  });
+  ])
+    .option('--queue <url>', 'a sharded index: run the shard jobs on BullMQ workers over Redis at redis://HOST:PORT[/DB]')
+    .option('--attempts <n>', 'with --queue: tries per shard job before it fails (default: 3)')
+    .action(async (flags: Flags & { queue?: string; attempts?: string }) => {
+      const { queue, attempts, ...rest } = flags;
+      const cli = resolveCliConfig(rest);
+      const dir = cli.config.job.dir;
+      const { isShardedIndex } = await import('../index/sharded/layout.js');
+      if (queue !== undefined || (dir !== undefined && isShardedIndex(dir))) {
+        const { parseCount, runShardedCommand } = await import('./shard-commands.js');
+        setExit(await runShardedCommand('reindex', cli, { queue, attempts: parseCount('--attempts', attempts, 100) }));
+        return;
+      }
+      const { runJobCommand } = await import('./job-commands.js');
+      setExit(await runJobCommand('reindex', cli));
+    });
 
   withCommon(program.command('search').description('search an index').argument('[dir]', 'index directory (default: job.dir of the config)'), ['query', 'queries', 'k', 'ef', 'namespace', 'maxRecordBytes', ...kProviderFlags])
     .option('--vectors <file>', 'float32 .npy of query vectors')
@@ -146,6 +168,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
     setExit(await runServe(dirs, flags, config));
   });
 
+  withCommon(program.command('worker').description('take shard jobs of sharded builds and reindexes from a BullMQ queue on Redis (until SIGTERM)'))
+    .requiredOption('--queue <url>', 'Redis of the queue: redis://HOST:PORT[/DB]')
+    .option('--lock-ms <ms>', "a job's lock lasts this long without renewal before another worker takes it over (default: 30000)")
+    .option('--stalled-ms <ms>', 'how often stalled jobs are looked for (default: 30000)')
+    .action(async (flags: Flags & { queue: string; lockMs?: string; stalledMs?: string }) => {
+      const { queue, lockMs, stalledMs, ...rest } = flags;
+      const { config } = resolveCliConfig(rest);
+      const { runWorker } = await import('./worker-command.js');
+      const { model, ...engine } = config.engine;
+      setExit(await runWorker({ queue, engine, model, lockMs, stalledMs }));
+    });
+
   withCommon(program.command('config').description('print the resolved configuration and where each value comes from')).action(async (flags: Flags) => {
     const cli = resolveCliConfig(flags);
     const { runConfig } = await import('./config-command.js');
@@ -155,7 +189,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('bench')
     .description('run throughput benchmarks and write report.md / report.json')
-    .addOption(new Option('--suite <names>', 'comma-separated suites: embed, batch, exchange, index (alias search), pca, pca-index, reindex, or all; soak (10 minutes), provider, serve, model, embed-command and quality (several minutes each) only when named').default('all'))
+    .addOption(new Option('--suite <names>', 'comma-separated suites: embed, batch, exchange, index (alias search), pca, pca-index, reindex, or all; soak (10 minutes), provider, serve, model, embed-command, quality and scale-out (several minutes each) only when named').default('all'))
     .option('--quick', 'small data, few iterations (CI smoke run)', false)
     .option('--report <dir>', 'report directory (default: reports/latest)')
     .action(async (flags: { suite: string; quick: boolean; report?: string }) => {

@@ -15,6 +15,8 @@ import { kLockFile, processAlive, readLock, type LockInfo } from './lock.js';
 import { readCheckpoint } from './checkpoint.js';
 import type { JobCounts } from './types.js';
 import { currentManifest, jobPaths } from './workdir.js';
+import { isShardedIndex } from '../index/sharded/layout.js';
+import { verifyShardedIndex } from './shards/inspect.js';
 
 /** What {@link inspectIndex} reports. */
 export interface IndexDescription {
@@ -200,6 +202,8 @@ export interface VerifyReport {
  */
 export async function verifyIndex(dir: string, engine: Engine): Promise<VerifyReport> {
   const abs = resolve(dir);
+  // A sharded index: every shard of its current set, then the merged whole.
+  if (isShardedIndex(abs)) return verifyShardedIndex(abs, engine, verifyIndex);
   const checks: VerifyCheck[] = [];
   let manifest: IndexManifest;
   let version: string;

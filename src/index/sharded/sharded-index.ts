@@ -1,0 +1,290 @@
+/**
+ * A sharded index opened for search: every shard an ordinary index,
+ * queries embedded once, searched on every shard (each shard's search runs
+ * on the pool, so they run side by side), and the top k merged by score.
+ * Namespaces and metadata filters apply within each shard, which gives
+ * the same answer as applying them to the whole. Writes go through jobs
+ * (`vecforge reindex`), which rebuild the shards and publish a new set.
+ */
+import { VecforgeError } from '../../errors.js';
+import type { DocRecord } from '../../store/doc-store.js';
+import type { Hit, IndexItemOutcome, IndexStats, OpenIndexOptions, PcaFitSummary, RetrieveAllOptions, SearchOptions } from '../types.js';
+import type { VectorIndex } from '../vector-index.js';
+import { currentShardDirs, shardOf } from './layout.js';
+
+/** What a sharded index needs from its engine. */
+export interface ShardedHost {
+  /** The model's dims. */
+  readonly modelDims: number;
+  /** Embeds query texts (no insert). */
+  embed(texts: readonly unknown[], signal?: AbortSignal): Promise<{ vectors: Float32Array; items: ReadonlyArray<{ state: string; reason?: string }> }>;
+  /** Opens one shard, an ordinary index directory. */
+  openShard(dir: string, options: OpenIndexOptions): Promise<VectorIndex>;
+}
+
+function readOnly(what: string): Promise<never> {
+  return Promise.reject(new VecforgeError('ERR_INDEX', `a sharded index is searched, not written: ${what} is not available; update it with \`vecforge reindex --index DIR --input FILE\` (its shards are rebuilt by jobs and published as one set)`));
+}
+
+/** Best first by score; equal scores by id, so the merge is deterministic. */
+function byScore(a: Hit, b: Hit): number {
+  return b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** The top k of several shards' hit lists. */
+function mergeHits(lists: readonly (readonly Hit[])[], k: number): Hit[] {
+  return lists.flat().sort(byScore).slice(0, k);
+}
+
+/** A sharded index: search fans out to every shard and merges. */
+export class ShardedIndex implements VectorIndex {
+  readonly #host: ShardedHost;
+  readonly #shards: readonly VectorIndex[];
+  readonly #version: string;
+  readonly #efSearch: number;
+
+  private constructor(host: ShardedHost, shards: readonly VectorIndex[], version: string) {
+    this.#host = host;
+    this.#shards = shards;
+    this.#version = version;
+    this.#efSearch = shards[0]?.stats().params.efSearch ?? 64;
+  }
+
+  /**
+   * Opens the current set of a sharded index directory: every shard, side
+   * by side, each checked against its manifest as `openIndex` does.
+   * @param host - the engine side.
+   * @param dir - the sharded index directory.
+   * @param options - open options, passed to every shard.
+   * @returns the index.
+   * @throws {VecforgeError} ERR_INDEX when nothing is published; ERR_INDEX_CORRUPT for a damaged set or shard (the shards opened are closed again).
+   */
+  static async open(host: ShardedHost, dir: string, options: OpenIndexOptions): Promise<ShardedIndex> {
+    const { name, dirs } = currentShardDirs(dir);
+    const opened = await Promise.allSettled(dirs.map((d) => host.openShard(d, options)));
+    const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const shards = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    if (failed !== undefined) {
+      await Promise.allSettled(shards.map((s) => s.close()));
+      throw failed.reason;
+    }
+    const dims = shards[0]?.dims;
+    if (shards.some((s) => s.dims !== dims)) throw new VecforgeError('ERR_INDEX_CORRUPT', `sharded index ${dir}: its shards hold vectors of different dims`);
+    return new ShardedIndex(host, shards, name);
+  }
+
+  /** Items in every shard. */
+  get count(): number {
+    return this.#shards.reduce((a, s) => a + s.count, 0);
+  }
+
+  /** Input vector dims. */
+  get dims(): number {
+    return this.#shards[0]?.dims ?? this.#host.modelDims;
+  }
+
+  /** The shards, in shard order (for inspection and tests). */
+  get shards(): readonly VectorIndex[] {
+    return this.#shards;
+  }
+
+  addBatch(): Promise<IndexItemOutcome[]> {
+    return readOnly('addBatch');
+  }
+
+  upsert(): Promise<IndexItemOutcome[]> {
+    return readOnly('upsert');
+  }
+
+  delete(): Promise<IndexItemOutcome[]> {
+    return readOnly('delete');
+  }
+
+  fitPca(): Promise<PcaFitSummary> {
+    return readOnly('fitPca');
+  }
+
+  refitPca(): Promise<PcaFitSummary> {
+    return readOnly('refitPca');
+  }
+
+  save(): Promise<string> {
+    return readOnly('save');
+  }
+
+  /** Checks k and ef against the whole index, as one index would. */
+  #checkK(options: { readonly k?: number; readonly ef?: number }): { k: number; ef: number | undefined } {
+    const count = this.count;
+    if (count === 0) throw new RangeError('the index is empty');
+    const k = options.k ?? Math.min(10, count);
+    if (!Number.isInteger(k) || k < 1 || k > count) throw new RangeError(`options.k must be an integer in [1, ${count}] (the index holds ${count} items), got ${k}`);
+    const ef = options.ef;
+    if (ef !== undefined && (!Number.isInteger(ef) || ef < k)) throw new RangeError(`options.ef must be an integer ≥ k = ${k}, got ${ef}`);
+    return { k, ef };
+  }
+
+  /** Per-shard options: k and ef clipped to what the shard holds; undefined for an empty shard. */
+  #shardOptions<T extends { readonly k?: number; readonly ef?: number }>(shard: VectorIndex, options: T, k: number, ef: number | undefined): T | undefined {
+    if (shard.count === 0) return undefined;
+    const kk = Math.min(k, shard.count);
+    return { ...options, k: kk, ef: Math.max(kk, ef ?? Math.max(this.#efSearch, k)) };
+  }
+
+  /** Query texts embedded once (each shard would embed them again); vectors kept. */
+  async #vectors(queries: readonly (string | Float32Array)[], signal: AbortSignal | undefined): Promise<Float32Array[]> {
+    const texts: string[] = [];
+    const at: number[] = [];
+    queries.forEach((q, i) => {
+      if (typeof q === 'string') {
+        texts.push(q);
+        at.push(i);
+      } else if (!(q instanceof Float32Array)) throw new TypeError(`query ${i} must be a string or a Float32Array`);
+    });
+    const out = queries.map((q) => (typeof q === 'string' ? new Float32Array(0) : q));
+    if (texts.length === 0) return out;
+    const dims = this.dims;
+    if (dims !== this.#host.modelDims) throw new RangeError(`the index has ${dims} dims but the model embeds ${this.#host.modelDims}; search with vectors`);
+    const r = await this.#host.embed(texts, signal);
+    r.items.forEach((item, j) => {
+      const i = at[j] ?? j;
+      if (item.state !== 'ok') throw new VecforgeError('ERR_INVALID_INPUT', `query ${i} cannot be embedded: ${item.reason ?? 'failed'}`);
+      out[i] = r.vectors.slice(j * dims, (j + 1) * dims);
+    });
+    return out;
+  }
+
+  /**
+   * Finds the k nearest items over every shard.
+   * @param query - a text (embedded once) or a vector.
+   * @param options - as for one index; k and ef apply to the whole.
+   * @returns hits, best first.
+   * @throws {RangeError} for k ≤ 0, k > count, ef < k, wrong dims.
+   */
+  async search(query: string | Float32Array, options: SearchOptions = {}): Promise<Hit[]> {
+    const { k, ef } = this.#checkK(options);
+    const [vector] = await this.#vectors([query], options.signal);
+    const lists = await Promise.all(
+      this.#shards.map((s) => {
+        const o = this.#shardOptions(s, options, k, ef);
+        return o === undefined ? [] : s.search(vector as Float32Array, o);
+      }),
+    );
+    return mergeHits(lists, k);
+  }
+
+  /**
+   * Searches many queries on every shard.
+   * @param queries - texts or vectors, or one row-major Float32Array of nq × dims.
+   * @param options - as for search.
+   * @returns one hit list per query.
+   */
+  async searchBatch(queries: readonly (string | Float32Array)[] | Float32Array, options: SearchOptions = {}): Promise<Hit[][]> {
+    const { k, ef } = this.#checkK(options);
+    let flat: Float32Array;
+    if (queries instanceof Float32Array) flat = queries;
+    else {
+      if (!Array.isArray(queries)) throw new TypeError('queries must be an array of texts or vectors, or a Float32Array');
+      const vectors = await this.#vectors(queries, options.signal);
+      const dims = this.dims;
+      flat = new Float32Array(vectors.length * dims);
+      vectors.forEach((v, i) => {
+        if (v.length !== dims) throw new RangeError(`query ${i} has ${v.length} dims, the index has ${dims}`);
+        flat.set(v, i * dims);
+      });
+    }
+    const lists = await Promise.all(
+      this.#shards.map((s) => {
+        const o = this.#shardOptions(s, options, k, ef);
+        return o === undefined ? null : s.searchBatch(flat, o);
+      }),
+    );
+    const nq = Math.floor(flat.length / Math.max(1, this.dims));
+    return Array.from({ length: nq }, (_, q) => mergeHits(lists.map((l) => l?.[q] ?? []), k));
+  }
+
+  /**
+   * Embeds one query once and searches several namespaces on every shard.
+   * @param query - a text or a vector.
+   * @param options - namespace → k, ef, filter, signal.
+   * @returns namespace → hits.
+   */
+  async retrieveAll(query: string | Float32Array, options: RetrieveAllOptions): Promise<Record<string, Hit[]>> {
+    if (options === null || typeof options !== 'object' || options.namespaces === null || typeof options.namespaces !== 'object') {
+      throw new TypeError('options.namespaces must be an object of namespace → k');
+    }
+    const [vector] = await this.#vectors([query], options.signal);
+    const results = await Promise.all(
+      this.#shards.map((s) => {
+        const held = s.stats().namespaces;
+        const namespaces: Record<string, number> = {};
+        for (const [ns, k] of Object.entries(options.namespaces)) {
+          const n = held[ns] ?? 0;
+          if (n > 0) namespaces[ns] = Math.min(k, n);
+        }
+        return Object.keys(namespaces).length === 0 ? ({} as Record<string, Hit[]>) : s.retrieveAll(vector as Float32Array, { ...options, namespaces });
+      }),
+    );
+    const out: Record<string, Hit[]> = {};
+    for (const [ns, k] of Object.entries(options.namespaces)) out[ns] = mergeHits(results.map((r) => r[ns] ?? []), k);
+    return out;
+  }
+
+  /**
+   * Statistics of the whole: counts, namespaces and capacity summed over
+   * the shards; parameters, dims and per-vector figures of the first shard
+   * (every shard is built with the same).
+   * @returns the statistics; `version` is the published set's.
+   */
+  stats(): IndexStats {
+    const all = this.#shards.map((s) => s.stats());
+    const first = all[0] as IndexStats;
+    const namespaces: Record<string, number> = {};
+    for (const st of all) for (const [ns, n] of Object.entries(st.namespaces)) namespaces[ns] = (namespaces[ns] ?? 0) + n;
+    const sum = (f: (s: IndexStats) => number): number => all.reduce((a, s) => a + f(s), 0);
+    return { ...first, count: sum((s) => s.count), deleted: sum((s) => s.deleted), capacity: sum((s) => s.capacity), namespaces, version: this.#version };
+  }
+
+  #shardOf(id: string): VectorIndex | undefined {
+    return this.#shards[shardOf(id, this.#shards.length)];
+  }
+
+  /**
+   * The stored record of an id, from its shard.
+   * @param id - the id.
+   * @returns the record, or undefined.
+   */
+  get(id: string): DocRecord | undefined {
+    return this.#shardOf(id)?.get(id);
+  }
+
+  /**
+   * Every id, shard by shard.
+   * @returns the ids.
+   */
+  ids(): string[] {
+    return this.#shards.flatMap((s) => s.ids());
+  }
+
+  /**
+   * The stored vector of an id, from its shard.
+   * @param id - the id.
+   * @returns a copy, or undefined.
+   */
+  getVector(id: string): Float32Array | undefined {
+    return this.#shardOf(id)?.getVector(id);
+  }
+
+  /**
+   * The graph's vector of an id, from its shard.
+   * @param id - the id.
+   * @returns a copy, or undefined.
+   */
+  getProjectedVector(id: string): Float32Array | undefined {
+    return this.#shardOf(id)?.getProjectedVector(id);
+  }
+
+  /** Closes every shard. */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.#shards.map((s) => s.close()));
+  }
+}
