@@ -130,12 +130,13 @@ export async function indexContent(engine: Engine, dir: string): Promise<IndexCo
  * Counts the differences between two contents.
  * @param a - one content.
  * @param b - the other.
+ * @param compare - `lexical: false` leaves the lexical index out (a sharded index searches vectors only).
  * @returns a list of differences (empty when identical), at most 5.
  */
-export function contentDifferences(a: IndexContent, b: IndexContent): string[] {
+export function contentDifferences(a: IndexContent, b: IndexContent, compare: { readonly lexical?: boolean } = {}): string[] {
   const out: string[] = [];
   if (a.ids.length !== b.ids.length || a.ids.some((id, i) => id !== b.ids[i])) out.push(`ids differ: ${a.ids.length} vs ${b.ids.length}`);
-  if (a.lexical !== b.lexical) out.push(`lexical index differs: ${a.lexical.slice(0, 300)} vs ${b.lexical.slice(0, 300)}`);
+  if (compare.lexical !== false && a.lexical !== b.lexical) out.push(`lexical index differs: ${a.lexical.slice(0, 300)} vs ${b.lexical.slice(0, 300)}`);
   for (const id of a.ids) {
     if (out.length >= 5) break;
     if (a.records.get(id) !== b.records.get(id)) out.push(`record ${id}: ${a.records.get(id)} vs ${b.records.get(id)}`);

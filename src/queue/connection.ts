@@ -4,9 +4,6 @@
  * never shown), and the connection options BullMQ gets, which retry with
  * backoff when Redis goes away mid-build.
  */
-import { createRequire } from 'node:module';
-import { RedisConnection } from 'bullmq';
-import { RespClient } from './resp-client.js';
 import { Socket } from 'node:net';
 import { VecforgeError } from '../errors.js';
 
@@ -67,23 +64,6 @@ export function parseRedisUrl(raw: string): RedisTarget {
   };
 }
 
-let driverChecked = false;
-
-/**
- * BullMQ 6 loads ioredis, an optional peer dependency, as its Redis
- * driver. Where it is not installed, BullMQ gets the RESP client of
- * resp-client.ts through its documented driver hook instead.
- */
-function installDriver(): void {
-  if (driverChecked) return;
-  driverChecked = true;
-  try {
-    createRequire(import.meta.url).resolve('ioredis');
-  } catch {
-    RedisConnection.clientFactory = (opts) => new RespClient(opts as ConstructorParameters<typeof RespClient>[0]) as unknown as ReturnType<NonNullable<typeof RedisConnection.clientFactory>>;
-  }
-}
-
 /** ioredis connection options, as BullMQ passes them on. */
 export interface QueueConnectionOptions {
   readonly host: string;
@@ -105,7 +85,6 @@ export interface QueueConnectionOptions {
  * @returns ioredis options.
  */
 export function queueConnection(t: RedisTarget): QueueConnectionOptions {
-  installDriver();
   return {
     host: t.host,
     port: t.port,

@@ -112,8 +112,12 @@ export class ShardedIndex implements VectorIndex {
     return readOnly('save');
   }
 
-  /** Checks k and ef against the whole index, as one index would. */
-  #checkK(options: { readonly k?: number; readonly ef?: number }): { k: number; ef: number | undefined } {
+  /** Checks k and ef against the whole index, as one index would, and that the search is a vector search. */
+  #checkK(options: { readonly k?: number; readonly ef?: number; readonly mode?: unknown }): { k: number; ef: number | undefined } {
+    if (options.mode !== undefined && options.mode !== 'vector') {
+      // BM25 scores of separate shards use separate statistics (N, avgdl, df): merging them needs global statistics, not built yet.
+      throw new RangeError(`options.mode ${JSON.stringify(options.mode)}: a sharded index searches in vector mode only (its shards' lexical scores are not comparable across shards)`);
+    }
     const count = this.count;
     if (count === 0) throw new RangeError('the index is empty');
     const k = options.k ?? Math.min(10, count);
@@ -127,7 +131,8 @@ export class ShardedIndex implements VectorIndex {
   #shardOptions<T extends { readonly k?: number; readonly ef?: number }>(shard: VectorIndex, options: T, k: number, ef: number | undefined): T | undefined {
     if (shard.count === 0) return undefined;
     const kk = Math.min(k, shard.count);
-    return { ...options, k: kk, ef: Math.max(kk, ef ?? Math.max(this.#efSearch, k)) };
+    // Vector mode on every shard: scores (cosine or distance) merge across shards, fused ranks would not.
+    return { ...options, k: kk, ef: Math.max(kk, ef ?? Math.max(this.#efSearch, k)), mode: 'vector', fusion: undefined };
   }
 
   /** Query texts embedded once (each shard would embed them again); vectors kept. */
@@ -212,6 +217,7 @@ export class ShardedIndex implements VectorIndex {
     if (options === null || typeof options !== 'object' || options.namespaces === null || typeof options.namespaces !== 'object') {
       throw new TypeError('options.namespaces must be an object of namespace → k');
     }
+    this.#checkK({ k: 1, ...(options.mode !== undefined ? { mode: options.mode } : {}) });
     const [vector] = await this.#vectors([query], options.signal);
     const results = await Promise.all(
       this.#shards.map((s) => {
@@ -221,7 +227,7 @@ export class ShardedIndex implements VectorIndex {
           const n = held[ns] ?? 0;
           if (n > 0) namespaces[ns] = Math.min(k, n);
         }
-        return Object.keys(namespaces).length === 0 ? ({} as Record<string, Hit[]>) : s.retrieveAll(vector as Float32Array, { ...options, namespaces });
+        return Object.keys(namespaces).length === 0 ? ({} as Record<string, Hit[]>) : s.retrieveAll(vector as Float32Array, { ...options, namespaces, mode: 'vector', fusion: undefined });
       }),
     );
     const out: Record<string, Hit[]> = {};
@@ -241,7 +247,7 @@ export class ShardedIndex implements VectorIndex {
     const namespaces: Record<string, number> = {};
     for (const st of all) for (const [ns, n] of Object.entries(st.namespaces)) namespaces[ns] = (namespaces[ns] ?? 0) + n;
     const sum = (f: (s: IndexStats) => number): number => all.reduce((a, s) => a + f(s), 0);
-    return { ...first, count: sum((s) => s.count), deleted: sum((s) => s.deleted), capacity: sum((s) => s.capacity), namespaces, version: this.#version };
+    return { ...first, count: sum((s) => s.count), deleted: sum((s) => s.deleted), capacity: sum((s) => s.capacity), namespaces, version: this.#version, lexical: null };
   }
 
   #shardOf(id: string): VectorIndex | undefined {

@@ -237,6 +237,8 @@ export async function runShardedJob(spec: ShardedJobSpec, runner: ShardRunner): 
       version: setVersion,
       published,
       counts,
+      // Each shard's job runs on its runner's engine (here or on a queue worker); its provider counters stay with it.
+      provider: null,
       resumedFrom: null,
       discardedCheckpoint: null,
       tookOverLockOf: lock.tookOver?.pid ?? null,
