@@ -44,7 +44,7 @@ describe('hnsw_bench', () => {
   let files: string[] = [];
   let dir = '';
   beforeAll(() => {
-    binary = buildHnswBench({ verbose: false }).binary;
+    binary = buildHnswBench({ verbose: false, outputName: 'hnsw_bench_test' }).binary;
   }, 180_000);
 
   const setup = (): void => {

@@ -35,6 +35,8 @@ export interface HnswBenchBuildOptions {
    * are compiled alike. @default []
    */
   readonly extraFlags?: readonly string[];
+  /** The executable's name in `bench/dist/native/bin/` (tests build their own copy). @default 'hnsw_bench' */
+  readonly outputName?: string;
 }
 
 /** Defaults of {@link HnswBenchBuildOptions}. */
@@ -43,6 +45,7 @@ export const kDefaultHnswBenchBuildOptions: Readonly<Required<HnswBenchBuildOpti
   compiler: process.env['CXX'] ?? 'g++',
   verbose: true,
   extraFlags: [],
+  outputName: 'hnsw_bench',
 });
 
 /** The vecforge_hnsw addon's compile flags, as node-gyp wrote them. */
@@ -206,7 +209,7 @@ export function buildHnswBench(options: HnswBenchBuildOptions = {}): HnswBenchBu
   const resolved = { ...kDefaultHnswBenchBuildOptions, ...options };
   checkCompiler(resolved.compiler, resolved.verbose);
   const include = hnswlibIncludeDir();
-  return compile({ source: path.join('src', 'native', 'hnsw_bench.cpp'), name: 'hnsw_bench', extraFlags: [`-I${include}`, `-I${path.join(repoRoot(), 'native')}`], libs: [] }, resolved);
+  return compile({ source: path.join('src', 'native', 'hnsw_bench.cpp'), name: resolved.outputName, extraFlags: [`-I${include}`, `-I${path.join(repoRoot(), 'native')}`], libs: [] }, resolved);
 }
 
 /** What {@link buildMatmulBench} produced. */

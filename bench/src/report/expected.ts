@@ -25,6 +25,8 @@ export const kExpectedFigures: Readonly<Record<string, ReadonlyArray<string | Re
     'ratio: engine single-query / native q/s at recall 0.95',
     'ratio: engine q/s huge pages on / off',
     'ratio: native q/s huge pages on / off',
+    'ratio: engine build huge pages on / off',
+    'ratio: native build huge pages on / off',
     'ratio: searchBatch / single-query q/s',
     'ratio: engine searchBatch / usearch batch q/s',
     'inserts/s: engine build',

@@ -23,7 +23,16 @@ export interface IndexMeasurements {
   readonly efs: readonly number[];
   readonly targetEf: number;
   /** Build seconds of each round, per side. */
-  readonly build: { readonly native: readonly number[]; readonly engine: readonly number[]; readonly usearch: readonly number[]; readonly pairNative: readonly number[]; readonly pairNode: readonly number[] };
+  readonly build: {
+    readonly native: readonly number[];
+    readonly engine: readonly number[];
+    readonly usearch: readonly number[];
+    readonly pairNative: readonly number[];
+    readonly pairNode: readonly number[];
+    /** One build of each side with huge pages off. */
+    readonly nativeOff: number;
+    readonly engineOff: number;
+  };
   readonly recall: { readonly engine: ReadonlyArray<Map<number, number>>; readonly native: ReadonlyArray<Map<number, number>>; readonly usearch: readonly SweepPoint[]; readonly node: readonly SweepPoint[] };
   readonly qps: {
     readonly engineA: Map<number, number>;
@@ -151,6 +160,22 @@ export function reportIndexFigures(report: Report, x: IndexMeasurements): void {
   const thpAt = thpRows[at] ?? [];
   report.figure({ suite: 'index', name: 'ratio: engine q/s huge pages on / off', value: Number(thpAt[3]), unit: '×', conditions: { ...sweep, ef: targetEf } });
   report.figure({ suite: 'index', name: 'ratio: native q/s huge pages on / off', value: Number(thpAt[6]), unit: '×', conditions: { ...sweep, ef: targetEf } });
+
+  const lastOn = (xs: readonly number[]): number => xs[xs.length - 1] ?? Number.NaN;
+  const engineBuildThp = x.build.engineOff / lastOn(x.build.engine);
+  const nativeBuildThp = x.build.nativeOff / lastOn(x.build.native);
+  report.table({
+    suite: 'index',
+    title: 'transparent huge pages: build seconds off vs on, both sides',
+    columns: ['side', 'off', 'on (last round)', 'speed on / off'],
+    rows: [
+      ['vecforge engine', x.build.engineOff, lastOn(x.build.engine), engineBuildThp],
+      ['native hnswlib', x.build.nativeOff, lastOn(x.build.native), nativeBuildThp],
+    ],
+    note: 'Off: one build each after the rounds, the engine in a process of its own started with VECFORGE_HUGEPAGES=0 (the addon reads it once per process), native with --huge-pages=0; compared with the same side\'s build of the last round.',
+  });
+  report.figure({ suite: 'index', name: 'ratio: engine build huge pages on / off', value: engineBuildThp, unit: '×', conditions: build });
+  report.figure({ suite: 'index', name: 'ratio: native build huge pages on / off', value: nativeBuildThp, unit: '×', conditions: build });
 
   // Batch search at targetEf.
   const engineBatch = median(x.batchEngine);

@@ -15,6 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Engine, type VectorIndex } from 'vecforge';
 import { currentVersion } from '../internals.js';
 import { addonCompileFlags, buildHnswBench, matchAddonOptions } from '../native/build.js';
@@ -128,6 +129,22 @@ export async function runIndexSuite(report: Report, ctx: SuiteContext): Promise<
       for (const side of round % 2 === 0 ? order : [...order].reverse()) await sides[side]();
     }
     if (index === undefined) throw new Error('the engine build did not run');
+    // Huge pages off, one build each: native with --huge-pages=0; the engine
+    // in a process of its own started with VECFORGE_HUGEPAGES=0 (the addon
+    // reads it once per process). Each is compared with the same side's
+    // build of the last round, the nearest in time.
+    const offBuild = {
+      native: runNative([String(threads), join(work, 'native-off.hnsw'), '--build-only', '--huge-pages=0']).build_seconds,
+      engine: (
+        JSON.parse(
+          execFileSync(process.execPath, [fileURLToPath(new URL('./index-build-child.js', import.meta.url)), files.base, String(m), String(efConstruction), String(threads)], {
+            encoding: 'utf8',
+            env: { ...process.env, VECFORGE_HUGEPAGES: '0' },
+            maxBuffer: 1 << 20,
+          }),
+        ) as { seconds: number }
+      ).seconds,
+    };
     await index.save();
     await index.close();
     index = undefined;
@@ -209,7 +226,7 @@ export async function runIndexSuite(report: Report, ctx: SuiteContext): Promise<
       pairRows,
       efs: kEfSweep,
       targetEf,
-      build: { native: seconds.native, engine: seconds.engine, usearch: seconds.usearch, pairNative: pair.native, pairNode: pair.node },
+      build: { native: seconds.native, engine: seconds.engine, usearch: seconds.usearch, pairNative: pair.native, pairNode: pair.node, nativeOff: offBuild.native, engineOff: offBuild.engine },
       recall: { engine: engineRecalls, native: nativeRecalls, usearch: usearchPoints, node: node.sweep },
       qps: { engineA, engineB, engineOff, nativeA, nativeB, nativeOff, usearch: usearchPoints, node: node.sweep },
       batchEngine: batchRounds,
