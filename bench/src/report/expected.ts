@@ -1,8 +1,9 @@
 /**
  * What a report must hold, checked without timing anything: every figure
  * a suite that ran is expected to record, as a finite number, and the
- * index suite's recall (a floor at the largest ef; the engine within a
- * tolerance of native hnswlib at every ef). Speed figures are required to
+ * index suite's recall (a floor at the largest ef; the engine not below
+ * native hnswlib by more than a tolerance at any ef; the engine's search
+ * equal to hnswlib-node's on the engine's own graph file). Speed figures are required to
  * be present and finite, never judged: a slow run is still a valid run.
  */
 import type { ReportDocument, ReportFigure } from './schema.js';
@@ -43,6 +44,7 @@ export const kExpectedFigures: Readonly<Record<string, ReadonlyArray<string | Re
     'load seconds: native loadIndex',
     'load seconds: usearch load',
     'load seconds: hnswlib-node readIndex',
+    ...kEfs.map((ef) => `recall@10 gap ef=${ef}: engine search − hnswlib-node search, same graph`),
     ...kEfs.flatMap((ef) => Object.entries(kIndexSides).flatMap(([side, mode]) => [`recall@10 ef=${ef}: ${side}`, `queries/s ef=${ef}: ${side} ${mode}`])),
   ],
   pca: [/^ratio: engine fit \(randomized, top \d+\) \/ ml-pca fit \(full SVD/, /^ratio: engine projection \/ native matmul rows\/s/],
@@ -53,8 +55,18 @@ export const kExpectedFigures: Readonly<Record<string, ReadonlyArray<string | Re
 export interface FigureCheckOptions {
   /** The lowest recall@10 any side may have at the largest ef of the sweep. @default 0.9 */
   readonly recallFloor?: number;
-  /** How far the engine's recall@10 may be from native hnswlib's at each ef. @default 0.02 */
+  /**
+   * How far the engine's recall@10 may fall below native hnswlib's at each
+   * ef. One-sided: the engine's graph (its pool inserts rows in runs, native
+   * interleaves them) measures up to ~0.02 above native's at ef ≤ 20 on the
+   * quick data with the same M, efConstruction and seed, so a two-sided
+   * bound would fail on a better graph; that the engine does not search
+   * wider than asked is checked exactly instead, by the same-graph gap
+   * (`sameGraphTolerance`). @default 0.02
+   */
   readonly recallTolerance?: number;
+  /** How far the engine's search may be from hnswlib-node's on the same graph file, at each ef. @default 0.005 */
+  readonly sameGraphTolerance?: number;
 }
 
 function matches(f: ReportFigure, want: string | RegExp): boolean {
@@ -82,16 +94,24 @@ export function checkFigures(document: ReportDocument, options: FigureCheckOptio
       for (const f of found) if (f.value === null || !Number.isFinite(f.value)) problems.push(`suite ${suite.name}: figure "${f.name}" is not a finite number (${String(f.value)})`);
     }
   }
-  if (document.suites.some((s) => s.name === 'index' && s.state === 'ok')) problems.push(...checkRecall(document.figures, floor, tolerance));
+  if (document.suites.some((s) => s.name === 'index' && s.state === 'ok')) {
+    problems.push(...checkRecall(document.figures, floor, tolerance));
+    const same = options.sameGraphTolerance ?? 0.005;
+    for (const f of document.figures) {
+      if (f.suite === 'index' && f.name.startsWith('recall@10 gap ef=') && f.value !== null && Math.abs(f.value) > same) {
+        problems.push(`suite index: ${f.name} is ${f.value.toFixed(4)}, more than ${same}: the engine's search does not match hnswlib's on its own graph`);
+      }
+    }
+  }
   return problems;
 }
 
 /**
  * The index suite's recall bounds: every side at least `floor` at the
- * largest ef; the engine within `tolerance` of native at every ef.
+ * largest ef; the engine not more than `tolerance` below native at any ef.
  * @param figures - the report's figures.
  * @param floor - the recall floor at the largest ef.
- * @param tolerance - the engine–native recall tolerance.
+ * @param tolerance - how far below native the engine's recall may be.
  * @returns the problems found.
  */
 export function checkRecall(figures: readonly ReportFigure[], floor: number, tolerance: number): string[] {
@@ -115,7 +135,7 @@ export function checkRecall(figures: readonly ReportFigure[], floor: number, tol
   for (const [ef, e] of engine) {
     const n = native.get(ef);
     if (typeof e !== 'number' || typeof n !== 'number') problems.push(`suite index: recall@10 at ef=${ef} missing for the engine or native`);
-    else if (Math.abs(e - n) > tolerance) problems.push(`suite index: recall@10 at ef=${ef}: engine ${e.toFixed(4)} vs native ${n.toFixed(4)}, more than ${tolerance} apart`);
+    else if (n - e > tolerance) problems.push(`suite index: recall@10 at ef=${ef}: engine ${e.toFixed(4)} vs native ${n.toFixed(4)}, more than ${tolerance} below`);
   }
   return problems;
 }

@@ -53,6 +53,8 @@ export interface IndexMeasurements {
   readonly terms: Array<Array<string | number>>;
   readonly versions: { readonly usearch: string; readonly hnswlibNode: string };
   readonly loadEnd: string;
+  /** Per ef: the engine's recall on its last graph minus hnswlib-node's recall on that same graph file. */
+  readonly sameGraphGap: Map<number, number>;
 }
 
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
@@ -134,8 +136,12 @@ export function reportIndexFigures(report: Report, x: IndexMeasurements): void {
     rows: sweepRows,
     note:
       `One query per call on one thread, every side: engine \`await index.search(vector)\` (small searches inline), native a tight searchKnn loop, usearch \`search(vector, 10, 1)\` on its saved index reloaded with expansion_search = ef, hnswlib-node \`searchKnn(number[], 10)\` on native's saved graph (readIndex). ` +
-      `Each ef: one untimed pass, then the timed pass. Engine and native q/s: means of two passes (native, engine, …, engine, native); recall: the mean over the ${x.recall.engine.length} engine and ${x.recall.native.length} native builds.`,
+      `Each ef: one untimed pass, then the timed pass. Engine and native q/s: means of two passes (native, engine, …, engine, native); recall: the mean over the ${x.recall.engine.length} engine and ${x.recall.native.length} native builds. ` +
+      `The engine's last graph file searched by hnswlib-node gives the engine's own recall on it within ${Math.max(...[...x.sameGraphGap.values()].map(Math.abs)).toFixed(4)} at every ef, so a recall difference to native is the graph's (how it was built), not the search's.`,
   });
+  for (const [ef, gap] of x.sameGraphGap) {
+    report.figure({ suite: 'index', name: `recall@10 gap ef=${ef}: engine search − hnswlib-node search, same graph`, value: gap, unit: 'recall', conditions: { ...sweep, ef } });
+  }
   const at = efs.indexOf(targetEf);
   const row = sweepRows[at] ?? [];
   const engineQps = Number(row[5]);
