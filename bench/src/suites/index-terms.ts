@@ -85,8 +85,11 @@ export function hnswlibNodeFlags(): string {
     const mk = readdirSync(dir).find((f) => f.endsWith('.target.mk'));
     if (mk === undefined) return 'node-gyp defaults (makefile not found)';
     const text = readFileSync(join(dir, mk), 'utf8');
+    // The Release block only: `CFLAGS_Release := \` then one flag a line.
+    const release = text.slice(text.indexOf('CFLAGS_Release :='));
+    const block = release.slice(0, release.search(/\n\s*\n/) >>> 0);
     const flags = new Set<string>();
-    for (const m of text.matchAll(/^\t(-O\d|-march=\S+|-f[a-z-]+)\s*\\?$/gm)) if (m[1] !== undefined && !m[1].startsWith('-fno-exceptions')) flags.add(m[1]);
+    for (const m of block.matchAll(/^\t(-O\d|-march=\S+|-f[a-z-]+)\s*\\?$/gm)) if (m[1] !== undefined) flags.add(m[1]);
     return `node-gyp, ${[...flags].filter((f) => /^-(O\d|march)/.test(f)).join(' ') || 'no -O/-march'}`;
   } catch {
     return 'unknown';
@@ -146,7 +149,7 @@ export function equalTermsRows(args: {
 }): Array<Array<string | number>> {
   const { addon, native, thp, threads, m, efConstruction, pairRows, rows, cache } = args;
   const addonState = !nativeHnswAvailable() ? 'NOT LOADED: the engine runs on hnswlib-node (fallback)' : addon.portable ? 'portable fallback build (no -march)' : `-march=${addon.march ?? '?'} build`;
-  const codegen = (flags: readonly string[]): string => flags.filter((f) => /^-(O\d|march=|fomit|fno-semantic|ffast-math)/.test(f)).join(' ');
+  const codegen = (flags: readonly string[]): string => [...new Set(flags.filter((f) => /^-(O\d|march=|fomit|fno-semantic|ffast-math)/.test(f)))].join(' ');
   return [
     ['rows built', rows, rows, rows, `${pairRows} (paired with native on 1 thread, same ${pairRows} rows)`],
     ['M / efConstruction / space', `${m} / ${efConstruction} / cosine`, `${m} / ${efConstruction} / cosine`, `connectivity ${m} / expansion_add ${efConstruction} / cos`, `${m} / ${efConstruction} / cosine`],
