@@ -13,7 +13,7 @@
  * alone. Says exactly which tool is missing when it cannot build.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -29,6 +29,14 @@ export interface HnswBenchBuildOptions {
   readonly compiler?: string;
   /** Print the compiler command lines. @default true */
   readonly verbose?: boolean;
+  /**
+   * Flags added after the optimisation flags, e.g. the addon's own code
+   * generation flags ({@link addonCompileFlags}) so both sides of a ratio
+   * are compiled alike. @default []
+   */
+  readonly extraFlags?: readonly string[];
+  /** The executable's name in `bench/dist/native/bin/` (tests build their own copy). @default 'hnsw_bench' */
+  readonly outputName?: string;
 }
 
 /** Defaults of {@link HnswBenchBuildOptions}. */
@@ -36,7 +44,69 @@ export const kDefaultHnswBenchBuildOptions: Readonly<Required<HnswBenchBuildOpti
   marchNative: true,
   compiler: process.env['CXX'] ?? 'g++',
   verbose: true,
+  extraFlags: [],
+  outputName: 'hnsw_bench',
 });
+
+/** The vecforge_hnsw addon's compile flags, as node-gyp wrote them. */
+export interface AddonCompileFlags {
+  /** Whether build/Release/vecforge_hnsw.node exists. */
+  readonly built: boolean;
+  /** The C++ flags of the Release build (CFLAGS_Release then CFLAGS_CC_Release), in order. */
+  readonly flags: readonly string[];
+  /** The `-march=` value, or undefined for the portable build (no -march). */
+  readonly march: string | undefined;
+  /** Whether native/build.mjs fell back to the portable build. */
+  readonly portable: boolean;
+}
+
+/** The code-generation flags of the addon that the baseline copies (the rest are warnings, -fPIC, defines). */
+const kCodegenFlag = /^-(O\d|march=|mtune=|fomit-frame-pointer$|fno-semantic-interposition$|ffast-math$|funroll)/;
+
+/**
+ * Reads the addon's actual compile flags from node-gyp's makefile
+ * (`build/vecforge_hnsw.target.mk`), so a report can state them and the
+ * native baseline can be compiled with the same code generation.
+ * @param root - the repository root. @default repoRoot()
+ * @returns the flags; `flags` is empty when the addon was never configured.
+ */
+export function addonCompileFlags(root: string = repoRoot()): AddonCompileFlags {
+  const built = existsSync(path.join(root, 'build', 'Release', 'vecforge_hnsw.node'));
+  const mk = path.join(root, 'build', 'vecforge_hnsw.target.mk');
+  if (!existsSync(mk)) return { built, flags: [], march: undefined, portable: false };
+  const text = readFileSync(mk, 'utf8');
+  const lines = text.split('\n');
+  // A make variable: `NAME := \` then one flag a line, each but the last ending in a backslash.
+  const block = (name: string): string[] => {
+    const at = lines.findIndex((l) => l.startsWith(`${name} :=`));
+    if (at < 0) return [];
+    const out: string[] = [];
+    for (let i = at; i < lines.length; i++) {
+      const line = lines[i] ?? '';
+      const value = (i === at ? line.slice(`${name} :=`.length) : line).replace(/\\$/, '').trim();
+      if (value !== '') out.push(value);
+      if (!line.endsWith('\\')) break;
+    }
+    return out;
+  };
+  const flags = [...block('CFLAGS_Release'), ...block('CFLAGS_CC_Release')];
+  const march = flags.find((f) => f.startsWith('-march='))?.slice('-march='.length);
+  return { built, flags, march, portable: flags.length > 0 && march === undefined };
+}
+
+/**
+ * The baseline's flags that match the addon's code generation: its -march
+ * (or none, for the portable build) and its optimisation flags.
+ * @param addon - from {@link addonCompileFlags}.
+ * @returns build options for {@link buildHnswBench}.
+ */
+export function matchAddonOptions(addon: AddonCompileFlags): HnswBenchBuildOptions {
+  if (addon.flags.length === 0) return {};
+  const extra = [...new Set(addon.flags.filter((f) => kCodegenFlag.test(f) && !f.startsWith('-O') && !f.startsWith('-march=')))];
+  const march = addon.march;
+  if (march !== undefined && march !== 'native') extra.push(`-march=${march}`);
+  return { marchNative: march === 'native', extraFlags: extra };
+}
 
 /** What {@link buildHnswBench} produced. */
 export interface HnswBenchBuild {
@@ -111,7 +181,7 @@ function compile(job: CompileJob, resolved: Readonly<Required<HnswBenchBuildOpti
   const binary = path.join(binDir, process.platform === 'win32' ? `${job.name}.exe` : job.name);
   mkdirSync(binDir, { recursive: true });
   const attempts: Array<{ march: boolean; flags: string[] }> = [];
-  const base = ['-O3', '-std=c++17', '-pthread', '-DNDEBUG'];
+  const base = ['-O3', '-std=c++17', '-pthread', '-DNDEBUG', ...resolved.extraFlags];
   if (resolved.marchNative) attempts.push({ march: true, flags: [...base, '-march=native'] });
   attempts.push({ march: false, flags: base });
   const failures: string[] = [];
@@ -139,7 +209,7 @@ export function buildHnswBench(options: HnswBenchBuildOptions = {}): HnswBenchBu
   const resolved = { ...kDefaultHnswBenchBuildOptions, ...options };
   checkCompiler(resolved.compiler, resolved.verbose);
   const include = hnswlibIncludeDir();
-  return compile({ source: path.join('src', 'native', 'hnsw_bench.cpp'), name: 'hnsw_bench', extraFlags: [`-I${include}`, `-I${path.join(repoRoot(), 'native')}`], libs: [] }, resolved);
+  return compile({ source: path.join('src', 'native', 'hnsw_bench.cpp'), name: resolved.outputName, extraFlags: [`-I${include}`, `-I${path.join(repoRoot(), 'native')}`], libs: [] }, resolved);
 }
 
 /** What {@link buildMatmulBench} produced. */

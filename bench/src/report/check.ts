@@ -4,11 +4,13 @@
  * well-formed SVG file holding its plotted series. Used by the bench tests
  * and by CI's smoke run:
  *
- *   node bench/dist/report/check.js REPORT_DIR [--suites a,b,...|all] [--charts id,...]
+ *   node bench/dist/report/check.js REPORT_DIR [--suites a,b,...|all] [--charts id,...] [--figures]
  *
  * `--suites all` requires every suite registered in kSuites (bench/src/main.ts).
+ * `--figures` also requires every figure each suite that ran is expected
+ * to record, finite, and the index suite's recall bounds (expected.ts).
  *
- * Figures are never judged: a slow run is still a valid report.
+ * Speeds are never judged: a slow run is still a valid report.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -16,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { planCharts } from './charts.js';
+import { checkFigures, type FigureCheckOptions } from './expected.js';
 import { parseReportDocument, type ReportDocument } from './schema.js';
 
 /** What {@link checkSvg} found in an SVG document. */
@@ -68,6 +71,8 @@ export interface CheckReportOptions {
   readonly suites?: readonly string[];
   /** Chart ids that must be present. @default [] */
   readonly charts?: readonly string[];
+  /** Check the expected figures and recall bounds ({@link checkFigures}); options or true. @default false */
+  readonly figures?: boolean | FigureCheckOptions;
 }
 
 /**
@@ -109,6 +114,7 @@ export function checkReportDir(dir: string, options: CheckReportOptions = {}): R
       problems.push(`chart ${chart.file}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
+  if (options.figures !== undefined && options.figures !== false) problems.push(...checkFigures(document, options.figures === true ? {} : options.figures));
   const md = existsSync(join(dir, 'report.md')) ? readFileSync(join(dir, 'report.md'), 'utf8') : '';
   for (const chart of document.charts) if (!md.includes(`](${chart.file})`)) problems.push(`report.md does not link ${chart.file}`);
   if (problems.length > 0) throw new Error(`report ${dir} has ${problems.length} problem(s):\n- ${problems.join('\n- ')}`);
@@ -116,14 +122,14 @@ export function checkReportDir(dir: string, options: CheckReportOptions = {}): R
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { suites: { type: 'string' }, charts: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { suites: { type: 'string' }, charts: { type: 'string' }, figures: { type: 'boolean', default: false } } });
   const list = (s: string | undefined): string[] => (s === undefined || s === '' ? [] : s.split(','));
   try {
     const dir = positionals[0];
-    if (dir === undefined) throw new RangeError('usage: bench-report-check REPORT_DIR [--suites a,b|all] [--charts id,...]');
+    if (dir === undefined) throw new RangeError('usage: bench-report-check REPORT_DIR [--suites a,b|all] [--charts id,...] [--figures]');
     let suites = list(values.suites);
     if (suites.includes('all')) suites = Object.keys((await import('../main.js')).kSuites);
-    const document = checkReportDir(dir, { suites, charts: list(values.charts) });
+    const document = checkReportDir(dir, { suites, charts: list(values.charts), figures: values.figures === true });
     const seconds = document.suites.reduce((a, s) => a + s.durationMs, 0) / 1000;
     console.log(
       `report ok: ${document.figures.length} figures, ${document.tables.length} tables, charts ${document.charts.map((c) => c.file).join(', ')}; ` +

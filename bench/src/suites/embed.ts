@@ -113,8 +113,11 @@ export async function runEmbedSuite(report: Report, ctx: SuiteContext): Promise<
       note: `1 and 2 workers alternate (ABBA); 2 workers / 1 worker = ${scaling.toFixed(2)}× (ratio of the medians). The table above takes its iterations back to back instead.`,
     });
     report.figure({ suite: 'embed', name: 'ratio: 2 workers / 1 worker', value: scaling, unit: '×', conditions: { ...conditions, rounds: scalingRounds, method: 'median of alternating rounds' } });
-    report.figure({ suite: 'embed', name: 'ratio: pooled 2 workers / sequential per item, TF.js ops', value: twoWorkers / naiveRate, unit: '×', conditions });
-    report.figure({ suite: 'embed', name: 'ratio: pooled 2 workers / sequential per item, fused JS', value: twoWorkers / naiveJsRate, unit: '×', conditions });
+    // Like for like: the pool runs the fused-JS kernel, so its headline
+    // ratio is against the same kernel called per item. The TF.js-ops
+    // figure mixes the kernel choice with pooling: kept, not a `ratio:`.
+    report.figure({ suite: 'embed', name: 'ratio: pooled 2 workers / sequential per item, same kernel (fused JS)', value: twoWorkers / naiveJsRate, unit: '×', conditions: { ...conditions, kernel: 'fused JS, both sides' } });
+    report.figure({ suite: 'embed', name: 'kernel and pooling: pooled 2 workers (fused JS) / sequential per item (TF.js ops)', value: twoWorkers / naiveRate, unit: '×', conditions: { ...conditions, kernel: 'fused JS vs TF.js ops: not like for like' } });
     process.stdout.write(
       `\n2 workers / 1 worker: ${scaling.toFixed(2)}× (alternating rounds; ${(twoWorkers / oneWorker).toFixed(2)}× back to back)   pooled (2 workers) / sequential TF.js: ${(twoWorkers / naiveRate).toFixed(1)}×   / sequential JS: ${(twoWorkers / naiveJsRate).toFixed(1)}×\n`,
     );
