@@ -148,7 +148,9 @@ async function runJobs(queue: Queue, target: RedisTarget, o: Resolved, jobs: rea
           lastDone = Math.max(lastDone, job.finishedOn ?? Date.now());
           context.emit({ event: 'shard-done', shard: data.shard, state: summary.state, counts: summary.counts, seconds: summary.seconds });
         } else if (state === 'failed') {
-          throw new VecforgeError('ERR_INDEX', `shard job ${shardName(data.shard)} (${id}) failed after ${job.attemptsMade} attempts: ${job.failedReason ?? 'no reason given'}; the previous set stays current`);
+          // Read again: the job fetched above may predate its last attempt (state is read after it).
+          const failed = ((await queue.getJob(id)) as Job | undefined) ?? job;
+          throw new VecforgeError('ERR_INDEX', `shard job ${shardName(data.shard)} (${id}) failed after ${failed.attemptsMade} attempts: ${failed.failedReason ?? 'no reason given'}; the previous set stays current`);
         } else {
           const p = job.progress as { read?: number } | number | undefined;
           const key = JSON.stringify(p);
