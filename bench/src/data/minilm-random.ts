@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mulberry32 } from '../internals.js';
 
 /** The MiniLM-L6 shape. */
 export const kMiniLmShape = Object.freeze({ layers: 6, hidden: 384, heads: 12, ffn: 1536, vocab: 30_522, positions: 512, maxSeqLength: 256 });
@@ -81,17 +82,6 @@ export function buildVocabulary(texts: readonly string[]): { vocab: string[]; wh
   return { vocab, wholeWords };
 }
 
-/** mulberry32 uniform in [0, 1): fast and deterministic, enough for random weights. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The bytes of an F32 safetensors file.
@@ -127,7 +117,7 @@ export function ensureRandomMiniLm(dir: string, corpus: readonly string[]): Rand
   mkdirSync(join(dir, '1_Pooling'), { recursive: true });
   const { vocab, wholeWords } = buildVocabulary(corpus);
   const s = kMiniLmShape;
-  const next = rng(20261203);
+  const next = mulberry32(20261203);
   const tensors: Array<{ name: string; shape: number[]; data: Float32Array }> = [];
   const add = (name: string, shape: number[], kind: 'w' | 'g' | 'b'): void => {
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1));

@@ -232,10 +232,18 @@ export class OpenAIProvider {
 
   /** One HTTP attempt: rows, a retryable failure, or a thrown final error. */
   async #attempt(input: readonly string[], signal: AbortSignal, maxItems: () => number): Promise<AttemptResult> {
-    const probe = this.#breaker.admit();
+    await this.#semaphore.acquire(signal);
+    // The breaker is asked once a slot is held: a request that waited for the
+    // slot while the requests before it failed must not go out after they opened it.
+    let probe: boolean;
+    try {
+      probe = this.#breaker.admit();
+    } catch (error) {
+      this.#semaphore.release();
+      throw error;
+    }
     let verdict: 'none' | 'healthy' | 'failed' = 'none';
     try {
-      await this.#semaphore.acquire(signal);
       let status: number;
       let headers: Headers;
       let text: string;
