@@ -8,17 +8,17 @@
  * is installed and nothing is committed. Parsed entries are cached as JSONL
  * in the bench data directory.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { VecforgeError } from 'vecforge';
-import { throwIfAborted, writeFileAtomicSync } from '../internals.js';
+import { writeFileAtomicSync } from '../internals.js';
+import { runDebianTool } from './wordnet.js';
 
-const execFileAsync = promisify(execFile);
+/** What a dictd fetch needs, for the message when a tool is missing. */
+const kDictdToolsMissing = 'fetching the dictd corpora needs apt-get and dpkg-deb (Debian or Ubuntu)';
 
 /** The dictionaries, by name: their Debian package and file stem. */
 export const kDictionaries = Object.freeze({
@@ -124,11 +124,11 @@ export async function prepareDictionary(name: DictionaryName, cacheDir: string, 
   const { pkg, stem } = kDictionaries[name];
   const work = await mkdtemp(join(tmpdir(), `vecforge-${name}-`));
   try {
-    await run('apt-get', ['download', pkg], work, signal);
+    await runDebianTool('apt-get', ['download', pkg], work, signal, kDictdToolsMissing);
     const deb = (await readdir(work)).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
     if (deb === undefined) throw new VecforgeError('ERR_IO', `apt-get download left no ${pkg} .deb in ${work}`);
     const root = join(work, 'root');
-    await run('dpkg-deb', ['-x', join(work, deb), root], work, signal);
+    await runDebianTool('dpkg-deb', ['-x', join(work, deb), root], work, signal, kDictdToolsMissing);
     const dir = join(root, 'usr', 'share', 'dictd');
     const entries = readDictd(join(dir, `${stem}.index`), join(dir, `${stem}.dict.dz`));
     mkdirSync(cacheDir, { recursive: true });
@@ -139,14 +139,3 @@ export async function prepareDictionary(name: DictionaryName, cacheDir: string, 
   }
 }
 
-async function run(tool: string, args: string[], cwd: string, signal: AbortSignal | undefined): Promise<void> {
-  throwIfAborted(signal);
-  try {
-    await execFileAsync(tool, args, { cwd, signal, maxBuffer: 64 * 1024 * 1024 });
-  } catch (error) {
-    throwIfAborted(signal);
-    if ((error as { code?: unknown }).code === 'ENOENT') throw new VecforgeError('ERR_IO', `${tool} is not installed: fetching the dictd corpora needs apt-get and dpkg-deb (Debian or Ubuntu)`, { cause: error });
-    const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
-    throw new VecforgeError('ERR_IO', `${tool} ${args.join(' ')} failed: ${stderr || String(error)}`, { cause: error });
-  }
-}

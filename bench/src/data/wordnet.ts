@@ -290,7 +290,7 @@ export async function withWordNet<T>(options: WithWordNetOptions, use: (dictDir:
   try {
     const deb = await downloadDeb(workDir, options.signal);
     const root = join(workDir, 'root');
-    await run('dpkg-deb', ['-x', deb, root], workDir, options.signal);
+    await runDebianTool('dpkg-deb', ['-x', deb, root], workDir, options.signal);
     const dictDir = join(root, 'usr', 'share', 'wordnet');
     if (!existsSync(join(dictDir, 'data.noun'))) {
       throw new VecforgeError('ERR_IO', `the ${kWordNetPackage} package holds no ${kDebianWordNetDir}/data.noun`);
@@ -303,7 +303,7 @@ export async function withWordNet<T>(options: WithWordNetOptions, use: (dictDir:
 
 async function downloadDeb(workDir: string, signal: AbortSignal | undefined): Promise<string> {
   try {
-    await run('apt-get', ['download', kWordNetPackage], workDir, signal);
+    await runDebianTool('apt-get', ['download', kWordNetPackage], workDir, signal);
   } catch (error) {
     if (!(error instanceof VecforgeError) || error.code !== 'ERR_IO' || !/Unable to locate package|no installation candidate/i.test(error.message)) {
       throw error;
@@ -316,28 +316,30 @@ async function downloadDeb(workDir: string, signal: AbortSignal | undefined): Pr
         { cause: error },
       );
     }
-    await run('apt-get', ['update'], workDir, signal);
-    await run('apt-get', ['download', kWordNetPackage], workDir, signal);
+    await runDebianTool('apt-get', ['update'], workDir, signal);
+    await runDebianTool('apt-get', ['download', kWordNetPackage], workDir, signal);
   }
   const deb = (await readdir(workDir)).find((name) => name.startsWith(`${kWordNetPackage}_`) && name.endsWith('.deb'));
   if (deb === undefined) throw new VecforgeError('ERR_IO', `apt-get download left no ${kWordNetPackage} .deb in ${workDir}`);
   return join(workDir, deb);
 }
 
-async function run(tool: string, args: string[], cwd: string, signal: AbortSignal | undefined): Promise<void> {
+/**
+ * Runs a Debian tool (apt-get, dpkg-deb) for a corpus fetch; shared by the WordNet and dictd fetches.
+ * @param tool - the program.
+ * @param args - its arguments.
+ * @param cwd - where it runs.
+ * @param signal - aborts it.
+ * @param missing - what to say when the tool is not installed (what the fetch needs).
+ * @throws {VecforgeError} ERR_IO naming the tool, or the command and its stderr.
+ */
+export async function runDebianTool(tool: string, args: string[], cwd: string, signal: AbortSignal | undefined, missing = 'fetching the WordNet corpus needs apt-get and dpkg-deb (Debian or Ubuntu), or an existing WordNet directory'): Promise<void> {
   throwIfAborted(signal);
   try {
     await execFileAsync(tool, args, { cwd, signal, maxBuffer: 64 * 1024 * 1024 });
   } catch (error) {
     throwIfAborted(signal);
-    const code = (error as { code?: unknown }).code;
-    if (code === 'ENOENT') {
-      throw new VecforgeError(
-        'ERR_IO',
-        `${tool} is not installed: fetching the WordNet corpus needs apt-get and dpkg-deb (Debian or Ubuntu), or an existing WordNet directory`,
-        { cause: error },
-      );
-    }
+    if ((error as { code?: unknown }).code === 'ENOENT') throw new VecforgeError('ERR_IO', `${tool} is not installed: ${missing}`, { cause: error });
     const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
     throw new VecforgeError('ERR_IO', `${tool} ${args.join(' ')} failed: ${stderr || String(error)}`, { cause: error });
   }
