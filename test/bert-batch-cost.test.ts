@@ -44,6 +44,25 @@ describe('padded batch cost', () => {
     for (let j = 1; j < placed.length; j++) expect(tokens[placed[j] ?? 0]).toBeGreaterThanOrEqual(tokens[placed[j - 1] ?? 0] ?? 0);
   });
 
+  test('a costed window far below the budget is spread over up to 8 batches a worker, none cut below 1,024 of cost', () => {
+    const cost = (rows: number, longest: number): number => miniLm.cost(rows, longest);
+    const big = Uint32Array.from({ length: 2000 }, (_, i) => 8 + (i % 30));
+    const total = Array.from(big).reduce((a, t) => a + cost(1, t), 0);
+    const spread = planWindow(Array.from({ length: 2000 }, (_, i) => i), big, new Uint32Array(2000), 0, 1_000_000, 2, cost);
+    // 16 batches of equal cost (a batch may close one item early, so one more at most).
+    expect(spread.length).toBeGreaterThanOrEqual(16);
+    expect(spread.length).toBeLessThanOrEqual(17);
+    // A window of about 3 × 1,024 of cost: 3 batches, not 16 tiny ones.
+    const small = Uint32Array.from({ length: 160 }, () => 20);
+    const smallTotal = 160 * cost(1, 20);
+    expect(smallTotal).toBeGreaterThan(3 * 1024);
+    expect(smallTotal).toBeLessThan(4 * 1024);
+    const cut = planWindow(Array.from({ length: 160 }, (_, i) => i), small, new Uint32Array(160), 0, 1_000_000, 2, cost);
+    expect(cut.length).toBeGreaterThanOrEqual(3);
+    expect(cut.length).toBeLessThanOrEqual(4);
+    expect(total).toBeGreaterThan(16 * 1024);
+  });
+
   test('minBatches splits a window smaller than the budget', () => {
     const tokens = Uint32Array.from({ length: 10 }, () => 20);
     const batches = planWindow(Array.from({ length: 10 }, (_, i) => i), tokens, new Uint32Array(10), 0, 1_000_000, 2, (rows, longest) => miniLm.cost(rows, longest));

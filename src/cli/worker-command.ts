@@ -51,10 +51,16 @@ export async function runWorker(o: WorkerCommandOptions): Promise<number> {
   const off = onInterrupt(() => {
     void worker.stop();
   });
+  let forced = false;
   try {
-    await worker.closed;
+    forced = (await worker.closed).forced;
   } finally {
     off();
+  }
+  if (forced) {
+    // Redis was unreachable and the queue's connections were dropped; BullMQ may keep timers alive, so leave now (stderr flushed first).
+    await new Promise<void>((r) => process.stderr.write('', () => r()));
+    process.exit(kExitOk);
   }
   return kExitOk;
 }

@@ -36,14 +36,31 @@ export interface ShardWorkerOptions {
   readonly warmModel?: string;
   /** One line per event (job taken, done, failed, stopping). @default none */
   readonly log?: (event: Readonly<Record<string, unknown>>) => void;
+  /**
+   * How long `stop()` waits for the queue to let go before it drops the
+   * Redis connections, ms: BullMQ's close waits for Redis, forever when it
+   * is gone. A job still marked active then is handed on by the stalled-job
+   * check; its shard resumes from its last checkpoint. @default 10000
+   */
+  readonly closeGraceMs?: number;
 }
 
 /** A running shard worker. */
 export interface ShardWorker {
   /** Stops: the running job checkpoints at its next chunk and goes back to the queue; resolves once the worker has left. */
-  stop(): Promise<void>;
+  stop(): Promise<ShardWorkerClosed>;
   /** Resolves when the worker has stopped. */
-  readonly closed: Promise<void>;
+  readonly closed: Promise<ShardWorkerClosed>;
+}
+
+/** How a shard worker left. */
+export interface ShardWorkerClosed {
+  /**
+   * The queue did not let go within the grace period (Redis unreachable)
+   * and its connections were dropped: BullMQ may still hold timers, so a
+   * process that wants to end now should exit explicitly.
+   */
+  readonly forced: boolean;
 }
 
 /**
@@ -70,6 +87,8 @@ export async function startShardWorker(options: ShardWorkerOptions): Promise<Sha
   if (options.warmModel !== undefined) await engineFor(options.warmModel);
   let stopping = false;
   const running = new Set<AbortController>();
+  /** Shard jobs' own work (files and the pool, no Redis), which stop() lets reach its checkpoint before the grace period starts. */
+  const localRuns = new Set<Promise<JobSummary>>();
   const process = async (job: Job, token?: string): Promise<JobSummary> => {
     const data = job.data as ShardJobData;
     const stop = new AbortController();
@@ -86,7 +105,9 @@ export async function startShardWorker(options: ShardWorkerOptions): Promise<Sha
     };
     try {
       const engine = await engineFor(data.model);
-      const summary = await runShardJob(data, { engine, stopSignal: stop.signal, onProgress });
+      const local = runShardJob(data, { engine, stopSignal: stop.signal, onProgress });
+      localRuns.add(local);
+      const summary = await local.finally(() => localRuns.delete(local));
       if (summary.state === 'interrupted') {
         // Back to the queue without spending an attempt; the next worker resumes from the checkpoint.
         await job.moveToDelayed(Date.now(), token);
@@ -110,18 +131,36 @@ export async function startShardWorker(options: ShardWorkerOptions): Promise<Sha
     maxStalledCount: options.maxStalledCount ?? 10,
   });
   worker.on('error', (error) => log({ event: 'redis-error', reason: errorMessage(error) }));
-  let resolveClosed: () => void = () => {};
-  const closed = new Promise<void>((r) => {
+  let resolveClosed: (how: ShardWorkerClosed) => void = () => {};
+  const closed = new Promise<ShardWorkerClosed>((r) => {
     resolveClosed = r;
   });
-  const stop = async (): Promise<void> => {
+  const graceMs = options.closeGraceMs ?? 10_000;
+  const stop = async (): Promise<ShardWorkerClosed> => {
     if (stopping) return closed;
     stopping = true;
     log({ event: 'stopping', running: running.size });
     for (const c of running) c.abort();
-    await worker.close();
+    await Promise.allSettled([...localRuns]);
+    let timer: NodeJS.Timeout | undefined;
+    const left = await Promise.race([
+      worker.close().then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((r) => {
+        timer = setTimeout(() => r(false), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!left) {
+      // Redis did not answer within the grace period: the connections are dropped (their pending commands fail) instead of waited for.
+      log({ event: 'stopping', forced: true, reason: `the queue did not close within ${graceMs} ms (Redis unreachable?)` });
+      // Not awaited: BullMQ's disconnect waits for the connection's end, which never comes while the server is gone; the clients stop reconnecting at once.
+      worker.disconnect().catch(() => {});
+    }
     for (const e of engines.values()) await (await e.catch(() => null))?.close();
-    resolveClosed();
+    resolveClosed({ forced: !left });
     return closed;
   };
   await worker.waitUntilReady();

@@ -98,6 +98,11 @@ export function planWindow(items: ArrayLike<number>, lengths: Uint32Array, order
   return batches;
 }
 
+/** Batches per worker a costed window below the budget is cut into, at most. */
+const kSpread = 8;
+/** The smallest cost a window is cut to for spreading (about one native run's 1,024 packed tokens). */
+const kMinBatchCost = 1024;
+
 /**
  * Cuts a window sorted shortest first by a padded cost: a batch grows while
  * `cost(rows, longest)` (the current item is its longest) fits the budget.
@@ -114,7 +119,13 @@ function cutByCost(window: Uint32Array, lengths: Uint32Array, at: number, budget
   if (minBatches > 1) {
     let total = 0;
     for (let j = 0; j < n; j++) total += cost(1, lengths[window[j] as number] as number);
-    budget = Math.max(1, Math.min(budget, Math.ceil(total / minBatches)));
+    // A model that costs its batches (a transformer) spends long on each, and
+    // a cost estimate is only close: with one batch per worker, the worker
+    // whose batch ran long leaves the other idle at the end of the call. Up
+    // to kSpread batches per worker even that out, none cut below
+    // kMinBatchCost (small batches run the matmuls on few rows).
+    const target = Math.max(minBatches, Math.min(minBatches * kSpread, Math.floor(total / kMinBatchCost)));
+    budget = Math.max(1, Math.min(budget, Math.ceil(total / target)));
   }
   const batches: BatchRange[] = [];
   let start = 0;

@@ -6,11 +6,12 @@
  * ready → outputs closed) is what compares with the engine's time.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from 'vecforge';
 import { prepareDefinitions, readDefinitionTexts } from '../data/definitions.js';
+import { ensureRandomMiniLm } from '../data/minilm-random.js';
 import { median } from '../measure.js';
 import { repoRoot } from '../paths.js';
 import type { Report } from '../report/report.js';
@@ -106,5 +107,52 @@ export async function runEmbedCommandSuite(report: Report, ctx: SuiteContext): P
   }
   report.figure({ suite: 'embed-command', name: 'ratio: whole command 2 workers / 1 worker (speed-up)', value: med(1, (s) => s.seconds) / med(2, (s) => s.seconds), unit: '×', conditions });
   report.figure({ suite: 'embed-command', name: 'ratio: command run 2 workers / 1 worker (speed-up)', value: med(1, (s) => s.stages.run.ms) / med(2, (s) => s.stages.run.ms), unit: '×', conditions });
+  await neuralCommand(report, ctx, bin);
   process.stdout.write(`\ncommand run / warm engine: ${(med(1, (s) => s.stages.run.ms) / eng(1)).toFixed(2)}× (1 worker), ${(med(2, (s) => s.stages.run.ms) / eng(2)).toFixed(2)}× (2 workers); / fresh engine: ${(med(1, (s) => s.stages.run.ms) / cold(1)).toFixed(2)}×, ${(med(2, (s) => s.stages.run.ms) / cold(2)).toFixed(2)}×\n`);
+}
+
+/**
+ * The whole command with a neural model (the model suite's random-weight
+ * all-MiniLM-L6-v2 shape): 1 and 2 workers alternating, a fresh process a
+ * run; the speed-up of the whole command (start-up included) and of its
+ * run stage.
+ */
+async function neuralCommand(report: Report, ctx: SuiteContext, bin: string): Promise<void> {
+  const count = ctx.modelTexts ?? (ctx.quick ? 300 : 4_000);
+  const rounds = ctx.quick ? 1 : 2;
+  const corpus = await prepareDefinitions({ cacheDir: join(ctx.dataDir, 'wordnet'), count: 100_000 });
+  const all = readDefinitionTexts(corpus.path, 100_000);
+  const model = ensureRandomMiniLm(join(ctx.dataDir, 'minilm-random'), all);
+  const step = Math.max(1, Math.floor(all.length / count));
+  const texts = all.filter((_, i) => i % step === 0).slice(0, count);
+  const out = mkdtempSync(join(tmpdir(), 'vecforge-bench-cmd-neural-'));
+  const runs = new Map<number, CommandSummary[]>([
+    [1, []],
+    [2, []],
+  ]);
+  try {
+    const input = join(out, 'texts.jsonl');
+    writeFileSync(input, texts.map((text, i) => `${JSON.stringify({ id: `d${i}`, text })}\n`).join(''));
+    for (let round = 0; round < rounds; round++) {
+      for (const w of round % 2 === 0 ? [1, 2] : [2, 1]) {
+        const r = spawnSync(process.execPath, [bin, 'embed', '--input', input, '--output', join(out, `o${w}.npy`), '--model', model.dir, '--workers', String(w), '--backend', 'wasm', '--json'], { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`vecforge embed --model exited ${r.status}: ${r.stderr.slice(0, 500)}`);
+        runs.get(w)?.push(JSON.parse(r.stdout.trim()) as CommandSummary);
+      }
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+  const med = (w: number, pick: (s: CommandSummary) => number): number => median((runs.get(w) ?? []).map(pick));
+  const dataset = `${texts.length} WordNet definitions (every ${step}th of ${all.length}), JSONL`;
+  const conditions = { dataset, model: 'random weights, all-MiniLM-L6-v2 shape', backend: 'wasm', rounds, method: 'median of alternating rounds' };
+  report.table({
+    suite: 'embed-command',
+    title: `vecforge embed --model (whole command), random-weight all-MiniLM-L6-v2 shape, ${dataset}`,
+    columns: ['workers', 'total s', 'start ms', 'run ms', 'texts/s (total)', 'main-thread utilisation in run'],
+    rows: [1, 2].map((w) => [w, med(w, (s) => s.seconds), med(w, (s) => s.stages.start.ms), med(w, (s) => s.stages.run.ms), med(w, (s) => s.count / s.seconds), med(w, (s) => s.stages.run.mainThreadUtilization)]),
+    note: `A fresh process a run, 1 and 2 workers alternating over ${rounds} round(s), medians; the embed command keeps no embedding cache, so every run embeds every text (goal: whole command 2 workers ≥ 1.8× 1 worker).`,
+  });
+  report.figure({ suite: 'embed-command', name: 'ratio: neural model, whole command 2 workers / 1 worker (speed-up)', value: med(1, (s) => s.seconds) / med(2, (s) => s.seconds), unit: '×', conditions });
+  report.figure({ suite: 'embed-command', name: 'ratio: neural model, command run 2 workers / 1 worker (speed-up)', value: med(1, (s) => s.stages.run.ms) / med(2, (s) => s.stages.run.ms), unit: '×', conditions });
 }

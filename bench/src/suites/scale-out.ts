@@ -178,7 +178,8 @@ export async function runScaleOutSuite(report: Report, ctx: SuiteContext): Promi
       const a = await engine.openIndex(single);
       const b = await engine.openIndex(join(work, 'sharded-1'));
       try {
-        const ids = a.ids();
+        // Documents with no vector (no word the model knows; indexed lexically only) are not in the exact set.
+        const ids = a.ids().filter((id) => a.getVector(id) !== undefined);
         const dims = a.dims;
         const base = new Float32Array(ids.length * dims);
         for (const [i, id] of ids.entries()) base.set(a.getVector(id) as Float32Array, i * dims);

@@ -75,7 +75,17 @@ export class LexicalIndex {
   #touched = new Int32Array(1024);
   /** Per label k1·(1 − b + b·|d|/avgdl), for the N and total length it was computed at; rebuilt when they change. */
   #norm = new Float64Array(0);
-  #normFor = { docs: -1, length: -1, slots: -1 };
+  #normFor = -1;
+  /** Bumped by every insert and removal: the norms are recomputed when it moved. */
+  #changes = 0;
+  /** The smallest length norm of a present document (a bound for pruning). */
+  #minNorm = 0;
+  /** Per term: the largest tf it has had in any document (never lowered on removal: an upper bound). */
+  #tfMax: number[] = [];
+  /** Per term id: its position among a query's pruned terms, or -1 (reset after each search). */
+  #queryPos = new Int32Array(0);
+  /** Scratch for the k-th largest partial score. */
+  #scratch = { values: new Float64Array(0) };
 
   /** @param params - k1 and b. */
   constructor(params: Bm25Params) {
@@ -108,6 +118,7 @@ export class LexicalIndex {
       this.#termIds.set(term, id);
       this.#termNames.push(term);
       this.#df.push(0);
+      this.#tfMax.push(0);
       this.#postings.push([]);
     }
     return id;
@@ -159,6 +170,7 @@ export class LexicalIndex {
       this.#fwd[start + 2 * i] = id;
       this.#fwd[start + 2 * i + 1] = f;
       this.#df[id] = (this.#df[id] as number) + 1;
+      if (f > (this.#tfMax[id] as number)) this.#tfMax[id] = f;
       (this.#postings[id] as number[]).push(label, f);
     }
     this.#fwdUsed += 2 * n;
@@ -166,6 +178,7 @@ export class LexicalIndex {
     this.#docTerms[label] = n;
     this.#docLen[label] = length;
     this.#docCount++;
+    this.#changes++;
     this.#totalLength += length;
     this.#livePostings += n;
   }
@@ -185,6 +198,7 @@ export class LexicalIndex {
     }
     this.#docStart[label] = kAbsent;
     this.#docCount--;
+    this.#changes++;
     this.#totalLength -= this.#docLen[label] as number;
     this.#livePostings -= n;
     this.#deadPostings += n;
@@ -217,6 +231,7 @@ export class LexicalIndex {
     this.#termIds = new Map();
     this.#termNames = [];
     this.#df = [];
+    this.#tfMax = [];
     this.#postings = [];
     this.#livePostings = 0;
     this.#deadPostings = 0;
@@ -241,7 +256,20 @@ export class LexicalIndex {
   }
 
   /**
-   * The k best documents for the query terms.
+   * The k best documents for the query terms: exact BM25 top-k, with
+   * MaxScore-style pruning.
+   *
+   * Terms are scored in decreasing idf order (ties by the term), each
+   * term's postings added to a per-label accumulator. Each term has an
+   * upper bound on what it can add to any document (its weight at its
+   * largest tf and the shortest live document). Once the k-th best partial
+   * score θ exceeds the sum of the bounds of the terms still to come, no
+   * document not yet touched can enter the top k, and a touched one whose
+   * partial score plus that sum is below θ cannot either: the remaining
+   * terms (the common ones, with the longest postings) are then looked up
+   * in the forward store of the few documents still in the running instead
+   * of walking their postings. Scores are summed in the same term order
+   * either way, so the result is the exhaustive one, bit for bit.
    * @param terms - the query's terms (repeats count once).
    * @param k - hits wanted.
    * @param allowed - a label bitset (bit `label & 7` of byte `label >> 3`); undefined for every label.
@@ -254,18 +282,34 @@ export class LexicalIndex {
     const slots = this.#docStart.length;
     if (this.#acc.length < slots) this.#acc = new Float64Array(slots);
     const norm = this.#lengthNorms();
+    const minNorm = this.#minNorm;
     const acc = this.#acc;
-    let touched = this.#touched;
-    let nTouched = 0;
     const docStart = this.#docStart;
-    // Postings of removed documents are skipped only when there are any.
-    const skipDead = this.#deadPostings > 0;
+    // The query's terms present in the index, highest weight first.
+    const query: Array<{ id: number; term: string; w: number; bound: number }> = [];
     for (const term of new Set(terms)) {
       const id = this.#termIds.get(term);
       if (id === undefined) continue;
       const df = this.#df[id] as number;
       if (df === 0) continue;
       const w = Math.log(1 + (N - df + 0.5) / (df + 0.5)) * (k1 + 1);
+      const tfMax = this.#tfMax[id] as number;
+      query.push({ id, term, w, bound: (w * tfMax) / (tfMax + minNorm) });
+    }
+    query.sort((a, b) => b.w - a.w || (a.term < b.term ? -1 : a.term > b.term ? 1 : 0));
+    // rest[i]: the most the terms from i on can add to one document.
+    const rest = new Float64Array(query.length + 1);
+    for (let i = query.length - 1; i >= 0; i--) rest[i] = (rest[i + 1] as number) + (query[i]?.bound as number);
+    let touched = this.#touched;
+    let nTouched = 0;
+    let maxAcc = 0;
+    // Postings of removed documents are skipped only when there are any.
+    const skipDead = this.#deadPostings > 0;
+    let next = 0;
+    for (; next < query.length; next++) {
+      const remaining = rest[next] as number;
+      if (nTouched >= k && remaining < maxAcc && remaining < kthLargest(acc, touched, nTouched, k, this.#scratch)) break;
+      const { id, w } = query[next] as { id: number; w: number };
       const post = this.#postings[id] as number[];
       if (touched.length < nTouched + post.length / 2) {
         const grown = new Int32Array(Math.max(touched.length * 2, nTouched + post.length / 2));
@@ -281,26 +325,77 @@ export class LexicalIndex {
         const tf = post[i + 1] as number;
         const before = acc[label] as number;
         if (before === 0) touched[nTouched++] = label;
-        acc[label] = before + (w * tf) / (tf + (norm[label] as number));
+        const after = before + (w * tf) / (tf + (norm[label] as number));
+        acc[label] = after;
+        if (after > maxAcc) maxAcc = after;
       }
     }
+    if (next < query.length) this.#finishCandidates(query, next, rest[next] as number, touched, nTouched, k, norm);
     const top = topK(touched, nTouched, acc, k);
     for (let i = 0; i < nTouched; i++) acc[touched[i] as number] = 0;
     return top;
   }
 
-  /** The per-label length normalisation, recomputed only when N, the total length or the label slots changed. */
+  /**
+   * The pruned phase of {@link search}: the terms from `from` on, added
+   * from the forward store to each touched document that can still reach
+   * the top k; the others are left below θ (never returned).
+   */
+  #finishCandidates(query: ReadonlyArray<{ id: number; w: number }>, from: number, remaining: number, touched: Int32Array, nTouched: number, k: number, norm: Float64Array): void {
+    const acc = this.#acc;
+    const theta = kthLargest(acc, touched, nTouched, k, this.#scratch);
+    if (this.#queryPos.length < this.#termNames.length) this.#queryPos = new Int32Array(Math.max(this.#termNames.length, this.#queryPos.length * 2)).fill(-1);
+    const pos = this.#queryPos;
+    const left = query.length - from;
+    for (let j = 0; j < left; j++) pos[query[from + j]?.id as number] = j;
+    const tfs = new Uint32Array(left);
+    const fwd = this.#fwd;
+    try {
+      for (let t = 0; t < nTouched; t++) {
+        const label = touched[t] as number;
+        const before = acc[label] as number;
+        if (before + remaining < theta) continue;
+        tfs.fill(0);
+        const start = this.#docStart[label] as number;
+        const end = start + 2 * (this.#docTerms[label] as number);
+        for (let f = start; f < end; f += 2) {
+          const j = pos[fwd[f] as number] as number;
+          if (j >= 0) tfs[j] = fwd[f + 1] as number;
+        }
+        let score = before;
+        for (let j = 0; j < left; j++) {
+          const tf = tfs[j] as number;
+          if (tf > 0) score += ((query[from + j]?.w as number) * tf) / (tf + (norm[label] as number));
+        }
+        acc[label] = score;
+      }
+    } finally {
+      for (let j = 0; j < left; j++) pos[query[from + j]?.id as number] = -1;
+    }
+  }
+
+  /**
+   * The per-label length normalisation, recomputed after any insert or
+   * removal (a document added at a new label within the slots changes no
+   * count when another of the same length went, but its norm is new).
+   */
   #lengthNorms(): Float64Array {
-    const f = this.#normFor;
     const slots = this.#docStart.length;
-    if (f.docs === this.#docCount && f.length === this.#totalLength && f.slots === slots) return this.#norm;
+    if (this.#normFor === this.#changes && this.#norm.length >= slots) return this.#norm;
     const { k1, b } = this.params;
     const avgdl = this.#totalLength / Math.max(1, this.#docCount) || 1;
     if (this.#norm.length < slots) this.#norm = new Float64Array(slots);
     const norm = this.#norm;
     const len = this.#docLen;
-    for (let label = 0; label < slots; label++) norm[label] = k1 * (1 - b + (b * (len[label] as number)) / avgdl);
-    this.#normFor = { docs: this.#docCount, length: this.#totalLength, slots };
+    let minNorm = Number.POSITIVE_INFINITY;
+    const start = this.#docStart;
+    for (let label = 0; label < slots; label++) {
+      const n = k1 * (1 - b + (b * (len[label] as number)) / avgdl);
+      norm[label] = n;
+      if (n < minNorm && start[label] !== kAbsent) minNorm = n;
+    }
+    this.#minNorm = Number.isFinite(minNorm) ? minNorm : 0;
+    this.#normFor = this.#changes;
     return norm;
   }
 
@@ -321,6 +416,41 @@ export class LexicalIndex {
     const memoryBytes = dictionary + postingSlots * 8 + this.#fwd.byteLength + this.#docStart.byteLength * 3;
     return { docs: this.#docCount, terms, postings: this.#livePostings, memoryBytes };
   }
+}
+
+/**
+ * The k-th largest accumulated score among the first `n` touched labels
+ * (0 when fewer than k): a quickselect over a copy.
+ */
+function kthLargest(acc: Float64Array, touched: Int32Array, n: number, k: number, scratch: { values: Float64Array }): number {
+  if (n < k) return 0;
+  if (scratch.values.length < n) scratch.values = new Float64Array(Math.max(n, scratch.values.length * 2));
+  const v = scratch.values;
+  for (let i = 0; i < n; i++) v[i] = acc[touched[i] as number] as number;
+  // Find the element of rank k-1 in decreasing order.
+  let lo = 0;
+  let hi = n - 1;
+  const want = k - 1;
+  while (lo < hi) {
+    const pivot = v[(lo + hi) >> 1] as number;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((v[i] as number) > pivot) i++;
+      while ((v[j] as number) < pivot) j--;
+      if (i <= j) {
+        const t = v[i] as number;
+        v[i] = v[j] as number;
+        v[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (want <= j) hi = j;
+    else if (want >= i) lo = i;
+    else break;
+  }
+  return v[want] as number;
 }
 
 /** The k labels of highest score among the first `n` of `touched` (ties: lower label first), best first. */
