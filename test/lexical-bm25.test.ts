@@ -85,7 +85,7 @@ describe('BM25', () => {
     const word = (): string => vocab[Math.min(vocab.length - 1, Math.floor(1 / (rand() * 0.98 + 0.02)) - 1)] as string;
     const docs = Array.from({ length: 1500 }, () => Array.from({ length: 3 + Math.floor(rand() * 25) }, word));
     const index = new LexicalIndex({ k1: 1.2, b: 0.75 });
-    docs.forEach((d, i) => index.add(i, d));
+    for (const [i, d] of docs.entries()) index.add(i, d);
     // Removals, and a document of the same length at a fresh label (no count changes, a new norm).
     const live = new Map(docs.map((d, i) => [i, d]));
     for (let i = 0; i < docs.length; i += 7) {
