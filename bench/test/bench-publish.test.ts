@@ -71,6 +71,30 @@ describe('bench:publish', () => {
     expect(readFileSync(readme, 'utf8')).toBe(text);
   });
 
+  test('a suite skipped because another recorded its figures (exchange, when embed ran) still counts for the headline; one skipped without figures does not', async () => {
+    const readme = join(tempDir('vecforge-publish-readme-'), 'README.md');
+    const make = async (withFigures: boolean): Promise<string> => {
+      const reportDir = tempDir('vecforge-publish-report-');
+      const report = new Report();
+      addChartFigures(report);
+      report.figure({ suite: 'embed', name: 'ratio: 2 workers / 1 worker', value: 1.8, unit: '×', conditions: {} });
+      if (withFigures) report.figure({ suite: 'exchange', name: 'ratio: clone / SAB exchange overhead per batch, 512×100', value: 5, unit: '×', conditions: {} });
+      report.suite({ name: 'embed', state: 'ok', durationMs: 1 });
+      report.suite({ name: 'exchange', state: 'skipped', durationMs: 0, reason: 'the embed suite already measured the exchange figures in this run' });
+      await report.write(reportDir);
+      return reportDir;
+    };
+    writeFileSync(readme, `# x
+${kHeadlineMarkers.start}
+old headline
+${kHeadlineMarkers.end}
+`);
+    expect(publishReport({ reportDir: await make(false), docsDir: tempDir('vecforge-publish-docs-'), readme, allSuites: ['embed', 'exchange'] }).headline).toBe(false);
+    expect(readFileSync(readme, 'utf8')).toContain('old headline');
+    expect(publishReport({ reportDir: await make(true), docsDir: tempDir('vecforge-publish-docs-'), readme, allSuites: ['embed', 'exchange'] }).headline).toBe(true);
+    expect(readFileSync(readme, 'utf8')).not.toContain('old headline');
+  });
+
   test('a quoted figure the run did not record is an error, not a silent stale value', () => {
     const report = new Report();
     report.suite({ name: 'index', state: 'ok', durationMs: 1 });
