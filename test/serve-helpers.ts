@@ -114,7 +114,8 @@ export interface PromSample {
   readonly value: number;
 }
 
-const kSampleLine = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?(?:[0-9.eE+-]+|Inf|\+Inf|NaN))(?: -?\d+)?$/;
+// Special values in any case, as Prometheus parses them (Go's ParseFloat): prom-client writes NaN as "Nan" (an event-loop lag gauge before its first sample).
+const kSampleLine = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?(?:[0-9.eE+-]+|[+]?[Ii][Nn][Ff]|[Nn][Aa][Nn]))(?: -?\d+)?$/;
 const kLabel = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
 
 /**
@@ -138,7 +139,7 @@ export function parsePrometheus(text: string): PromSample[] {
     const labels: Record<string, string> = {};
     const rawLabels = m[2] ?? '';
     for (const l of rawLabels.matchAll(kLabel)) labels[l[1] as string] = l[2] as string;
-    samples.push({ name: m[1] as string, labels, value: Number((m[3] as string).replace('+Inf', 'Infinity').replace('Inf', 'Infinity')) });
+    samples.push({ name: m[1] as string, labels, value: Number((m[3] as string).replace(/[+]?inf$/i, 'Infinity').replace(/^nan$/i, 'NaN')) });
   }
   return samples;
 }
