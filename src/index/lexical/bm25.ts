@@ -17,6 +17,10 @@
  * N the live documents and avgdl their mean length.
  */
 
+import { candidatesAbove, type LexicalHits, PartialTop, topK } from './top-k.js';
+
+export type { LexicalHits } from './top-k.js';
+
 /** BM25 parameters. */
 export interface Bm25Params {
   /** Term-frequency saturation. */
@@ -30,11 +34,12 @@ const kAbsent = 0xffffffff;
 /** Postings of removed documents are purged once they outnumber the live ones and are at least this many. */
 const kMinCompactPostings = 4096;
 
-/** Top-k lexical hits, best first. */
-export interface LexicalHits {
-  readonly labels: number[];
-  readonly scores: number[];
-}
+/** About what completing one document from the forward store costs, in postings walked. */
+const kLookupCost = 24;
+
+/** How many times a search counts the documents still in the running while it walks postings. */
+const kThetaRecomputes = 4;
+
 
 /** Figures of the in-memory index. */
 export interface LexicalMemoryStats {
@@ -86,8 +91,9 @@ export class LexicalIndex {
   #queryPos = new Int32Array(0);
   /** Per label: completed in the pruned phase of the running search (reset after it). */
   #finished = new Uint8Array(0);
-  /** The running search's best partial scores. */
+  /** The running search's best partial scores, and in its pruned phase its best final ones. */
   #top = new PartialTop();
+  #finalTop = new PartialTop();
 
   /** @param params - k1 and b. */
   constructor(params: Bm25Params) {
@@ -383,9 +389,9 @@ export class LexicalIndex {
     const fwd = this.#fwd;
     const docStart = this.#docStart;
     const docTerms = this.#docTerms;
-    // The k best final scores so far, a min-heap: its top is θ once it holds k.
-    const best = new Float64Array(k);
-    let held = 0;
+    // The k best final scores so far (each label completes once): its top is θ once it holds k.
+    const best = this.#finalTop;
+    best.reset(k, acc.length);
     const done: number[] = [];
     const complete = (label: number): void => {
       tfs.fill(0);
@@ -403,8 +409,7 @@ export class LexicalIndex {
       acc[label] = score;
       finished[label] = 1;
       done.push(label);
-      heapOffer(best, held, score);
-      if (held < k) held++;
+      if (best.held < k || score > (best.scores[0] as number)) best.offer(label, score);
     };
     try {
       let theta = theta0;
@@ -412,11 +417,12 @@ export class LexicalIndex {
         const label = touched[t] as number;
         if (finished[label] === 1 || (acc[label] as number) + remaining < theta) continue;
         complete(label);
-        if (held === k) theta = Math.max(theta, best[0] as number);
+        if (best.held === k) theta = Math.max(theta, best.scores[0] as number);
       }
     } finally {
       for (let j = 0; j < left; j++) pos[query[from + j]?.id as number] = -1;
       for (const label of done) finished[label] = 0;
+      best.clear();
     }
   }
 
@@ -462,192 +468,4 @@ export class LexicalIndex {
     const memoryBytes = dictionary + postingSlots * 8 + this.#fwd.byteLength + this.#docStart.byteLength * 3;
     return { docs: this.#docCount, terms, postings: this.#livePostings, memoryBytes };
   }
-}
-
-/** About what completing one document from the forward store costs, in postings walked. */
-const kLookupCost = 24;
-
-/**
- * How many of the first `n` touched labels have a score of at least `floor`.
- * @param acc - scores by label.
- * @param touched - labels.
- * @param n - how many of them.
- * @param floor - the floor.
- * @returns the count.
- */
-function candidatesAbove(acc: Float64Array, touched: Int32Array, n: number, floor: number): number {
-  let c = 0;
-  for (let i = 0; i < n; i++) if ((acc[touched[i] as number] as number) >= floor) c++;
-  return c;
-}
-
-/** How many times a search counts the documents still in the running while it walks postings. */
-const kThetaRecomputes = 4;
-
-/**
- * Offers a score to a min-heap of the best scores (`held` of them now, room for `best.length`).
- * @param best - the heap.
- * @param held - entries it holds.
- * @param score - the score offered.
- */
-function heapOffer(best: Float64Array, held: number, score: number): void {
-  const cap = best.length;
-  let i: number;
-  if (held < cap) {
-    i = held;
-    best[i] = score;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if ((best[p] as number) <= (best[i] as number)) break;
-      const t = best[p] as number;
-      best[p] = best[i] as number;
-      best[i] = t;
-      i = p;
-    }
-    return;
-  }
-  if (score <= (best[0] as number)) return;
-  best[0] = score;
-  i = 0;
-  for (;;) {
-    const l = 2 * i + 1;
-    const r = l + 1;
-    let m = i;
-    if (l < cap && (best[l] as number) < (best[m] as number)) m = l;
-    if (r < cap && (best[r] as number) < (best[m] as number)) m = r;
-    if (m === i) return;
-    const t = best[m] as number;
-    best[m] = best[i] as number;
-    best[i] = t;
-    i = m;
-  }
-}
-
-/**
- * The k best (label, score) pairs of a search's partial scores, as they
- * grow: a min-heap by score, with each label's heap slot so that a label
- * already held moves instead of entering twice.
- */
-class PartialTop {
-  scores = new Float64Array(0);
-  labels = new Int32Array(0);
-  held = 0;
-  #k = 0;
-  /** Per label: its heap slot, or -1. */
-  #slot = new Int32Array(0);
-
-  reset(k: number, slots: number): void {
-    if (this.scores.length < k) {
-      this.scores = new Float64Array(k);
-      this.labels = new Int32Array(k);
-    }
-    if (this.#slot.length < slots) this.#slot = new Int32Array(slots).fill(-1);
-    this.#k = k;
-    this.held = 0;
-  }
-
-  /** Forgets the labels held (their slots back to -1). */
-  clear(): void {
-    for (let i = 0; i < this.held; i++) this.#slot[this.labels[i] as number] = -1;
-    this.held = 0;
-  }
-
-  /** Offers a label's new (higher) score. */
-  offer(label: number, score: number): void {
-    const at = this.#slot[label] as number;
-    if (at >= 0) {
-      // Held already: its score only grew, so it sinks towards the leaves.
-      this.scores[at] = score;
-      this.#down(at);
-      return;
-    }
-    if (this.held < this.#k) {
-      const i = this.held++;
-      this.#place(i, label, score);
-      this.#up(i);
-      return;
-    }
-    this.#slot[this.labels[0] as number] = -1;
-    this.#place(0, label, score);
-    this.#down(0);
-  }
-
-  #place(i: number, label: number, score: number): void {
-    this.labels[i] = label;
-    this.scores[i] = score;
-    this.#slot[label] = i;
-  }
-
-  #swap(i: number, j: number): void {
-    const l = this.labels[i] as number;
-    const s = this.scores[i] as number;
-    this.#place(i, this.labels[j] as number, this.scores[j] as number);
-    this.#place(j, l, s);
-  }
-
-  #up(i0: number): void {
-    let i = i0;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if ((this.scores[p] as number) <= (this.scores[i] as number)) return;
-      this.#swap(i, p);
-      i = p;
-    }
-  }
-
-  #down(i0: number): void {
-    let i = i0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < this.held && (this.scores[l] as number) < (this.scores[m] as number)) m = l;
-      if (r < this.held && (this.scores[r] as number) < (this.scores[m] as number)) m = r;
-      if (m === i) return;
-      this.#swap(i, m);
-      i = m;
-    }
-  }
-}
-
-/** The k labels of highest score among the first `n` of `touched` (ties: lower label first), best first. */
-function topK(touched: Int32Array, n: number, acc: Float64Array, k: number): LexicalHits {
-  const better = (a: number, b: number): boolean => {
-    const sa = acc[a] as number;
-    const sb = acc[b] as number;
-    return sa > sb || (sa === sb && a < b);
-  };
-  // A min-heap (worst on top) of at most k labels.
-  const heap: number[] = [];
-  const down = (i0: number): void => {
-    let i = i0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let w = i;
-      if (l < heap.length && better(heap[w] as number, heap[l] as number)) w = l;
-      if (r < heap.length && better(heap[w] as number, heap[r] as number)) w = r;
-      if (w === i) return;
-      [heap[i], heap[w]] = [heap[w] as number, heap[i] as number];
-      i = w;
-    }
-  };
-  for (let t = 0; t < n; t++) {
-    const label = touched[t] as number;
-    if (heap.length < k) {
-      heap.push(label);
-      let i = heap.length - 1;
-      while (i > 0) {
-        const p = (i - 1) >> 1;
-        if (!better(heap[p] as number, heap[i] as number)) break;
-        [heap[i], heap[p]] = [heap[p] as number, heap[i] as number];
-        i = p;
-      }
-    } else if (better(label, heap[0] as number)) {
-      heap[0] = label;
-      down(0);
-    }
-  }
-  heap.sort((a, b) => (better(a, b) ? -1 : 1));
-  return { labels: heap, scores: heap.map((l) => acc[l] as number) };
 }
