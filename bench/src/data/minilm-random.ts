@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mulberry32 } from '../internals.js';
+import { prepareDefinitions, readDefinitionTexts } from './definitions.js';
 
 /** The MiniLM-L6 shape. */
 export const kMiniLmShape = Object.freeze({ layers: 6, hidden: 384, heads: 12, ffn: 1536, vocab: 30_522, positions: 512, maxSeqLength: 256 });
@@ -172,4 +173,30 @@ export function ensureRandomMiniLm(dir: string, corpus: readonly string[]): Rand
   writeFileSync(join(dir, 'sentence_bert_config.json'), JSON.stringify({ max_seq_length: s.maxSeqLength, do_lower_case: false }));
   writeFileSync(stamp, JSON.stringify({ version: kFormatVersion, corpus: corpusHash, wholeWords }));
   return { dir, reused: false, wholeWords };
+}
+
+/** The random model and an even sample of the definitions it embeds. */
+export interface MiniLmBenchSet {
+  readonly model: RandomMiniLm;
+  /** Every 100,000 definitions (the model's vocabulary comes from them). */
+  readonly all: readonly string[];
+  /** `count` of them, every `step`th. */
+  readonly texts: readonly string[];
+  readonly step: number;
+}
+
+/**
+ * The model and model-suite texts the neural benchmarks share: 100,000
+ * WordNet definitions, the random MiniLM written from them (or reused), and
+ * every step-th definition up to `count`.
+ * @param dataDir - the bench data directory.
+ * @param count - texts wanted.
+ * @returns model, corpus and sample.
+ */
+export async function miniLmBenchSet(dataDir: string, count: number): Promise<MiniLmBenchSet> {
+  const corpus = await prepareDefinitions({ cacheDir: join(dataDir, 'wordnet'), count: 100_000 });
+  const all = readDefinitionTexts(corpus.path, 100_000);
+  const step = Math.max(1, Math.floor(all.length / count));
+  const texts = all.filter((_, i) => i % step === 0).slice(0, count);
+  return { model: ensureRandomMiniLm(join(dataDir, 'minilm-random'), all), all, texts, step };
 }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from 'vecforge';
 import { prepareDefinitions, readDefinitionTexts } from '../data/definitions.js';
-import { ensureRandomMiniLm } from '../data/minilm-random.js';
+import { miniLmBenchSet } from '../data/minilm-random.js';
 import { median } from '../measure.js';
 import { repoRoot } from '../paths.js';
 import type { Report } from '../report/report.js';
@@ -120,11 +120,7 @@ export async function runEmbedCommandSuite(report: Report, ctx: SuiteContext): P
 async function neuralCommand(report: Report, ctx: SuiteContext, bin: string): Promise<void> {
   const count = ctx.modelTexts ?? (ctx.quick ? 300 : 4_000);
   const rounds = ctx.quick ? 1 : 2;
-  const corpus = await prepareDefinitions({ cacheDir: join(ctx.dataDir, 'wordnet'), count: 100_000 });
-  const all = readDefinitionTexts(corpus.path, 100_000);
-  const model = ensureRandomMiniLm(join(ctx.dataDir, 'minilm-random'), all);
-  const step = Math.max(1, Math.floor(all.length / count));
-  const texts = all.filter((_, i) => i % step === 0).slice(0, count);
+  const { model, all, texts, step } = await miniLmBenchSet(ctx.dataDir, count);
   const out = mkdtempSync(join(tmpdir(), 'vecforge-bench-cmd-neural-'));
   const runs = new Map<number, CommandSummary[]>([
     [1, []],

@@ -13,8 +13,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine } from 'vecforge';
-import { prepareDefinitions, readDefinitionTexts } from '../data/definitions.js';
-import { ensureRandomMiniLm, kMiniLmShape } from '../data/minilm-random.js';
+import { kMiniLmShape, miniLmBenchSet } from '../data/minilm-random.js';
 import { BertEncoder, encoderFlops, findBertFiles, kMaxAttentionFloats, kMaxPackedTokens, kMaxPaddedTokens, loadBertWeights, loadNativeBertOps, loadTf, NativeBertEncoder, parseBertConfig, readVocabTokenizer, WordPieceTokenizer } from '../internals.js';
 import { median } from '../measure.js';
 import type { Report } from '../report/report.js';
@@ -96,11 +95,7 @@ function packedRuns(lengths: readonly number[]): Runs {
  */
 export async function runModelSuite(report: Report, ctx: SuiteContext): Promise<void> {
   const count = ctx.modelTexts ?? (ctx.quick ? 300 : 2_000);
-  const corpus = await prepareDefinitions({ cacheDir: join(ctx.dataDir, 'wordnet'), count: 100_000 });
-  const all = readDefinitionTexts(corpus.path, 100_000);
-  const step = Math.max(1, Math.floor(all.length / count));
-  const texts = all.filter((_, i) => i % step === 0).slice(0, count);
-  const model = ensureRandomMiniLm(join(ctx.dataDir, 'minilm-random'), all);
+  const { model, all, texts, step } = await miniLmBenchSet(ctx.dataDir, count);
   const files = findBertFiles(model.dir);
   const config = parseBertConfig(files.config);
   const tokenizer = new WordPieceTokenizer(readVocabTokenizer(join(model.dir, 'vocab.txt'), join(model.dir, 'tokenizer_config.json')));
