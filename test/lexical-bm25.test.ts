@@ -10,7 +10,7 @@ import { LexicalIndex } from '../src/index/lexical/bm25.js';
 import { fuseRankings } from '../src/index/lexical/fusion.js';
 import { resolveFusionOptions, resolveLexicalOptions } from '../src/index/lexical/options.js';
 import { decodeSegment, encodeSegment } from '../src/index/lexical/segment.js';
-import { lexicalTerms } from '../src/index/lexical/tokenize.js';
+import { kEnglishStopWords, lexicalTerms } from '../src/index/lexical/tokenize.js';
 
 const kDocs = [
   'The quick brown fox jumps over the lazy dog',
@@ -48,10 +48,20 @@ function indexOf(docs: readonly string[], params = { k1: 1.2, b: 0.75 }, labels?
 
 describe('tokenizer', () => {
   test('words as GloVe splits them, possessives dropped, Porter2 stems, digits and other scripts kept', () => {
-    expect(lexicalTerms("The Fox's dens, running DOGS! don't 3.14 Ünïcode naïve x86")).toEqual(['the', 'fox', 'den', 'run', 'dog', 'dont', '3', '14', 'ünïcode', 'naïve', 'x86']);
+    expect(lexicalTerms("The Fox's dens, running DOGS! don't 3.14 Ünïcode naïve x86", 'none')).toEqual(['the', 'fox', 'den', 'run', 'dog', 'dont', '3', '14', 'ünïcode', 'naïve', 'x86']);
     expect(lexicalTerms('definitions defined defining')).toEqual(['definit', 'defin', 'defin']);
     expect(lexicalTerms('   ...  ')).toEqual([]);
     expect(lexicalTerms('a'.repeat(100))[0]?.length).toBe(64);
+  });
+
+  test("the 'english' stop words (the default) are Lucene's 33, dropped before stemming, whatever their case or possessive", () => {
+    expect(kEnglishStopWords.size).toBe(33);
+    expect(lexicalTerms("The Fox's dens, running DOGS! don't 3.14 Ünïcode naïve x86")).toEqual(['fox', 'den', 'run', 'dog', 'dont', '3', '14', 'ünïcode', 'naïve', 'x86']);
+    expect(lexicalTerms('To be, OR NOT to be: that is the question')).toEqual(['question']);
+    expect(lexicalTerms("It's these; THEIR thing, Then there")).toEqual(['thing']);
+    // Not stop words: words that only stem like one, or contain one.
+    expect(lexicalTerms('theirs thereby antithesis tos')).toEqual(['their', 'therebi', 'antithesi', 'tos']);
+    expect(lexicalTerms('To be or not to be', 'none')).toEqual(['to', 'be', 'or', 'not', 'to', 'be']);
   });
 });
 
@@ -233,7 +243,10 @@ describe('fusion', () => {
   test('options are checked', () => {
     expect(() => resolveLexicalOptions({ k1: -1 })).toThrow('options.lexical.k1 must be a number in [0, 100], got -1');
     expect(() => resolveLexicalOptions({ b: 2 })).toThrow('options.lexical.b must be a number in [0, 1], got 2');
-    expect(() => resolveLexicalOptions({ c: 2 })).toThrow('options.lexical.c is not a known lexical option; known: k1, b');
+    expect(() => resolveLexicalOptions({ c: 2 })).toThrow('options.lexical.c is not a known lexical option; known: k1, b, stopWords');
+    expect(() => resolveLexicalOptions({ stopWords: 'french' })).toThrow('options.lexical.stopWords must be one of english, none, got "french"');
+    expect(resolveLexicalOptions(undefined)).toEqual({ k1: 1.2, b: 0.75, stopWords: 'english' });
+    expect(resolveLexicalOptions({ stopWords: 'none' })).toEqual({ k1: 1.2, b: 0.75, stopWords: 'none' });
     expect(() => resolveFusionOptions({ candidates: 3 }, 10)).toThrow('options.fusion.candidates must be a number in [10, 65536], got 3');
     expect(resolveFusionOptions(undefined, 10)).toEqual({ method: 'rrf', k: 60, weights: { vector: 1, lexical: 1 }, candidates: 50 });
   });

@@ -71,6 +71,33 @@ describe('no document left unsearchable', () => {
   });
 });
 
+describe('stop words', () => {
+  test("the default drops English stop words: a query of stop words alone is answered by the vector side, refused lexically with the reason; stopWords 'none' keeps them, across a reopen", async () => {
+    const index = await textIndex();
+    expect(index.stats().lexical?.stopWords).toBe('english');
+    const hits = await index.search('that is with the', { k: 2 });
+    expect(hits.length).toBe(2);
+    expect(hits.every((h) => h.lexicalRank === undefined && h.vectorRank !== undefined)).toBe(true);
+    await expect(index.search('that is with the', { k: 2, mode: 'lexical' })).rejects.toThrow(/no word to search lexically \(english stop words are not indexed\)/);
+    await index.close();
+
+    const dir = tempDir();
+    const keep = await engine.createIndex({ dir, lexical: { stopWords: 'none' } });
+    await keep.addBatch(kTexts.map((t) => ({ id: t.id, text: t.text })));
+    // "that" and "is" are only in dog's text.
+    expect((await keep.search('that is', { k: 1, mode: 'lexical' })).map((h) => h.id)).toEqual(['dog']);
+    await keep.save();
+    await keep.close();
+    const opened = await engine.openIndex(dir);
+    try {
+      expect(opened.stats().lexical?.stopWords).toBe('none');
+      expect((await opened.search('that is', { k: 1, mode: 'lexical' })).map((h) => h.id)).toEqual(['dog']);
+    } finally {
+      await opened.close();
+    }
+  });
+});
+
 describe('search modes', () => {
   test('hybrid is the default for a text index, hits carry both ranks, and the fused order is RRF of the two', async () => {
     const index = await textIndex();

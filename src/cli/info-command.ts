@@ -79,7 +79,7 @@ export function runIndexInfo(dir: string, json: boolean): number {
     );
   }
   const lex = d.lexical;
-  if (lex !== null) lines.push(`lexical:    BM25 (k1 ${lex.k1}, b ${lex.b}), ${lex.segments} segment${lex.segments === 1 ? '' : 's'}, ${mib(lex.diskBytes)} on disk (${lex.diskBytesPerDoc} B a document)`);
+  if (lex !== null) lines.push(`lexical:    BM25 (k1 ${lex.k1}, b ${lex.b}, stop words ${lex.stopWords}), ${lex.segments} segment${lex.segments === 1 ? '' : 's'}, ${mib(lex.diskBytes)} on disk (${lex.diskBytesPerDoc} B a document)`);
   const job = m.extra.job as { kind?: string; source?: string; finishedAt?: string; counts?: Record<string, number> } | undefined;
   if (job !== undefined) {
     const c = job.counts ?? {};

@@ -11,7 +11,6 @@ import { kHnswNoLabel, type HnswSearchResult } from './hnsw/core.js';
 import { fuseRankings, type RankedCandidate } from './lexical/fusion.js';
 import { resolveFusionOptions, resolveSearchMode, type ResolvedFusionOptions, type SearchMode } from './lexical/options.js';
 import type { LexicalState } from './lexical/store.js';
-import { lexicalTerms } from './lexical/tokenize.js';
 import { queryVectors, resolveSearchOptions, searchOne, searchOnPool } from './search.js';
 import type { IndexState } from './state.js';
 import type { Hit, ResolvedSearchOptions, SearchOptions } from './types.js';
@@ -160,9 +159,10 @@ export async function searchPrepared(s: IndexState, prepared: readonly PreparedQ
   }
   const lexical: RankedCandidate[][] = prepared.map((q, i) => {
     if (q.text === null || lex === null) return [];
-    const terms = lexicalTerms(q.text);
+    const terms = lex.terms(q.text);
     if (terms.length === 0 && q.vector === null) {
-      throw new VecforgeError('ERR_INVALID_INPUT', `query ${i} cannot be answered: ${mode === 'hybrid' ? `it cannot be embedded (${q.vectorProblem ?? 'no vector'}) and ` : ''}it has no word to search lexically`);
+      const words = lex.options.stopWords === 'none' ? '' : ` (${lex.options.stopWords} stop words are not indexed)`;
+      throw new VecforgeError('ERR_INVALID_INPUT', `query ${i} cannot be answered: ${mode === 'hybrid' ? `it cannot be embedded (${q.vectorProblem ?? 'no vector'}) and ` : ''}it has no word to search lexically${words}`);
     }
     const r = lex.index.search(terms, mode === 'lexical' ? params.k : candidates, params.filter);
     return r.labels.map((key, j) => ({ key, score: r.scores[j] as number }));

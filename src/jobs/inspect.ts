@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import type { Engine } from '../engine.js';
 import { VecforgeError, errorMessage } from '../errors.js';
 import { readVerifiedVersion, type IndexManifest } from '../index/persist.js';
+import { stopWordsOfTokenizer } from '../index/lexical/tokenize.js';
 import { graphBytesPerVector } from '../index/stats.js';
 import type { VectorIndex } from '../index/vector-index.js';
 import { fullRowBytes } from '../pca/full-vectors.js';
@@ -52,7 +53,7 @@ export interface IndexDescription {
   /** PCA figures of the current version, from its manifest; null without PCA. */
   readonly pca: IndexPcaDescription | null;
   /** The lexical index of the current version, from its manifest; null without one. Memory per document: `index.stats().lexical`. */
-  readonly lexical: { readonly k1: number; readonly b: number; readonly segments: number; readonly diskBytes: number; readonly diskBytesPerDoc: number } | null;
+  readonly lexical: { readonly k1: number; readonly b: number; readonly stopWords: string; readonly segments: number; readonly diskBytes: number; readonly diskBytesPerDoc: number } | null;
 }
 
 /** The PCA of an index, as {@link inspectIndex} reports it (the figures of `index.stats().pca`, from the manifest). */
@@ -129,11 +130,11 @@ export function inspectIndex(dir: string): IndexDescription {
 }
 
 function describeLexical(manifest: IndexManifest, files: Readonly<Record<string, number>>): IndexDescription['lexical'] {
-  const raw = manifest.extra?.lexical as { k1?: unknown; b?: unknown; segments?: unknown } | undefined | false;
+  const raw = manifest.extra?.lexical as { k1?: unknown; b?: unknown; tokenizer?: unknown; segments?: unknown } | undefined | false;
   if (raw === undefined || raw === null || raw === false || typeof raw !== 'object' || !Array.isArray(raw.segments)) return null;
   const segments = raw.segments as Array<{ file?: unknown }>;
   const diskBytes = segments.reduce((a, s) => a + (typeof s.file === 'string' ? (files[s.file] ?? 0) : 0), 0);
-  return { k1: Number(raw.k1), b: Number(raw.b), segments: segments.length, diskBytes, diskBytesPerDoc: Math.round(diskBytes / Math.max(1, manifest.counts.count)) };
+  return { k1: Number(raw.k1), b: Number(raw.b), stopWords: stopWordsOfTokenizer(raw.tokenizer) ?? `unknown (tokenizer ${JSON.stringify(raw.tokenizer)})`, segments: segments.length, diskBytes, diskBytesPerDoc: Math.round(diskBytes / Math.max(1, manifest.counts.count)) };
 }
 
 /** A published file that is missing or not the size its manifest gives, said in words; null when it looks whole. */

@@ -2,6 +2,7 @@
  * Options of the lexical index (in threes: `LexicalOptions` in types, the
  * frozen defaults and the resolved type here) and of hybrid searches.
  */
+import { kStopWordLists, type StopWords } from './tokenize.js';
 
 /** Options of an index's lexical (BM25) side: `IndexOptions.lexical`. */
 export interface LexicalOptions {
@@ -9,12 +10,19 @@ export interface LexicalOptions {
   readonly k1?: number;
   /** BM25 length normalisation, a number in [0, 1]. @default 0.75 */
   readonly b?: number;
+  /**
+   * Words left out of the index and of queries: `'english'`, the 33 stop
+   * words of Lucene's English analyzer ("a", "of", "the", …), or `'none'`.
+   * Fixed when the index is created. @default 'english'
+   */
+  readonly stopWords?: StopWords;
 }
 
 /** Resolved lexical options. */
 export interface ResolvedLexicalOptions {
   readonly k1: number;
   readonly b: number;
+  readonly stopWords: StopWords;
 }
 
 /** What `index.stats().lexical` reports. */
@@ -28,6 +36,7 @@ export interface LexicalStats {
   readonly memoryBytes: number;
   readonly k1: number;
   readonly b: number;
+  readonly stopWords: StopWords;
   readonly segments: number;
   /** Bytes of the segment files of the version last saved or opened. */
   readonly diskBytes: number;
@@ -36,7 +45,7 @@ export interface LexicalStats {
 }
 
 /** The defaults of {@link LexicalOptions}. */
-export const kDefaultLexicalOptions: ResolvedLexicalOptions = Object.freeze({ k1: 1.2, b: 0.75 });
+export const kDefaultLexicalOptions: ResolvedLexicalOptions = Object.freeze({ k1: 1.2, b: 0.75, stopWords: 'english' as const });
 
 /** The ranges of the BM25 parameters. */
 export const kLexicalRanges = Object.freeze({ k1: Object.freeze([0, 100] as const), b: Object.freeze([0, 1] as const) });
@@ -97,12 +106,15 @@ function intIn(name: string, value: unknown, [min, max]: readonly [number, numbe
 export function resolveLexicalOptions(value: unknown): ResolvedLexicalOptions | null {
   if (value === false) return null;
   if (value === undefined || value === null || value === true) return kDefaultLexicalOptions;
-  if (typeof value !== 'object' || Array.isArray(value)) throw new TypeError('options.lexical must be an object { k1?, b? } or false');
+  if (typeof value !== 'object' || Array.isArray(value)) throw new TypeError('options.lexical must be an object { k1?, b?, stopWords? } or false');
   const o = value as Record<string, unknown>;
-  for (const key of Object.keys(o)) if (key !== 'k1' && key !== 'b') throw new TypeError(`options.lexical.${key} is not a known lexical option; known: k1, b`);
+  for (const key of Object.keys(o)) if (key !== 'k1' && key !== 'b' && key !== 'stopWords') throw new TypeError(`options.lexical.${key} is not a known lexical option; known: k1, b, stopWords`);
+  const stopWords = o.stopWords ?? kDefaultLexicalOptions.stopWords;
+  if (!(kStopWordLists as readonly unknown[]).includes(stopWords)) throw new RangeError(`options.lexical.stopWords must be one of ${kStopWordLists.join(', ')}, got ${JSON.stringify(stopWords)}`);
   return Object.freeze({
     k1: numberIn('options.lexical.k1', o.k1 ?? kDefaultLexicalOptions.k1, kLexicalRanges.k1),
     b: numberIn('options.lexical.b', o.b ?? kDefaultLexicalOptions.b, kLexicalRanges.b),
+    stopWords: stopWords as StopWords,
   });
 }
 

@@ -26,7 +26,7 @@ import type { FileEntry } from '../manifest.js';
 import { LexicalIndex } from './bm25.js';
 import { kDefaultLexicalOptions, kLexicalRanges, type LexicalStats, type ResolvedLexicalOptions } from './options.js';
 import { decodeSegment, encodeSegment } from './segment.js';
-import { kLexicalTokenizer, lexicalTerms } from './tokenize.js';
+import { kLexicalTokenizers, lexicalTerms, stopWordsOfTokenizer } from './tokenize.js';
 
 /** Segments a version keeps at most before all are merged into one. */
 export const kMaxSegments = 24;
@@ -70,7 +70,7 @@ export function parseLexicalSection(raw: unknown, files: readonly string[], wher
   const bad = (why: string): VecforgeError => new VecforgeError('ERR_INDEX_CORRUPT', `${where}: extra.lexical ${why}`);
   if (typeof raw !== 'object' || Array.isArray(raw)) throw bad('is not an object');
   const o = raw as Record<string, unknown>;
-  if (o.tokenizer !== kLexicalTokenizer) throw bad(`names tokenizer ${JSON.stringify(o.tokenizer)}; this vecforge has ${kLexicalTokenizer}`);
+  if (stopWordsOfTokenizer(o.tokenizer) === null) throw bad(`names tokenizer ${JSON.stringify(o.tokenizer)}; this vecforge has ${Object.values(kLexicalTokenizers).join(', ')}`);
   for (const [name, [min, max]] of Object.entries(kLexicalRanges)) {
     const v = o[name];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw bad(`has no valid ${name} (a number in [${min}, ${max}])`);
@@ -87,7 +87,7 @@ export function parseLexicalSection(raw: unknown, files: readonly string[], wher
     seen.add(file);
     return { file, docs };
   });
-  return { tokenizer: kLexicalTokenizer, k1: o.k1 as number, b: o.b as number, nextSegment: o.nextSegment, segments };
+  return { tokenizer: o.tokenizer as string, k1: o.k1 as number, b: o.b as number, nextSegment: o.nextSegment, segments };
 }
 
 /** Hard-links a published file into another version (copies where links fail). */
@@ -136,7 +136,7 @@ export class LexicalState {
    * @returns the state.
    */
   static deferred(path: string, section: LexicalSection, maxLabel: number, where: string): LexicalState {
-    const state = new LexicalState(Object.freeze({ k1: section.k1, b: section.b }));
+    const state = new LexicalState(Object.freeze({ k1: section.k1, b: section.b, stopWords: stopWordsOfTokenizer(section.tokenizer) ?? 'none' }));
     state.#pending = { path, section, maxLabel, where };
     state.#nextSegment = section.nextSegment;
     return state;
@@ -185,8 +185,17 @@ export class LexicalState {
    * @param text - the text.
    */
   add(label: number, text: string): void {
-    this.index.add(label, lexicalTerms(text));
+    this.index.add(label, this.terms(text));
     this.#written.add(label);
+  }
+
+  /**
+   * A text's terms under this index's rules (its stop words).
+   * @param text - a document's or a query's text.
+   * @returns the terms, repeats included.
+   */
+  terms(text: string): string[] {
+    return lexicalTerms(text, this.options.stopWords);
   }
 
   /**
@@ -263,7 +272,7 @@ export class LexicalState {
       files[file] = entry;
       next.push({ file, docs: freshLabelsAll.length, live: freshLabelsAll.length, entry });
     }
-    const section: LexicalSection = { tokenizer: kLexicalTokenizer, k1: this.options.k1, b: this.options.b, nextSegment, segments: next.map((r) => ({ file: r.file, docs: r.docs })) };
+    const section: LexicalSection = { tokenizer: kLexicalTokenizers[this.options.stopWords], k1: this.options.k1, b: this.options.b, nextSegment, segments: next.map((r) => ({ file: r.file, docs: r.docs })) };
     const commit = (): void => {
       const slots = Math.max(this.#segOf.length, index.labelSlots);
       const segOf = new Int32Array(slots).fill(-1);
@@ -306,6 +315,7 @@ export class LexicalState {
       ...mem,
       k1: this.options.k1,
       b: this.options.b,
+      stopWords: this.options.stopWords,
       segments: this.#base?.segments.length ?? 0,
       diskBytes,
       memoryBytesPerDoc: Math.round(mem.memoryBytes / docs),

@@ -6,22 +6,40 @@
  *    apostrophes ("don't", "o'clock"); everything else separates words.
  * 2. A trailing possessive is dropped ("children's" → "children"), other
  *    apostrophes are removed ("don't" → "dont"), as GloVe's clitic fallback.
- * 3. Words of ASCII letters only are stemmed with the Porter2 (Snowball
+ * 3. Under the `english` stop words (the default), the 33 words of Lucene's
+ *    English analyzer ("a", "of", "the", …: {@link kEnglishStopWords}) are
+ *    dropped, as Lucene and Elasticsearch's `english` analyzer do: they are
+ *    in most documents (on GCIDE, "a" and "of" in 54% of the entries), so a
+ *    long query spent 88% of its postings on them for almost no score (their
+ *    IDF is near zero). Measured on GCIDE, 1,000 definition-length queries:
+ *    3× faster, recall@10 0.318 → 0.319. Indexes made with `stopWords:
+ *    'none'` keep every word.
+ * 4. Words of ASCII letters only are stemmed with the Porter2 (Snowball
  *    English) stemmer of `wink-porter2-stemmer` ("running" → "run",
  *    "definitions" → "definit"); words with digits or other scripts are
  *    kept as they are.
- * 4. A term is at most {@link kMaxTermChars} characters (longer words are
- *    cut there). No stop words are removed: BM25's IDF weighs them down.
+ * 5. A term is at most {@link kMaxTermChars} characters (longer words are
+ *    cut there).
  *
- * Texts and queries go through the same function, so a query term matches
- * exactly the document terms it should.
+ * Texts and queries go through the same rules (those named in the index's
+ * manifest), so a query term matches exactly the document terms it should.
  */
 import { createRequire } from 'node:module';
 
-/** The tokenizer's name and rules version, stored with the index: an index built with other rules is refused. */
-export const kLexicalTokenizer = 'words-porter2-v1';
+/** The stop word lists. */
+export const kStopWordLists = Object.freeze(['english', 'none'] as const);
+/** Which stop words an index drops. */
+export type StopWords = (typeof kStopWordLists)[number];
+
+/** The tokenizer's name and rules version for each stop word list, stored with the index: an index names the rules it was built with. */
+export const kLexicalTokenizers: Readonly<Record<StopWords, string>> = Object.freeze({ english: 'words-porter2-stop-english-v1', none: 'words-porter2-v1' });
 /** The longest term, in UTF-16 code units. */
 export const kMaxTermChars = 64;
+
+/** Lucene's English stop words (EnglishAnalyzer.ENGLISH_STOP_WORDS_SET). */
+export const kEnglishStopWords: ReadonlySet<string> = new Set(
+  ['a', 'an', 'and', 'are', 'as', 'at', 'be', 'but', 'by', 'for', 'if', 'in', 'into', 'is', 'it', 'no', 'not', 'of', 'on', 'or', 'such', 'that', 'the', 'their', 'then', 'there', 'these', 'they', 'this', 'to', 'was', 'will', 'with'],
+);
 
 const require = createRequire(import.meta.url);
 // wink-porter2-stemmer is CommonJS with no type declarations: one function of a word.
@@ -29,41 +47,57 @@ const porter2 = require('wink-porter2-stemmer') as (word: string) => string;
 
 const kWordPattern = /[\p{L}\p{N}]+(?:['\u2019][\p{L}\p{N}]+)*/gu;
 const kAsciiLetters = /^[a-z]+$/;
-/** Stems memoised (words repeat heavily in text); cleared when full so memory stays bounded. */
-const kStemCacheSize = 200_000;
-const gStems = new Map<string, string>();
+/** Terms memoised by word, per rule set (words repeat heavily in text); cleared when full so memory stays bounded. */
+const kTermCacheSize = 200_000;
+const gTerms: Record<StopWords, Map<string, string>> = { english: new Map(), none: new Map() };
 
 /**
- * The term of one lower-cased word (rules 2–4).
+ * The term of one lower-cased word (rules 2–5).
  * @param word - a lower-cased word as the pattern matched it.
+ * @param stopWords - the stop words dropped.
  * @returns its term ('' when nothing is left).
  */
-export function termOf(word: string): string {
+export function termOf(word: string, stopWords: StopWords = 'english'): string {
+  const cache = gTerms[stopWords];
+  const cached = cache.get(word);
+  if (cached !== undefined) return cached;
   let w = word;
   if (w.includes('\u2019')) w = w.replaceAll('\u2019', "'");
   if (w.endsWith("'s")) w = w.slice(0, -2);
   if (w.includes("'")) w = w.replaceAll("'", '');
-  if (w.length > kMaxTermChars) w = w.slice(0, kMaxTermChars);
-  if (!kAsciiLetters.test(w)) return w;
-  const cached = gStems.get(w);
-  if (cached !== undefined) return cached;
-  const stem = w.length <= 2 ? w : porter2(w);
-  if (gStems.size >= kStemCacheSize) gStems.clear();
-  gStems.set(w, stem);
-  return stem;
+  let term: string;
+  if (stopWords === 'english' && kEnglishStopWords.has(w)) term = '';
+  else {
+    if (w.length > kMaxTermChars) w = w.slice(0, kMaxTermChars);
+    term = w.length <= 2 || !kAsciiLetters.test(w) ? w : porter2(w);
+  }
+  if (cache.size >= kTermCacheSize) cache.clear();
+  cache.set(word, term);
+  return term;
 }
 
 /**
  * Splits a text into terms (see the rules above).
  * @param text - any text.
+ * @param stopWords - the stop words dropped. @default 'english'
  * @returns the terms, in text order, repeats included.
  */
-export function lexicalTerms(text: string): string[] {
+export function lexicalTerms(text: string, stopWords: StopWords = 'english'): string[] {
   const out: string[] = [];
   const lower = text.toLowerCase();
   for (const m of lower.matchAll(kWordPattern)) {
-    const term = termOf(m[0]);
+    const term = termOf(m[0], stopWords);
     if (term !== '') out.push(term);
   }
   return out;
+}
+
+/**
+ * The stop word list of a tokenizer name.
+ * @param name - a name from a manifest.
+ * @returns the list, or null for a name this vecforge does not know.
+ */
+export function stopWordsOfTokenizer(name: unknown): StopWords | null {
+  for (const list of kStopWordLists) if (kLexicalTokenizers[list] === name) return list;
+  return null;
 }
