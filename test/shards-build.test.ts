@@ -3,7 +3,7 @@
  * the same documents and vectors as a single-machine build, searches that
  * agree with one index, per-shard namespaces, read-only writes, verify.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -66,7 +66,7 @@ describe('a sharded build in one process', () => {
         .map((r) => r.text);
       expect(queries.length).toBeGreaterThan(90);
       const a = await one.searchBatch(queries, { k: 10, mode: 'vector' });
-      const b = await many.searchBatch(queries, { k: 10 });
+      const b = await many.searchBatch(queries, { k: 10, mode: 'vector' });
       let shared = 0;
       for (const [q, hits] of a.entries()) {
         const ids = new Set(hits.map((h) => h.id));
@@ -74,7 +74,7 @@ describe('a sharded build in one process', () => {
         expect(b[q]?.length).toBe(10);
       }
       expect(shared / (10 * queries.length)).toBeGreaterThanOrEqual(0.95);
-      const single1 = await many.search(queries[0] as string, { k: 10 });
+      const single1 = await many.search(queries[0] as string, { k: 10, mode: 'vector' });
       expect(single1.map((h) => h.id)).toEqual(b[0]?.map((h) => h.id));
       const scores = single1.map((h) => h.score);
       expect(scores).toEqual([...scores].sort((x, y) => y - x));
@@ -93,14 +93,94 @@ describe('a sharded build in one process', () => {
       expect(many.count).toBe(one.count);
       const ns = Object.keys(one.stats().namespaces)[0] as string;
       const a = await one.search('a bird that sings', { k: 5, namespace: ns, ef: 400, mode: 'vector' });
-      const b = await many.search('a bird that sings', { k: 5, namespace: ns, ef: 400 });
+      const b = await many.search('a bird that sings', { k: 5, namespace: ns, ef: 400, mode: 'vector' });
       expect(b.length).toBe(5);
       expect(b.every((h) => h.namespace === ns)).toBe(true);
       expect(b.map((h) => h.id)).toEqual(a.map((h) => h.id));
-      const all = await many.retrieveAll('a bird that sings', { namespaces: { [ns]: 3 }, ef: 400 });
+      const all = await many.retrieveAll('a bird that sings', { namespaces: { [ns]: 3 }, ef: 400, mode: 'vector' });
       expect(all[ns]?.map((h) => h.id)).toEqual(a.slice(0, 3).map((h) => h.id));
     } finally {
       await Promise.all([one.close(), many.close()]);
+    }
+  });
+
+  test('lexical search scores BM25 with the statistics of all the shards: the same hits and scores as one index', async () => {
+    const one = await engine.openIndex(single);
+    const many = await engine.openIndex(sharded);
+    try {
+      const rows = corpusRows();
+      const queries = [...rows.filter((_, i) => i % 97 === 0).map((r) => r.text), 'bird', 'a small bird that sings', 'foraminifers'];
+      const a = await one.searchBatch(queries, { k: 10, mode: 'lexical' });
+      const b = await many.searchBatch(queries, { k: 10, mode: 'lexical' });
+      let compared = 0;
+      for (const [q, hits] of a.entries()) {
+        const got = b[q] ?? [];
+        expect(got.map((h) => h.lexicalRank)).toEqual(hits.map((_, j) => j + 1));
+        // Same scores in the same order; equal scores may list their ids in another order.
+        expect(got.map((h) => h.score)).toEqual(hits.map((h) => h.score));
+        const key = (list: typeof hits): string[] => list.map((h) => `${h.score}:${h.id}`).sort();
+        // The last score may be tied with documents past k: compare the ids strictly above it.
+        const last = hits[hits.length - 1]?.score;
+        expect(key(got.filter((h) => h.score !== last))).toEqual(key(hits.filter((h) => h.score !== last)));
+        compared += hits.length;
+      }
+      expect(compared).toBeGreaterThan(100);
+      const ns = Object.keys(one.stats().namespaces)[0] as string;
+      const inNs = await many.search('a small bird that sings', { k: 5, mode: 'lexical', namespace: ns });
+      expect(inNs.map((h) => h.score)).toEqual((await one.search('a small bird that sings', { k: 5, mode: 'lexical', namespace: ns })).map((h) => h.score));
+      expect(inNs.every((h) => h.namespace === ns)).toBe(true);
+      expect(many.stats().lexical?.docs).toBe(one.stats().lexical?.docs);
+    } finally {
+      await Promise.all([one.close(), many.close()]);
+    }
+  });
+
+  test('hybrid is the default for a sharded text index: the fused ranking of the merged sides, close to one index; a query no side can answer is refused', async () => {
+    const one = await engine.openIndex(single);
+    const many = await engine.openIndex(sharded);
+    try {
+      const queries = corpusRows()
+        .filter((_, i) => i % 53 === 0)
+        .map((r) => r.text);
+      const a = await one.searchBatch(queries, { k: 10, ef: 400 });
+      const b = await many.searchBatch(queries, { k: 10, ef: 400 });
+      let shared = 0;
+      for (const [q, hits] of a.entries()) {
+        const got = b[q] ?? [];
+        expect(got.length).toBe(10);
+        expect(got.every((h) => h.vectorRank !== undefined || h.lexicalRank !== undefined)).toBe(true);
+        const ids = new Set(hits.map((h) => h.id));
+        shared += got.filter((h) => ids.has(h.id)).length;
+      }
+      expect(shared / (10 * queries.length)).toBeGreaterThanOrEqual(0.95);
+      const one1 = await many.search(queries[1] as string, { k: 10, ef: 400 });
+      expect(one1.map((h) => h.id)).toEqual(b[1]?.map((h) => h.id));
+      await expect(many.search('!!!', { k: 3 })).rejects.toThrow(/query 0 cannot be answered/);
+      await expect(many.search(many.getVector(one1[0]?.id as string) as Float32Array, { k: 3, mode: 'lexical' })).rejects.toThrow(/is a vector; options.mode 'lexical' searches texts/);
+    } finally {
+      await Promise.all([one.close(), many.close()]);
+    }
+  });
+
+  test('no document left unsearchable: a text with no known word, on whichever shard, is found by its rare word', async () => {
+    const dir = join(root, 'oov');
+    const input = join(root, 'oov.jsonl');
+    const rows = corpusRows().slice(0, 40);
+    const oov = [
+      { id: 'oov-1', text: 'foraminifers qqvvzz' },
+      { id: 'oov-2', text: 'zzqxv wwvvxx' },
+    ];
+    writeFileSync(input, [...rows, ...oov].map((r) => JSON.stringify({ id: r.id, text: r.text })).join('\n'));
+    const summary = await runShardedJob(shardSpec({ kind: 'build', dir, input, shards: 3 }), localShardRunner(engine));
+    expect(summary.counts.failed).toBe(0);
+    const many = await engine.openIndex(dir);
+    try {
+      expect(many.count).toBe(42);
+      expect((await many.search('qqvvzz', { k: 1 })).map((h) => [h.id, h.lexicalRank, h.vectorRank])).toEqual([['oov-1', 1, undefined]]);
+      expect((await many.search('wwvvxx', { k: 1, mode: 'lexical' })).map((h) => h.id)).toEqual(['oov-2']);
+      await expect(many.search('wwvvxx', { k: 1, mode: 'vector' })).rejects.toThrow(/cannot be embedded/);
+    } finally {
+      await many.close();
     }
   });
 
@@ -108,7 +188,7 @@ describe('a sharded build in one process', () => {
     const many = await engine.openIndex(sharded);
     try {
       await expect(many.search('x', { k: many.count + 1 })).rejects.toThrow(`options.k must be an integer in [1, ${many.count}]`);
-      await expect(many.search('x', { k: 1, mode: 'hybrid' })).rejects.toThrow(/a sharded index searches in vector mode only/);
+      await expect(many.search('x', { k: 1, mode: 'exact' as never })).rejects.toThrow('options.mode must be one of hybrid, vector, lexical, got "exact"');
       await expect(many.upsert([{ id: 'a', text: 'b' }])).rejects.toThrow(/a sharded index is searched, not written: upsert .*vecforge reindex/);
       await expect(many.save()).rejects.toBeInstanceOf(VecforgeError);
       expect(many.stats().version).toBe('v000001');

@@ -9,7 +9,8 @@
 import { VecforgeError } from '../errors.js';
 import { kHnswNoLabel, type HnswSearchResult } from './hnsw/core.js';
 import { fuseRankings, type RankedCandidate } from './lexical/fusion.js';
-import { resolveFusionOptions, resolveSearchMode, type ResolvedFusionOptions, type SearchMode } from './lexical/options.js';
+import type { CorpusStats } from './lexical/bm25.js';
+import { resolveFusionOptions, resolveSearchMode, type ResolvedFusionOptions, type ResolvedLexicalOptions, type SearchMode } from './lexical/options.js';
 import type { LexicalState } from './lexical/store.js';
 import { queryVectors, resolveSearchOptions, searchOne, searchOnPool } from './search.js';
 import type { IndexState } from './state.js';
@@ -206,4 +207,53 @@ function fusedHits(s: IndexState, vector: readonly RankedCandidate[], lexical: r
     });
   }
   return hits;
+}
+
+/**
+ * What a sharded index asks of each shard's lexical side: its rules, its
+ * part of the corpus statistics, and BM25 candidates scored with the
+ * statistics of all the shards together (so they merge by score).
+ * @internal
+ */
+export interface ShardLexical {
+  /** k1, b and stop words (every shard of a set is built with the same). */
+  readonly rules: ResolvedLexicalOptions;
+  /** Live documents indexed lexically. */
+  readonly docs: number;
+  /** A text's terms under the shard's rules. */
+  terms(text: string): string[];
+  /** The shard's part of the corpus statistics for a query's terms. */
+  corpus(terms: readonly string[]): CorpusStats;
+  /**
+   * The shard's top k documents by BM25 under `corpus`, within a namespace and filter.
+   * @returns hits, best first, scored by BM25.
+   */
+  search(terms: readonly string[], k: number, where: Pick<SearchOptions, 'namespace' | 'filter'>, corpus: CorpusStats): Hit[];
+}
+
+/**
+ * The lexical side of an index as a shard of a sharded index.
+ * @param s - the index.
+ * @returns the side, or null for an index without one.
+ */
+export function shardLexicalOf(s: IndexState): ShardLexical | null {
+  const lex = lexicalOf(s);
+  if (lex === null) return null;
+  return {
+    rules: lex.options,
+    get docs() {
+      return lex.index.docCount;
+    },
+    terms: (text) => lex.terms(text),
+    corpus: (terms) => lex.index.corpusStats(terms),
+    search: (terms, k, where, corpus) => {
+      if (s.labels.liveCount === 0 || lex.index.docCount === 0) return [];
+      const { filter } = resolveSearchOptions(s, { k: 1, ...(where.namespace !== undefined ? { namespace: where.namespace } : {}), ...(where.filter !== undefined ? { filter: where.filter } : {}) });
+      const r = lex.index.search(terms, k, filter, corpus);
+      return r.labels.flatMap((label, j) => {
+        const doc = s.labels.docs[label];
+        return doc === undefined ? [] : [{ id: doc.id, score: r.scores[j] as number, namespace: doc.namespace, metadata: doc.metadata }];
+      });
+    },
+  };
 }

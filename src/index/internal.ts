@@ -5,10 +5,12 @@
  * is on the {@link VectorIndex} contract or on {@link OpenIndexOptions}.
  * @internal
  */
+import type { ShardLexical } from './hybrid.js';
 import type { OpenIndexOptions } from './types.js';
 import { kJobOpenOptions, VectorIndexImpl, type JobIndexHandle } from './vector-index-impl.js';
 import type { VectorIndex } from './vector-index.js';
 
+export type { ShardLexical } from './hybrid.js';
 export type { JobIndexHandle } from './vector-index-impl.js';
 
 /** The open options of a job. */
@@ -52,4 +54,15 @@ export function jobOpenOptions(options: JobOpenIndexOptions): OpenIndexOptions {
  */
 export function jobIndexHandle(index: VectorIndex): JobIndexHandle {
   return VectorIndexImpl.jobHandle(index);
+}
+
+
+/**
+ * The lexical side of a shard, for a sharded index's hybrid and lexical searches.
+ * @param index - an index from `engine.createIndex` or `engine.openIndex`.
+ * @returns the side, or null for an index without one.
+ * @throws {TypeError} for any other object.
+ */
+export function shardLexicalHandle(index: VectorIndex): ShardLexical | null {
+  return VectorIndexImpl.shardLexical(index);
 }

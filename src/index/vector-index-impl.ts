@@ -9,7 +9,7 @@ import { VecforgeError, throwIfAborted } from '../errors.js';
 import type { IndexPcaRuntime, PcaFitSummary } from '../pca/index-runtime.js';
 import type { DocRecord } from '../store/doc-store.js';
 import type { HnswSearchResult } from './hnsw/core.js';
-import { lexicalOf, prepareQueries, searchModeOf, searchPrepared, vectorSideOf } from './hybrid.js';
+import { lexicalOf, prepareQueries, searchModeOf, searchPrepared, shardLexicalOf, vectorSideOf, type ShardLexical } from './hybrid.js';
 import { markDeletedQuietly, pcaGraph, writeItems } from './insert.js';
 import { createIndexState, openIndexState, releaseState, resolveOpenOptions, syncHandle } from './open.js';
 import { boolOption, kDefaultUpsertOptions } from './options.js';
@@ -146,6 +146,18 @@ export class VectorIndexImpl implements VectorIndex {
   static jobHandle(index: VectorIndex): JobIndexHandle {
     if (!(index instanceof VectorIndexImpl)) throw new TypeError('index must be an index made by engine.createIndex or engine.openIndex');
     return index.#job;
+  }
+
+  /**
+   * The lexical side of an index as a shard of a sharded index.
+   * @param index - an index this module made.
+   * @returns the side, or null for an index without one.
+   * @throws {TypeError} for any other object; {VecforgeError} ERR_CLOSED when it is closed.
+   */
+  static shardLexical(index: VectorIndex): ShardLexical | null {
+    if (!(index instanceof VectorIndexImpl)) throw new TypeError('index must be an index made by engine.createIndex or engine.openIndex');
+    index.#checkOpen();
+    return shardLexicalOf(index.#s);
   }
 
   #checkOpen(): void {

@@ -41,6 +41,20 @@ const kLookupCost = 24;
 const kThetaRecomputes = 4;
 
 
+/**
+ * Corpus statistics a search is scored with instead of the index's own:
+ * those of several indexes together (the shards of a sharded index), so
+ * that their BM25 scores are those of one index over all their documents.
+ */
+export interface CorpusStats {
+  /** Live documents. */
+  readonly docs: number;
+  /** Their total length in terms. */
+  readonly totalLength: number;
+  /** The document frequency of each term searched. */
+  readonly df: ReadonlyMap<string, number>;
+}
+
 /** Figures of the in-memory index. */
 export interface LexicalMemoryStats {
   readonly docs: number;
@@ -81,6 +95,8 @@ export class LexicalIndex {
   /** Per label k1·(1 − b + b·|d|/avgdl), for the N and total length it was computed at; rebuilt when they change. */
   #norm = new Float64Array(0);
   #normFor = -1;
+  /** The mean document length the norms were computed with. */
+  #normAvgdl = Number.NaN;
   /** Bumped by every insert and removal: the norms are recomputed when it moved. */
   #changes = 0;
   /** The smallest length norm of a present document (a bound for pruning). */
@@ -283,15 +299,16 @@ export class LexicalIndex {
    * @param terms - the query's terms (repeats count once).
    * @param k - hits wanted.
    * @param allowed - a label bitset (bit `label & 7` of byte `label >> 3`); undefined for every label.
+   * @param corpus - statistics to score with instead of this index's own (several indexes searched as one); undefined for its own.
    * @returns labels and scores, best first (ties by label).
    */
-  search(terms: readonly string[], k: number, allowed?: Uint8Array): LexicalHits {
-    const N = this.#docCount;
-    if (N === 0 || k <= 0) return { labels: [], scores: [] };
+  search(terms: readonly string[], k: number, allowed?: Uint8Array, corpus?: CorpusStats): LexicalHits {
+    if (this.#docCount === 0 || k <= 0) return { labels: [], scores: [] };
+    const N = corpus?.docs ?? this.#docCount;
     const { k1 } = this.params;
     const slots = this.#docStart.length;
     if (this.#acc.length < slots) this.#acc = new Float64Array(slots);
-    const norm = this.#lengthNorms();
+    const norm = this.#lengthNorms(corpus === undefined ? this.#avgdl(this.#totalLength, this.#docCount) : this.#avgdl(corpus.totalLength, corpus.docs));
     const minNorm = this.#minNorm;
     const acc = this.#acc;
     const docStart = this.#docStart;
@@ -300,8 +317,9 @@ export class LexicalIndex {
     for (const term of new Set(terms)) {
       const id = this.#termIds.get(term);
       if (id === undefined) continue;
-      const df = this.#df[id] as number;
-      if (df === 0) continue;
+      const localDf = this.#df[id] as number;
+      if (localDf === 0) continue;
+      const df = Math.max(localDf, corpus?.df.get(term) ?? localDf);
       const w = Math.log(1 + (N - df + 0.5) / (df + 0.5)) * (k1 + 1);
       const tfMax = this.#tfMax[id] as number;
       query.push({ id, term, w, bound: (w * tfMax) / (tfMax + minNorm) });
@@ -431,11 +449,10 @@ export class LexicalIndex {
    * removal (a document added at a new label within the slots changes no
    * count when another of the same length went, but its norm is new).
    */
-  #lengthNorms(): Float64Array {
+  #lengthNorms(avgdl: number): Float64Array {
     const slots = this.#docStart.length;
-    if (this.#normFor === this.#changes && this.#norm.length >= slots) return this.#norm;
+    if (this.#normFor === this.#changes && this.#normAvgdl === avgdl && this.#norm.length >= slots) return this.#norm;
     const { k1, b } = this.params;
-    const avgdl = this.#totalLength / Math.max(1, this.#docCount) || 1;
     if (this.#norm.length < slots) this.#norm = new Float64Array(slots);
     const norm = this.#norm;
     const len = this.#docLen;
@@ -448,7 +465,27 @@ export class LexicalIndex {
     }
     this.#minNorm = Number.isFinite(minNorm) ? minNorm : 0;
     this.#normFor = this.#changes;
+    this.#normAvgdl = avgdl;
     return norm;
+  }
+
+  /** The mean document length of a corpus (1 for an empty one). */
+  #avgdl(totalLength: number, docs: number): number {
+    return totalLength / Math.max(1, docs) || 1;
+  }
+
+  /**
+   * This index's part of the corpus statistics of a search over several indexes.
+   * @param terms - the query's terms.
+   * @returns live documents, their total length, and each term's live document frequency.
+   */
+  corpusStats(terms: readonly string[]): CorpusStats {
+    const df = new Map<string, number>();
+    for (const term of terms) {
+      const id = this.#termIds.get(term);
+      df.set(term, id === undefined ? 0 : (this.#df[id] as number));
+    }
+    return { docs: this.#docCount, totalLength: this.#totalLength, df };
   }
 
   /**

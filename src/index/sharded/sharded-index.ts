@@ -3,14 +3,18 @@
  * queries embedded once, searched on every shard (each shard's search runs
  * on the pool, so they run side by side), and the top k merged by score.
  * Namespaces and metadata filters apply within each shard, which gives
- * the same answer as applying them to the whole. Writes go through jobs
+ * the same answer as applying them to the whole. Hybrid and lexical
+ * searches score BM25 with the statistics of all the shards together
+ * (sharded-hybrid.ts). Writes go through jobs
  * (`vecforge reindex`), which rebuild the shards and publish a new set.
  */
 import { VecforgeError } from '../../errors.js';
 import type { DocRecord } from '../../store/doc-store.js';
+import { shardLexicalHandle, type ShardLexical } from '../internal.js';
 import type { Hit, IndexItemOutcome, IndexStats, OpenIndexOptions, PcaFitSummary, RetrieveAllOptions, SearchOptions } from '../types.js';
 import type { VectorIndex } from '../vector-index.js';
 import { currentShardDirs, shardOf } from './layout.js';
+import { checkedLexicalSides, mergeHits, searchShardedModes, shardedSearchMode, type ShardedQuery, type ShardedSearchContext } from './sharded-hybrid.js';
 
 /** What a sharded index needs from its engine. */
 export interface ShardedHost {
@@ -26,14 +30,21 @@ function readOnly(what: string): Promise<never> {
   return Promise.reject(new VecforgeError('ERR_INDEX', `a sharded index is searched, not written: ${what} is not available; update it with \`vecforge reindex --index DIR --input FILE\` (its shards are rebuilt by jobs and published as one set)`));
 }
 
-/** Best first by score; equal scores by id, so the merge is deterministic. */
-function byScore(a: Hit, b: Hit): number {
-  return b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-}
-
-/** The top k of several shards' hit lists. */
-function mergeHits(lists: readonly (readonly Hit[])[], k: number): Hit[] {
-  return lists.flat().sort(byScore).slice(0, k);
+/**
+ * The lexical figures of the whole: counts, memory and disk summed over the
+ * shards (a term in several shards counts once in each); null when a shard
+ * has no lexical index.
+ */
+function lexicalStatsOf(all: readonly IndexStats[]): IndexStats['lexical'] {
+  const parts = all.map((s) => s.lexical);
+  const first = parts[0];
+  if (first === undefined || first === null || parts.some((p) => p === null)) return null;
+  const sum = (f: (p: NonNullable<IndexStats['lexical']>) => number): number => parts.reduce((a, p) => a + (p === null ? 0 : f(p)), 0);
+  const docs = sum((p) => p.docs);
+  const memoryBytes = sum((p) => p.memoryBytes);
+  const diskBytes = sum((p) => p.diskBytes);
+  const per = (bytes: number): number => Math.round(bytes / Math.max(1, docs));
+  return { ...first, docs, terms: sum((p) => p.terms), postings: sum((p) => p.postings), memoryBytes, segments: sum((p) => p.segments), diskBytes, memoryBytesPerDoc: per(memoryBytes), diskBytesPerDoc: per(diskBytes) };
 }
 
 /** A sharded index: search fans out to every shard and merges. */
@@ -42,11 +53,15 @@ export class ShardedIndex implements VectorIndex {
   readonly #shards: readonly VectorIndex[];
   readonly #version: string;
   readonly #efSearch: number;
+  readonly #dir: string;
+  /** The shards' lexical sides (null when a shard has none), read on first use. */
+  #lexical: ShardLexical[] | null | undefined;
 
-  private constructor(host: ShardedHost, shards: readonly VectorIndex[], version: string) {
+  private constructor(host: ShardedHost, shards: readonly VectorIndex[], version: string, dir: string) {
     this.#host = host;
     this.#shards = shards;
     this.#version = version;
+    this.#dir = dir;
     this.#efSearch = shards[0]?.stats().params.efSearch ?? 64;
   }
 
@@ -70,7 +85,7 @@ export class ShardedIndex implements VectorIndex {
     }
     const dims = shards[0]?.dims;
     if (shards.some((s) => s.dims !== dims)) throw new VecforgeError('ERR_INDEX_CORRUPT', `sharded index ${dir}: its shards hold vectors of different dims`);
-    return new ShardedIndex(host, shards, name);
+    return new ShardedIndex(host, shards, name, dir);
   }
 
   /** Items in every shard. */
@@ -112,12 +127,8 @@ export class ShardedIndex implements VectorIndex {
     return readOnly('save');
   }
 
-  /** Checks k and ef against the whole index, as one index would, and that the search is a vector search. */
-  #checkK(options: { readonly k?: number; readonly ef?: number; readonly mode?: unknown }): { k: number; ef: number | undefined } {
-    if (options.mode !== undefined && options.mode !== 'vector') {
-      // BM25 scores of separate shards use separate statistics (N, avgdl, df): merging them needs global statistics, not built yet.
-      throw new RangeError(`options.mode ${JSON.stringify(options.mode)}: a sharded index searches in vector mode only (its shards' lexical scores are not comparable across shards)`);
-    }
+  /** Checks k and ef against the whole index, as one index would. */
+  #checkK(options: { readonly k?: number; readonly ef?: number }): { k: number; ef: number | undefined } {
     const count = this.count;
     if (count === 0) throw new RangeError('the index is empty');
     const k = options.k ?? Math.min(10, count);
@@ -133,6 +144,51 @@ export class ShardedIndex implements VectorIndex {
     const kk = Math.min(k, shard.count);
     // Vector mode on every shard: scores (cosine or distance) merge across shards, fused ranks would not.
     return { ...options, k: kk, ef: Math.max(kk, ef ?? Math.max(this.#efSearch, k)), mode: 'vector', fusion: undefined };
+  }
+
+  /** The shards' lexical sides, checked to follow the same rules; null when a shard has none. */
+  #lexicalSides(): ShardLexical[] | null {
+    if (this.#lexical === undefined) this.#lexical = checkedLexicalSides(this.#shards.map((s) => shardLexicalHandle(s)), this.#dir);
+    return this.#lexical;
+  }
+
+  /** The mode of a search (`hybrid` by default when the shards hold texts). */
+  #mode(mode: unknown): 'vector' | 'hybrid' | 'lexical' {
+    return shardedSearchMode(this.#lexicalSides(), mode);
+  }
+
+  /** Queries for the hybrid and lexical modes: texts embedded once for `hybrid` (a text that does not embed keeps its reason: the lexical side answers it). */
+  async #prepare(queries: readonly unknown[], mode: 'hybrid' | 'lexical', signal: AbortSignal | undefined): Promise<ShardedQuery[]> {
+    const dims = this.dims;
+    const out: ShardedQuery[] = queries.map((q, i) => {
+      if (typeof q === 'string') return { text: q, vector: null, vectorProblem: 'not embedded' };
+      if (!(q instanceof Float32Array)) throw new TypeError(`query ${i} must be a string or a Float32Array`);
+      if (mode === 'lexical') throw new TypeError(`query ${i} is a vector; options.mode 'lexical' searches texts`);
+      if (q.length !== dims) throw new RangeError(`query ${i} has ${q.length} dims, the index has ${dims}`);
+      return { text: null, vector: q, vectorProblem: null };
+    });
+    const at = out.flatMap((q, i) => (q.text !== null ? [i] : []));
+    if (mode === 'hybrid' && at.length > 0 && dims === this.#host.modelDims) {
+      const r = await this.#host.embed(
+        at.map((i) => out[i]?.text),
+        signal,
+      );
+      r.items.forEach((item, j) => {
+        const i = at[j] as number;
+        const text = out[i]?.text ?? null;
+        out[i] = item.state === 'ok' ? { text, vector: r.vectors.slice(j * dims, (j + 1) * dims), vectorProblem: null } : { text, vector: null, vectorProblem: item.reason ?? item.state };
+      });
+    }
+    return out;
+  }
+
+  #context(ef: number | undefined): ShardedSearchContext {
+    return {
+      shards: this.#shards,
+      lexical: this.#lexicalSides() ?? [],
+      dims: this.dims,
+      shardOptions: (shard, options, k) => this.#shardOptions(shard, options, k, ef),
+    };
   }
 
   /** Query texts embedded once (each shard would embed them again); vectors kept. */
@@ -167,6 +223,8 @@ export class ShardedIndex implements VectorIndex {
    */
   async search(query: string | Float32Array, options: SearchOptions = {}): Promise<Hit[]> {
     const { k, ef } = this.#checkK(options);
+    const mode = this.#mode(options.mode);
+    if (mode !== 'vector') return (await searchShardedModes(this.#context(ef), await this.#prepare([query], mode, options.signal), options, k, mode))[0] ?? [];
     const [vector] = await this.#vectors([query], options.signal);
     const lists = await Promise.all(
       this.#shards.map((s) => {
@@ -185,6 +243,10 @@ export class ShardedIndex implements VectorIndex {
    */
   async searchBatch(queries: readonly (string | Float32Array)[] | Float32Array, options: SearchOptions = {}): Promise<Hit[][]> {
     const { k, ef } = this.#checkK(options);
+    const mode = this.#mode(options.mode);
+    if (mode !== 'vector' && Array.isArray(queries)) {
+      return queries.length === 0 ? [] : searchShardedModes(this.#context(ef), await this.#prepare(queries, mode, options.signal), options, k, mode);
+    }
     let flat: Float32Array;
     if (queries instanceof Float32Array) flat = queries;
     else {
@@ -217,7 +279,22 @@ export class ShardedIndex implements VectorIndex {
     if (options === null || typeof options !== 'object' || options.namespaces === null || typeof options.namespaces !== 'object') {
       throw new TypeError('options.namespaces must be an object of namespace → k');
     }
-    this.#checkK({ k: 1, ...(options.mode !== undefined ? { mode: options.mode } : {}) });
+    this.#checkK({ k: 1 });
+    const mode = this.#mode(options.mode);
+    if (mode !== 'vector') {
+      // Embedded once, searched per namespace.
+      const prepared = await this.#prepare([query], mode, options.signal);
+      const found = await Promise.all(
+        Object.entries(options.namespaces).map(async ([ns, k]) => {
+          const held = this.#shards.reduce((a, s) => a + (s.stats().namespaces[ns] ?? 0), 0);
+          if (held === 0) return [ns, []] as const;
+          const kk = Math.min(k, held);
+          const opts: SearchOptions = { k: kk, namespace: ns, ...(options.ef !== undefined ? { ef: Math.max(options.ef, kk) } : {}), ...(options.filter !== undefined ? { filter: options.filter } : {}), ...(options.fusion !== undefined ? { fusion: options.fusion } : {}) };
+          return [ns, (await searchShardedModes(this.#context(opts.ef), prepared, opts, kk, mode))[0] ?? []] as const;
+        }),
+      );
+      return Object.fromEntries(found);
+    }
     const [vector] = await this.#vectors([query], options.signal);
     const results = await Promise.all(
       this.#shards.map((s) => {
@@ -247,7 +324,7 @@ export class ShardedIndex implements VectorIndex {
     const namespaces: Record<string, number> = {};
     for (const st of all) for (const [ns, n] of Object.entries(st.namespaces)) namespaces[ns] = (namespaces[ns] ?? 0) + n;
     const sum = (f: (s: IndexStats) => number): number => all.reduce((a, s) => a + f(s), 0);
-    return { ...first, count: sum((s) => s.count), deleted: sum((s) => s.deleted), capacity: sum((s) => s.capacity), namespaces, version: this.#version, lexical: null };
+    return { ...first, count: sum((s) => s.count), deleted: sum((s) => s.deleted), capacity: sum((s) => s.capacity), namespaces, version: this.#version, lexical: lexicalStatsOf(all) };
   }
 
   #shardOf(id: string): VectorIndex | undefined {

@@ -1,0 +1,187 @@
+/**
+ * Hybrid and lexical searches over a sharded index. The vector side is
+ * searched on every shard and merged by score, as in `vector` mode. The
+ * lexical side scores BM25 with the statistics of all the shards together
+ * (live documents, total length and each query term's document frequency,
+ * summed): each shard's scores are then those one index over every
+ * document would give, so the shards' candidates merge by score, exactly.
+ * The two merged rankings are fused as one index fuses its own
+ * (lexical/fusion.ts).
+ */
+import { VecforgeError } from '../../errors.js';
+import type { ShardLexical } from '../internal.js';
+import type { CorpusStats } from '../lexical/bm25.js';
+import { fuseRankings, type RankedCandidate } from '../lexical/fusion.js';
+import { resolveFusionOptions, resolveSearchMode, type ResolvedFusionOptions, type SearchMode } from '../lexical/options.js';
+import type { Hit, SearchOptions } from '../types.js';
+import type { VectorIndex } from '../vector-index.js';
+
+/** A query ready for the two sides. */
+export interface ShardedQuery {
+  /** Its text, for the lexical side; null for a vector query. */
+  readonly text: string | null;
+  /** Its vector; null when there is none (the text did not embed, or the vector side is not searched). */
+  readonly vector: Float32Array | null;
+  /** Why a text has no vector, for the error when neither side can answer. */
+  readonly vectorProblem: string | null;
+}
+
+/** What the searches need of the sharded index. */
+export interface ShardedSearchContext {
+  readonly shards: readonly VectorIndex[];
+  /** Each shard's lexical side. */
+  readonly lexical: readonly ShardLexical[];
+  readonly dims: number;
+  /** A shard's vector-search options for `k` candidates; undefined for an empty shard. */
+  shardOptions(shard: VectorIndex, options: SearchOptions, k: number): SearchOptions | undefined;
+}
+
+/** Best first by score; equal scores by id, so the merge is deterministic. */
+function byScore(a: Hit, b: Hit): number {
+  return b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/**
+ * The top k of several shards' hit lists.
+ * @param lists - each shard's hits.
+ * @param k - hits wanted.
+ * @returns the k best, best first.
+ */
+export function mergeHits(lists: readonly (readonly Hit[])[], k: number): Hit[] {
+  return lists.flat().sort(byScore).slice(0, k);
+}
+
+/**
+ * The shards' lexical sides, checked to follow the same rules.
+ * @param lexical - each shard's side (null for a shard without one).
+ * @param where - the index, for messages.
+ * @returns the sides, or null when a shard has none.
+ * @throws {VecforgeError} ERR_INDEX_CORRUPT when shards differ in k1, b or stop words.
+ */
+export function checkedLexicalSides(lexical: readonly (ShardLexical | null)[], where: string): ShardLexical[] | null {
+  if (lexical.some((l) => l === null)) return null;
+  const sides = lexical as ShardLexical[];
+  const first = sides[0]?.rules;
+  for (const [i, l] of sides.entries()) {
+    const r = l.rules;
+    if (first !== undefined && (r.k1 !== first.k1 || r.b !== first.b || r.stopWords !== first.stopWords)) {
+      throw new VecforgeError('ERR_INDEX_CORRUPT', `sharded index ${where}: shard ${i}'s lexical index (k1 ${r.k1}, b ${r.b}, stop words ${r.stopWords}) differs from shard 0's (k1 ${first.k1}, b ${first.b}, stop words ${first.stopWords})`);
+    }
+  }
+  return sides;
+}
+
+/**
+ * The mode a search runs: `hybrid` by default when the shards' lexical
+ * sides hold documents (built from text), else `vector`.
+ * @param lexical - the shards' lexical sides, or null when a shard has none.
+ * @param mode - `options.mode` as given.
+ * @returns the mode.
+ * @throws {RangeError} for an unknown mode, or a lexical mode without lexical sides.
+ */
+export function shardedSearchMode(lexical: readonly ShardLexical[] | null, mode: unknown): SearchMode {
+  if (mode === 'vector') return 'vector';
+  const resolved = resolveSearchMode(mode, lexical !== null && lexical.some((l) => l.docs > 0) ? 'hybrid' : 'vector');
+  if (resolved !== 'vector' && lexical === null) throw new RangeError(`options.mode ${JSON.stringify(resolved)} needs a lexical index; this index was created with lexical: false`);
+  return resolved;
+}
+
+function mergeCorpus(parts: readonly CorpusStats[]): CorpusStats {
+  const df = new Map<string, number>();
+  let docs = 0;
+  let totalLength = 0;
+  for (const p of parts) {
+    docs += p.docs;
+    totalLength += p.totalLength;
+    for (const [term, n] of p.df) df.set(term, (df.get(term) ?? 0) + n);
+  }
+  return { docs, totalLength, df };
+}
+
+/** Fuses two merged hit lists by id. */
+function fuse(vector: readonly Hit[], lexical: readonly Hit[], fusion: ResolvedFusionOptions, k: number): Hit[] {
+  const keys = new Map<string, number>();
+  const hits: Hit[] = [];
+  const ranked = (list: readonly Hit[]): RankedCandidate[] =>
+    list.map((h) => {
+      let key = keys.get(h.id);
+      if (key === undefined) {
+        key = hits.length;
+        keys.set(h.id, key);
+        hits.push(h);
+      }
+      return { key, score: h.score };
+    });
+  const v = ranked(vector);
+  const l = ranked(lexical);
+  return fuseRankings(v, l, fusion, k).map((c) => {
+    const h = hits[c.key] as Hit;
+    return {
+      id: h.id,
+      score: c.score,
+      namespace: h.namespace,
+      metadata: h.metadata,
+      ...(c.vectorRank !== undefined ? { vectorRank: c.vectorRank } : {}),
+      ...(c.lexicalRank !== undefined ? { lexicalRank: c.lexicalRank } : {}),
+    };
+  });
+}
+
+/**
+ * Runs prepared queries in the `hybrid` or `lexical` mode over every shard.
+ * @param ctx - the sharded index.
+ * @param queries - the queries.
+ * @param options - the search options (namespace, filter, fusion, ef …).
+ * @param k - hits wanted (checked against the whole index).
+ * @param mode - `hybrid` or `lexical`.
+ * @returns one hit list per query, best first; hits carry `vectorRank` and `lexicalRank`.
+ * @throws {VecforgeError} ERR_INVALID_INPUT for a query neither side can answer.
+ */
+export async function searchShardedModes(ctx: ShardedSearchContext, queries: readonly ShardedQuery[], options: SearchOptions, k: number, mode: 'hybrid' | 'lexical'): Promise<Hit[][]> {
+  const fusion = resolveFusionOptions(options.fusion, k);
+  const count = ctx.shards.reduce((a, s) => a + s.count, 0);
+  const candidates = Math.min(fusion.candidates, count);
+  const withVector = mode === 'hybrid' ? queries.flatMap((q, i) => (q.vector !== null ? [i] : [])) : [];
+  let vectorSearch: Promise<Hit[][]> | null = null;
+  if (withVector.length > 0) {
+    const dims = ctx.dims;
+    const flat = new Float32Array(withVector.length * dims);
+    withVector.forEach((i, j) => {
+      flat.set(queries[i]?.vector as Float32Array, j * dims);
+    });
+    // Started first: the pool searches the graphs while this thread runs BM25.
+    vectorSearch = Promise.all(
+      ctx.shards.map((s) => {
+        const o = ctx.shardOptions(s, options, candidates);
+        return o === undefined ? null : s.searchBatch(flat, o);
+      }),
+    ).then((lists) => withVector.map((_, j) => mergeHits(lists.map((l) => l?.[j] ?? []), candidates)));
+    vectorSearch.catch(() => {});
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  const lexicalK = mode === 'lexical' ? k : candidates;
+  const where = { ...(options.namespace !== undefined ? { namespace: options.namespace } : {}), ...(options.filter !== undefined ? { filter: options.filter } : {}) };
+  const lexical = queries.map((q, i) => {
+    if (q.text === null) return [];
+    const terms = ctx.lexical[0]?.terms(q.text) ?? [];
+    if (terms.length === 0) {
+      if (q.vector !== null) return [];
+      const stop = ctx.lexical[0]?.rules.stopWords ?? 'none';
+      throw new VecforgeError('ERR_INVALID_INPUT', `query ${i} cannot be answered: ${mode === 'hybrid' ? `it cannot be embedded (${q.vectorProblem ?? 'no vector'}) and ` : ''}it has no word to search lexically${stop === 'none' ? '' : ` (${stop} stop words are not indexed)`}`);
+    }
+    const corpus = mergeCorpus(ctx.lexical.map((l) => l.corpus(terms)));
+    return mergeHits(
+      ctx.lexical.map((l, s) => ((ctx.shards[s]?.count ?? 0) === 0 ? [] : l.search(terms, lexicalK, where, corpus))),
+      lexicalK,
+    );
+  });
+  const vector: Hit[][] = queries.map(() => []);
+  if (vectorSearch !== null) {
+    const merged = await vectorSearch;
+    withVector.forEach((i, j) => {
+      vector[i] = merged[j] ?? [];
+    });
+  }
+  if (mode === 'lexical') return lexical.map((list) => list.map((h, j) => ({ ...h, lexicalRank: j + 1 })));
+  return queries.map((_, i) => fuse(vector[i] ?? [], lexical[i] ?? [], fusion, k));
+}
