@@ -17,17 +17,11 @@
  * N the live documents and avgdl their mean length.
  */
 
+import type { Bm25Params, CorpusStats, LexicalMemoryStats } from './options.js';
 import { candidatesAbove, type LexicalHits, PartialTop, topK } from './top-k.js';
 
+export type { Bm25Params, CorpusStats, LexicalMemoryStats } from './options.js';
 export type { LexicalHits } from './top-k.js';
-
-/** BM25 parameters. */
-export interface Bm25Params {
-  /** Term-frequency saturation. */
-  readonly k1: number;
-  /** Length normalisation, in [0, 1]. */
-  readonly b: number;
-}
 
 /** A label's slot when it holds no document. */
 const kAbsent = 0xffffffff;
@@ -40,29 +34,6 @@ const kLookupCost = 24;
 /** How many times a search counts the documents still in the running while it walks postings. */
 const kThetaRecomputes = 4;
 
-
-/**
- * Corpus statistics a search is scored with instead of the index's own:
- * those of several indexes together (the shards of a sharded index), so
- * that their BM25 scores are those of one index over all their documents.
- */
-export interface CorpusStats {
-  /** Live documents. */
-  readonly docs: number;
-  /** Their total length in terms. */
-  readonly totalLength: number;
-  /** The document frequency of each term searched. */
-  readonly df: ReadonlyMap<string, number>;
-}
-
-/** Figures of the in-memory index. */
-export interface LexicalMemoryStats {
-  readonly docs: number;
-  readonly terms: number;
-  readonly postings: number;
-  /** An estimate of the bytes the structures hold (V8 arrays of small integers at 8 bytes an element). */
-  readonly memoryBytes: number;
-}
 
 function grow(a: Uint32Array<ArrayBuffer>, need: number, fill?: number): Uint32Array<ArrayBuffer> {
   if (need <= a.length) return a;

@@ -1,6 +1,7 @@
 /**
  * Options of the lexical index (in threes: `LexicalOptions` in types, the
- * frozen defaults and the resolved type here) and of hybrid searches.
+ * frozen defaults and the resolved type here), of hybrid searches, and the
+ * types the BM25 index (bm25.ts) shares with its callers.
  */
 import { kStopWordLists, type StopWords } from './tokenize.js';
 
@@ -42,6 +43,37 @@ export interface LexicalStats {
   readonly diskBytes: number;
   readonly memoryBytesPerDoc: number;
   readonly diskBytesPerDoc: number;
+}
+
+/** BM25 parameters. */
+export interface Bm25Params {
+  /** Term-frequency saturation. */
+  readonly k1: number;
+  /** Length normalisation, in [0, 1]. */
+  readonly b: number;
+}
+
+/**
+ * Corpus statistics a search is scored with instead of the index's own:
+ * those of several indexes together (the shards of a sharded index), so
+ * that their BM25 scores are those of one index over all their documents.
+ */
+export interface CorpusStats {
+  /** Live documents. */
+  readonly docs: number;
+  /** Their total length in terms. */
+  readonly totalLength: number;
+  /** The document frequency of each term searched. */
+  readonly df: ReadonlyMap<string, number>;
+}
+
+/** Figures of the in-memory index. */
+export interface LexicalMemoryStats {
+  readonly docs: number;
+  readonly terms: number;
+  readonly postings: number;
+  /** An estimate of the bytes the structures hold (V8 arrays of small integers at 8 bytes an element). */
+  readonly memoryBytes: number;
 }
 
 /** The defaults of {@link LexicalOptions}. */
