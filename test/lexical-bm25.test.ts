@@ -178,6 +178,42 @@ describe('BM25', () => {
   });
 });
 
+describe('adding texts', () => {
+  test.each(['english', 'none'] as const)('addText (stop words %s) indexes exactly the terms of add(lexicalTerms(text)), before and after a compaction renumbers the terms', (stopWords) => {
+    const texts = [...kDocs, "The Fox's fox FOXES, don't", 'to be or not to be', 'Ünïcode naïve x86 3.14 ünïcode'];
+    const byText = new LexicalIndex({ k1: 1.2, b: 0.75 });
+    const byTerms = new LexicalIndex({ k1: 1.2, b: 0.75 });
+    const termsOf = (label: number, index: LexicalIndex): Array<[string, number]> => {
+      const out: Array<[string, number]> = [];
+      index.forEachTerm(label, (term, tf) => out.push([term, tf]));
+      return out;
+    };
+    const check = (): void => {
+      for (const [label] of texts.entries()) expect(termsOf(label, byText)).toEqual(termsOf(label, byTerms));
+      expect(byText.memoryStats()).toEqual(byTerms.memoryStats());
+      for (const q of ['fox', 'lazy dog', 'ünïcode x86', 'be']) expect(byText.search(lexicalTerms(q, stopWords), 10)).toEqual(byTerms.search(lexicalTerms(q, stopWords), 10));
+    };
+    texts.forEach((t, i) => {
+      byText.addText(i, t, stopWords);
+      byTerms.add(i, lexicalTerms(t, stopWords));
+    });
+    check();
+    for (const label of [0, 2, 3]) {
+      byText.remove(label);
+      byTerms.remove(label);
+    }
+    byText.compact();
+    byTerms.compact();
+    texts.forEach((t, i) => {
+      if (i % 2 === 0) {
+        byText.addText(i, `${t} fox again`, stopWords);
+        byTerms.add(i, lexicalTerms(`${t} fox again`, stopWords));
+      }
+    });
+    check();
+  });
+});
+
 describe('segments', () => {
   test('round-trip, skipping labels that are no longer live', () => {
     const index = indexOf(kDocs);

@@ -6,7 +6,7 @@
  * see cli-config.ts.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { VecforgeError } from '../index.js';
+import { VecforgeError } from '../errors.js';
 import { flagOption, resolveCliConfig, type FlagName } from './cli-config.js';
 import { exitCodeFor } from './exit-codes.js';
 import { engineCreateOptions } from './provider-flags.js';

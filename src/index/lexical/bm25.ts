@@ -18,6 +18,8 @@
  */
 
 import type { Bm25Params, CorpusStats, LexicalMemoryStats } from './options.js';
+import { TermCounter } from './term-counter.js';
+import type { StopWords } from './tokenize.js';
 import { candidatesAbove, type LexicalHits, PartialTop, topK } from './top-k.js';
 
 export type { Bm25Params, CorpusStats, LexicalMemoryStats } from './options.js';
@@ -78,6 +80,8 @@ export class LexicalIndex {
   #queryPos = new Int32Array(0);
   /** Per label: completed in the pruned phase of the running search (reset after it). */
   #finished = new Uint8Array(0);
+  /** Texts' terms counted by term id ({@link LexicalIndex.addText}); its memo is cleared by a compaction, which renumbers terms. */
+  readonly #words = new TermCounter((term) => this.#intern(term));
   /** The running search's best partial scores, and in its pruned phase its best final ones. */
   #top = new PartialTop();
   #finalTop = new PartialTop();
@@ -136,6 +140,20 @@ export class LexicalIndex {
       tfs.push(n);
     }
     this.#insert(label, terms.length, ids, tfs);
+  }
+
+  /**
+   * Adds a document from its text, replacing what the label held: the same
+   * terms as `add(label, lexicalTerms(text, stopWords))`, with each word's
+   * term id memoised (words repeat heavily), and no per-text maps.
+   * @param label - its label.
+   * @param text - its text.
+   * @param stopWords - the stop words dropped (an index keeps one list).
+   */
+  addText(label: number, text: string, stopWords: StopWords): void {
+    this.remove(label);
+    const { ids, tfs, length } = this.#words.count(text, stopWords);
+    this.#insert(label, length, ids, tfs);
   }
 
   /**
@@ -223,6 +241,7 @@ export class LexicalIndex {
     const labels: number[] = [];
     for (let label = 0; label < this.#docStart.length; label++) if (this.#docStart[label] !== kAbsent) labels.push(label);
     const old = { fwd: this.#fwd, start: this.#docStart, terms: this.#docTerms, len: this.#docLen, names: this.#termNames };
+    this.#words.clear();
     this.#termIds = new Map();
     this.#termNames = [];
     this.#df = [];

@@ -185,7 +185,7 @@ export class LexicalState {
    * @param text - the text.
    */
   add(label: number, text: string): void {
-    this.index.add(label, this.terms(text));
+    this.index.addText(label, text, this.options.stopWords);
     this.#written.add(label);
   }
 

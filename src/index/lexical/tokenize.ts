@@ -93,6 +93,19 @@ export function lexicalTerms(text: string, stopWords: StopWords = 'english'): st
 }
 
 /**
+ * Calls `fn` with each lower-cased word of a text (rule 1), in text order:
+ * what an index that memoises words' terms itself reads.
+ * @param text - any text.
+ * @param fn - receives each word.
+ */
+export function forEachWord(text: string, fn: (word: string) => void): void {
+  const lower = text.toLowerCase();
+  // A private copy of the pattern: its lastIndex is the walk's state.
+  const pattern = new RegExp(kWordPattern);
+  for (let m = pattern.exec(lower); m !== null; m = pattern.exec(lower)) fn(m[0]);
+}
+
+/**
  * The stop word list of a tokenizer name.
  * @param name - a name from a manifest.
  * @returns the list, or null for a name this vecforge does not know.
