@@ -11,6 +11,8 @@ import { fuseRankings } from '../src/index/lexical/fusion.js';
 import { resolveFusionOptions, resolveLexicalOptions } from '../src/index/lexical/options.js';
 import { decodeSegment, encodeSegment } from '../src/index/lexical/segment.js';
 import { kEnglishStopWords, lexicalTerms } from '../src/index/lexical/tokenize.js';
+import { topK } from '../src/index/lexical/top-k.js';
+import { mulberry32 } from '../src/random.js';
 
 const kDocs = [
   'The quick brown fox jumps over the lazy dog',
@@ -245,6 +247,67 @@ describe('segments', () => {
     expect(error).toBeInstanceOf(VecforgeError);
     expect((error as VecforgeError).code).toBe('ERR_INDEX_CORRUPT');
     expect((error as VecforgeError).message).toMatch(/^lexical-000000\.seg: /);
+  });
+});
+
+describe('selection', () => {
+  test('topK equals a full sort (score down, label up), with many tied scores, for k below, at and above the count', () => {
+    const rand = mulberry32(11);
+    const acc = new Float64Array(5000);
+    for (const n of [0, 1, 7, 300, 4000]) {
+      const labels = Array.from({ length: n }, () => Math.floor(rand() * 5000)).filter((l, i, a) => a.indexOf(l) === i);
+      for (const l of labels) acc[l] = 1 + Math.floor(rand() * 20) / 4;
+      const touched = Int32Array.from(labels);
+      for (const k of [1, 10, 50, labels.length, labels.length + 5]) {
+        if (k === 0) continue;
+        const want = [...labels].sort((a, b) => (acc[b] as number) - (acc[a] as number) || a - b).slice(0, k);
+        const got = topK(touched, touched.length, acc, k);
+        expect(got.labels).toEqual(want);
+        expect(got.scores).toEqual(want.map((l) => acc[l]));
+      }
+      for (const l of labels) acc[l] = 0;
+    }
+  });
+
+  test('fuseRankings equals fusing every candidate and sorting, for both methods and any k', () => {
+    const rand = mulberry32(5);
+    for (let trial = 0; trial < 40; trial++) {
+      const side = (n: number): Array<{ key: number; score: number }> => {
+        const keys = Array.from({ length: n }, () => Math.floor(rand() * 80));
+        return keys.map((key, i) => ({ key, score: 10 - i / 3 }));
+      };
+      const vector = side(Math.floor(rand() * 50));
+      const lexical = side(Math.floor(rand() * 50));
+      for (const method of ['rrf', 'weighted'] as const) {
+        const fusion = resolveFusionOptions({ method, k: 1 + Math.floor(rand() * 60), weights: { vector: rand() * 2, lexical: rand() * 2 } }, 1);
+        // Reference: a key's first (best) rank on each side; weighted uses min-max over each side's list.
+        const norm = (list: Array<{ score: number }>, sc: number): number => {
+          const lo = Math.min(...list.map((c) => c.score));
+          const hi = Math.max(...list.map((c) => c.score));
+          return hi > lo ? (sc - lo) / (hi - lo) : 1;
+        };
+        const all = new Map<number, { key: number; score: number; vectorRank?: number; lexicalRank?: number }>();
+        vector.forEach((c, i) => {
+          if (!all.has(c.key)) all.set(c.key, { key: c.key, score: method === 'rrf' ? fusion.weights.vector / (fusion.k + i + 1) : fusion.weights.vector * norm(vector, c.score), vectorRank: i + 1 });
+        });
+        lexical.forEach((c, i) => {
+          const s = method === 'rrf' ? fusion.weights.lexical / (fusion.k + i + 1) : fusion.weights.lexical * norm(lexical, c.score);
+          const e = all.get(c.key);
+          if (e === undefined) all.set(c.key, { key: c.key, score: s, lexicalRank: i + 1 });
+          else if (e.lexicalRank === undefined) {
+            e.score += s;
+            e.lexicalRank = i + 1;
+          }
+        });
+        const r = (x: number | undefined): number => x ?? Number.POSITIVE_INFINITY;
+        const sorted = [...all.values()].sort((a, b) => b.score - a.score || r(a.vectorRank) - r(b.vectorRank) || r(a.lexicalRank) - r(b.lexicalRank) || a.key - b.key);
+        for (const k of [1, 5, 10, 200]) {
+          const got = fuseRankings(vector, lexical, fusion, k);
+          expect(got.map((c) => [c.key, c.vectorRank, c.lexicalRank])).toEqual(sorted.slice(0, k).map((c) => [c.key, c.vectorRank, c.lexicalRank]));
+          got.forEach((c, j) => expect(c.score).toBeCloseTo(sorted[j]?.score ?? Number.NaN, 12));
+        }
+      }
+    }
   });
 });
 

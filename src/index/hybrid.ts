@@ -8,7 +8,7 @@
  */
 import { VecforgeError } from '../errors.js';
 import { kHnswNoLabel, type HnswSearchResult } from './hnsw/core.js';
-import { fuseRankings, type RankedCandidate } from './lexical/fusion.js';
+import { fuseRankings, type FusedCandidate, type RankedCandidate } from './lexical/fusion.js';
 import type { CorpusStats } from './lexical/bm25.js';
 import { resolveFusionOptions, resolveSearchMode, type ResolvedFusionOptions, type ResolvedLexicalOptions, type SearchMode } from './lexical/options.js';
 import type { LexicalState } from './lexical/store.js';
@@ -197,16 +197,23 @@ function fusedHits(s: IndexState, vector: readonly RankedCandidate[], lexical: r
   for (const c of fuseRankings(vector, lexical, fusion, k)) {
     const doc = s.labels.docs[c.key];
     if (doc === undefined) continue;
-    hits.push({
-      id: doc.id,
-      score: c.score,
-      namespace: doc.namespace,
-      metadata: doc.metadata,
-      ...(c.vectorRank !== undefined ? { vectorRank: c.vectorRank } : {}),
-      ...(c.lexicalRank !== undefined ? { lexicalRank: c.lexicalRank } : {}),
-    });
+    hits.push(fusedHit(doc, c));
   }
   return hits;
+}
+
+/**
+ * A hit of a fused ranking: the document's id, namespace and metadata, the
+ * fused score, and the rank each side gave it (absent when it did not find it).
+ * @param doc - the document.
+ * @param c - its fused candidate.
+ * @returns the hit.
+ */
+export function fusedHit(doc: Pick<Hit, 'id' | 'namespace' | 'metadata'>, c: FusedCandidate): Hit {
+  const hit: { -readonly [K in keyof Hit]: Hit[K] } = { id: doc.id, score: c.score, namespace: doc.namespace, metadata: doc.metadata };
+  if (c.vectorRank !== undefined) hit.vectorRank = c.vectorRank;
+  if (c.lexicalRank !== undefined) hit.lexicalRank = c.lexicalRank;
+  return hit;
 }
 
 /**

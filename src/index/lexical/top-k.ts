@@ -112,44 +112,72 @@ export class PartialTop {
   }
 }
 
-/** The k labels of highest score among the first `n` of `touched` (ties: lower label first), best first. */
+/** Scratch of {@link topK}: a min-heap of (score, label), worst on top. */
+let gHeapScores = new Float64Array(64);
+let gHeapLabels = new Int32Array(64);
+
+/**
+ * The k labels of highest score among the first `n` of `touched` (ties:
+ * lower label first), best first: a min-heap of k whose worst entry is a
+ * threshold most labels fail at the first comparison.
+ * @param touched - labels.
+ * @param n - how many of them.
+ * @param acc - scores by label.
+ * @param k - hits wanted.
+ * @returns labels and scores.
+ */
 export function topK(touched: Int32Array, n: number, acc: Float64Array, k: number): LexicalHits {
-  const better = (a: number, b: number): boolean => {
-    const sa = acc[a] as number;
-    const sb = acc[b] as number;
-    return sa > sb || (sa === sb && a < b);
-  };
-  // A min-heap (worst on top) of at most k labels.
-  const heap: number[] = [];
-  const down = (i0: number): void => {
-    let i = i0;
+  if (gHeapScores.length < k) {
+    gHeapScores = new Float64Array(k);
+    gHeapLabels = new Int32Array(k);
+  }
+  const hs = gHeapScores;
+  const hl = gHeapLabels;
+  // Entry i ranks below (score, label): a lower score, or the same score and a higher label.
+  const below = (i: number, score: number, label: number): boolean => (hs[i] as number) < score || ((hs[i] as number) === score && (hl[i] as number) > label);
+  // Places (score, label) at the root of a heap of `size` and sifts it down past every child that ranks below it.
+  const siftDown = (score: number, label: number, size: number): void => {
+    let i = 0;
     for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let w = i;
-      if (l < heap.length && better(heap[w] as number, heap[l] as number)) w = l;
-      if (r < heap.length && better(heap[w] as number, heap[r] as number)) w = r;
-      if (w === i) return;
-      [heap[i], heap[w]] = [heap[w] as number, heap[i] as number];
-      i = w;
+      const a = 2 * i + 1;
+      if (a >= size) break;
+      const c = a + 1 < size && below(a + 1, hs[a] as number, hl[a] as number) ? a + 1 : a;
+      if (!below(c, score, label)) break;
+      hs[i] = hs[c] as number;
+      hl[i] = hl[c] as number;
+      i = c;
     }
+    hs[i] = score;
+    hl[i] = label;
   };
+  let held = 0;
   for (let t = 0; t < n; t++) {
     const label = touched[t] as number;
-    if (heap.length < k) {
-      heap.push(label);
-      let i = heap.length - 1;
-      while (i > 0) {
-        const p = (i - 1) >> 1;
-        if (!better(heap[p] as number, heap[i] as number)) break;
-        [heap[i], heap[p]] = [heap[p] as number, heap[i] as number];
-        i = p;
-      }
-    } else if (better(label, heap[0] as number)) {
-      heap[0] = label;
-      down(0);
+    const score = acc[label] as number;
+    if (held === k) {
+      // Replaces the worst, if it ranks above it.
+      if (below(0, score, label)) siftDown(score, label, k);
+      continue;
     }
+    // Sift up: the entry rises while its parent ranks above it.
+    let i = held++;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (below(p, score, label)) break;
+      hs[i] = hs[p] as number;
+      hl[i] = hl[p] as number;
+      i = p;
+    }
+    hs[i] = score;
+    hl[i] = label;
   }
-  heap.sort((a, b) => (better(a, b) ? -1 : 1));
-  return { labels: heap, scores: heap.map((l) => acc[l] as number) };
+  // The worst leaves the heap first: filled from the end, the lists are best first.
+  const labels = new Array<number>(held);
+  const scores = new Array<number>(held);
+  for (let m = held; m > 0; m--) {
+    labels[m - 1] = hl[0] as number;
+    scores[m - 1] = hs[0] as number;
+    siftDown(hs[m - 1] as number, hl[m - 1] as number, m - 1);
+  }
+  return { labels, scores };
 }

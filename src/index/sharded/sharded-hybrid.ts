@@ -9,6 +9,7 @@
  * (lexical/fusion.ts).
  */
 import { VecforgeError } from '../../errors.js';
+import { fusedHit } from '../hybrid.js';
 import type { ShardLexical } from '../internal.js';
 import type { CorpusStats } from '../lexical/bm25.js';
 import { fuseRankings, type RankedCandidate } from '../lexical/fusion.js';
@@ -114,17 +115,7 @@ function fuse(vector: readonly Hit[], lexical: readonly Hit[], fusion: ResolvedF
     });
   const v = ranked(vector);
   const l = ranked(lexical);
-  return fuseRankings(v, l, fusion, k).map((c) => {
-    const h = hits[c.key] as Hit;
-    return {
-      id: h.id,
-      score: c.score,
-      namespace: h.namespace,
-      metadata: h.metadata,
-      ...(c.vectorRank !== undefined ? { vectorRank: c.vectorRank } : {}),
-      ...(c.lexicalRank !== undefined ? { lexicalRank: c.lexicalRank } : {}),
-    };
-  });
+  return fuseRankings(v, l, fusion, k).map((c) => fusedHit(hits[c.key] as Hit, c));
 }
 
 /**
