@@ -304,7 +304,7 @@ describe('selection', () => {
         for (const k of [1, 5, 10, 200]) {
           const got = fuseRankings(vector, lexical, fusion, k);
           expect(got.map((c) => [c.key, c.vectorRank, c.lexicalRank])).toEqual(sorted.slice(0, k).map((c) => [c.key, c.vectorRank, c.lexicalRank]));
-          got.forEach((c, j) => expect(c.score).toBeCloseTo(sorted[j]?.score ?? Number.NaN, 12));
+          for (const [j, c] of got.entries()) expect(c.score).toBeCloseTo(sorted[j]?.score ?? Number.NaN, 12);
         }
       }
     }

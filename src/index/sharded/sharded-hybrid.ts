@@ -82,7 +82,7 @@ export function checkedLexicalSides(lexical: readonly (ShardLexical | null)[], w
  */
 export function shardedSearchMode(lexical: readonly ShardLexical[] | null, mode: unknown): SearchMode {
   if (mode === 'vector') return 'vector';
-  const resolved = resolveSearchMode(mode, lexical !== null && lexical.some((l) => l.docs > 0) ? 'hybrid' : 'vector');
+  const resolved = resolveSearchMode(mode, lexical?.some((l) => l.docs > 0) ? 'hybrid' : 'vector');
   if (resolved !== 'vector' && lexical === null) throw new RangeError(`options.mode ${JSON.stringify(resolved)} needs a lexical index; this index was created with lexical: false`);
   return resolved;
 }
