@@ -130,8 +130,10 @@ describe('BM25', () => {
       });
     const textbook = referenceScores(liveDocs, ['t0', 't5', 't40'], 1.2, 0.75);
     for (const [i, score] of reference(['t0', 't5', 't40']).entries()) expect(score).toBeCloseTo(textbook[i] as number, 12);
-    for (let q = 0; q < 60; q++) {
-      const query = Array.from({ length: 1 + Math.floor(rand() * 12) }, word);
+    // Queries of Zipf words (t0 is in most documents: the pruned path), then of rarer words only (none in a quarter of the documents: the plain walk).
+    const rare = (): string => vocab[30 + Math.floor(rand() * 370)] as string;
+    for (let q = 0; q < 90; q++) {
+      const query = Array.from({ length: 1 + Math.floor(rand() * 12) }, q < 60 ? word : rare);
       const want = reference(query);
       for (const filtered of [false, true]) {
         const ranked = labels
