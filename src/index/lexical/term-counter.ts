@@ -6,8 +6,8 @@
  */
 import { forEachWord, termOf, type StopWords } from './tokenize.js';
 
-/** Words whose term id is kept at most (the memo is cleared when full). */
-const kMaxWords = 1_000_000;
+/** Words whose term id is kept at most (the memo is cleared when full): some 15 MB at most, the size of the tokenizer's own memo. */
+const kMaxWords = 200_000;
 
 /** A text's distinct terms (by id, in order of first occurrence) with their counts. */
 export interface CountedTerms {
