@@ -68,4 +68,27 @@ describe('jobs and the lexical index', () => {
     await buildIndex({ source: input, out: clean, engine, embeddingCache: false });
     expect(contentDifferences(await indexContent(engine, out), await indexContent(engine, clean))).toEqual([]);
   });
+
+  test('a full reindex keeps the lexical options of the index it rebuilds: k1, b and stop words, or no lexical index', async () => {
+    const dir = tempDir();
+    const rows = corpusRows().slice(0, 300);
+    const input = writeJsonl(join(dir, 'a.jsonl'), rows);
+    for (const lexical of [{ k1: 2, b: 0.5, stopWords: 'none' as const }, false as const]) {
+      const out = join(dir, lexical === false ? 'without' : 'custom');
+      const index = await engine.createIndex({ dir: out, lexical });
+      await index.addBatch(rows.slice(0, 10).map((r) => ({ id: r.id, text: r.text })));
+      await index.save();
+      await index.close();
+      const summary = await reindex({ source: input, dir: out, engine, full: true, embeddingCache: false });
+      expect(summary.state).toBe('ok');
+      const opened = await engine.openIndex(out);
+      try {
+        expect(opened.count).toBe(300);
+        if (lexical === false) expect(opened.stats().lexical).toBeNull();
+        else expect(opened.stats().lexical).toMatchObject({ k1: 2, b: 0.5, stopWords: 'none', docs: 300 });
+      } finally {
+        await opened.close();
+      }
+    }
+  });
 });

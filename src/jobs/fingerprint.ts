@@ -4,18 +4,22 @@
  * and a line snapshot's key must match to be used.
  */
 import { VecforgeError } from '../errors.js';
+import type { LexicalOptions } from '../index/lexical/options.js';
+import { stopWordsOfTokenizer } from '../index/lexical/tokenize.js';
 import type { IndexManifest } from '../index/persist.js';
 import { kDefaultIndexOptions } from '../index/options.js';
 import { pcaOptionsFromManifest, resolvePcaIndexOptions, type PcaIndexOptions } from '../pca/index-options.js';
 import type { JobSpec } from './types.js';
 
-/** The HNSW and PCA parameters of a job's index. */
+/** The HNSW, PCA and lexical parameters of a job's index. */
 export interface JobIndexParams {
   readonly space: 'cosine' | 'ip' | 'l2';
   readonly m: number;
   readonly efConstruction: number;
   readonly efSearch: number;
   readonly pca: PcaIndexOptions | null;
+  /** A full reindex: the lexical options of the index it rebuilds (absent: the defaults). */
+  readonly lexical?: LexicalOptions | false;
 }
 
 /** A job's identity, worked out before anything is written. */
@@ -32,8 +36,22 @@ export interface JobIdentity {
 }
 
 /**
- * The HNSW and PCA parameters of a job's index: the spec's, else (a full
- * reindex) the existing index's, else the defaults.
+ * The lexical options an index was created with, from its manifest.
+ * @param manifest - the index's manifest.
+ * @returns k1, b and stop words; false for an index created with `lexical: false`; undefined when the manifest has none to read (the defaults).
+ */
+function lexicalOptionsOf(manifest: IndexManifest): LexicalOptions | false | undefined {
+  const raw = manifest.extra?.lexical;
+  if (raw === false) return false;
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const { k1, b, tokenizer } = raw as Record<string, unknown>;
+  const stopWords = stopWordsOfTokenizer(tokenizer);
+  return typeof k1 === 'number' && typeof b === 'number' && stopWords !== null ? { k1, b, stopWords } : undefined;
+}
+
+/**
+ * The HNSW, PCA and lexical parameters of a job's index: the spec's, else
+ * (a full reindex) the existing index's, else the defaults.
  * @param spec - the job.
  * @param base - the manifest of the index a reindex starts from.
  * @returns the parameters.
@@ -46,6 +64,8 @@ export function indexParams(spec: JobSpec, base: IndexManifest | undefined): Job
     efSearch: spec.index.efSearch ?? base?.params.efSearch ?? kDefaultIndexOptions.efSearch,
     // A full reindex keeps the PCA of the index it rebuilds unless told otherwise.
     pca: spec.index.pca !== undefined ? spec.index.pca : base !== undefined ? pcaOptionsFromManifest(base) : null,
+    // A full reindex keeps the lexical options (k1, b, stop words, or none) of the index it rebuilds.
+    ...(spec.full && base !== undefined ? { lexical: lexicalOptionsOf(base) } : {}),
   };
 }
 
