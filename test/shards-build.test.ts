@@ -37,6 +37,17 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
+/** Opens the single index and the sharded one of the same input, runs `fn`, and closes both. */
+async function withBoth(fn: (one: VectorIndex, many: VectorIndex) => Promise<void>): Promise<void> {
+  const one = await engine.openIndex(single);
+  const many = await engine.openIndex(sharded);
+  try {
+    await fn(one, many);
+  } finally {
+    await Promise.all([one.close(), many.close()]);
+  }
+}
+
 describe('a sharded build in one process', () => {
   test('holds, document for document, what a single-machine build of the same input holds, each document on shard hash(id) mod N', async () => {
     const a = await indexContent(engine, single);
@@ -58,9 +69,7 @@ describe('a sharded build in one process', () => {
   });
 
   test('searches agree with a single index of the same data (overlap ≥ 0.95 at the default ef), texts and vectors, batch and one by one', async () => {
-    const one = await engine.openIndex(single);
-    const many = await engine.openIndex(sharded);
-    try {
+    await withBoth(async (one, many) => {
       const queries = corpusRows()
         .filter((_, i) => i % 40 === 0)
         .map((r) => r.text);
@@ -80,15 +89,11 @@ describe('a sharded build in one process', () => {
       expect(scores).toEqual([...scores].sort((x, y) => y - x));
       const v = many.getVector(single1[0]?.id as string) as Float32Array;
       expect((await many.search(v, { k: 1 }))[0]?.id).toBe(single1[0]?.id);
-    } finally {
-      await Promise.all([one.close(), many.close()]);
-    }
+    });
   });
 
   test('namespaces and filters apply per shard: the same answers as one index', async () => {
-    const one = await engine.openIndex(single);
-    const many = await engine.openIndex(sharded);
-    try {
+    await withBoth(async (one, many) => {
       expect(many.stats().namespaces).toEqual(one.stats().namespaces);
       expect(many.count).toBe(one.count);
       const ns = Object.keys(one.stats().namespaces)[0] as string;
@@ -99,15 +104,16 @@ describe('a sharded build in one process', () => {
       expect(b.map((h) => h.id)).toEqual(a.map((h) => h.id));
       const all = await many.retrieveAll('a bird that sings', { namespaces: { [ns]: 3 }, ef: 400, mode: 'vector' });
       expect(all[ns]?.map((h) => h.id)).toEqual(a.slice(0, 3).map((h) => h.id));
-    } finally {
-      await Promise.all([one.close(), many.close()]);
-    }
+      // retrieveAll in the default (hybrid) mode: per namespace, what search gives.
+      const fused = await many.retrieveAll('a bird that sings', { namespaces: { [ns]: 3, 'no-such-namespace': 2 } });
+      expect(fused[ns]?.map((h) => h.id)).toEqual((await many.search('a bird that sings', { k: 3, namespace: ns })).map((h) => h.id));
+      expect(fused[ns]?.every((h) => h.namespace === ns && (h.vectorRank !== undefined || h.lexicalRank !== undefined))).toBe(true);
+      expect(fused['no-such-namespace']).toEqual([]);
+    });
   });
 
   test('lexical search scores BM25 with the statistics of all the shards: the same hits and scores as one index', async () => {
-    const one = await engine.openIndex(single);
-    const many = await engine.openIndex(sharded);
-    try {
+    await withBoth(async (one, many) => {
       const rows = corpusRows();
       const queries = [...rows.filter((_, i) => i % 97 === 0).map((r) => r.text), 'bird', 'a small bird that sings', 'foraminifers'];
       const a = await one.searchBatch(queries, { k: 10, mode: 'lexical' });
@@ -130,15 +136,11 @@ describe('a sharded build in one process', () => {
       expect(inNs.map((h) => h.score)).toEqual((await one.search('a small bird that sings', { k: 5, mode: 'lexical', namespace: ns })).map((h) => h.score));
       expect(inNs.every((h) => h.namespace === ns)).toBe(true);
       expect(many.stats().lexical?.docs).toBe(one.stats().lexical?.docs);
-    } finally {
-      await Promise.all([one.close(), many.close()]);
-    }
+    });
   });
 
   test('hybrid is the default for a sharded text index: the fused ranking of the merged sides, close to one index; a query no side can answer is refused', async () => {
-    const one = await engine.openIndex(single);
-    const many = await engine.openIndex(sharded);
-    try {
+    await withBoth(async (one, many) => {
       const queries = corpusRows()
         .filter((_, i) => i % 53 === 0)
         .map((r) => r.text);
@@ -157,9 +159,7 @@ describe('a sharded build in one process', () => {
       expect(one1.map((h) => h.id)).toEqual(b[1]?.map((h) => h.id));
       await expect(many.search('!!!', { k: 3 })).rejects.toThrow(/query 0 cannot be answered/);
       await expect(many.search(many.getVector(one1[0]?.id as string) as Float32Array, { k: 3, mode: 'lexical' })).rejects.toThrow(/is a vector; options.mode 'lexical' searches texts/);
-    } finally {
-      await Promise.all([one.close(), many.close()]);
-    }
+    });
   });
 
   test('no document left unsearchable: a text with no known word, on whichever shard, is found by its rare word', async () => {

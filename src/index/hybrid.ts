@@ -13,6 +13,7 @@ import type { CorpusStats } from './lexical/bm25.js';
 import { resolveFusionOptions, resolveSearchMode, type ResolvedFusionOptions, type ResolvedLexicalOptions, type SearchMode } from './lexical/options.js';
 import type { LexicalState } from './lexical/store.js';
 import { queryVectors, resolveSearchOptions, searchOne, searchOnPool } from './search.js';
+import type { StopWords } from './lexical/tokenize.js';
 import type { IndexState } from './state.js';
 import type { Hit, ResolvedSearchOptions, SearchOptions } from './types.js';
 
@@ -53,9 +54,35 @@ export function lexicalOf(s: IndexState): LexicalState | null {
 export function searchModeOf(s: IndexState, mode: unknown): SearchMode {
   if (mode === 'vector') return 'vector';
   const lex = lexicalOf(s);
-  const resolved = resolveSearchMode(mode, lex !== null && lex.index.docCount > 0 ? 'hybrid' : 'vector');
-  if (resolved !== 'vector' && lex === null) throw new RangeError(`options.mode ${JSON.stringify(resolved)} needs a lexical index; this index was created with lexical: false`);
+  return modeFor(mode, lex !== null, (lex?.index.docCount ?? 0) > 0);
+}
+
+/**
+ * The mode a search runs (one index or a sharded one).
+ * @param mode - `options.mode` as given.
+ * @param lexical - whether there is a lexical side.
+ * @param texts - whether it holds documents (the index was built from text): the default is then `hybrid`.
+ * @returns the mode.
+ * @throws {RangeError} for an unknown mode, or a lexical mode without a lexical side.
+ */
+export function modeFor(mode: unknown, lexical: boolean, texts: boolean): SearchMode {
+  const resolved = resolveSearchMode(mode, lexical && texts ? 'hybrid' : 'vector');
+  if (resolved !== 'vector' && !lexical) throw new RangeError(`options.mode ${JSON.stringify(resolved)} needs a lexical index; this index was created with lexical: false`);
   return resolved;
+}
+
+/**
+ * The error for a query neither side can answer: no vector, and no term left.
+ * @param i - the query's position.
+ * @param mode - `hybrid` or `lexical`.
+ * @param vectorProblem - why it has no vector.
+ * @param stopWords - the lexical side's stop words.
+ * @returns the error (ERR_INVALID_INPUT).
+ */
+export function unanswerableQuery(i: number, mode: SearchMode, vectorProblem: string | null, stopWords: StopWords): VecforgeError {
+  const embed = mode === 'hybrid' ? `it cannot be embedded (${vectorProblem ?? 'no vector'}) and ` : '';
+  const words = stopWords === 'none' ? '' : ` (${stopWords} stop words are not indexed)`;
+  return new VecforgeError('ERR_INVALID_INPUT', `query ${i} cannot be answered: ${embed}it has no word to search lexically${words}`);
 }
 
 /**
@@ -161,10 +188,7 @@ export async function searchPrepared(s: IndexState, prepared: readonly PreparedQ
   const lexical: RankedCandidate[][] = prepared.map((q, i) => {
     if (q.text === null || lex === null) return [];
     const terms = lex.terms(q.text);
-    if (terms.length === 0 && q.vector === null) {
-      const words = lex.options.stopWords === 'none' ? '' : ` (${lex.options.stopWords} stop words are not indexed)`;
-      throw new VecforgeError('ERR_INVALID_INPUT', `query ${i} cannot be answered: ${mode === 'hybrid' ? `it cannot be embedded (${q.vectorProblem ?? 'no vector'}) and ` : ''}it has no word to search lexically${words}`);
-    }
+    if (terms.length === 0 && q.vector === null) throw unanswerableQuery(i, mode, q.vectorProblem, lex.options.stopWords);
     const r = lex.index.search(terms, mode === 'lexical' ? params.k : candidates, params.filter);
     return r.labels.map((key, j) => ({ key, score: r.scores[j] as number }));
   });

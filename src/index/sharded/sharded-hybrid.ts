@@ -9,11 +9,11 @@
  * (lexical/fusion.ts).
  */
 import { VecforgeError } from '../../errors.js';
-import { fusedHit } from '../hybrid.js';
+import { fusedHit, modeFor, unanswerableQuery } from '../hybrid.js';
 import type { ShardLexical } from '../internal.js';
 import type { CorpusStats } from '../lexical/bm25.js';
 import { fuseRankings, type RankedCandidate } from '../lexical/fusion.js';
-import { resolveFusionOptions, resolveSearchMode, type ResolvedFusionOptions, type SearchMode } from '../lexical/options.js';
+import { resolveFusionOptions, type ResolvedFusionOptions, type SearchMode } from '../lexical/options.js';
 import type { Hit, SearchOptions } from '../types.js';
 import type { VectorIndex } from '../vector-index.js';
 
@@ -82,9 +82,7 @@ export function checkedLexicalSides(lexical: readonly (ShardLexical | null)[], w
  */
 export function shardedSearchMode(lexical: readonly ShardLexical[] | null, mode: unknown): SearchMode {
   if (mode === 'vector') return 'vector';
-  const resolved = resolveSearchMode(mode, lexical?.some((l) => l.docs > 0) ? 'hybrid' : 'vector');
-  if (resolved !== 'vector' && lexical === null) throw new RangeError(`options.mode ${JSON.stringify(resolved)} needs a lexical index; this index was created with lexical: false`);
-  return resolved;
+  return modeFor(mode, lexical !== null, lexical?.some((l) => l.docs > 0) === true);
 }
 
 function mergeCorpus(parts: readonly CorpusStats[]): CorpusStats {
@@ -157,8 +155,7 @@ export async function searchShardedModes(ctx: ShardedSearchContext, queries: rea
     const terms = ctx.lexical[0]?.terms(q.text) ?? [];
     if (terms.length === 0) {
       if (q.vector !== null) return [];
-      const stop = ctx.lexical[0]?.rules.stopWords ?? 'none';
-      throw new VecforgeError('ERR_INVALID_INPUT', `query ${i} cannot be answered: ${mode === 'hybrid' ? `it cannot be embedded (${q.vectorProblem ?? 'no vector'}) and ` : ''}it has no word to search lexically${stop === 'none' ? '' : ` (${stop} stop words are not indexed)`}`);
+      throw unanswerableQuery(i, mode, q.vectorProblem, ctx.lexical[0]?.rules.stopWords ?? 'none');
     }
     const corpus = mergeCorpus(ctx.lexical.map((l) => l.corpus(terms)));
     return mergeHits(

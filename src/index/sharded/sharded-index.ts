@@ -56,6 +56,8 @@ export class ShardedIndex implements VectorIndex {
   readonly #dir: string;
   /** The shards' lexical sides (null when a shard has none), read on first use. */
   #lexical: ShardLexical[] | null | undefined;
+  /** Each shard's namespace counts, read on first use (the set is read-only; a shard's full stats are not cheap). */
+  #namespaces: ReadonlyArray<Readonly<Record<string, number>>> | undefined;
 
   private constructor(host: ShardedHost, shards: readonly VectorIndex[], version: string, dir: string) {
     this.#host = host;
@@ -150,6 +152,12 @@ export class ShardedIndex implements VectorIndex {
   #lexicalSides(): ShardLexical[] | null {
     if (this.#lexical === undefined) this.#lexical = checkedLexicalSides(this.#shards.map((s) => shardLexicalHandle(s)), this.#dir);
     return this.#lexical;
+  }
+
+  /** Each shard's items by namespace. */
+  #shardNamespaces(): ReadonlyArray<Readonly<Record<string, number>>> {
+    this.#namespaces ??= this.#shards.map((s) => s.stats().namespaces);
+    return this.#namespaces;
   }
 
   /** The mode of a search (`hybrid` by default when the shards hold texts). */
@@ -284,9 +292,10 @@ export class ShardedIndex implements VectorIndex {
     if (mode !== 'vector') {
       // Embedded once, searched per namespace.
       const prepared = await this.#prepare([query], mode, options.signal);
+      const perShard = this.#shardNamespaces();
       const found = await Promise.all(
         Object.entries(options.namespaces).map(async ([ns, k]) => {
-          const held = this.#shards.reduce((a, s) => a + (s.stats().namespaces[ns] ?? 0), 0);
+          const held = perShard.reduce((a, n) => a + (n[ns] ?? 0), 0);
           if (held === 0) return [ns, []] as const;
           const kk = Math.min(k, held);
           const opts: SearchOptions = { k: kk, namespace: ns, ...(options.ef !== undefined ? { ef: Math.max(options.ef, kk) } : {}), ...(options.filter !== undefined ? { filter: options.filter } : {}), ...(options.fusion !== undefined ? { fusion: options.fusion } : {}) };
@@ -296,9 +305,10 @@ export class ShardedIndex implements VectorIndex {
       return Object.fromEntries(found);
     }
     const [vector] = await this.#vectors([query], options.signal);
+    const perShard = this.#shardNamespaces();
     const results = await Promise.all(
-      this.#shards.map((s) => {
-        const held = s.stats().namespaces;
+      this.#shards.map((s, i) => {
+        const held = perShard[i] ?? {};
         const namespaces: Record<string, number> = {};
         for (const [ns, k] of Object.entries(options.namespaces)) {
           const n = held[ns] ?? 0;
