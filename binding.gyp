@@ -22,7 +22,8 @@
         "native/line_digests.cc",
         "native/project_rows.cc",
         "native/bert_ops.cc",
-        "native/file_lock.cc"
+        "native/file_lock.cc",
+        "native/bm25_ops.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -22,6 +22,7 @@
 //   project_rows    projectRows (PCA projection on sgemm.h)
 //   bert_ops        linearRows, attentionRows, layerNormRows (the BERT kernel's native math)
 //   file_lock       lockFile (flock: a job lock the kernel releases at death)
+//   bm25_ops        bm25Search (the lexical index's BM25 walk and top k)
 // This file registers the exports. The concurrency model (which calls may
 // run at once on one graph) is described in phase_lock.h.
 //
@@ -85,6 +86,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("lineDigests", Napi::Function::New<Guard<LineDigests>>(env, "lineDigests"));
   exports.Set("matchDigests", Napi::Function::New<Guard<MatchDigests>>(env, "matchDigests"));
   exports.Set("lockFile", Napi::Function::New<Guard<LockFile>>(env, "lockFile"));
+  exports.Set("bm25Search", Napi::Function::New<Guard<Bm25Search>>(env, "bm25Search"));
   exports.Set("kNoLabel", Napi::Number::New(env, kNoLabel));
   return exports;
 }

@@ -47,4 +47,7 @@ Napi::Value LinearRows(const Napi::CallbackInfo& info);
 Napi::Value AttentionRows(const Napi::CallbackInfo& info);
 Napi::Value LayerNormRows(const Napi::CallbackInfo& info);
 
+// bm25_ops.cc
+Napi::Value Bm25Search(const Napi::CallbackInfo& info);
+
 }  // namespace vecforge

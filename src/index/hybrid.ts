@@ -185,13 +185,23 @@ export async function searchPrepared(s: IndexState, prepared: readonly PreparedQ
     // A batch: let the pool tasks be dispatched before this thread is busy with BM25.
     if (withVector.length > 1) await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  const lexical: RankedCandidate[][] = prepared.map((q, i) => {
-    if (q.text === null || lex === null) return [];
-    const terms = lex.terms(q.text);
-    if (terms.length === 0 && q.vector === null) throw unanswerableQuery(i, mode, q.vectorProblem, lex.options.stopWords);
-    const r = lex.index.search(terms, mode === 'lexical' ? params.k : candidates, params.filter);
-    return r.labels.map((key, j) => ({ key, score: r.scores[j] as number }));
-  });
+  const lexical: RankedCandidate[][] = prepared.map(() => []);
+  if (lex !== null) {
+    const withText: number[] = [];
+    const terms: string[][] = [];
+    prepared.forEach((q, i) => {
+      if (q.text === null) return;
+      const t = lex.terms(q.text);
+      if (t.length === 0 && q.vector === null) throw unanswerableQuery(i, mode, q.vectorProblem, lex.options.stopWords);
+      withText.push(i);
+      terms.push(t);
+    });
+    // BM25 for the whole batch at once: on native threads where the binding is built.
+    const found = lex.index.searchMany(terms, mode === 'lexical' ? params.k : candidates, params.filter, s.host.workers);
+    found.forEach((r, j) => {
+      lexical[withText[j] as number] = r.labels.map((key, t) => ({ key, score: r.scores[t] as number }));
+    });
+  }
   if (vectorSearch !== null) {
     const r = await vectorSearch;
     withVector.forEach((i, j) => {

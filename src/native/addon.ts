@@ -132,6 +132,17 @@ export interface NativeAddon {
    * @returns true when taken, false when another open file holds it.
    */
   lockFile(fd: number): boolean;
+  /**
+   * BM25 for queries over a lexical index's postings arena (label, tf
+   * pairs): query q < `queries` has the `lists` pairs (start, length in
+   * arena values) `[offsets[q], offsets[q + 1])` with `weights` (arrays may
+   * be longer, kept between calls); labels whose `norm`
+   * is negative (removed), outside `allowed`, or past `norm` are skipped. `sorted`: every list's labels ascend (walked a block of
+   * labels at a time, same sums). Writes query q's k best (score desc, then label asc) to
+   * `outLabels`/`outScores[q·k, …)` and their count to `outCounts[q]`, on
+   * `threads` native threads (the caller blocked).
+   */
+  bm25Search(arena: Uint32Array, lists: Uint32Array, offsets: Uint32Array, queries: number, weights: Float64Array, norm: Float64Array, allowed: NativeFilter | undefined, sorted: boolean, k: number, outLabels: Int32Array, outScores: Float64Array, outCounts: Uint32Array, threads: number): void;
   /** The label in result slots no neighbour filled (0xffffffff). */
   readonly kNoLabel: number;
 }
@@ -170,6 +181,7 @@ const kFunctionTable = {
   lineDigests: true,
   matchDigests: true,
   lockFile: true,
+  bm25Search: true,
 } as const satisfies Record<NativeAddonFunction, true>;
 
 /** Every function {@link NativeAddon} declares, in the order native/addon.cc registers them. */

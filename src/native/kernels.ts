@@ -115,3 +115,16 @@ export function loadNativeBertOps(): NativeBertOps | undefined {
     layerNormRows: (x, residual, gamma, beta, eps) => addon.layerNormRows(x, residual, gamma, beta, eps),
   };
 }
+
+/** The BM25 kernel: see {@link NativeAddon.bm25Search}. */
+export type NativeBm25Search = NativeAddon['bm25Search'];
+
+/**
+ * The native BM25 walk and top-k selection of the lexical index.
+ * @returns the kernel, or undefined (the index then walks its postings in JavaScript, to the same scores).
+ */
+export function loadNativeBm25Search(): NativeBm25Search | undefined {
+  const addon = usableAddon();
+  if (addon === undefined || typeof addon.bm25Search !== 'function') return undefined;
+  return (...args) => addon.bm25Search(...args);
+}

@@ -17,10 +17,13 @@
  * N the live documents and avgdl their mean length.
  */
 
+import { loadNativeBm25Search, type NativeBm25Search } from '../../native/kernels.js';
 import type { Bm25Params, CorpusStats, LexicalMemoryStats } from './options.js';
+import { PostingArena } from './postings.js';
 import { TermCounter } from './term-counter.js';
 import type { StopWords } from './tokenize.js';
-import { candidatesAbove, type LexicalHits, PartialTop, topK } from './top-k.js';
+import type { LexicalHits } from './top-k.js';
+import { Bm25Walk, type PostingsView, type QueryTerm } from './walk.js';
 
 export type { Bm25Params, CorpusStats, LexicalMemoryStats } from './options.js';
 export type { LexicalHits } from './top-k.js';
@@ -30,14 +33,9 @@ const kAbsent = 0xffffffff;
 /** Postings of removed documents are purged once they outnumber the live ones and are at least this many. */
 const kMinCompactPostings = 4096;
 
-/** About what completing one document from the forward store costs, in postings walked. */
-const kLookupCost = 24;
+/** Queries per native thread at least, in {@link LexicalIndex.searchMany}. */
+const kQueriesPerThread = 16;
 
-/** A search prunes when a query term is in more than 1 / kPruneShare of the documents (see {@link LexicalIndex.search}). */
-const kPruneShare = 4;
-
-/** How many times a search counts the documents still in the running while it walks postings. */
-const kThetaRecomputes = 4;
 
 function grow(a: Uint32Array<ArrayBuffer>, need: number, fill?: number): Uint32Array<ArrayBuffer> {
   if (need <= a.length) return a;
@@ -47,6 +45,34 @@ function grow(a: Uint32Array<ArrayBuffer>, need: number, fill?: number): Uint32A
   return out;
 }
 
+/** The native kernel's argument and result arrays. */
+interface NativeIo {
+  readonly lists: Uint32Array;
+  readonly weights: Float64Array;
+  readonly offsets: Uint32Array;
+  readonly labels: Int32Array;
+  readonly scores: Float64Array;
+  readonly counts: Uint32Array;
+}
+
+/** Postings a single query walks at least to go to the native kernel (a batch of several always goes). */
+const kNativeMinPostings = 2048;
+
+/** Results kept between searches at most (a bigger batch gets arrays of its own). */
+const kKeptNativeResults = 1 << 16;
+
+function nativeIo(terms: number, queries: number, k: number): NativeIo {
+  const results = Math.max(64, queries * k);
+  return {
+    lists: new Uint32Array(Math.max(64, 2 * terms)),
+    weights: new Float64Array(Math.max(32, terms)),
+    offsets: new Uint32Array(Math.max(64, queries + 1)),
+    labels: new Int32Array(results),
+    scores: new Float64Array(results),
+    counts: new Uint32Array(Math.max(64, queries)),
+  };
+}
+
 /** BM25 over labelled documents. */
 export class LexicalIndex {
   readonly params: Bm25Params;
@@ -54,7 +80,16 @@ export class LexicalIndex {
   #termNames: string[] = [];
   #df: number[] = [];
   /** Per term: label, tf, label, tf, … (removed labels stay until a compaction). */
-  #postings: number[][] = [];
+  #lists = new PostingArena();
+  /** The native walk, when the binding is built (undefined: the JavaScript one, same scores). */
+  readonly #kernel: NativeBm25Search | undefined = loadNativeBm25Search();
+  /**
+   * The kernel's arguments and results, kept between searches: V8 keeps a
+   * small typed array on its heap until native code asks for its data,
+   * which then moves it (microseconds per array, more than a short query's
+   * whole walk).
+   */
+  #io: NativeIo = nativeIo(0, 0, 0);
   #livePostings = 0;
   #deadPostings = 0;
   #fwd = new Uint32Array(1024);
@@ -64,9 +99,8 @@ export class LexicalIndex {
   #docLen = new Uint32Array(1024);
   #docCount = 0;
   #totalLength = 0;
-  /** Per-label score accumulator and the labels it touched, reused by every search (searches are synchronous). */
-  #acc = new Float64Array(0);
-  #touched = new Int32Array(1024);
+  /** The JavaScript walk and its scratch, where the native kernel is not built. */
+  readonly #js = new Bm25Walk();
   /** Per label k1·(1 − b + b·|d|/avgdl), for the N and total length it was computed at; rebuilt when they change. */
   #norm = new Float64Array(0);
   #normFor = -1;
@@ -78,15 +112,8 @@ export class LexicalIndex {
   #minNorm = 0;
   /** Per term: the largest tf it has had in any document (never lowered on removal: an upper bound). */
   #tfMax: number[] = [];
-  /** Per term id: its position among a query's pruned terms, or -1 (reset after each search). */
-  #queryPos = new Int32Array(0);
-  /** Per label: completed in the pruned phase of the running search (reset after it). */
-  #finished = new Uint8Array(0);
   /** Texts' terms counted by term id ({@link LexicalIndex.addText}); its memo is cleared by a compaction, which renumbers terms. */
   readonly #words = new TermCounter((term) => this.#intern(term));
-  /** The running search's best partial scores, and in its pruned phase its best final ones. */
-  #top = new PartialTop();
-  #finalTop = new PartialTop();
 
   /** @param params - k1 and b. */
   constructor(params: Bm25Params) {
@@ -120,7 +147,7 @@ export class LexicalIndex {
       this.#termNames.push(term);
       this.#df.push(0);
       this.#tfMax.push(0);
-      this.#postings.push([]);
+      this.#lists.addTerm();
     }
     return id;
   }
@@ -186,7 +213,7 @@ export class LexicalIndex {
       this.#fwd[start + 2 * i + 1] = f;
       this.#df[id] = (this.#df[id] as number) + 1;
       if (f > (this.#tfMax[id] as number)) this.#tfMax[id] = f;
-      (this.#postings[id] as number[]).push(label, f);
+      this.#lists.push(id, label, f);
     }
     this.#fwdUsed += 2 * n;
     this.#docStart[label] = start;
@@ -248,7 +275,7 @@ export class LexicalIndex {
     this.#termNames = [];
     this.#df = [];
     this.#tfMax = [];
-    this.#postings = [];
+    this.#lists.clear();
     this.#livePostings = 0;
     this.#deadPostings = 0;
     this.#fwd = new Uint32Array(Math.max(1024, this.#fwdUsed));
@@ -269,6 +296,7 @@ export class LexicalIndex {
       }
       this.#insert(label, old.len[label] as number, ids, tfs);
     }
+    this.#lists.pack();
   }
 
   /**
@@ -294,16 +322,37 @@ export class LexicalIndex {
    */
   search(terms: readonly string[], k: number, allowed?: Uint8Array, corpus?: CorpusStats): LexicalHits {
     if (this.#docCount === 0 || k <= 0) return { labels: [], scores: [] };
+    const norm = this.#lengthNorms(corpus === undefined ? this.#avgdl(this.#totalLength, this.#docCount) : this.#avgdl(corpus.totalLength, corpus.docs));
+    const query = this.#queryTerms(terms, corpus);
+    // One short query costs less in JavaScript than the call into the binding.
+    if (this.#kernel !== undefined && this.#postingsOf(query) >= kNativeMinPostings) return this.#native([query], k, allowed, norm, 1)[0] as LexicalHits;
+    return this.#js.walk(this.#view(), query, k, allowed, norm);
+  }
+
+  /**
+   * {@link search} for several queries with this index's own statistics;
+   * with the native kernel, on up to `threads` native threads (the calling
+   * thread waits: the index cannot change meanwhile).
+   * @param queries - each query's terms.
+   * @param k - hits wanted per query.
+   * @param allowed - a label bitset; undefined for every label.
+   * @param threads - native threads at most (at least kQueriesPerThread queries each).
+   * @returns each query's hits, as {@link search} gives them.
+   */
+  searchMany(queries: ReadonlyArray<readonly string[]>, k: number, allowed?: Uint8Array, threads = 1): LexicalHits[] {
+    if (this.#docCount === 0 || k <= 0) return queries.map(() => ({ labels: [], scores: [] }));
+    const norm = this.#lengthNorms(this.#avgdl(this.#totalLength, this.#docCount));
+    const prepared = queries.map((terms) => this.#queryTerms(terms));
+    if (this.#kernel !== undefined && (prepared.length > 1 || (prepared.length === 1 && this.#postingsOf(prepared[0] as QueryTerm[]) >= kNativeMinPostings))) return this.#native(prepared, k, allowed, norm, threads);
+    const view = this.#view();
+    return prepared.map((query) => this.#js.walk(view, query, k, allowed, norm));
+  }
+
+  /** A query's terms present in the index, highest weight first (ties by the term), with each one's weight and the most it can add to a document. */
+  #queryTerms(terms: readonly string[], corpus?: CorpusStats): QueryTerm[] {
     const N = corpus?.docs ?? this.#docCount;
     const { k1 } = this.params;
-    const slots = this.#docStart.length;
-    if (this.#acc.length < slots) this.#acc = new Float64Array(slots);
-    const norm = this.#lengthNorms(corpus === undefined ? this.#avgdl(this.#totalLength, this.#docCount) : this.#avgdl(corpus.totalLength, corpus.docs));
-    const minNorm = this.#minNorm;
-    const acc = this.#acc;
-    const docStart = this.#docStart;
-    // The query's terms present in the index, highest weight first.
-    const query: Array<{ id: number; term: string; w: number; bound: number }> = [];
+    const query: QueryTerm[] = [];
     for (const term of new Set(terms)) {
       const id = this.#termIds.get(term);
       if (id === undefined) continue;
@@ -312,133 +361,59 @@ export class LexicalIndex {
       const df = Math.max(localDf, corpus?.df.get(term) ?? localDf);
       const w = Math.log(1 + (N - df + 0.5) / (df + 0.5)) * (k1 + 1);
       const tfMax = this.#tfMax[id] as number;
-      query.push({ id, term, w, bound: (w * tfMax) / (tfMax + minNorm) });
+      query.push({ id, term, w, bound: (w * tfMax) / (tfMax + this.#minNorm) });
     }
-    query.sort((a, b) => b.w - a.w || (a.term < b.term ? -1 : a.term > b.term ? 1 : 0));
-    // rest[i]: the most the terms from i on can add to one document.
-    const rest = new Float64Array(query.length + 1);
-    for (let i = query.length - 1; i >= 0; i--) rest[i] = (rest[i + 1] as number) + (query[i]?.bound as number);
-    let touched = this.#touched;
-    let nTouched = 0;
-    // Postings of removed documents are skipped only when there are any.
-    const skipDead = this.#deadPostings > 0;
-    let next = 0;
-    // Pruning pays only when some query term is in a large share of the
-    // documents (its long list is what gets skipped); otherwise keeping the
-    // partial top k costs more than it saves, and every list is walked.
-    let longest = 0;
-    for (const q of query) longest = Math.max(longest, (this.#postings[q.id] as number[]).length / 2);
-    // The k best partial scores, kept as they change (a min-heap with each
-    // label's slot): its top is θ, a lower bound of the k-th best final score.
-    const best = longest * kPruneShare > this.#docCount ? this.#top : null;
-    best?.reset(k, this.#docStart.length);
-    // Postings of the terms from i on: what walking them would cost.
-    const restPostings = new Float64Array(query.length + 1);
-    for (let i = query.length - 1; i >= 0; i--) restPostings[i] = (restPostings[i + 1] as number) + (this.#postings[(query[i] as { id: number }).id] as number[]).length / 2;
-    let looked = 0;
-    for (; next < query.length; next++) {
-      const remaining = rest[next] as number;
-      const theta = best !== null && best.held === k ? (best.scores[0] as number) : 0;
-      // Stop walking postings once no untouched document can reach θ and
-      // completing the touched ones that still can (about kLookupCost
-      // postings' worth each, from the forward store) is cheaper than the
-      // postings left. The count is a pass over the touched labels: only
-      // while those are fewer than the postings left, a few times at most.
-      if (best !== null && remaining < theta && looked < kThetaRecomputes && (restPostings[next] as number) > nTouched) {
-        looked++;
-        if (candidatesAbove(acc, touched, nTouched, theta - remaining) * kLookupCost < (restPostings[next] as number)) break;
-      }
-      const { id, w } = query[next] as { id: number; w: number };
-      const post = this.#postings[id] as number[];
-      if (touched.length < nTouched + post.length / 2) {
-        const grown = new Int32Array(Math.max(touched.length * 2, nTouched + post.length / 2));
-        grown.set(touched.subarray(0, nTouched));
-        touched = grown;
-        this.#touched = grown;
-      }
-      // Hot loop: indexes are in range by construction, so values are read without `?? 0` guards.
-      for (let i = 0; i < post.length; i += 2) {
-        const label = post[i] as number;
-        if (skipDead && docStart[label] === kAbsent) continue;
-        if (allowed !== undefined && ((allowed[label >> 3] as number) & (1 << (label & 7))) === 0) continue;
-        const tf = post[i + 1] as number;
-        const before = acc[label] as number;
-        if (before === 0) touched[nTouched++] = label;
-        const after = before + (w * tf) / (tf + (norm[label] as number));
-        acc[label] = after;
-        if (best !== null && (best.held < k || after > (best.scores[0] as number))) best.offer(label, after);
-      }
-    }
-    const theta = best !== null && best.held === k ? (best.scores[0] as number) : 0;
-    best?.clear();
-    if (next < query.length) this.#finishCandidates(query, next, rest[next] as number, theta, touched, nTouched, k, norm);
-    const top = topK(touched, nTouched, acc, k);
-    for (let i = 0; i < nTouched; i++) acc[touched[i] as number] = 0;
-    return top;
+    return query.sort((a, b) => b.w - a.w || (a.term < b.term ? -1 : a.term > b.term ? 1 : 0));
   }
 
-  /**
-   * The pruned phase of {@link search}: the terms from `from` on are added
-   * from the forward store to the documents that can still reach the top
-   * k: θ starts as the k-th best partial score and rises with the final
-   * scores completed; a document whose partial score plus what the
-   * remaining terms can add stays below θ is skipped: its final score
-   * cannot reach the k-th, and its partial one, lower still, never enters
-   * the top k either.
-   */
-  #finishCandidates(query: ReadonlyArray<{ id: number; w: number }>, from: number, remaining: number, theta0: number, touched: Int32Array, nTouched: number, k: number, norm: Float64Array): void {
-    const acc = this.#acc;
-    if (this.#queryPos.length < this.#termNames.length) this.#queryPos = new Int32Array(Math.max(this.#termNames.length, this.#queryPos.length * 2)).fill(-1);
-    if (this.#finished.length < acc.length) this.#finished = new Uint8Array(acc.length);
-    const pos = this.#queryPos;
-    const finished = this.#finished;
-    const left = query.length - from;
-    for (let j = 0; j < left; j++) pos[query[from + j]?.id as number] = j;
-    const tfs = new Uint32Array(left);
-    const fwd = this.#fwd;
-    const docStart = this.#docStart;
-    const docTerms = this.#docTerms;
-    // The k best final scores so far (each label completes once): its top is θ once it holds k.
-    const best = this.#finalTop;
-    best.reset(k, acc.length);
-    const done: number[] = [];
-    const complete = (label: number): void => {
-      tfs.fill(0);
-      const start = docStart[label] as number;
-      const end = start + 2 * (docTerms[label] as number);
-      for (let f = start; f < end; f += 2) {
-        const j = pos[fwd[f] as number] as number;
-        if (j >= 0) tfs[j] = fwd[f + 1] as number;
-      }
-      let score = acc[label] as number;
-      for (let j = 0; j < left; j++) {
-        const tf = tfs[j] as number;
-        if (tf > 0) score += ((query[from + j]?.w as number) * tf) / (tf + (norm[label] as number));
-      }
-      acc[label] = score;
-      finished[label] = 1;
-      done.push(label);
-      if (best.held < k || score > (best.scores[0] as number)) best.offer(label, score);
-    };
-    try {
-      let theta = theta0;
-      for (let t = 0; t < nTouched; t++) {
-        const label = touched[t] as number;
-        if (finished[label] === 1 || (acc[label] as number) + remaining < theta) continue;
-        complete(label);
-        if (best.held === k) theta = Math.max(theta, best.scores[0] as number);
-      }
-    } finally {
-      for (let j = 0; j < left; j++) pos[query[from + j]?.id as number] = -1;
-      for (const label of done) finished[label] = 0;
-      best.clear();
+  /** The postings a query's terms hold (removed documents' included). */
+  #postingsOf(query: readonly QueryTerm[]): number {
+    let n = 0;
+    for (const { id } of query) n += (this.#lists.length[id] as number) / 2;
+    return n;
+  }
+
+  /** What the JavaScript walk reads. */
+  #view(): PostingsView {
+    const lists = this.#lists;
+    return { values: lists.values, listStart: lists.start, listLength: lists.length, docStart: this.#docStart, docTerms: this.#docTerms, fwd: this.#fwd, docCount: this.#docCount, terms: this.#termNames.length };
+  }
+
+  /** Queries on the native kernel (native/bm25_ops.cc): the plain walk, in the same order and arithmetic as the JavaScript walk's (walk.ts). */
+  #native(queries: ReadonlyArray<readonly QueryTerm[]>, k: number, allowed: Uint8Array | undefined, norm: Float64Array, threads: number): LexicalHits[] {
+    const kernel = this.#kernel as NativeBm25Search;
+    const want = Math.min(k, this.#docCount);
+    let total = 0;
+    for (const q of queries) total += q.length;
+    let io = this.#io;
+    if (io.weights.length < total || io.offsets.length < queries.length + 1 || io.labels.length < queries.length * want) {
+      io = nativeIo(total, queries.length, want);
+      if (queries.length * want <= kKeptNativeResults) this.#io = io;
     }
+    const { lists, weights, offsets, labels, scores, counts } = io;
+    const arena = this.#lists;
+    let t = 0;
+    queries.forEach((q, i) => {
+      for (const { id, w } of q) {
+        lists[2 * t] = arena.start[id] as number;
+        lists[2 * t + 1] = arena.length[id] as number;
+        weights[t++] = w;
+      }
+      offsets[i + 1] = t;
+    });
+    kernel(arena.values, lists, offsets, queries.length, weights, norm, allowed, arena.sorted, want, labels, scores, counts, Math.max(1, Math.min(threads, Math.floor(queries.length / kQueriesPerThread))));
+    return queries.map((_, i) => {
+      const from = i * want;
+      const n = counts[i] as number;
+      return { labels: Array.from(labels.subarray(from, from + n)), scores: Array.from(scores.subarray(from, from + n)) };
+    });
   }
 
   /**
    * The per-label length normalisation, recomputed after any insert or
    * removal (a document added at a new label within the slots changes no
-   * count when another of the same length went, but its norm is new).
+   * count when another of the same length went, but its norm is new); −1
+   * for a label without a document, which the walks skip.
    */
   #lengthNorms(avgdl: number): Float64Array {
     const slots = this.#docStart.length;
@@ -450,9 +425,14 @@ export class LexicalIndex {
     let minNorm = Number.POSITIVE_INFINITY;
     const start = this.#docStart;
     for (let label = 0; label < slots; label++) {
+      if (start[label] === kAbsent) {
+        // Marks the label removed for the walks, which read its norm anyway.
+        norm[label] = -1;
+        continue;
+      }
       const n = k1 * (1 - b + (b * (len[label] as number)) / avgdl);
       norm[label] = n;
-      if (n < minNorm && start[label] !== kAbsent) minNorm = n;
+      if (n < minNorm) minNorm = n;
     }
     this.#minNorm = Number.isFinite(minNorm) ? minNorm : 0;
     this.#normFor = this.#changes;
@@ -486,14 +466,12 @@ export class LexicalIndex {
   memoryStats(): LexicalMemoryStats {
     let termChars = 0;
     let terms = 0;
-    let postingSlots = 0;
     for (let id = 0; id < this.#termNames.length; id++) {
       termChars += (this.#termNames[id] as string).length;
-      postingSlots += (this.#postings[id] as number[]).length;
       if ((this.#df[id] as number) > 0) terms++;
     }
     const dictionary = this.#termNames.length * (16 + 24 + 32 + 8 + 8) + termChars * 2;
-    const memoryBytes = dictionary + postingSlots * 8 + this.#fwd.byteLength + this.#docStart.byteLength * 3;
+    const memoryBytes = dictionary + this.#lists.allocated * 4 + this.#lists.start.byteLength * 2 + this.#fwd.byteLength + this.#docStart.byteLength * 3;
     return { docs: this.#docCount, terms, postings: this.#livePostings, memoryBytes };
   }
 }
