@@ -275,7 +275,8 @@ describe('selection', () => {
     const rand = mulberry32(5);
     for (let trial = 0; trial < 40; trial++) {
       const side = (n: number): Array<{ key: number; score: number }> => {
-        const keys = Array.from({ length: n }, () => Math.floor(rand() * 80));
+        // Small keys, and keys spread over the uint32 labels (other hash slots).
+        const keys = Array.from({ length: n }, () => Math.floor(rand() * 80) * (trial % 2 === 0 ? 1 : 53_687_091));
         return keys.map((key, i) => ({ key, score: 10 - i / 3 }));
       };
       const vector = side(Math.floor(rand() * 50));

@@ -8,7 +8,7 @@
  */
 import { VecforgeError } from '../errors.js';
 import { kHnswNoLabel, type HnswSearchResult } from './hnsw/core.js';
-import { fuseRankings, type FusedCandidate, type RankedCandidate } from './lexical/fusion.js';
+import { type FusedCandidate, fuse, type Ranking } from './lexical/fusion.js';
 import type { CorpusStats } from './lexical/bm25.js';
 import { resolveFusionOptions, resolveSearchMode, type ResolvedFusionOptions, type ResolvedLexicalOptions, type SearchMode } from './lexical/options.js';
 import type { LexicalState } from './lexical/store.js';
@@ -169,7 +169,8 @@ export async function searchPrepared(s: IndexState, prepared: readonly PreparedQ
   const count = s.labels.liveCount;
   const candidates = Math.min(fusion.candidates, count);
   const dims = s.options.dims;
-  const vector: RankedCandidate[][] = prepared.map(() => []);
+  const none: Ranking = { keys: [], scores: [], length: 0 };
+  const vector: Ranking[] = prepared.map(() => none);
   const withVector = mode === 'hybrid' ? prepared.flatMap((q, i) => (q.vector !== null ? [i] : [])) : [];
   const kv = candidates;
   let vectorSearch: Promise<HnswSearchResult> | null = null;
@@ -185,7 +186,7 @@ export async function searchPrepared(s: IndexState, prepared: readonly PreparedQ
     // A batch: let the pool tasks be dispatched before this thread is busy with BM25.
     if (withVector.length > 1) await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  const lexical: RankedCandidate[][] = prepared.map(() => []);
+  const lexical: Ranking[] = prepared.map(() => none);
   if (lex !== null) {
     const withText: number[] = [];
     const terms: string[][] = [];
@@ -199,36 +200,38 @@ export async function searchPrepared(s: IndexState, prepared: readonly PreparedQ
     // BM25 for the whole batch at once: on native threads where the binding is built.
     const found = lex.index.searchMany(terms, mode === 'lexical' ? params.k : candidates, params.filter, s.host.workers);
     found.forEach((r, j) => {
-      lexical[withText[j] as number] = r.labels.map((key, t) => ({ key, score: r.scores[t] as number }));
+      lexical[withText[j] as number] = { keys: r.labels, scores: r.scores, length: r.labels.length };
     });
   }
   if (vectorSearch !== null) {
     const r = await vectorSearch;
     withVector.forEach((i, j) => {
       const n = r.counts[j] ?? 0;
-      const list: RankedCandidate[] = [];
+      const keys: number[] = [];
+      const scores: number[] = [];
       for (let t = 0; t < n; t++) {
         const label = r.labels[j * kv + t] ?? kHnswNoLabel;
         if (label === kHnswNoLabel || s.labels.docs[label] === undefined) continue;
         const d = r.distances[j * kv + t] ?? Number.POSITIVE_INFINITY;
-        list.push({ key: label, score: s.options.space === 'l2' ? -d : 1 - d });
+        keys.push(label);
+        scores.push(s.options.space === 'l2' ? -d : 1 - d);
       }
-      vector[i] = list;
+      vector[i] = { keys, scores, length: keys.length };
     });
   }
-  return prepared.map((_, i) => fusedHits(s, vector[i] ?? [], lexical[i] ?? [], fusion, params.k, mode));
+  return prepared.map((_, i) => fusedHits(s, vector[i] ?? none, lexical[i] ?? none, fusion, params.k, mode));
 }
 
-function fusedHits(s: IndexState, vector: readonly RankedCandidate[], lexical: readonly RankedCandidate[], fusion: ResolvedFusionOptions, k: number, mode: SearchMode): Hit[] {
+function fusedHits(s: IndexState, vector: Ranking, lexical: Ranking, fusion: ResolvedFusionOptions, k: number, mode: SearchMode): Hit[] {
   const hits: Hit[] = [];
   if (mode === 'lexical') {
-    lexical.forEach((c, j) => {
-      const doc = s.labels.docs[c.key];
-      if (doc !== undefined) hits.push({ id: doc.id, score: c.score, namespace: doc.namespace, metadata: doc.metadata, lexicalRank: j + 1 });
-    });
+    for (let j = 0; j < lexical.length; j++) {
+      const doc = s.labels.docs[lexical.keys[j] as number];
+      if (doc !== undefined) hits.push({ id: doc.id, score: lexical.scores[j] as number, namespace: doc.namespace, metadata: doc.metadata, lexicalRank: j + 1 });
+    }
     return hits;
   }
-  for (const c of fuseRankings(vector, lexical, fusion, k)) {
+  for (const c of fuse(vector, lexical, fusion, k)) {
     const doc = s.labels.docs[c.key];
     if (doc === undefined) continue;
     hits.push(fusedHit(doc, c));

@@ -20,16 +20,45 @@ export interface FusedCandidate {
   readonly lexicalRank: number | undefined;
 }
 
-function normalised(list: readonly RankedCandidate[]): (score: number) => number {
-  if (list.length === 0) return () => 0;
+/** One side's ranking in parallel arrays, best first: its first `length` keys (labels) and their scores. */
+export interface Ranking {
+  readonly keys: ArrayLike<number>;
+  readonly scores: ArrayLike<number>;
+  readonly length: number;
+}
+
+/** Entries of the fusion in progress, kept between calls (searches are synchronous). */
+let gKeys = new Float64Array(256);
+let gScores = new Float64Array(256);
+let gVRank = new Int32Array(256);
+let gLRank = new Int32Array(256);
+/** An open-addressing table from key to entry (−1: empty), at most half full; only its used slots are cleared after a fusion. */
+let gTable = new Int32Array(1024).fill(-1);
+let gUsed = new Int32Array(256);
+
+/** The slot of a key in the table: where it is, or the empty slot where it would go. */
+function slotOf(key: number, keys: Float64Array, table: Int32Array): number {
+  const mask = table.length - 1;
+  // Keys are labels (uint32); any other number still works, only with more collisions.
+  let h = Math.imul(key >>> 0, 0x9e3779b1) >>> 0;
+  h = (h ^ (h >>> 15)) & mask;
+  for (;;) {
+    const e = table[h] as number;
+    if (e === -1 || keys[e] === key) return h;
+    h = (h + 1) & mask;
+  }
+}
+
+/** [lo, hi] of a side's scores (a one-candidate or all-equal side has lo = hi). */
+function span(r: Ranking): [number, number] {
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
-  for (const c of list) {
-    lo = Math.min(lo, c.score);
-    hi = Math.max(hi, c.score);
+  for (let i = 0; i < r.length; i++) {
+    const x = r.scores[i] as number;
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
   }
-  // One candidate, or all equal: each counts fully.
-  return hi > lo ? (s) => (s - lo) / (hi - lo) : () => 1;
+  return [lo, hi];
 }
 
 /**
@@ -41,42 +70,80 @@ function normalised(list: readonly RankedCandidate[]): (score: number) => number
  * @returns the k best, best first; ties go to the better vector rank, then the better lexical rank, then the lower key.
  */
 export function fuseRankings(vector: readonly RankedCandidate[], lexical: readonly RankedCandidate[], fusion: ResolvedFusionOptions, k: number): FusedCandidate[] {
+  const side = (list: readonly RankedCandidate[]): Ranking => ({ keys: list.map((c) => c.key), scores: list.map((c) => c.score), length: list.length });
+  return fuse(side(vector), side(lexical), fusion, k);
+}
+
+/**
+ * {@link fuseRankings} over parallel arrays: no object per candidate.
+ * @param vector - the vector side's ranking.
+ * @param lexical - the lexical side's ranking.
+ * @param fusion - method, RRF constant and weights.
+ * @param k - results wanted.
+ * @returns the k best, best first (ties as {@link fuseRankings}).
+ */
+export function fuse(vector: Ranking, lexical: Ranking, fusion: ResolvedFusionOptions, k: number): FusedCandidate[] {
   // Entries in parallel arrays (ranks 0 for "not found"), then the k best
   // selected by insertion: a search fuses at most a few hundred candidates.
-  const keys: number[] = [];
-  const scores: number[] = [];
-  const vRank: number[] = [];
-  const lRank: number[] = [];
-  const at = new Map<number, number>();
+  const most = vector.length + lexical.length;
+  if (gKeys.length < most) {
+    gKeys = new Float64Array(most * 2);
+    gScores = new Float64Array(most * 2);
+    gVRank = new Int32Array(most * 2);
+    gLRank = new Int32Array(most * 2);
+    gUsed = new Int32Array(most * 2);
+  }
+  if (gTable.length < most * 2) {
+    let size = gTable.length;
+    while (size < most * 2) size *= 2;
+    gTable = new Int32Array(size).fill(-1);
+  }
+  const table = gTable;
+  const used = gUsed;
+  const keys = gKeys;
+  const scores = gScores;
+  const vRank = gVRank;
+  const lRank = gLRank;
+  let n = 0;
   const { weights } = fusion;
   const rrf = fusion.method === 'rrf';
-  const nv = normalised(vector);
-  const nl = normalised(lexical);
+  const [vlo, vhi] = span(vector);
+  const [llo, lhi] = span(lexical);
   for (let i = 0; i < vector.length; i++) {
-    const c = vector[i] as RankedCandidate;
+    const key = vector.keys[i] as number;
     // A key twice on one side keeps its best rank.
-    if (at.has(c.key)) continue;
-    at.set(c.key, keys.length);
-    keys.push(c.key);
-    scores.push(rrf ? weights.vector / (fusion.k + i + 1) : weights.vector * nv(c.score));
-    vRank.push(i + 1);
-    lRank.push(0);
+    const slot = slotOf(key, keys, table);
+    if (table[slot] !== -1) continue;
+    table[slot] = n;
+    used[n] = slot;
+    keys[n] = key;
+    const x = vector.scores[i] as number;
+    scores[n] = rrf ? weights.vector / (fusion.k + i + 1) : weights.vector * (vhi > vlo ? (x - vlo) / (vhi - vlo) : 1);
+    vRank[n] = i + 1;
+    lRank[n] = 0;
+    n++;
   }
   for (let i = 0; i < lexical.length; i++) {
-    const c = lexical[i] as RankedCandidate;
-    const s = rrf ? weights.lexical / (fusion.k + i + 1) : weights.lexical * nl(c.score);
-    const e = at.get(c.key);
-    if (e === undefined) {
-      at.set(c.key, keys.length);
-      keys.push(c.key);
-      scores.push(s);
-      vRank.push(0);
-      lRank.push(i + 1);
+    const key = lexical.keys[i] as number;
+    const x = lexical.scores[i] as number;
+    const s = rrf ? weights.lexical / (fusion.k + i + 1) : weights.lexical * (lhi > llo ? (x - llo) / (lhi - llo) : 1);
+    // Found by the vector side, or already by this one (a key twice keeps its best rank).
+    const slot = slotOf(key, keys, table);
+    const e = table[slot] as number;
+    if (e === -1) {
+      table[slot] = n;
+      used[n] = slot;
+      keys[n] = key;
+      scores[n] = s;
+      vRank[n] = 0;
+      lRank[n] = i + 1;
+      n++;
     } else if (lRank[e] === 0) {
       scores[e] = (scores[e] as number) + s;
       lRank[e] = i + 1;
     }
   }
+  for (let e = 0; e < n; e++) table[used[e] as number] = -1;
   const rank = (r: number): number => (r === 0 ? Number.POSITIVE_INFINITY : r);
   // Whether entry a ranks before entry b.
   const before = (a: number, b: number): boolean => {
@@ -84,7 +151,7 @@ export function fuseRankings(vector: readonly RankedCandidate[], lexical: readon
     return d < 0;
   };
   const top: number[] = [];
-  for (let e = 0; e < keys.length; e++) {
+  for (let e = 0; e < n; e++) {
     if (top.length === k && !before(e, top[k - 1] as number)) continue;
     let j = Math.min(top.length, k - 1);
     if (top.length < k) top.push(e);

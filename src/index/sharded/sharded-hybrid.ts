@@ -12,7 +12,7 @@ import { VecforgeError } from '../../errors.js';
 import { fusedHit, modeFor, unanswerableQuery } from '../hybrid.js';
 import type { ShardLexical } from '../internal.js';
 import type { CorpusStats } from '../lexical/bm25.js';
-import { fuseRankings, type RankedCandidate } from '../lexical/fusion.js';
+import { fuse, type Ranking } from '../lexical/fusion.js';
 import { resolveFusionOptions, type ResolvedFusionOptions, type SearchMode } from '../lexical/options.js';
 import type { Hit, SearchOptions } from '../types.js';
 import type { VectorIndex } from '../vector-index.js';
@@ -98,22 +98,24 @@ function mergeCorpus(parts: readonly CorpusStats[]): CorpusStats {
 }
 
 /** Fuses two merged hit lists by id. */
-function fuse(vector: readonly Hit[], lexical: readonly Hit[], fusion: ResolvedFusionOptions, k: number): Hit[] {
+function fuseHits(vector: readonly Hit[], lexical: readonly Hit[], fusion: ResolvedFusionOptions, k: number): Hit[] {
   const keys = new Map<string, number>();
   const hits: Hit[] = [];
-  const ranked = (list: readonly Hit[]): RankedCandidate[] =>
-    list.map((h) => {
+  const ranked = (list: readonly Hit[]): Ranking => {
+    const ids = list.map((h) => {
       let key = keys.get(h.id);
       if (key === undefined) {
         key = hits.length;
         keys.set(h.id, key);
         hits.push(h);
       }
-      return { key, score: h.score };
+      return key;
     });
+    return { keys: ids, scores: list.map((h) => h.score), length: list.length };
+  };
   const v = ranked(vector);
   const l = ranked(lexical);
-  return fuseRankings(v, l, fusion, k).map((c) => fusedHit(hits[c.key] as Hit, c));
+  return fuse(v, l, fusion, k).map((c) => fusedHit(hits[c.key] as Hit, c));
 }
 
 /**
@@ -171,5 +173,5 @@ export async function searchShardedModes(ctx: ShardedSearchContext, queries: rea
     });
   }
   if (mode === 'lexical') return lexical.map((list) => list.map((h, j) => ({ ...h, lexicalRank: j + 1 })));
-  return queries.map((_, i) => fuse(vector[i] ?? [], lexical[i] ?? [], fusion, k));
+  return queries.map((_, i) => fuseHits(vector[i] ?? [], lexical[i] ?? [], fusion, k));
 }
