@@ -204,7 +204,7 @@ async function measureDictionary(name: DictionaryName, engine: Engine, report: R
       title: `${dataset}: search q/s by mode and query kind`,
       columns: ['queries', 'count', 'mean terms', 'vector q/s', 'lexical q/s', 'hybrid q/s', 'hybrid / vector'],
       rows: qpsRows,
-      note: `searchBatch of the queries every mode can answer, k ${kK}, modes alternated, median of 3. Terms: BM25 terms after stop words. The vector side runs on the pool; BM25 on the calling thread, exact over every posting of the query's terms.`,
+      note: `searchBatch of the queries every mode can answer, k ${kK}, modes alternated, median of 3. Terms: BM25 terms after stop words. The vector side runs on the pool; BM25 for the batch on native threads (as many as pool workers; the calling thread waits), exact over every posting of the query's terms.`,
     });
     // What GloVe's suffix folding changes: texts with no known word, and words not found.
     const { buffer, header } = ensureGloveCache(defaultCacheDir());
