@@ -4,7 +4,7 @@
  * a TypeError or RangeError from deep code included, is an internal or
  * data failure and exits 1.
  */
-import { VecforgeError } from '../index.js';
+import { VecforgeError } from '../errors.js';
 
 /** A wrong command line or configuration: an unknown flag, a value out of range, a missing or conflicting option. */
 export class UsageError extends VecforgeError {

@@ -9,7 +9,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Engine } from '../../engine.js';
+import type { Engine } from '../../engine.js';
 import type { EngineOptions } from '../../config/engine-options.js';
 import { VecforgeError, throwIfAborted } from '../../errors.js';
 import { isShardedIndex, kMaxShards, kShardedMarkerFile, readCurrentShardSet, readShardedMarker, shardWorkDir } from '../../index/sharded/layout.js';
@@ -19,7 +19,7 @@ import { acquireLock } from '../lock.js';
 import type { JobCounts, JobProgress, JobSummary } from '../types.js';
 import { zeroCounts } from '../workdir.js';
 import { nextSetName, publishShardSet, shardCurrentName } from './publish.js';
-import { runShardJob, type ShardJobData } from './shard-job.js';
+import type { ShardJobData } from './shard-job.js';
 import { splitInput, type SplitResult } from './split.js';
 
 /** A sharded job, resolved. */
@@ -265,6 +265,8 @@ export async function runShardedJob(spec: ShardedJobSpec, runner: ShardRunner): 
  */
 export function localShardRunner(engine: Engine | EngineOptions, control: { readonly stopSignal?: AbortSignal | undefined } = {}): ShardRunner {
   return async (jobs, context) => {
+    // Loaded here, not at the top: a coordinator that only queues jobs never starts an engine (and starts 0.25 s sooner).
+    const [{ Engine }, { runShardJob }] = await Promise.all([import('../../engine.js'), import('./shard-job.js')]);
     const own = !(engine instanceof Engine);
     const e = engine instanceof Engine ? engine : await Engine.create(engine);
     const out: ShardOutcome[] = [];
