@@ -102,6 +102,47 @@ describe('vecforge build / search / info / verify', () => {
     expect(JSON.parse(kept.stdout)).toMatchObject({ published: false, version: 'v000002', counts: { unchanged: 251 } });
   });
 
+  test('lexical flags: --stop-words and --bm25-k1/-b set the BM25 of a new index, --no-lexical keeps none; a reindex needs --full for them', () => {
+    const dir = tempDir();
+    const rows = corpusRows().slice(0, 120);
+    const input = writeJsonl(join(dir, 'a.jsonl'), rows);
+    const out = join(dir, 'idx');
+    const b = vecforge(['build', '--input', input, '--out', out, '--stop-words', 'none', '--bm25-k1', '2', '--bm25-b', '0.5', '--progress', 'off']);
+    expect(b.status, b.stderr).toBe(0);
+    expect(vecforge(['info', out]).stdout).toContain('lexical:    BM25 (k1 2, b 0.5, stop words none)');
+    // A stop word is a term of this index: found lexically.
+    const the = vecforge(['search', out, '--query', 'the', '--mode', 'lexical', '--k', '1', '--json']);
+    expect(the.status, the.stderr).toBe(0);
+    expect((JSON.parse(the.stdout) as { ids: string[] }).ids).toHaveLength(1);
+
+    // An incremental reindex keeps them, and refuses to change them; --full rebuilds with the new ones.
+    const refused = vecforge(['reindex', '--input', input, '--index', out, '--stop-words', 'english', '--progress', 'off']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('--stop-words applies to a new index: add --full');
+    expect(vecforge(['reindex', '--input', input, '--index', out, '--progress', 'off']).status).toBe(0);
+    expect(vecforge(['info', out]).stdout).toContain('stop words none');
+    expect(vecforge(['reindex', '--input', input, '--index', out, '--full', '--stop-words', 'english', '--progress', 'off']).status).toBe(0);
+    expect(vecforge(['info', out]).stdout).toContain('lexical:    BM25 (k1 1.2, b 0.75, stop words english)');
+
+    const none = join(dir, 'none');
+    expect(vecforge(['build', '--input', input, '--out', none, '--no-lexical', '--progress', 'off']).status).toBe(0);
+    expect(vecforge(['info', none]).stdout).not.toContain('lexical:');
+    const lexicalSearch = vecforge(['search', none, '--query', 'river', '--mode', 'lexical']);
+    expect(lexicalSearch.status).toBe(1);
+    expect(lexicalSearch.stderr).toContain('needs a lexical index; this index was created with lexical: false');
+
+    // Bad values and conflicts are usage errors that name the flag.
+    const conflict = vecforge(['build', '--input', input, '--out', join(dir, 'c'), '--no-lexical', '--stop-words', 'none']);
+    expect(conflict.status).toBe(2);
+    expect(conflict.stderr).toContain('--stop-words (index.stopWords, from option) sets the lexical index, but --no-lexical');
+    const badB = vecforge(['build', '--input', input, '--out', join(dir, 'd'), '--bm25-b', '2']);
+    expect(badB.status).toBe(2);
+    expect(badB.stderr).toContain('--bm25-b');
+    const badList = vecforge(['build', '--input', input, '--out', join(dir, 'e'), '--stop-words', 'french']);
+    expect(badList.status).toBe(2);
+    expect(badList.stderr).toContain('--stop-words');
+  });
+
   test('the sample corpus: demo --out keeps an index in which the sample queries find their expected documents', () => {
     const out = join(tempDir(), 'demo');
     const r = vecforge(['demo', '--out', out, '--json']);

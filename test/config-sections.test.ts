@@ -25,7 +25,7 @@ describe('config sections: index, job, search, output', () => {
     expect(sourced.job.namespaceField).toEqual({ value: 'namespace', source: 'default' });
     expect(sourced.job.checkpointSeconds).toEqual({ value: 60, source: 'default' });
     expect(sourced.search.ef).toEqual({ value: undefined, source: 'default' });
-    expect(resolveConfig({ env: {} }).index).toEqual({ space: 'cosine', m: 16, efConstruction: 200, efSearch: 64, pca: undefined, pcaSample: undefined, rerank: true });
+    expect(resolveConfig({ env: {} }).index).toEqual({ space: 'cosine', m: 16, efConstruction: 200, efSearch: 64, pca: undefined, pcaSample: undefined, rerank: true, lexical: true, stopWords: undefined, bm25K1: undefined, bm25B: undefined });
   });
 
   test('the PCA keys of the index section come from env and file like the others', () => {

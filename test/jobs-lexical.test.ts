@@ -91,4 +91,28 @@ describe('jobs and the lexical index', () => {
       }
     }
   });
+
+  test('buildIndex takes the lexical options of the new index; a full reindex can change them, an incremental one refuses to', async () => {
+    const dir = tempDir();
+    const input = writeJsonl(join(dir, 'a.jsonl'), corpusRows().slice(0, 200));
+    const stats = async (out: string): Promise<unknown> => {
+      const opened = await engine.openIndex(out);
+      try {
+        return opened.stats().lexical;
+      } finally {
+        await opened.close();
+      }
+    };
+    const custom = join(dir, 'custom');
+    await buildIndex({ source: input, out: custom, engine, embeddingCache: false, index: { lexical: { k1: 1.5, stopWords: 'none' } } });
+    expect(await stats(custom)).toMatchObject({ k1: 1.5, b: 0.75, stopWords: 'none', docs: 200 });
+    await expect(reindex({ source: input, dir: custom, engine, index: { lexical: false } })).rejects.toThrow(/options\.index\.lexical applies to a new index/);
+    await reindex({ source: input, dir: custom, engine, embeddingCache: false, full: true, index: { lexical: { b: 0.3 } } });
+    expect(await stats(custom)).toMatchObject({ k1: 1.2, b: 0.3, stopWords: 'english', docs: 200 });
+    const none = join(dir, 'none');
+    await buildIndex({ source: input, out: none, engine, embeddingCache: false, index: { lexical: false } });
+    expect(await stats(none)).toBeNull();
+    await expect(buildIndex({ source: input, out: join(dir, 'bad'), engine, index: { lexical: { k1: -1 } } })).rejects.toThrow(/options\.index\.lexical\.k1/);
+    await expect(buildIndex({ source: input, out: join(dir, 'bad'), engine, index: { lexical: { stopWords: 'french' as 'none' } } })).rejects.toThrow(/options\.index\.lexical\.stopWords must be one of english, none/);
+  });
 });

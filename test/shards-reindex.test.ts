@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Engine, buildIndex, reindex } from '../src/index.js';
-import { shardOf } from '../src/index/sharded/layout.js';
+import { readVersionManifest } from '../src/index/persist.js';
+import { shardOf, shardWorkDir } from '../src/index/sharded/layout.js';
 import { acquireLock } from '../src/jobs/lock.js';
 import { localShardRunner, runShardedJob, type ShardedEvent } from '../src/jobs/shards/run.js';
 import { contentDifferences, corpusRows, indexContent, kCorpus, vecforge, writeJsonl } from './jobs-helpers.js';
@@ -128,5 +129,22 @@ describe('the CLI on sharded indexes', () => {
     const bad = vecforge(['build', '--input', kCorpus, '--out', join(tempDir(), 'x'), '--shards', '0']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--shards must be an integer in [1, 4096], got "0"');
+  }, 300_000);
+
+  test('build --shards with lexical flags: every shard gets them; an incremental reindex refuses to change them', () => {
+    const dir = join(tempDir(), 'idx');
+    const built = vecforge(['build', '--input', kCorpus, '--out', dir, '--shards', '2', '--workers', '1', '--stop-words', 'none', '--bm25-k1', '1.5', '--progress', 'off']);
+    expect(built.status, built.stderr).toBe(0);
+    for (const shard of [0, 1]) {
+      const manifest = readVersionManifest(shardWorkDir(dir, shard)).manifest;
+      expect(manifest.extra.lexical).toMatchObject({ k1: 1.5, b: 0.75, tokenizer: 'words-porter2-v1' });
+    }
+    // "the" is a term of these shards (no stop words): found lexically.
+    const the = vecforge(['search', dir, '--query', 'the', '--mode', 'lexical', '--k', '2', '--json', '--workers', '1']);
+    expect(the.status, the.stderr).toBe(0);
+    expect((JSON.parse(the.stdout) as { ids: string[] }).ids).toHaveLength(2);
+    const refused = vecforge(['reindex', '--input', kCorpus, '--index', dir, '--bm25-b', '0.5', '--workers', '1', '--progress', 'off']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('--bm25-b: the lexical options apply to a new index: add --full');
   }, 300_000);
 });

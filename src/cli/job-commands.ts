@@ -9,6 +9,7 @@ import { VecforgeError, buildIndex, reindex, type JobProgress, type JobSummary }
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { CliConfig } from './cli-config.js';
 import { kExitInterrupted, kExitOk, kExitPartial } from './exit-codes.js';
+import { lexicalFlagsGiven, lexicalFromConfig } from './lexical-flags.js';
 import { namePcaFlag, pcaFromConfig } from './pca-flags.js';
 import { createProgress, type Progress } from './progress.js';
 import { onInterrupt } from './signals.js';
@@ -80,6 +81,12 @@ export async function runJobCommand(command: JobCommand, cli: CliConfig): Promis
     throw new UsageError('--pca-sample on a reindex needs --refit-pca (refit on that many vectors) or --full --pca DIMS');
   }
   const refitPca = job.refitPca && !job.full && index.pcaSample !== undefined ? { sample: index.pcaSample } : job.refitPca;
+  // The lexical options, like --pca, apply to a new index: a build or a --full rebuild.
+  const lexical = command === 'build' || job.full ? lexicalFromConfig(cli) : undefined;
+  const lexicalFlags = lexicalFlagsGiven(cli);
+  if (command === 'reindex' && !job.full && lexicalFlags.length > 0) {
+    throw new UsageError(`${lexicalFlags.join(', ')} appl${lexicalFlags.length === 1 ? 'ies' : 'y'} to a new index: add --full to rebuild the index with ${lexicalFlags.length === 1 ? 'it' : 'them'} (a reindex keeps the index's lexical options)`);
+  }
   // A bounded check before long work: an output directory under /proc or /sys fails now, not after the input is embedded.
   if (command === 'build') ensureUsableDir(job.dir, { what: 'output directory' });
   let totalBytes = 0;
@@ -123,8 +130,8 @@ export async function runJobCommand(command: JobCommand, cli: CliConfig): Promis
   try {
     summary =
       command === 'build'
-        ? await buildIndex({ ...common, out: job.dir, index: { space: index.space, m: index.m, efConstruction: index.efConstruction, efSearch: index.efSearch, ...(pca !== undefined ? { pca } : {}) } })
-        : await reindex({ ...common, dir: job.dir, keepMissing: job.keepMissing, full: job.full, refitPca, index: { ...givenIndexKeys(cli), ...(pca !== undefined ? { pca } : {}) } });
+        ? await buildIndex({ ...common, out: job.dir, index: { space: index.space, m: index.m, efConstruction: index.efConstruction, efSearch: index.efSearch, ...(pca !== undefined ? { pca } : {}), ...(lexical !== undefined ? { lexical } : {}) } })
+        : await reindex({ ...common, dir: job.dir, keepMissing: job.keepMissing, full: job.full, refitPca, index: { ...givenIndexKeys(cli), ...(pca !== undefined ? { pca } : {}), ...(lexical !== undefined ? { lexical } : {}) } });
   } catch (error) {
     throw providerStopped(namePcaFlag(error), job.dir);
   } finally {

@@ -51,6 +51,10 @@ const kJobFlags: readonly FlagName[] = [
   'pca',
   'pcaSample',
   'rerank',
+  'lexical',
+  'stopWords',
+  'bm25K1',
+  'bm25B',
   'progress',
   ...kProviderFlags,
 ];
@@ -109,6 +113,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
         if (flags.input !== undefined) throw new UsageError('build takes one of --input and --vectors, not both');
         const { runBuildVectors } = await import('./index-commands.js');
         const { pcaFromConfig } = await import('./pca-flags.js');
+        const { lexicalFlagsGiven } = await import('./lexical-flags.js');
+        const lexicalFlags = lexicalFlagsGiven(cli);
+        if (lexicalFlags.length > 0) throw new UsageError(`${lexicalFlags.join(', ')}: the lexical index is built from texts (--input); an index from --vectors has none to index`);
         setExit(await runBuildVectors({ vectors: flags.vectors, ids: flags.ids, config: cli.config, pca: pcaFromConfig(cli) }));
         return;
       }

@@ -10,6 +10,7 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { localShardRunner, runShardedJob, type ShardedEvent, type ShardedJobSummary, type ShardRunner } from '../jobs/shards/run.js';
 import type { CliConfig } from './cli-config.js';
 import { kExitInterrupted, kExitOk, kExitPartial } from './exit-codes.js';
+import { lexicalFlagsGiven, lexicalFromConfig } from './lexical-flags.js';
 import { pcaFromConfig } from './pca-flags.js';
 import { onInterrupt } from './signals.js';
 import { UsageError } from './usage-error.js';
@@ -74,6 +75,10 @@ export async function runShardedCommand(command: 'build' | 'reindex', cli: CliCo
   if (job.format === 'csv') throw new UsageError('a sharded job reads JSONL input (--format csv is not supported with --shards or --queue)');
   if (job.refitPca) throw new UsageError('--refit-pca is not supported on a sharded index');
   const pca = command === 'build' || job.full ? pcaFromConfig(cli) : undefined;
+  // Every shard gets the same lexical options (a sharded index's shards must share them).
+  const lexical = command === 'build' || job.full ? lexicalFromConfig(cli) : undefined;
+  const lexicalFlags = lexicalFlagsGiven(cli);
+  if (command === 'reindex' && !job.full && lexicalFlags.length > 0) throw new UsageError(`${lexicalFlags.join(', ')}: the lexical options apply to a new index: add --full to rebuild the shards with them`);
   const stop = new AbortController();
   const off = onInterrupt(() => {
     process.stderr.write('\nvecforge: stopping: the running shard stops at its next checkpoint; rerun the same command to resume\n');
@@ -104,7 +109,7 @@ export async function runShardedCommand(command: 'build' | 'reindex', cli: CliCo
         snippetChars: job.snippetChars,
         maxRecordBytes: job.maxRecordBytes,
         embeddingCache: job.embeddingCache,
-        index: { space: index.space, m: index.m, efConstruction: index.efConstruction, efSearch: index.efSearch, ...(pca !== undefined ? { pca } : {}) },
+        index: { space: index.space, m: index.m, efConstruction: index.efConstruction, efSearch: index.efSearch, ...(pca !== undefined ? { pca } : {}), ...(lexical !== undefined ? { lexical } : {}) },
         keepMissing: job.keepMissing,
         full: job.full,
         command: `vecforge ${process.argv.slice(2).join(' ')}`,

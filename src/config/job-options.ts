@@ -20,6 +20,13 @@ export const kIndexFields = Object.freeze({
   pcaSample: intField(2, 16_777_216),
   /** PCA: keep full vectors and rerank exactly. */
   rerank: booleanField(),
+  /** Keep a lexical (BM25) index beside the graph. */
+  lexical: booleanField(),
+  /** The lexical index's stop words (unset: the library default, english); the lists of index/lexical/tokenize.ts. */
+  stopWords: enumField(['english', 'none'] as const),
+  /** BM25 k1 and b (unset: the library defaults, 1.2 and 0.75); the ranges of index/lexical/options.ts. */
+  bm25K1: numberField(0, 100),
+  bm25B: numberField(0, 1),
 }) satisfies FieldMap;
 
 /** Build and reindex jobs. */
@@ -69,6 +76,12 @@ export interface IndexSection {
   readonly pcaSample: number | undefined;
   /** With PCA: keep the full vectors and rerank exactly. */
   readonly rerank: boolean;
+  /** Keep a lexical index. */
+  readonly lexical: boolean;
+  /** Its stop words, k1 and b; undefined: the library defaults. */
+  readonly stopWords: 'english' | 'none' | undefined;
+  readonly bm25K1: number | undefined;
+  readonly bm25B: number | undefined;
 }
 
 /** Resolved `job` section; `input` and `dir` have no default. */
@@ -108,7 +121,7 @@ export interface OutputSection {
 }
 
 /** Defaults of the `index` section. */
-export const kDefaultIndexSection: IndexSection = Object.freeze({ space: kDefaultIndexOptions.space, m: kDefaultIndexOptions.m, efConstruction: kDefaultIndexOptions.efConstruction, efSearch: kDefaultIndexOptions.efSearch, pca: undefined, pcaSample: undefined, rerank: true });
+export const kDefaultIndexSection: IndexSection = Object.freeze({ space: kDefaultIndexOptions.space, m: kDefaultIndexOptions.m, efConstruction: kDefaultIndexOptions.efConstruction, efSearch: kDefaultIndexOptions.efSearch, pca: undefined, pcaSample: undefined, rerank: true, lexical: true, stopWords: undefined, bm25K1: undefined, bm25B: undefined });
 
 /** Defaults of the `job` section. */
 export const kDefaultJobSection: JobSection = Object.freeze({

@@ -5,6 +5,7 @@ import { Engine } from '../engine.js';
 import type { EngineCreateOptions } from '../engine.js';
 import { parseFields } from '../config/fields.js';
 import { kDefaultJobSection, kIndexFields, kJobFields } from '../config/job-options.js';
+import { type LexicalOptions, resolveLexicalOptions } from '../index/lexical/options.js';
 import type { PcaIndexOptions } from '../pca/index-options.js';
 import { runJob } from './run.js';
 import type { JobProgress, JobSpec, JobSummary } from './types.js';
@@ -69,6 +70,13 @@ export interface JobIndexOptions {
    * @default null
    */
   readonly pca?: PcaIndexOptions | null | false;
+  /**
+   * The lexical index beside the graph (see `IndexOptions.lexical`): BM25
+   * k1, b and stop words, or false for none. Applies to a new index: a
+   * build, or a full reindex (which, unset, keeps the index's own).
+   * @default { k1: 1.2, b: 0.75, stopWords: 'english' }
+   */
+  readonly lexical?: LexicalOptions | false;
 }
 
 /** Options of {@link buildIndex}. */
@@ -147,14 +155,30 @@ const kHnswFields = Object.freeze({ space: kIndexFields.space, m: kIndexFields.m
 
 function checkIndex(index: JobIndexOptions | undefined): JobSpec['index'] {
   if (index === undefined) return {};
-  if (index === null || typeof index !== 'object') throw new TypeError('options.index must be an object { space?, m?, efConstruction?, efSearch?, pca? }');
-  const { pca, ...hnsw } = index;
-  const out = parseFields(kHnswFields, hnsw, 'options.index');
+  if (index === null || typeof index !== 'object') throw new TypeError('options.index must be an object { space?, m?, efConstruction?, efSearch?, pca?, lexical? }');
+  const { pca, lexical, ...hnsw } = index;
+  const fields = parseFields(kHnswFields, hnsw, 'options.index');
+  const out = lexical === undefined ? fields : { ...fields, lexical: checkLexical(lexical) };
   if (pca === undefined) return out;
   // The values are checked against the model's dims when the job starts.
   if (pca === null || pca === false) return { ...out, pca: null };
   if (typeof pca !== 'object' || Array.isArray(pca)) throw new TypeError('options.index.pca must be an object { dims?, sample?, rerank?, ... }, null or false');
   return { ...out, pca };
+}
+
+function checkLexical(lexical: unknown): LexicalOptions | false {
+  try {
+    resolveLexicalOptions(lexical);
+  } catch (error) {
+    if (error instanceof TypeError || error instanceof RangeError) {
+      const Ctor = error instanceof TypeError ? TypeError : RangeError;
+      throw new Ctor(error.message.replaceAll('options.lexical', 'options.index.lexical'), { cause: error });
+    }
+    throw error;
+  }
+  if (lexical === false) return false;
+  // true or null: the defaults, as createIndex takes them.
+  return lexical === true || lexical === null ? {} : (lexical as LexicalOptions);
 }
 
 function checkDir(name: string, dir: unknown): string {
@@ -204,6 +228,9 @@ export async function reindex(options: ReindexOptions): Promise<JobSummary> {
     if (sample !== undefined && (typeof sample !== 'number' || !Number.isInteger(sample) || sample < 2 || sample > 16_777_216)) {
       throw new RangeError(`options.refitPca.sample must be an integer in [2, 16777216], got ${String(sample)}`);
     }
+  }
+  if (options.full !== true && options.index?.lexical !== undefined) {
+    throw new RangeError('options.index.lexical applies to a new index: a build, or a reindex with full: true (an incremental reindex keeps the index\'s lexical options)');
   }
   return runJob({
     ...common,

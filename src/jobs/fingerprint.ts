@@ -64,8 +64,8 @@ export function indexParams(spec: JobSpec, base: IndexManifest | undefined): Job
     efSearch: spec.index.efSearch ?? base?.params.efSearch ?? kDefaultIndexOptions.efSearch,
     // A full reindex keeps the PCA of the index it rebuilds unless told otherwise.
     pca: spec.index.pca !== undefined ? spec.index.pca : base !== undefined ? pcaOptionsFromManifest(base) : null,
-    // A full reindex keeps the lexical options (k1, b, stop words, or none) of the index it rebuilds.
-    ...(spec.full && base !== undefined ? { lexical: lexicalOptionsOf(base) } : {}),
+    // The job's lexical options; a full reindex without any keeps those (k1, b, stop words, or none) of the index it rebuilds.
+    ...(spec.index.lexical !== undefined ? { lexical: spec.index.lexical } : spec.full && base !== undefined ? { lexical: lexicalOptionsOf(base) } : {}),
   };
 }
 

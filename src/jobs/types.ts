@@ -4,6 +4,7 @@
  */
 import type { Engine } from '../engine.js';
 import type { EngineCreateOptions } from '../engine.js';
+import type { LexicalOptions } from '../index/lexical/options.js';
 import type { PcaIndexOptions } from '../pca/index-options.js';
 import type { ProviderMetrics } from '../models/providers/provider-metrics.js';
 import type { FieldNames } from './records.js';
@@ -109,8 +110,8 @@ export interface JobSpec {
   readonly chunkSize: number;
   readonly checkpointItems: number;
   readonly checkpointSeconds: number;
-  /** HNSW and PCA parameters for a new index; for a full reindex, unset keys keep the existing index's (`pca: null` drops PCA). */
-  readonly index: { readonly space?: 'cosine' | 'ip' | 'l2'; readonly m?: number; readonly efConstruction?: number; readonly efSearch?: number; readonly pca?: PcaIndexOptions | null };
+  /** HNSW, PCA and lexical parameters for a new index; for a full reindex, unset keys keep the existing index's (`pca: null` drops PCA). */
+  readonly index: { readonly space?: 'cosine' | 'ip' | 'l2'; readonly m?: number; readonly efConstruction?: number; readonly efSearch?: number; readonly pca?: PcaIndexOptions | null; readonly lexical?: LexicalOptions | false };
   /** Reindex: refit the PCA model on the index's data and rebuild its graph (implied by `full`); `sample` overrides the index's sample size. */
   readonly refitPca: boolean | { readonly sample?: number };
   readonly embeddingCache: boolean | string;

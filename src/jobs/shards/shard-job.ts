@@ -11,6 +11,7 @@ import type { Engine } from '../../engine.js';
 import { VecforgeError } from '../../errors.js';
 import { currentVersion } from '../../index/persist.js';
 import { kShardedMarkerFile } from '../../index/sharded/layout.js';
+import type { LexicalOptions } from '../../index/lexical/options.js';
 import type { PcaIndexOptions } from '../../pca/index-options.js';
 import { buildIndex, reindex } from '../api.js';
 import type { JobProgress, JobSummary } from '../types.js';
@@ -38,7 +39,7 @@ export interface ShardJobData {
   readonly maxRecordBytes: number;
   readonly embeddingCache: boolean | string;
   /** HNSW (and PCA) parameters of a new shard, or of a full rebuild. */
-  readonly index: { readonly space?: 'cosine' | 'ip' | 'l2'; readonly m?: number; readonly efConstruction?: number; readonly efSearch?: number; readonly pca?: PcaIndexOptions | null };
+  readonly index: { readonly space?: 'cosine' | 'ip' | 'l2'; readonly m?: number; readonly efConstruction?: number; readonly efSearch?: number; readonly pca?: PcaIndexOptions | null; readonly lexical?: LexicalOptions | false };
   readonly keepMissing: boolean;
   readonly full: boolean;
 }
