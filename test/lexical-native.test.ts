@@ -9,6 +9,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { LexicalIndex } from '../src/index/lexical/bm25.js';
 import { PostingArena } from '../src/index/lexical/postings.js';
+import { decodeSegment, encodeSegment } from '../src/index/lexical/segment.js';
 import type { LexicalHits } from '../src/index/lexical/top-k.js';
 import { nativeAddon } from '../src/native/addon.js';
 import { mulberry32 } from '../src/random.js';
@@ -118,6 +119,24 @@ describe.runIf(addon !== undefined)('native BM25 kernel', () => {
       native.searchMany(queries, 20, undefined, 2),
       queries.map((q) => js.search(q, 20)),
     );
+  });
+
+  test('segments loaded out of label order: the lists are unsorted until a compaction puts them in order, same hits throughout', () => {
+    const docs = zipfDocs(400, 100, 13);
+    const source = new LexicalIndex(kParams);
+    docs.forEach((d, label) => source.add(label, d));
+    const older = encodeSegment(source, Array.from({ length: 200 }, (_, i) => i + 200));
+    const newer = encodeSegment(source, Array.from({ length: 200 }, (_, i) => i));
+    const loaded = new LexicalIndex(kParams);
+    decodeSegment(older, loaded, () => true, 400, 'a');
+    decodeSegment(newer, loaded, () => true, 400, 'b');
+    expect(loaded.listsSorted).toBe(false);
+    const queries = queriesOf(17, 100, 50);
+    const expected = queries.map((q) => source.search(q, 10));
+    expectSame(loaded.searchMany(queries, 10, undefined, 2), expected);
+    loaded.compact();
+    expect(loaded.listsSorted).toBe(true);
+    expectSame(loaded.searchMany(queries, 10, undefined, 2), expected);
   });
 
   test('searches that find nothing, and empty batches', () => {

@@ -125,6 +125,11 @@ export class LexicalIndex {
     return this.#docCount;
   }
 
+  /** Whether every posting list holds ascending labels (the native walk then takes the labels a cache-sized block at a time). */
+  get listsSorted(): boolean {
+    return this.#lists.sorted;
+  }
+
   /** One past the largest label slot allocated. */
   get labelSlots(): number {
     return this.#docStart.length;

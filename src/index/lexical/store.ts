@@ -168,6 +168,11 @@ export class LexicalState {
         refs.push({ file: seg.file, docs: seg.docs, live: this.index.docCount - before, entry: { bytes: bytes.length, sha256 } });
       });
       this.#base = { path: p.path, segments: refs };
+      // Segments hold ascending labels, but a merged one can hold older
+      // labels than a segment before it: the lists are then rebuilt in
+      // label order (what a compaction does), which the native walk needs
+      // to take labels a block at a time.
+      if (!this.index.listsSorted) this.index.compact();
     } catch (error) {
       this.#error = error instanceof VecforgeError ? error : new VecforgeError('ERR_INDEX_CORRUPT', `index ${p.where}: the lexical index does not load: ${errorMessage(error)}`, { cause: error });
       throw this.#error;
