@@ -124,7 +124,9 @@ describe.runIf(addon !== undefined)('native BM25 kernel', () => {
   test('segments loaded out of label order: the lists are unsorted until a compaction puts them in order, same hits throughout', () => {
     const docs = zipfDocs(400, 100, 13);
     const source = new LexicalIndex(kParams);
-    docs.forEach((d, label) => source.add(label, d));
+    docs.forEach((d, label) => {
+      source.add(label, d);
+    });
     const older = encodeSegment(source, Array.from({ length: 200 }, (_, i) => i + 200));
     const newer = encodeSegment(source, Array.from({ length: 200 }, (_, i) => i));
     const loaded = new LexicalIndex(kParams);
