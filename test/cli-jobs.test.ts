@@ -128,8 +128,10 @@ describe('vecforge build / search / info / verify', () => {
     expect(vecforge(['build', '--input', input, '--out', none, '--no-lexical', '--progress', 'off']).status).toBe(0);
     expect(vecforge(['info', none]).stdout).not.toContain('lexical:');
     const lexicalSearch = vecforge(['search', none, '--query', 'river', '--mode', 'lexical']);
-    expect(lexicalSearch.status).toBe(1);
-    expect(lexicalSearch.stderr).toContain('needs a lexical index; this index was created with lexical: false');
+    expect(lexicalSearch.status).toBe(2);
+    expect(lexicalSearch.stderr).toContain(`--mode lexical needs a lexical index; ${none} has none`);
+    expect(vecforge(['search', none, '--query', 'river', '--mode', 'hybrid']).status).toBe(2);
+    expect(vecforge(['search', none, '--query', 'river', '--k', '1']).status).toBe(0);
 
     // Bad values and conflicts are usage errors that name the flag.
     const conflict = vecforge(['build', '--input', input, '--out', join(dir, 'c'), '--no-lexical', '--stop-words', 'none']);

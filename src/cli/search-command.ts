@@ -134,6 +134,9 @@ export async function runSearch(o: SearchCommandOptions): Promise<number> {
     const index = await engine.openIndex(o.dir);
     try {
       if (index.count === 0) throw new VecforgeError('ERR_INDEX', `${o.dir} holds no documents`);
+      if ((o.mode === 'lexical' || o.mode === 'hybrid') && index.stats().lexical === null) {
+        throw new UsageError(`--mode ${o.mode} needs a lexical index; ${o.dir} has none (built with --no-lexical, lexical: false, or from vectors): use --mode vector`);
+      }
       const k = Math.min(search.k, index.count);
       const opts = { k, ...mode, ...(search.ef !== undefined ? { ef: Math.max(search.ef, k) } : {}), ...(search.namespace !== undefined ? { namespace: search.namespace } : {}) };
       let queries: QueryLine[];
