@@ -36,7 +36,6 @@ const kMinCompactPostings = 4096;
 /** Queries per native thread at least, in {@link LexicalIndex.searchMany}. */
 const kQueriesPerThread = 16;
 
-
 function grow(a: Uint32Array<ArrayBuffer>, need: number, fill?: number): Uint32Array<ArrayBuffer> {
   if (need <= a.length) return a;
   const out = new Uint32Array(Math.max(need, Math.ceil(a.length * 1.5), 1024));
@@ -477,7 +476,7 @@ export class LexicalIndex {
       if ((this.#df[id] as number) > 0) terms++;
     }
     const dictionary = this.#termNames.length * (16 + 24 + 32 + 8 + 8) + termChars * 2;
-    const memoryBytes = dictionary + this.#lists.allocated * 4 + this.#lists.start.byteLength * 2 + this.#fwd.byteLength + this.#docStart.byteLength * 3;
+    const memoryBytes = dictionary + this.#lists.allocated * 4 + this.#lists.start.byteLength * 3 + this.#fwd.byteLength + this.#docStart.byteLength * 3;
     return { docs: this.#docCount, terms, postings: this.#livePostings, memoryBytes };
   }
 }
