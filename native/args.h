@@ -66,4 +66,11 @@ struct FilterView {
 
 FilterView ArgFilter(const Napi::CallbackInfo& info, size_t i);
 
+// Whether a present filter lets `label` through (bit set, label within the bitset).
+inline bool FilterAllows(const FilterView& f, uint64_t label) {
+  if (label >= f.bits) return false;
+  if (f.bytes != nullptr) return ((f.bytes[label >> 3] >> (label & 7)) & 1u) != 0;
+  return ((f.words[label >> 5] >> (label & 31)) & 1u) != 0;
+}
+
 }  // namespace vecforge

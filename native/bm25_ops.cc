@@ -59,12 +59,6 @@ struct Bm25Job {
 // Whether (sa, la) ranks above (sb, lb): a higher score, or the same and a lower label.
 inline bool Above(double sa, uint32_t la, double sb, uint32_t lb) { return sa > sb || (sa == sb && la < lb); }
 
-inline bool Allowed(const FilterView& f, uint32_t label) {
-  if (!f.present) return true;
-  if (label >= f.bits) return false;
-  if (f.bytes != nullptr) return ((f.bytes[label >> 3] >> (label & 7)) & 1u) != 0;
-  return ((f.words[label >> 5] >> (label & 31)) & 1u) != 0;
-}
 
 void RunQuery(const Bm25Job& job, size_t q, Scratch& s) {
   const size_t slots = job.norm.length;
@@ -80,7 +74,7 @@ void RunQuery(const Bm25Job& job, size_t q, Scratch& s) {
   auto visit = [&](uint32_t label, uint32_t count, double w) {
     const double nl = norm[label];
     // A removed document's norm is negative (or NaN): skipped without another lookup.
-    if (!(nl >= 0.0) || !Allowed(job.allowed, label)) return;
+    if (!(nl >= 0.0) || (job.allowed.present && !FilterAllows(job.allowed, label))) return;
     const double tf = count;
     acc[label] += (w * tf) / (tf + nl);
     touched[label >> 6] |= uint64_t{1} << (label & 63);

@@ -35,9 +35,7 @@ class BitsetFilter : public hnswlib::BaseFilterFunctor {
  public:
   explicit BitsetFilter(const FilterView& f) : f_(f) {}
   bool operator()(hnswlib::labeltype label) override {
-    if (label >= f_.bits) return false;
-    if (f_.bytes != nullptr) return ((f_.bytes[label >> 3] >> (label & 7)) & 1u) != 0;
-    return ((f_.words[label >> 5] >> (label & 31)) & 1u) != 0;
+    return FilterAllows(f_, label);
   }
 
  private:

@@ -19,7 +19,7 @@
 
 import { loadNativeBm25Search, type NativeBm25Search } from '../../native/kernels.js';
 import type { Bm25Params, CorpusStats, LexicalMemoryStats } from './options.js';
-import { PostingArena } from './postings.js';
+import { grow, PostingArena } from './postings.js';
 import { TermCounter } from './term-counter.js';
 import type { StopWords } from './tokenize.js';
 import type { LexicalHits } from './top-k.js';
@@ -35,14 +35,6 @@ const kMinCompactPostings = 4096;
 
 /** Queries per native thread at least, in {@link LexicalIndex.searchMany}. */
 const kQueriesPerThread = 16;
-
-function grow(a: Uint32Array<ArrayBuffer>, need: number, fill?: number): Uint32Array<ArrayBuffer> {
-  if (need <= a.length) return a;
-  const out = new Uint32Array(Math.max(need, Math.ceil(a.length * 1.5), 1024));
-  out.set(a);
-  if (fill !== undefined) out.fill(fill, a.length);
-  return out;
-}
 
 /** The native kernel's argument and result arrays. */
 interface NativeIo {

@@ -11,10 +11,18 @@
 /** A list's first run, in arena values (2 per posting). */
 const kFirstRun = 4;
 
-function growU32(a: Uint32Array<ArrayBuffer>, need: number): Uint32Array<ArrayBuffer> {
+/**
+ * `a`, or a copy at least 1.5 times as long holding `need` values, new slots set to `fill` (0 by default).
+ * @param a - the array.
+ * @param need - values it must hold.
+ * @param fill - the value of new slots.
+ * @returns an array of length ≥ need.
+ */
+export function grow(a: Uint32Array<ArrayBuffer>, need: number, fill?: number): Uint32Array<ArrayBuffer> {
   if (need <= a.length) return a;
   const out = new Uint32Array(Math.max(need, Math.ceil(a.length * 1.5), 1024));
   out.set(a);
+  if (fill !== undefined) out.fill(fill, a.length);
   return out;
 }
 
@@ -46,9 +54,9 @@ export class PostingArena {
   /** Adds an empty list for the next term id. */
   addTerm(): void {
     const id = this.#terms++;
-    this.start = growU32(this.start, id + 1);
-    this.length = growU32(this.length, id + 1);
-    this.#room = growU32(this.#room, id + 1);
+    this.start = grow(this.start, id + 1);
+    this.length = grow(this.length, id + 1);
+    this.#room = grow(this.#room, id + 1);
     this.start[id] = 0;
     this.length[id] = 0;
     this.#room[id] = 0;
@@ -77,7 +85,7 @@ export class PostingArena {
     const want = Math.max(kFirstRun, room * 2);
     if (room > 0 && start + room === this.#used) {
       // The last run in the arena grows in place.
-      this.values = growU32(this.values, start + want);
+      this.values = grow(this.values, start + want);
       this.#used = start + want;
     } else {
       if (this.#abandoned + room > this.#used - this.#abandoned && this.#used > 65_536) {
@@ -85,7 +93,7 @@ export class PostingArena {
         if (len + 2 <= (this.#room[id] as number)) return (this.start[id] as number) + len;
         return this.#grow(id);
       }
-      this.values = growU32(this.values, this.#used + want);
+      this.values = grow(this.values, this.#used + want);
       this.values.copyWithin(this.#used, start, start + len);
       this.#abandoned += room;
       this.start[id] = this.#used;
