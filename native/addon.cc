@@ -14,7 +14,7 @@
 //   phase_lock.h    the per-graph lock of the concurrency model
 //   huge_pages      transparent huge pages for the level-0 block
 //   hnsw_ops        create, free, inserts, resize, counts, info, deletes, getVector
-//   hnsw_search     searchKnn, searchKnnAsync
+//   hnsw_search     searchKnn, searchKnnAsync, labelScores
 //   graph_io        save, load, loadBuffer, loadFile
 //   graph_format    the graph-file parser and validator behind load / loadBuffer / loadFile
 //   sha256          SHA-256 from Node's OpenSSL (weak symbols)
@@ -65,6 +65,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("addPointsParallel", Napi::Function::New<Guard<AddPointsParallel>>(env, "addPointsParallel"));
   exports.Set("searchKnn", Napi::Function::New<Guard<SearchKnn>>(env, "searchKnn"));
   exports.Set("searchKnnAsync", Napi::Function::New<Guard<SearchKnnAsync>>(env, "searchKnnAsync"));
+  exports.Set("labelScores", Napi::Function::New<Guard<LabelScores>>(env, "labelScores"));
   exports.Set("resize", Napi::Function::New<Guard<Resize>>(env, "resize"));
   exports.Set("getCurrentCount", Napi::Function::New<Guard<GetCurrentCount>>(env, "getCurrentCount"));
   exports.Set("getMaxElements", Napi::Function::New<Guard<GetMaxElements>>(env, "getMaxElements"));

@@ -22,6 +22,7 @@ Napi::Value GetVector(const Napi::CallbackInfo& info);
 // hnsw_search.cc
 Napi::Value SearchKnn(const Napi::CallbackInfo& info);
 Napi::Value SearchKnnAsync(const Napi::CallbackInfo& info);
+Napi::Value LabelScores(const Napi::CallbackInfo& info);
 
 // graph_io.cc
 Napi::Value Save(const Napi::CallbackInfo& info);

@@ -234,4 +234,56 @@ Napi::Value SearchKnnAsync(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+// labelScores(handle, queries, labels, offsets, out) -> out: the distance from
+// query q (dims floats at q·dims; normalised first on a cosine graph, as a
+// search does) to each label in labels[offsets[q], offsets[q + 1]), written
+// at the same positions of out (Float32Array); NaN for a label the graph
+// does not hold or has marked deleted. One call scores a whole batch.
+Napi::Value LabelScores(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto g = ArgGraph(info, 0);
+  auto queries = ArgTyped<float>(info, 1, "queries", napi_float32_array);
+  auto labels = ArgTyped<uint32_t>(info, 2, "labels", napi_uint32_array);
+  auto offsets = ArgTyped<uint32_t>(info, 3, "offsets", napi_uint32_array);
+  if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    ThrowType(env, "out must be a Float32Array, got " + Describe(info[4]));
+  }
+  auto out_arr = info[4].As<Napi::Float32Array>();
+  size_t nq = RowsOf(env, queries, g->dims, "queries");
+  if (offsets.length != nq + 1) ThrowRange(env, "offsets must hold queries + 1 = " + FormatNumber(static_cast<double>(nq + 1)) + " entries, got " + FormatNumber(static_cast<double>(offsets.length)));
+  if (offsets.data[0] != 0) ThrowRange(env, "offsets[0] must be 0");
+  for (size_t q = 0; q < nq; ++q) {
+    if (offsets.data[q + 1] < offsets.data[q]) ThrowRange(env, "offsets must not decrease (at " + FormatNumber(static_cast<double>(q + 1)) + ")");
+  }
+  size_t total = offsets.data[nq];
+  if (total > labels.length) ThrowRange(env, "offsets[queries] = " + FormatNumber(static_cast<double>(total)) + " is past labels (length " + FormatNumber(static_cast<double>(labels.length)) + ")");
+  if (out_arr.ElementLength() < total) ThrowRange(env, "out must hold at least " + FormatNumber(static_cast<double>(total)) + " values, got " + FormatNumber(static_cast<double>(out_arr.ElementLength())));
+  float* out = out_arr.Data();
+  std::vector<float> scratch(g->kind == SpaceKind::kCosine ? g->dims : 0);
+  auto& index = *g->index;
+  PhaseGuard guard(g->phase, PhaseLock::kSearch);
+  for (size_t q = 0; q < nq; ++q) {
+    const float* row = queries.data + q * g->dims;
+    if (g->kind == SpaceKind::kCosine) {
+      NormalizeInto(row, scratch.data(), g->dims);
+      row = scratch.data();
+    }
+    for (size_t t = offsets.data[q]; t < offsets.data[q + 1]; ++t) {
+      hnswlib::tableint id = 0;
+      bool found = false;
+      {
+        std::unique_lock<std::mutex> lock(index.label_lookup_lock);
+        auto it = index.label_lookup_.find(labels.data[t]);
+        if (it != index.label_lookup_.end()) {
+          id = it->second;
+          found = true;
+        }
+      }
+      out[t] = found && !index.isMarkedDeleted(id) ? index.fstdistfunc_(row, index.getDataByInternalId(id), index.dist_func_param_)
+                                                  : std::numeric_limits<float>::quiet_NaN();
+    }
+  }
+  return out_arr;
+}
+
 }  // namespace vecforge

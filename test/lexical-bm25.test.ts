@@ -24,13 +24,13 @@ const kDocs = [
   'Dog dog dog dog dog',
 ];
 
-/** BM25 as the textbook writes it, over term lists, with Lucene's idf. */
+/** BM25 as the textbook writes it, over term lists, with Lucene's idf; a term repeated in the query counts each time (Robertson's qtf with k3 → ∞, as Lucene's clauses do). */
 function referenceScores(docs: readonly string[][], query: readonly string[], k1: number, b: number): number[] {
   const N = docs.length;
   const avgdl = docs.reduce((a, d) => a + d.length, 0) / N;
   return docs.map((d) => {
     let score = 0;
-    for (const t of new Set(query)) {
+    for (const t of query) {
       const df = docs.filter((x) => x.includes(t)).length;
       if (df === 0) continue;
       const tf = d.filter((x) => x === t).length;
@@ -120,7 +120,7 @@ describe('BM25', () => {
     const reference = (query: readonly string[]): number[] =>
       liveDocs.map((d) => {
         let score = 0;
-        for (const t of new Set(query)) {
+        for (const t of query) {
           const tf = d.filter((x) => x === t).length;
           if (tf === 0) continue;
           const n = df.get(t) as number;
@@ -319,12 +319,12 @@ describe('fusion', () => {
   const lexical = [{ key: 3, score: 12 }, { key: 4, score: 6 }, { key: 1, score: 3 }];
 
   test('RRF: Σ w / (k + rank), ties to the better vector rank', () => {
-    const fused = fuseRankings(vector, lexical, resolveFusionOptions({ k: 60 }, 4), 4);
+    const fused = fuseRankings(vector, lexical, resolveFusionOptions({ method: 'rrf', k: 60 }, 4), 4);
     // 1: 1/61 + 1/63; 3: 1/63 + 1/61; 2: 1/62; 4: 1/62.
     expect(fused.map((f) => f.key)).toEqual([1, 3, 2, 4]);
     expect(fused[0]).toEqual({ key: 1, score: 1 / 61 + 1 / 63, vectorRank: 1, lexicalRank: 3 });
     expect(fused[3]).toEqual({ key: 4, score: 1 / 62, vectorRank: undefined, lexicalRank: 2 });
-    const lexHeavy = fuseRankings(vector, lexical, resolveFusionOptions({ k: 1, weights: { vector: 1, lexical: 3 } }, 2), 2);
+    const lexHeavy = fuseRankings(vector, lexical, resolveFusionOptions({ method: 'rrf', k: 1, weights: { vector: 1, lexical: 3 } }, 2), 2);
     expect(lexHeavy.map((f) => f.key)).toEqual([3, 1]);
   });
 
@@ -350,6 +350,6 @@ describe('fusion', () => {
     expect(resolveLexicalOptions(undefined)).toEqual({ k1: 1.2, b: 0.75, stopWords: 'english' });
     expect(resolveLexicalOptions({ stopWords: 'none' })).toEqual({ k1: 1.2, b: 0.75, stopWords: 'none' });
     expect(() => resolveFusionOptions({ candidates: 3 }, 10)).toThrow('options.fusion.candidates must be a number in [10, 65536], got 3');
-    expect(resolveFusionOptions(undefined, 10)).toEqual({ method: 'rrf', k: 60, weights: { vector: 1, lexical: 1 }, candidates: 50 });
+    expect(resolveFusionOptions(undefined, 10)).toEqual({ method: 'convex', k: 60, weights: { vector: 1, lexical: 1 }, candidates: 50 });
   });
 });

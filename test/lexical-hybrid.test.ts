@@ -99,10 +99,10 @@ describe('stop words', () => {
 });
 
 describe('search modes', () => {
-  test('hybrid is the default for a text index, hits carry both ranks, and the fused order is RRF of the two', async () => {
+  test('hybrid is the default for a text index, hits carry both ranks, and rrf fuses them by rank', async () => {
     const index = await textIndex();
     const [hybrid, vector, lexical] = await Promise.all([
-      index.search('domesticated mammal', { k: 6 }),
+      index.search('domesticated mammal', { k: 6, fusion: { method: 'rrf' } }),
       index.search('domesticated mammal', { k: 6, mode: 'vector' }),
       index.search('domesticated mammal', { k: 6, mode: 'lexical' }),
     ]);
@@ -120,6 +120,36 @@ describe('search modes', () => {
       expect(h.score).toBeCloseTo((vr > 0 ? 1 / (60 + vr) : 0) + (lr > 0 ? 1 / (60 + lr) : 0), 12);
     }
     for (let i = 1; i < hybrid.length; i++) expect((hybrid[i - 1]?.score ?? 0) >= (hybrid[i]?.score ?? 0)).toBe(true);
+    await index.close();
+  });
+
+  test('the default fusion is convex: every candidate scored on both sides, each side over its theoretical range, then their mean', async () => {
+    const index = await textIndex();
+    const q = 'domesticated mammal with soft fur';
+    const [hybrid, vector, lexical] = await Promise.all([index.search(q, { k: 6 }), index.search(q, { k: 6, mode: 'vector' }), index.search(q, { k: 6, mode: 'lexical' })]);
+    const qv = (await engine.embed([q])).vectors;
+    const norm = (v: Float32Array): number => Math.sqrt(v.reduce((a, x) => a + x * x, 0));
+    const cos = (id: string): number | undefined => {
+      const v = index.getVector(id);
+      return v === undefined ? undefined : v.reduce((a, x, j) => a + x * (qv[j] as number), 0) / (norm(v) * norm(qv));
+    };
+    // Every document with a query term is on the lexical list (k 6 ≥ the corpus): the rest score 0 there.
+    const bm = new Map(lexical.map((h) => [h.id, h.score]));
+    const union = [...new Set([...vector, ...lexical].map((h) => h.id))];
+    const cosMax = Math.max(...union.flatMap((id) => cos(id) ?? []));
+    const bmMax = Math.max(...bm.values());
+    const want = new Map(union.map((id) => [id, 0.5 * ((cos(id) ?? -1) + 1) / (cosMax + 1) + (0.5 * (bm.get(id) ?? 0)) / bmMax]));
+    expect(hybrid.map((h) => h.id)).toEqual([...want.entries()].sort((a, b) => b[1] - a[1]).map(([id]) => id));
+    for (const h of hybrid) {
+      expect(h.score).toBeCloseTo(want.get(h.id) as number, 5);
+      const vr = vector.findIndex((v) => v.id === h.id) + 1;
+      const lr = lexical.findIndex((v) => v.id === h.id) + 1;
+      expect(h.vectorRank ?? 0).toBe(vr);
+      expect(h.lexicalRank ?? 0).toBe(lr);
+    }
+    // A document only one side found is still scored by the other: 'car' has no query term (BM25 0), 'oov' no vector.
+    expect(hybrid.find((h) => h.id === 'car')?.lexicalRank).toBeUndefined();
+    expect(want.get('cat')).toBeGreaterThan(want.get('car') as number);
     await index.close();
   });
 

@@ -7,9 +7,10 @@
  * own path (vector-index-impl.ts).
  */
 import { VecforgeError } from '../errors.js';
+import { type CrossQuery, vectorScoreFloor, vectorScoresMany } from './cross-scores.js';
 import { kHnswNoLabel, type HnswSearchResult } from './hnsw/core.js';
 import { type FusedCandidate, fuse, type Ranking } from './lexical/fusion.js';
-import type { CorpusStats } from './lexical/bm25.js';
+import type { CorpusStats, ResolvedTerms } from './lexical/bm25.js';
 import { resolveFusionOptions, resolveSearchMode, type ResolvedFusionOptions, type ResolvedLexicalOptions, type SearchMode } from './lexical/options.js';
 import type { LexicalState } from './lexical/store.js';
 import { queryVectors, resolveSearchOptions, searchOne, searchOnPool } from './search.js';
@@ -187,6 +188,7 @@ export async function searchPrepared(s: IndexState, prepared: readonly PreparedQ
     if (withVector.length > 1) await new Promise<void>((resolve) => setImmediate(resolve));
   }
   const lexical: Ranking[] = prepared.map(() => none);
+  const termsOf: Array<ResolvedTerms | undefined> = new Array<ResolvedTerms | undefined>(prepared.length);
   if (lex !== null) {
     const withText: number[] = [];
     const terms: string[][] = [];
@@ -200,7 +202,9 @@ export async function searchPrepared(s: IndexState, prepared: readonly PreparedQ
     // BM25 for the whole batch at once: on native threads where the binding is built.
     const found = lex.index.searchMany(terms, mode === 'lexical' ? params.k : candidates, params.filter, s.host.workers);
     found.forEach((r, j) => {
-      lexical[withText[j] as number] = { keys: r.labels, scores: r.scores, length: r.labels.length };
+      const i = withText[j] as number;
+      lexical[i] = { keys: r.labels, scores: r.scores, length: r.labels.length };
+      termsOf[i] = r.resolved;
     });
   }
   if (vectorSearch !== null) {
@@ -219,7 +223,33 @@ export async function searchPrepared(s: IndexState, prepared: readonly PreparedQ
       vector[i] = { keys, scores, length: keys.length };
     });
   }
+  if (mode === 'hybrid' && fusion.method === 'convex') crossScore(s, prepared, vector, lexical, termsOf);
   return prepared.map((_, i) => fusedHits(s, vector[i] ?? none, lexical[i] ?? none, fusion, params.k, mode));
+}
+
+/**
+ * Gives each side's candidates the other side's score (`convex` fusion):
+ * BM25 of the vector side's candidates, the vector score of the lexical side's.
+ */
+function crossScore(s: IndexState, prepared: readonly PreparedQuery[], vector: Ranking[], lexical: Ranking[], termsOf: ReadonlyArray<ResolvedTerms | undefined>): void {
+  const lex = lexicalOf(s);
+  const floor = vectorScoreFloor(s);
+  const asked: number[] = [];
+  const cross: CrossQuery[] = [];
+  prepared.forEach((q, i) => {
+    const v = vector[i] as Ranking;
+    const l = lexical[i] as Ranking;
+    const terms = termsOf[i];
+    vector[i] = { ...v, cross: lex !== null && terms !== undefined && terms.query.length > 0 && v.length > 0 ? lex.index.scoreLabels(terms, v.keys) : new Float64Array(v.length), ...(floor !== undefined ? { floor } : {}) };
+    if (l.length > 0 && q.vector !== null) {
+      asked.push(i);
+      cross.push({ vector: q.vector, labels: l.keys });
+    }
+  });
+  vectorScoresMany(s, cross).forEach((scores, j) => {
+    const i = asked[j] as number;
+    lexical[i] = { ...(lexical[i] as Ranking), cross: scores };
+  });
 }
 
 function fusedHits(s: IndexState, vector: Ranking, lexical: Ranking, fusion: ResolvedFusionOptions, k: number, mode: SearchMode): Hit[] {
@@ -273,6 +303,12 @@ export interface ShardLexical {
    * @returns hits, best first, scored by BM25.
    */
   search(terms: readonly string[], k: number, where: Pick<SearchOptions, 'namespace' | 'filter'>, corpus: CorpusStats): Hit[];
+  /** For the `convex` fusion: the least score of the shard's vector space (cosine: −1); undefined where it has none. */
+  readonly vectorFloor: number | undefined;
+  /** For the `convex` fusion: BM25 of given documents under `corpus`; 0 for an id the shard does not hold. */
+  scoreIds(terms: readonly string[], ids: readonly string[], corpus: CorpusStats): Float64Array;
+  /** For the `convex` fusion: the vector side's score of given documents; NaN for an id without a vector here. */
+  vectorScores(query: Float32Array, ids: readonly string[]): Float64Array;
 }
 
 /**
@@ -299,5 +335,14 @@ export function shardLexicalOf(s: IndexState): ShardLexical | null {
         return doc === undefined ? [] : [{ id: doc.id, score: r.scores[j] as number, namespace: doc.namespace, metadata: doc.metadata }];
       });
     },
+    vectorFloor: vectorScoreFloor(s),
+    scoreIds: (terms, ids, corpus) => lex.index.scoreLabels(terms, labelsOf(s, ids), corpus),
+    vectorScores: (query, ids) => vectorScoresMany(s, [{ vector: query, labels: labelsOf(s, ids) }])[0] as Float64Array,
   };
+}
+
+/** The labels of ids (0xffffffff, which holds nothing, for an unknown id). */
+function labelsOf(s: IndexState, ids: readonly string[]): Uint32Array {
+  s.labels.ensure();
+  return Uint32Array.from(ids, (id) => s.labels.idToLabel.get(id) ?? kHnswNoLabel);
 }

@@ -78,6 +78,8 @@ export interface NativeAddon {
   searchKnn(handle: number, queries: Float32Array, k: number, ef: number, filter?: NativeFilter): NativeSearchResult;
   /** Searches on a libuv pool thread; throws synchronously on a bad argument. */
   searchKnnAsync(handle: number, queries: Float32Array, k: number, ef: number, filter?: NativeFilter): Promise<NativeSearchResult>;
+  /** Distances from query q to the labels in `labels[offsets[q], offsets[q + 1])`, into `out` at the same positions; NaN for a label not held or deleted. @returns out */
+  labelScores(handle: number, queries: Float32Array, labels: Uint32Array, offsets: Uint32Array, out: Float32Array): Float32Array;
   /** Changes the capacity (≥ the current count). */
   resize(handle: number, newMaxElements: number): void;
   /** @returns elements stored, deleted ones included. */
@@ -161,6 +163,7 @@ const kFunctionTable = {
   addPointsParallel: true,
   searchKnn: true,
   searchKnnAsync: true,
+  labelScores: true,
   resize: true,
   getCurrentCount: true,
   getMaxElements: true,

@@ -168,6 +168,19 @@ export interface HnswCore {
   ): Promise<HnswSearchResult>;
 
   /**
+   * Distances as a search computes them from queries to given labels, one
+   * call for a batch (native core only; see cross-scores.ts for the rest).
+   * @param handle - the graph.
+   * @param queries - `nq * dims` row-major query vectors.
+   * @param labels - the labels of every query, query after query.
+   * @param offsets - `nq + 1` entries: query q's labels are `labels[offsets[q], offsets[q + 1])`.
+   * @param out - receives each label's distance at its position; NaN for a label not held or deleted.
+   * @returns out.
+   * @throws {TypeError | RangeError} naming a malformed argument.
+   */
+  labelScores?(handle: HnswHandle, queries: Float32Array, labels: Uint32Array, offsets: Uint32Array, out: Float32Array): Float32Array;
+
+  /**
    * Changes the capacity; waits for running inserts and searches to finish.
    * @param handle - the graph.
    * @param newMaxElements - new capacity, ≥ the current count.

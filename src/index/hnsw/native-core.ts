@@ -53,6 +53,7 @@ function wrapNative(addon: NativeAddon): HnswCore {
       addon.searchKnn(handle, queries, k, ef, filter),
     searchKnnAsync: async (handle: HnswHandle, queries: Float32Array, k: number, ef: number, filter?: HnswFilter) =>
       addon.searchKnnAsync(handle, queries, k, ef, filter),
+    labelScores: (handle: HnswHandle, queries: Float32Array, labels: Uint32Array, offsets: Uint32Array, out: Float32Array) => addon.labelScores(handle, queries, labels, offsets, out),
     resize: (handle: HnswHandle, newMaxElements: number) => addon.resize(handle, newMaxElements),
     getCurrentCount: (handle: HnswHandle) => addon.getCurrentCount(handle),
     getMaxElements: (handle: HnswHandle) => addon.getMaxElements(handle),

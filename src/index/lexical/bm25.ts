@@ -64,6 +64,18 @@ function nativeIo(terms: number, queries: number, k: number): NativeIo {
   };
 }
 
+/** A query's terms as an index resolved them (ids, weights), and the index's change count then. */
+export interface ResolvedTerms {
+  readonly stamp: number;
+  readonly terms: readonly string[];
+  readonly query: readonly QueryTerm[];
+}
+
+/** A search's hits and its resolved terms, which {@link LexicalIndex.scoreLabels} reuses while the index is unchanged. */
+export interface ResolvedHits extends LexicalHits {
+  readonly resolved: ResolvedTerms;
+}
+
 /** BM25 over labelled documents. */
 export class LexicalIndex {
   readonly params: Bm25Params;
@@ -263,6 +275,7 @@ export class LexicalIndex {
    * documents only (what a rebuild from their terms would make).
    */
   compact(): void {
+    this.#changes++;
     const labels: number[] = [];
     for (let label = 0; label < this.#docStart.length; label++) if (this.#docStart[label] !== kAbsent) labels.push(label);
     const old = { fwd: this.#fwd, start: this.#docStart, terms: this.#docTerms, len: this.#docLen, names: this.#termNames };
@@ -336,13 +349,32 @@ export class LexicalIndex {
    * @param threads - native threads at most (at least kQueriesPerThread queries each).
    * @returns each query's hits, as {@link search} gives them.
    */
-  searchMany(queries: ReadonlyArray<readonly string[]>, k: number, allowed?: Uint8Array, threads = 1): LexicalHits[] {
-    if (this.#docCount === 0 || k <= 0) return queries.map(() => ({ labels: [], scores: [] }));
-    const norm = this.#lengthNorms(this.#avgdl(this.#totalLength, this.#docCount));
+  searchMany(queries: ReadonlyArray<readonly string[]>, k: number, allowed?: Uint8Array, threads = 1): ResolvedHits[] {
     const prepared = queries.map((terms) => this.#queryTerms(terms));
-    if (this.#kernel !== undefined && (prepared.length > 1 || (prepared.length === 1 && this.#postingsOf(prepared[0] as QueryTerm[]) >= kNativeMinPostings))) return this.#native(prepared, k, allowed, norm, threads);
+    const stamp = this.#changes;
+    const resolved = (hits: LexicalHits[]): ResolvedHits[] => hits.map((h, i) => ({ ...h, resolved: { stamp, terms: queries[i] as readonly string[], query: prepared[i] as QueryTerm[] } }));
+    if (this.#docCount === 0 || k <= 0) return resolved(queries.map(() => ({ labels: [], scores: [] })));
+    const norm = this.#lengthNorms(this.#avgdl(this.#totalLength, this.#docCount));
+    if (this.#kernel !== undefined && (prepared.length > 1 || (prepared.length === 1 && this.#postingsOf(prepared[0] as QueryTerm[]) >= kNativeMinPostings))) return resolved(this.#native(prepared, k, allowed, norm, threads));
     const view = this.#view();
-    return prepared.map((query) => this.#js.walk(view, query, k, allowed, norm));
+    return resolved(prepared.map((query) => this.#js.walk(view, query, k, allowed, norm)));
+  }
+
+  /**
+   * The BM25 scores of given documents for a query: what {@link search} would give them.
+   * @param terms - the query's terms.
+   * @param labels - the documents (a label without one scores 0).
+   * @param corpus - statistics to score with instead of this index's own; undefined for its own.
+   * @returns one score per label.
+   */
+  scoreLabels(terms: readonly string[] | ResolvedTerms, labels: ArrayLike<number>, corpus?: CorpusStats): Float64Array {
+    const out = new Float64Array(labels.length);
+    if (this.#docCount === 0 || labels.length === 0) return out;
+    const norm = this.#lengthNorms(corpus === undefined ? this.#avgdl(this.#totalLength, this.#docCount) : this.#avgdl(corpus.totalLength, corpus.docs));
+    // Terms resolved by a search of this index as it still is are reused (ids change with a compaction).
+    const query = 'stamp' in terms && terms.stamp === this.#changes && corpus === undefined ? terms.query : this.#queryTerms('stamp' in terms ? terms.terms : terms, corpus);
+    this.#js.score(this.#view(), query, labels, norm, out);
+    return out;
   }
 
   /** A query's terms present in the index, highest weight first (ties by the term), with each one's weight and the most it can add to a document. */
@@ -350,13 +382,16 @@ export class LexicalIndex {
     const N = corpus?.docs ?? this.#docCount;
     const { k1 } = this.params;
     const query: QueryTerm[] = [];
-    for (const term of new Set(terms)) {
+    // A term repeated in the query counts as often as it appears (as Lucene's clauses do).
+    const qtf = new Map<string, number>();
+    for (const term of terms) qtf.set(term, (qtf.get(term) ?? 0) + 1);
+    for (const [term, times] of qtf) {
       const id = this.#termIds.get(term);
       if (id === undefined) continue;
       const localDf = this.#df[id] as number;
       if (localDf === 0) continue;
       const df = Math.max(localDf, corpus?.df.get(term) ?? localDf);
-      const w = Math.log(1 + (N - df + 0.5) / (df + 0.5)) * (k1 + 1);
+      const w = Math.log(1 + (N - df + 0.5) / (df + 0.5)) * (k1 + 1) * times;
       const tfMax = this.#tfMax[id] as number;
       query.push({ id, term, w, bound: (w * tfMax) / (tfMax + this.#minNorm) });
     }

@@ -1,7 +1,19 @@
 /**
- * Fusing two rankings of the same documents into one: reciprocal-rank
- * fusion (Cormack et al. 2009: Σ weight / (k + rank)) or a weighted sum of
- * min-max normalised scores. Ranks are 1-based.
+ * Fusing two rankings of the same documents into one. Ranks are 1-based.
+ *
+ * - `rrf`: reciprocal-rank fusion (Cormack et al. 2009): Σ weight / (k + rank)
+ *   over the sides that found a document.
+ * - `weighted`: Σ weight × the side's score min-max normalised over that
+ *   side's candidates, over the sides that found it.
+ * - `convex`: every candidate of either side scored on both sides (the
+ *   caller supplies each side's score of the other side's candidates), each
+ *   side's scores normalised by their theoretical minimum and the largest
+ *   among the candidates (BM25: x / max; cosine: (x + 1) / (max + 1); a
+ *   space without a known minimum: min-max), then their weighted mean: the
+ *   TM2C2 fusion of Bruch, Gai and Ingber, "An Analysis of Fusion Functions
+ *   for Hybrid Retrieval" (ACM TOIS 42(1), 2023). Unlike rank fusion it
+ *   keeps how far apart the scores are, and a document one side missed is
+ *   not scored as if that side had nothing to say about it.
  */
 import type { ResolvedFusionOptions } from './options.js';
 
@@ -25,11 +37,23 @@ export interface Ranking {
   readonly keys: ArrayLike<number>;
   readonly scores: ArrayLike<number>;
   readonly length: number;
+  /**
+   * `convex` only: the other side's score of each of these keys (NaN where
+   * it has none: a document without a vector, a query without one; a
+   * lexical score of 0 where no query term is in the document). Absent:
+   * the other side's score is unknown, and counts as its lowest.
+   */
+  readonly cross?: ArrayLike<number>;
+  /** `convex` only: the least score this side can give (cosine: −1); absent: the least among the candidates. */
+  readonly floor?: number;
 }
 
 /** Entries of the fusion in progress, kept between calls (searches are synchronous). */
 let gKeys = new Float64Array(256);
 let gScores = new Float64Array(256);
+/** Each entry's score on each side (NaN: unknown). */
+let gVRaw = new Float64Array(256);
+let gLRaw = new Float64Array(256);
 let gVRank = new Int32Array(256);
 let gLRank = new Int32Array(256);
 /** An open-addressing table from key to entry (−1: empty), at most half full; only its used slots are cleared after a fusion. */
@@ -62,6 +86,38 @@ function span(r: Ranking): [number, number] {
 }
 
 /**
+ * TM2C2 scores of the first `n` entries into gScores: each side normalised
+ * by its theoretical least score (BM25: 0; the vector side's `floor`, or
+ * the least among the candidates when it has none) and its largest among
+ * the candidates, an unknown score as the least; then the weighted mean.
+ */
+function convexScores(n: number, floor: number | undefined, weights: ResolvedFusionOptions['weights']): void {
+  let vMin = Number.POSITIVE_INFINITY;
+  let vMax = Number.NEGATIVE_INFINITY;
+  let lMax = 0;
+  for (let e = 0; e < n; e++) {
+    const v = gVRaw[e] as number;
+    if (v < vMin) vMin = v;
+    if (v > vMax) vMax = v;
+    const l = gLRaw[e] as number;
+    if (l > lMax) lMax = l;
+  }
+  const lo = floor !== undefined && floor <= vMin ? floor : vMin;
+  const vSpan = vMax - lo;
+  const total = weights.vector + weights.lexical;
+  const wv = total > 0 ? weights.vector / total : 0;
+  const wl = total > 0 ? weights.lexical / total : 0;
+  for (let e = 0; e < n; e++) {
+    const v = gVRaw[e] as number;
+    const l = gLRaw[e] as number;
+    // NaN compares false: an unknown score adds nothing (its side's least).
+    const nv = v >= lo && vSpan > 0 ? (v - lo) / vSpan : v >= lo ? 1 : 0;
+    const nl = l > 0 && lMax > 0 ? l / lMax : 0;
+    gScores[e] = wv * nv + wl * nl;
+  }
+}
+
+/**
  * Fuses a vector and a lexical ranking.
  * @param vector - the vector side's candidates, best first.
  * @param lexical - the lexical side's candidates, best first.
@@ -83,12 +139,15 @@ export function fuseRankings(vector: readonly RankedCandidate[], lexical: readon
  * @returns the k best, best first (ties as {@link fuseRankings}).
  */
 export function fuse(vector: Ranking, lexical: Ranking, fusion: ResolvedFusionOptions, k: number): FusedCandidate[] {
-  // Entries in parallel arrays (ranks 0 for "not found"), then the k best
-  // selected by insertion: a search fuses at most a few hundred candidates.
+  // Entries in parallel arrays (ranks 0 for "not found"; raw scores NaN for
+  // "unknown"), scored by the method, then the k best selected by
+  // insertion: a search fuses at most a few hundred candidates.
   const most = vector.length + lexical.length;
   if (gKeys.length < most) {
     gKeys = new Float64Array(most * 2);
     gScores = new Float64Array(most * 2);
+    gVRaw = new Float64Array(most * 2);
+    gLRaw = new Float64Array(most * 2);
     gVRank = new Int32Array(most * 2);
     gLRank = new Int32Array(most * 2);
     gUsed = new Int32Array(most * 2);
@@ -101,14 +160,11 @@ export function fuse(vector: Ranking, lexical: Ranking, fusion: ResolvedFusionOp
   const table = gTable;
   const used = gUsed;
   const keys = gKeys;
-  const scores = gScores;
+  const vRaw = gVRaw;
+  const lRaw = gLRaw;
   const vRank = gVRank;
   const lRank = gLRank;
   let n = 0;
-  const { weights } = fusion;
-  const rrf = fusion.method === 'rrf';
-  const [vlo, vhi] = span(vector);
-  const [llo, lhi] = span(lexical);
   for (let i = 0; i < vector.length; i++) {
     const key = vector.keys[i] as number;
     // A key twice on one side keeps its best rank.
@@ -117,16 +173,14 @@ export function fuse(vector: Ranking, lexical: Ranking, fusion: ResolvedFusionOp
     table[slot] = n;
     used[n] = slot;
     keys[n] = key;
-    const x = vector.scores[i] as number;
-    scores[n] = rrf ? weights.vector / (fusion.k + i + 1) : weights.vector * (vhi > vlo ? (x - vlo) / (vhi - vlo) : 1);
+    vRaw[n] = vector.scores[i] as number;
+    lRaw[n] = vector.cross === undefined ? Number.NaN : (vector.cross[i] as number);
     vRank[n] = i + 1;
     lRank[n] = 0;
     n++;
   }
   for (let i = 0; i < lexical.length; i++) {
     const key = lexical.keys[i] as number;
-    const x = lexical.scores[i] as number;
-    const s = rrf ? weights.lexical / (fusion.k + i + 1) : weights.lexical * (lhi > llo ? (x - llo) / (lhi - llo) : 1);
     // Found by the vector side, or already by this one (a key twice keeps its best rank).
     const slot = slotOf(key, keys, table);
     const e = table[slot] as number;
@@ -134,13 +188,30 @@ export function fuse(vector: Ranking, lexical: Ranking, fusion: ResolvedFusionOp
       table[slot] = n;
       used[n] = slot;
       keys[n] = key;
-      scores[n] = s;
+      vRaw[n] = lexical.cross === undefined ? Number.NaN : (lexical.cross[i] as number);
+      lRaw[n] = lexical.scores[i] as number;
       vRank[n] = 0;
       lRank[n] = i + 1;
       n++;
     } else if (lRank[e] === 0) {
-      scores[e] = (scores[e] as number) + s;
+      lRaw[e] = lexical.scores[i] as number;
       lRank[e] = i + 1;
+    }
+  }
+  const scores = gScores;
+  if (fusion.method === 'convex') convexScores(n, vector.floor, fusion.weights);
+  else {
+    const { weights } = fusion;
+    const rrf = fusion.method === 'rrf';
+    const [vlo, vhi] = span(vector);
+    const [llo, lhi] = span(lexical);
+    for (let e = 0; e < n; e++) {
+      let s = 0;
+      const vr = vRank[e] as number;
+      const lr = lRank[e] as number;
+      if (vr > 0) s = rrf ? weights.vector / (fusion.k + vr) : weights.vector * (vhi > vlo ? ((vRaw[e] as number) - vlo) / (vhi - vlo) : 1);
+      if (lr > 0) s += rrf ? weights.lexical / (fusion.k + lr) : weights.lexical * (lhi > llo ? ((lRaw[e] as number) - llo) / (lhi - llo) : 1);
+      scores[e] = s;
     }
   }
   for (let e = 0; e < n; e++) table[used[e] as number] = -1;

@@ -88,14 +88,18 @@ export const kSearchModes = Object.freeze(['hybrid', 'vector', 'lexical'] as con
 export type SearchMode = (typeof kSearchModes)[number];
 
 /** The fusion methods. */
-export const kFusionMethods = Object.freeze(['rrf', 'weighted'] as const);
+export const kFusionMethods = Object.freeze(['rrf', 'weighted', 'convex'] as const);
 
 /** How a hybrid search fuses its two rankings: `SearchOptions.fusion`. */
 export interface FusionOptions {
   /**
    * `'rrf'`: reciprocal-rank fusion, Σ weight / (k + rank) over the sides
    * that found a document; `'weighted'`: Σ weight × the side's score
-   * min-max normalised over its candidates. @default 'rrf'
+   * min-max normalised over its candidates; `'convex'`: every candidate of
+   * either side scored on both sides, each side's scores divided by their
+   * theoretical range up to the best candidate (BM25 x / max, cosine
+   * (x + 1) / (max + 1)), then their mean weighted by `weights` (TM2C2,
+   * Bruch et al. 2023; `k` unused). @default 'convex'
    */
   readonly method?: (typeof kFusionMethods)[number];
   /** RRF's rank constant, an integer in [1, 10000]. @default 60 */
@@ -115,7 +119,7 @@ export interface ResolvedFusionOptions {
 }
 
 /** The defaults of {@link FusionOptions} (`candidates` depends on k). */
-export const kDefaultFusionOptions = Object.freeze({ method: 'rrf' as const, k: 60, weights: Object.freeze({ vector: 1, lexical: 1 }), minCandidates: 50 });
+export const kDefaultFusionOptions = Object.freeze({ method: 'convex' as const, k: 60, weights: Object.freeze({ vector: 1, lexical: 1 }), minCandidates: 50 });
 
 function numberIn(name: string, value: unknown, [min, max]: readonly [number, number]): number {
   if (typeof value !== 'number') throw new TypeError(`${name} must be a number in [${min}, ${max}], got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);

@@ -51,6 +51,53 @@ export class Bm25Walk {
   /** The running search's best partial scores, and in its pruned phase its best final ones. */
   #top = new PartialTop();
   #finalTop = new PartialTop();
+  /** A document's tf of each query term, in {@link Bm25Walk.score}. */
+  #tfs = new Uint32Array(64);
+
+  /**
+   * BM25 of given documents for one query, from the forward store: each
+   * label's terms looked up among the query's, summed in the query's order
+   * with the walks' arithmetic, so a label both score gets the same bits.
+   * @param view - the index's structures.
+   * @param query - the query's terms, in the walks' order.
+   * @param labels - the documents; a label without one scores 0.
+   * @param norm - the per-label length norms (negative: removed).
+   * @param out - receives one score per label.
+   */
+  score(view: PostingsView, query: readonly QueryTerm[], labels: ArrayLike<number>, norm: Float64Array, out: Float64Array): void {
+    if (this.#queryPos.length < view.terms) this.#queryPos = new Int32Array(Math.max(view.terms, this.#queryPos.length * 2)).fill(-1);
+    const pos = this.#queryPos;
+    const n = query.length;
+    for (let j = 0; j < n; j++) pos[(query[j] as QueryTerm).id] = j;
+    if (this.#tfs.length < n) this.#tfs = new Uint32Array(Math.max(n, this.#tfs.length * 2));
+    const tfs = this.#tfs;
+    const { fwd, docStart, docTerms } = view;
+    try {
+      for (let i = 0; i < labels.length; i++) {
+        const label = labels[i] as number;
+        const nl = label < norm.length ? (norm[label] as number) : -1;
+        if (nl < 0 || label >= docStart.length || docStart[label] === 0xffffffff) {
+          out[i] = 0;
+          continue;
+        }
+        tfs.fill(0, 0, n);
+        const start = docStart[label] as number;
+        const end = start + 2 * (docTerms[label] as number);
+        for (let f = start; f < end; f += 2) {
+          const j = pos[fwd[f] as number] as number;
+          if (j >= 0) tfs[j] = fwd[f + 1] as number;
+        }
+        let s = 0;
+        for (let j = 0; j < n; j++) {
+          const tf = tfs[j] as number;
+          if (tf > 0) s += ((query[j] as QueryTerm).w * tf) / (tf + nl);
+        }
+        out[i] = s;
+      }
+    } finally {
+      for (let j = 0; j < n; j++) pos[(query[j] as QueryTerm).id] = -1;
+    }
+  }
 
   /** One query walked in JavaScript, pruned when a term's list is long enough for it to pay (see LexicalIndex.search). */
   walk(view: PostingsView, query: readonly QueryTerm[], k: number, allowed: Uint8Array | undefined, norm: Float64Array): LexicalHits {

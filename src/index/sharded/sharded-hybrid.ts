@@ -35,6 +35,8 @@ export interface ShardedSearchContext {
   readonly dims: number;
   /** A shard's vector-search options for `k` candidates; undefined for an empty shard. */
   shardOptions(shard: VectorIndex, options: SearchOptions, k: number): SearchOptions | undefined;
+  /** The shard that holds a document. */
+  shardOfId(id: string): number;
 }
 
 /** Best first by score; equal scores by id, so the merge is deterministic. */
@@ -97,8 +99,48 @@ function mergeCorpus(parts: readonly CorpusStats[]): CorpusStats {
   return { docs, totalLength, df };
 }
 
+/** The other side's scores of merged hits, for the `convex` fusion. */
+interface CrossScores {
+  /** BM25 of the vector side's hits. */
+  readonly vector: Float64Array;
+  /** The vector score of the lexical side's hits. */
+  readonly lexical: Float64Array;
+  readonly floor: number | undefined;
+}
+
+/**
+ * Scores each side's merged hits on the other side, each hit on the shard
+ * that holds it: BM25 with the statistics of all the shards, as the
+ * lexical side scored its own.
+ */
+function crossScores(ctx: ShardedSearchContext, q: ShardedQuery, terms: readonly string[], corpus: CorpusStats | undefined, vector: readonly Hit[], lexical: readonly Hit[]): CrossScores {
+  const byShard = (hits: readonly Hit[], score: (side: ShardLexical, ids: string[]) => Float64Array, empty: number): Float64Array => {
+    const out = new Float64Array(hits.length).fill(empty);
+    const groups = new Map<number, number[]>();
+    hits.forEach((h, j) => {
+      const sh = ctx.shardOfId(h.id);
+      const g = groups.get(sh);
+      if (g === undefined) groups.set(sh, [j]);
+      else g.push(j);
+    });
+    for (const [sh, at] of groups) {
+      const side = ctx.lexical[sh];
+      if (side === undefined) continue;
+      const scores = score(side, at.map((j) => (hits[j] as Hit).id));
+      at.forEach((j, t) => {
+        out[j] = scores[t] as number;
+      });
+    }
+    return out;
+  };
+  const v = terms.length === 0 || corpus === undefined ? new Float64Array(vector.length) : byShard(vector, (side, ids) => side.scoreIds(terms, ids, corpus), 0);
+  const qv = q.vector;
+  const l = qv === null ? new Float64Array(lexical.length).fill(Number.NaN) : byShard(lexical, (side, ids) => side.vectorScores(qv, ids), Number.NaN);
+  return { vector: v, lexical: l, floor: ctx.lexical[0]?.vectorFloor };
+}
+
 /** Fuses two merged hit lists by id. */
-function fuseHits(vector: readonly Hit[], lexical: readonly Hit[], fusion: ResolvedFusionOptions, k: number): Hit[] {
+function fuseHits(vector: readonly Hit[], lexical: readonly Hit[], fusion: ResolvedFusionOptions, k: number, cross?: CrossScores): Hit[] {
   const keys = new Map<string, number>();
   const hits: Hit[] = [];
   const ranked = (list: readonly Hit[]): Ranking => {
@@ -115,7 +157,9 @@ function fuseHits(vector: readonly Hit[], lexical: readonly Hit[], fusion: Resol
   };
   const v = ranked(vector);
   const l = ranked(lexical);
-  return fuse(v, l, fusion, k).map((c) => fusedHit(hits[c.key] as Hit, c));
+  const vc: Ranking = cross === undefined ? v : { ...v, cross: cross.vector, ...(cross.floor !== undefined ? { floor: cross.floor } : {}) };
+  const lc: Ranking = cross === undefined ? l : { ...l, cross: cross.lexical };
+  return fuse(vc, lc, fusion, k).map((c) => fusedHit(hits[c.key] as Hit, c));
 }
 
 /**
@@ -152,6 +196,8 @@ export async function searchShardedModes(ctx: ShardedSearchContext, queries: rea
   }
   const lexicalK = mode === 'lexical' ? k : candidates;
   const where = { ...(options.namespace !== undefined ? { namespace: options.namespace } : {}), ...(options.filter !== undefined ? { filter: options.filter } : {}) };
+  const termsOf: string[][] = queries.map(() => []);
+  const corpusOf: Array<CorpusStats | undefined> = queries.map(() => undefined);
   const lexical = queries.map((q, i) => {
     if (q.text === null) return [];
     const terms = ctx.lexical[0]?.terms(q.text) ?? [];
@@ -160,6 +206,8 @@ export async function searchShardedModes(ctx: ShardedSearchContext, queries: rea
       throw unanswerableQuery(i, mode, q.vectorProblem, ctx.lexical[0]?.rules.stopWords ?? 'none');
     }
     const corpus = mergeCorpus(ctx.lexical.map((l) => l.corpus(terms)));
+    termsOf[i] = terms;
+    corpusOf[i] = corpus;
     return mergeHits(
       ctx.lexical.map((l, s) => ((ctx.shards[s]?.count ?? 0) === 0 ? [] : l.search(terms, lexicalK, where, corpus))),
       lexicalK,
@@ -173,5 +221,10 @@ export async function searchShardedModes(ctx: ShardedSearchContext, queries: rea
     });
   }
   if (mode === 'lexical') return lexical.map((list) => list.map((h, j) => ({ ...h, lexicalRank: j + 1 })));
-  return queries.map((_, i) => fuseHits(vector[i] ?? [], lexical[i] ?? [], fusion, k));
+  const convex = fusion.method === 'convex';
+  return queries.map((q, i) => {
+    const v = vector[i] ?? [];
+    const l = lexical[i] ?? [];
+    return fuseHits(v, l, fusion, k, convex ? crossScores(ctx, q, termsOf[i] ?? [], corpusOf[i], v, l) : undefined);
+  });
 }

@@ -196,6 +196,7 @@ export class ShardedIndex implements VectorIndex {
       lexical: this.#lexicalSides() ?? [],
       dims: this.dims,
       shardOptions: (shard, options, k) => this.#shardOptions(shard, options, k, ef),
+      shardOfId: (id) => shardOf(id, this.#shards.length),
     };
   }
 
