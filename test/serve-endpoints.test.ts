@@ -112,6 +112,11 @@ describe('search', () => {
     expect(lexical.body.hits.map((h: { id: string }) => h.id)).toEqual(lib.map((h) => h.id));
     const weighted = await json(`${f.url}/v1/indexes/notes/search`, 'POST', { query: kTexts[1], k: 3, fusion: { method: 'weighted', weights: { vector: 1, lexical: 2 } } });
     expect(weighted.status).toBe(200);
+    for (const fusion of [{ method: 'rrf' as const, k: 20 }, { method: 'convex' as const, weights: { vector: 1, lexical: 3 } }]) {
+      const fused = await json(`${f.url}/v1/indexes/notes/search`, 'POST', { query: 'a dog', k: 3, fusion });
+      expect(fused.status).toBe(200);
+      expect(fused.body.hits.map((h: { id: string; score: number }) => [h.id, h.score])).toEqual((await index.search('a dog', { k: 3, fusion })).map((h) => [h.id, h.score]));
+    }
     const bad = await json(`${f.url}/v1/indexes/notes/search`, 'POST', { query: 'dog', mode: 'fuzzy' });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/mode/);

@@ -47,7 +47,8 @@ export { kMaxPackedTokens, kMaxPaddedTokens, kMaxAttentionFloats } from '../../d
 export { loadNativeBertOps } from '../../dist/src/native/kernels.js';
 // index/lexical: the lexical tokenizer and fusion, for the quality suite's exact-search reference.
 export { lexicalTerms } from '../../dist/src/index/lexical/tokenize.js';
-export { fuseRankings } from '../../dist/src/index/lexical/fusion.js';
+export { fuse, fuseRankings } from '../../dist/src/index/lexical/fusion.js';
+export { shardLexicalHandle } from '../../dist/src/index/internal.js';
 export { resolveFusionOptions } from '../../dist/src/index/lexical/options.js';
 // models/glove: the vocabulary lookup with and without suffix folding, to measure what folding changes.
 export { gloveViews } from '../../dist/src/models/glove/layout.js';

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { type FusionOptions, type Hit, type MetadataFilter, SearchCache, type SearchMode, type SearchOptions, type VectorIndex } from '../index.js';
 import { type ServeContext, HttpError, slotOf } from './context.js';
 import type { IndexSlot } from './index-slot.js';
+import { kFusionMethods } from '../index/lexical/options.js';
 
 /** The most queries (or vectors) one search request holds. */
 export const kMaxQueries = 1024;
@@ -20,7 +21,7 @@ const kFusion = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    method: { type: 'string', enum: ['rrf', 'weighted'] },
+    method: { type: 'string', enum: kFusionMethods },
     k: { type: 'number', exclusiveMinimum: 0 },
     weights: { type: 'object', additionalProperties: false, properties: { vector: { type: 'number', minimum: 0 }, lexical: { type: 'number', minimum: 0 } } },
   },

@@ -1,6 +1,6 @@
 /**
  * quality suite (on demand: `npm run bench -- quality`): search quality of
- * the vector, lexical (BM25) and hybrid (RRF) modes on real dictionary text
+ * the vector, lexical (BM25) and hybrid (convex fusion; RRF beside it) modes on real dictionary text
  * (GCIDE and FOLDOC from Debian's dictd packages; queries in
  * data/quality-set.ts), each next to exact search, with the share of
  * documents and queries each mode can answer, search q/s of each mode, what
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Engine, type VectorIndex } from 'vecforge';
 import { kDictionaries, prepareDictionary, type DictionaryName } from '../data/dictd.js';
 import { qualitySet, type QualityQuery } from '../data/quality-set.js';
-import { currentVersion, defaultCacheDir, ensureGloveCache, fuseRankings, gloveViews, lexicalTerms, resolveFusionOptions, tokenizeToRows } from '../internals.js';
+import { currentVersion, defaultCacheDir, ensureGloveCache, fuse, gloveViews, lexicalTerms, resolveFusionOptions, shardLexicalHandle, tokenizeToRows } from '../internals.js';
 import { median } from '../measure.js';
 import type { Report } from '../report/report.js';
 import type { SuiteContext } from './suite.js';
@@ -23,13 +23,8 @@ const kCandidates = 50;
 const kAddChunk = 5000;
 const kModes = ['vector', 'lexical', 'hybrid'] as const;
 type Mode = (typeof kModes)[number];
-/**
- * A fusion leaning on BM25 (RRF k 20, lexical weight 2), reported beside the
- * default: chosen on other queries (seed 7, 20,000 entries, 300 per kind)
- * than the ones measured here, as the setting a user of glove-100d on
- * dictionary text would pick.
- */
-const kLexicalLeaning = Object.freeze({ method: 'rrf' as const, k: 20, weights: Object.freeze({ vector: 1, lexical: 2 }) });
+/** Reciprocal-rank fusion (k 60, equal weights), the default before the convex fusion, reported beside it. */
+const kRrf = Object.freeze({ method: 'rrf' as const, k: 60 });
 
 /** Recall@10 and MRR@10 of ranked doc numbers against each query's relevant set; unanswered queries count 0. */
 function scoreRuns(queries: readonly QualityQuery[], ranked: ReadonlyArray<readonly number[] | undefined>, only?: QualityQuery['kind']): { recall: number; mrr: number; n: number } {
@@ -82,7 +77,7 @@ async function measureDictionary(name: DictionaryName, engine: Engine, report: R
   const set = qualitySet(entries, { maxDocs: ctx.quick ? 20_000 : 200_000, perKind: ctx.quick ? 200 : 1000, seed: 20_261_203 });
   const { docs, queries } = set;
   const dataset = `${name.toUpperCase()} (Debian ${kDictionaries[name].pkg}): ${docs.length} entries, ${queries.length} queries`;
-  const conditions = { dataset, k: kK, candidates: kCandidates, fusion: 'rrf k=60', workers: Math.max(1, ctx.maxWorkers), m: 16, efConstruction: 200, efSearch: 64 };
+  const conditions = { dataset, k: kK, candidates: kCandidates, fusion: 'convex (TM2C2), equal weights', workers: Math.max(1, ctx.maxWorkers), m: 16, efConstruction: 200, efSearch: 64 };
   const fig = (n: string, value: number, unit: string, extra: Record<string, string | number> = {}): void => {
     report.figure({ suite: 'quality', name: `${name}: ${n}`, value, unit, conditions: { ...conditions, ...extra } });
   };
@@ -119,12 +114,12 @@ async function measureDictionary(name: DictionaryName, engine: Engine, report: R
     }
     {
       const subset = queries.flatMap((_, i) => (answerable.hybrid[i] === true ? [i] : []));
-      const hits = await index.searchBatch(subset.map((i) => texts[i] as string), { k: kK, mode: 'hybrid', fusion: kLexicalLeaning });
+      const hits = await index.searchBatch(subset.map((i) => texts[i] as string), { k: kK, mode: 'hybrid', fusion: kRrf });
       const out: Array<number[] | undefined> = new Array(queries.length);
       subset.forEach((qi, j) => {
         out[qi] = (hits[j] ?? []).map((h) => Number(h.id));
       });
-      ranked.leaning = out;
+      ranked.rrf = out;
     }
     // Exact search: brute-force cosine over the stored vectors; BM25 is exhaustive already.
     const docVectors = docs.map((_, d) => index?.getVector(String(d)));
@@ -134,13 +129,29 @@ async function measureDictionary(name: DictionaryName, engine: Engine, report: R
     lexSubset.forEach((qi, j) => {
       lexCandidates[qi] = (lexHits[j] ?? []).map((h) => ({ key: Number(h.id), score: h.score }));
     });
+    // The default fusion over exact candidates, each scored on both sides as the index does:
+    // BM25 of the vector candidates (the index's own scoring), the exact cosine of the lexical ones.
     const fusion = resolveFusionOptions(undefined, kK);
+    const side = shardLexicalHandle(index);
     const exactVector: Array<number[] | undefined> = [];
     const exactHybrid: Array<number[] | undefined> = [];
     queries.forEach((_, i) => {
-      const vec = canEmbed[i] === true ? exactTop(docVectors, embedded.vectors.subarray(i * dims, (i + 1) * dims), kCandidates) : [];
+      const q = canEmbed[i] === true ? embedded.vectors.subarray(i * dims, (i + 1) * dims) : null;
+      const vec = q !== null ? exactTop(docVectors, q, kCandidates) : [];
       exactVector[i] = vec.slice(0, kK).map((c) => c.key);
-      exactHybrid[i] = fuseRankings(vec, lexCandidates[i] ?? [], fusion, kK).map((c) => c.key);
+      const lex = lexCandidates[i] ?? [];
+      const terms = lexicalTerms(texts[i] as string);
+      const bm25 = side !== null && terms.length > 0 ? side.scoreIds(terms, vec.map((c) => String(c.key)), side.corpus(terms)) : new Float64Array(vec.length);
+      const cosine = lex.map((c) => {
+        const v = docVectors[c.key];
+        return q === null || v === undefined ? Number.NaN : v.reduce((a, x, j) => a + x * (q[j] as number), 0);
+      });
+      exactHybrid[i] = fuse(
+        { keys: vec.map((c) => c.key), scores: vec.map((c) => c.score), length: vec.length, cross: bm25, floor: -1 },
+        { keys: lex.map((c) => c.key), scores: lex.map((c) => c.score), length: lex.length, cross: cosine },
+        fusion,
+        kK,
+      ).map((c) => c.key);
     });
     const rows: Array<Array<string | number>> = [];
     const results: Record<string, { recall: number; mrr: number }> = {};
@@ -160,15 +171,15 @@ async function measureDictionary(name: DictionaryName, engine: Engine, report: R
       fig(`share of documents searchable: ${mode}`, docShare, 'ratio');
     }
     {
-      const r = scoreRuns(queries, ranked.leaning ?? []);
-      const byKind = (['headword', 'held-out sense'] as const).map((kind) => scoreRuns(queries, ranked.leaning ?? [], kind).recall);
-      rows.push(['hybrid, RRF k 20, lexical weight 2', r.recall, r.mrr, '', '', byKind[0] ?? 0, byKind[1] ?? 0, answerable.hybrid.filter(Boolean).length / queries.length, (docs.length - failed) / docs.length]);
-      fig('recall@10 hybrid, RRF k 20, lexical weight 2', r.recall, 'ratio');
-      fig('MRR@10 hybrid, RRF k 20, lexical weight 2', r.mrr, 'ratio');
-      results.leaning = r;
+      const r = scoreRuns(queries, ranked.rrf ?? []);
+      const byKind = (['headword', 'held-out sense'] as const).map((kind) => scoreRuns(queries, ranked.rrf ?? [], kind).recall);
+      rows.push(['hybrid, RRF k 60', r.recall, r.mrr, '', '', byKind[0] ?? 0, byKind[1] ?? 0, answerable.hybrid.filter(Boolean).length / queries.length, (docs.length - failed) / docs.length]);
+      fig('recall@10 hybrid, RRF k 60', r.recall, 'ratio');
+      fig('MRR@10 hybrid, RRF k 60', r.mrr, 'ratio');
+      results.rrf = r;
     }
     const best = Math.max(results.vector?.recall ?? 0, results.lexical?.recall ?? 0);
-    fig('recall@10 gain: hybrid (RRF k 20, lexical weight 2) − better single mode', (results.leaning?.recall ?? 0) - best, 'ratio');
+    fig('recall@10 gain: hybrid (RRF k 60) − better single mode', (results.rrf?.recall ?? 0) - best, 'ratio');
     fig('recall@10 gain: hybrid − better single mode', (results.hybrid?.recall ?? 0) - best, 'ratio');
     fig('recall@10: hybrid index − hybrid exact', (results.hybrid?.recall ?? 0) - (results['hybrid exact']?.recall ?? 0), 'ratio');
     report.table({
@@ -176,7 +187,7 @@ async function measureDictionary(name: DictionaryName, engine: Engine, report: R
       title: `${dataset}: search quality by mode, index and exact`,
       columns: ['mode', 'recall@10', 'MRR@10', 'recall@10 exact', 'MRR@10 exact', 'recall@10 headword', 'recall@10 held-out sense', 'queries answerable', 'documents searchable'],
       rows,
-      note: 'One relevant set per query (headword: the entries with that headword; held-out sense: its entry); unanswerable queries count as misses. Exact: brute-force cosine over the stored vectors (vector), the same fusion over exact vector candidates and BM25 (hybrid); BM25 is exhaustive, so lexical is exact.',
+      note: 'One relevant set per query (headword: the entries with that headword; held-out sense: its entry); unanswerable queries count as misses. hybrid: the default convex fusion (every candidate scored on both sides, TM2C2, equal weights). Exact: brute-force cosine over the stored vectors (vector), the same fusion over exact vector candidates and BM25 (hybrid); BM25 is exhaustive, so lexical is exact.',
     });
     // Throughput: the queries every mode can answer, searchBatch, modes alternated, median of 3;
     // all of them, then each kind alone (headwords are 1–2 words, held-out senses definition-length).
@@ -185,26 +196,28 @@ async function measureDictionary(name: DictionaryName, engine: Engine, report: R
     for (const [label, kind] of kinds) {
       const common = queries.flatMap((q, i) => (canEmbed[i] === true && hasTerms[i] === true && (kind === undefined || q.kind === kind) ? [texts[i] as string] : []));
       if (common.length === 0) continue;
-      const qps: Record<Mode, number[]> = { vector: [], lexical: [], hybrid: [] };
+      // The modes, and hybrid with RRF (no cross scoring) beside the default fusion.
+      const runs = [...kModes, 'hybrid rrf'] as const;
+      const qps: Record<(typeof runs)[number], number[]> = { vector: [], lexical: [], hybrid: [], 'hybrid rrf': [] };
       for (let rep = 0; rep < 3; rep++) {
-        for (const mode of rep % 2 === 0 ? kModes : [...kModes].reverse()) {
+        for (const run of rep % 2 === 0 ? runs : [...runs].reverse()) {
           const t0 = performance.now();
-          await index.searchBatch(common, { k: kK, mode });
-          qps[mode].push((common.length * 1000) / (performance.now() - t0));
+          await index.searchBatch(common, run === 'hybrid rrf' ? { k: kK, mode: 'hybrid', fusion: kRrf } : { k: kK, mode: run });
+          qps[run].push((common.length * 1000) / (performance.now() - t0));
         }
       }
       const suffix = kind === undefined ? '' : `, ${label} queries`;
-      for (const mode of kModes) fig(`q/s ${mode} (searchBatch)${suffix}`, median(qps[mode]), 'q/s', { queries: common.length, iterations: 3, statistic: 'median' });
+      for (const run of runs) fig(`q/s ${run} (searchBatch)${suffix}`, median(qps[run]), 'q/s', { queries: common.length, iterations: 3, statistic: 'median' });
       fig(`ratio: hybrid / vector q/s${suffix}`, median(qps.hybrid) / median(qps.vector), '×', { queries: common.length });
       const meanTerms = common.reduce((a, t) => a + lexicalTerms(t).length, 0) / common.length;
-      qpsRows.push([label, common.length, meanTerms, median(qps.vector), median(qps.lexical), median(qps.hybrid), median(qps.hybrid) / median(qps.vector)]);
+      qpsRows.push([label, common.length, meanTerms, median(qps.vector), median(qps.lexical), median(qps.hybrid), median(qps['hybrid rrf']), median(qps.hybrid) / median(qps.vector)]);
     }
     report.table({
       suite: 'quality',
       title: `${dataset}: search q/s by mode and query kind`,
-      columns: ['queries', 'count', 'mean terms', 'vector q/s', 'lexical q/s', 'hybrid q/s', 'hybrid / vector'],
+      columns: ['queries', 'count', 'mean terms', 'vector q/s', 'lexical q/s', 'hybrid q/s', 'hybrid RRF q/s', 'hybrid / vector'],
       rows: qpsRows,
-      note: `searchBatch of the queries every mode can answer, k ${kK}, modes alternated, median of 3. Terms: BM25 terms after stop words. The vector side runs on the pool; BM25 for the batch on native threads (as many as pool workers; the calling thread waits), exact over every posting of the query's terms.`,
+      note: `searchBatch of the queries every mode can answer, k ${kK}, modes alternated, median of 3. Terms: BM25 terms after stop words (a repeated term counts each time). The vector side runs on the pool; BM25 for the batch on native threads (as many as pool workers; the calling thread waits), exact over every posting of the query's terms; hybrid (convex) then scores each side's candidates on the other side; hybrid RRF fuses ranks only.`,
     });
     // What GloVe's suffix folding changes: texts with no known word, and words not found.
     const { buffer, header } = ensureGloveCache(defaultCacheDir());
