@@ -261,26 +261,20 @@ Napi::Value LabelScores(const Napi::CallbackInfo& info) {
   float* out = out_arr.Data();
   std::vector<float> scratch(g->kind == SpaceKind::kCosine ? g->dims : 0);
   auto& index = *g->index;
-  PhaseGuard guard(g->phase, PhaseLock::kSearch);
   for (size_t q = 0; q < nq; ++q) {
     const float* row = queries.data + q * g->dims;
     if (g->kind == SpaceKind::kCosine) {
       NormalizeInto(row, scratch.data(), g->dims);
       row = scratch.data();
     }
+    PhaseGuard guard(g->phase, PhaseLock::kSearch);
     for (size_t t = offsets.data[q]; t < offsets.data[q + 1]; ++t) {
-      hnswlib::tableint id = 0;
-      bool found = false;
-      {
-        std::unique_lock<std::mutex> lock(index.label_lookup_lock);
-        auto it = index.label_lookup_.find(labels.data[t]);
-        if (it != index.label_lookup_.end()) {
-          id = it->second;
-          found = true;
-        }
-      }
-      out[t] = found && !index.isMarkedDeleted(id) ? index.fstdistfunc_(row, index.getDataByInternalId(id), index.dist_func_param_)
-                                                  : std::numeric_limits<float>::quiet_NaN();
+      // The search phase excludes inserts and deletes, the only writers of
+      // label_lookup_, so it is read here without hnswlib's per-call mutex.
+      auto it = index.label_lookup_.find(labels.data[t]);
+      out[t] = it != index.label_lookup_.end() && !index.isMarkedDeleted(it->second)
+                   ? index.fstdistfunc_(row, index.getDataByInternalId(it->second), index.dist_func_param_)
+                   : std::numeric_limits<float>::quiet_NaN();
     }
   }
   return out_arr;

@@ -5,7 +5,8 @@
 //     markDelete, unmarkDelete. hnswlib's addPoint is thread-safe against
 //     other addPoint calls (per-element link locks, label locks), as used by
 //     hnswlib's Python bindings' ParallelFor.
-//   - SEARCH phase, shared among searchers: searchKnn(Async), getVector.
+//   - SEARCH phase, shared among searchers: searchKnn(Async), getVector,
+//     labelScores.
 //     Concurrent searches are safe in hnswlib.
 //   - EXCLUSIVE: resize (reallocates every buffer) and save (one consistent
 //     snapshot).
