@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Engine, type VectorIndex } from '../src/index.js';
+import { mulberry32 } from '../src/random.js';
 import { kTestCacheDir, tempDir } from './helpers.js';
 
 const kTexts: Array<{ id: string; text: string; ns?: string; metadata?: Record<string, unknown> }> = [
@@ -150,6 +151,34 @@ describe('search modes', () => {
     // A document only one side found is still scored by the other: 'car' has no query term (BM25 0), 'oov' no vector.
     expect(hybrid.find((h) => h.id === 'car')?.lexicalRank).toBeUndefined();
     expect(want.get('cat')).toBeGreaterThan(want.get('car') as number);
+    await index.close();
+  });
+
+  test('a PCA index scores the lexical side\'s candidates by the full vectors, as its rerank scores its own', async () => {
+    const words = ['river', 'stone', 'music', 'engine', 'forest', 'bread', 'winter', 'ocean', 'garden', 'letter', 'mountain', 'window', 'horse', 'silver', 'candle', 'market'];
+    const rand = mulberry32(4);
+    const items = Array.from({ length: 240 }, (_, i) => ({ id: `d${i}`, text: Array.from({ length: 6 }, () => words[Math.floor(rand() * words.length)]).join(' ') }));
+    const index = await engine.createIndex({ dir: tempDir(), pca: { dims: 16, sample: 120 } });
+    await index.addBatch(items);
+    const q = 'stone river music';
+    const [hybrid, vector, lexical] = await Promise.all([index.search(q, { k: 10, fusion: { candidates: 10 } }), index.search(q, { k: 10, mode: 'vector' }), index.search(q, { k: 10, mode: 'lexical' })]);
+    const qv = (await engine.embed([q])).vectors;
+    const cos = (id: string): number => {
+      const v = index.getVector(id) as Float32Array;
+      return v.reduce((a, x, j) => a + x * (qv[j] as number), 0) / (Math.hypot(...v) * Math.hypot(...qv));
+    };
+    const vScore = new Map(vector.map((h) => [h.id, h.score]));
+    // Every document's BM25 (the candidates are the top 10 of each side; the others are scored too).
+    const bm = new Map((await index.search(q, { k: 240, mode: 'lexical' })).map((h) => [h.id, h.score]));
+    const union = [...new Set([...vector, ...lexical].map((h) => h.id))];
+    const v = (id: string): number => vScore.get(id) ?? cos(id);
+    const vMax = Math.max(...union.map(v));
+    const bmMax = Math.max(...union.map((id) => bm.get(id) ?? 0));
+    for (const h of hybrid) expect(h.score).toBeCloseTo((0.5 * (v(h.id) + 1)) / (vMax + 1) + (0.5 * (bm.get(h.id) ?? 0)) / bmMax, 3);
+    expect(union.length).toBeGreaterThan(10);
+    // Some hits only the lexical side returned: their vector score came from the full vectors.
+    expect(hybrid.some((h) => h.vectorRank === undefined)).toBe(true);
+    expect(hybrid.length).toBe(10);
     await index.close();
   });
 
