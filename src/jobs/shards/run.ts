@@ -51,7 +51,7 @@ export interface ShardedJobSpec {
 
 /** What a sharded job reports as it goes. */
 export type ShardedEvent =
-  | { readonly event: 'split'; readonly read: number; readonly failed: number; readonly records: readonly number[]; readonly reused: boolean; readonly ms: number }
+  | { readonly event: 'split'; readonly read: number; readonly failed: number; readonly records: readonly number[]; readonly reused: boolean; readonly threads: number; readonly ms: number }
   | { readonly event: 'shard-skipped'; readonly shard: number; readonly reason: string }
   | { readonly event: 'shard-queued'; readonly shard: number; readonly jobId: string }
   | { readonly event: 'shard-progress'; readonly shard: number; readonly read: number; readonly records: number }
@@ -157,7 +157,7 @@ export async function runShardedJob(spec: ShardedJobSpec, runner: ShardRunner): 
     // Staging of sets that were never (or already) published.
     for (const old of readdirSync(stagingRoot)) if (old !== version) rmSync(join(stagingRoot, old), { recursive: true, force: true });
     const split = await splitInput(input, join(stagingRoot, version), { shards: n, idField: spec.fields.id, maxRecordBytes: spec.maxRecordBytes, signal: spec.signal });
-    emit({ event: 'split', read: split.read, failed: split.failed.length, records: split.shards.map((s) => s.records), reused: split.reused, ms: split.readMs });
+    emit({ event: 'split', read: split.read, failed: split.failed.length, records: split.shards.map((s) => s.records), reused: split.reused, threads: split.threads, ms: split.readMs });
     const errorsFile = writeSplitErrors(dir, split);
     const needed: number[] = [];
     for (let i = 0; i < n; i++) {
