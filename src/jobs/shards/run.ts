@@ -135,13 +135,20 @@ function writeSplitErrors(dir: string, split: SplitResult): string | null {
 
 /**
  * Runs a sharded build or reindex through a runner and publishes the set.
+ * The runner may come as a promise (the queue's, while it connects): the
+ * input is split meanwhile, and the runner is awaited before anything
+ * else happens; when it fails, the split stops and its error is thrown.
  * @param spec - the job.
- * @param runner - where the shard jobs run ({@link localShardRunner}, or the queue's).
+ * @param runner - where the shard jobs run ({@link localShardRunner}, or the queue's), or a promise of it.
  * @returns the summary: totals, and every shard's report.
  * @throws {TypeError | RangeError} for an invalid shard count.
- * @throws {VecforgeError} ERR_LOCKED when another job holds the directory; ERR_INDEX for a directory that holds another kind of index; the first shard job's error when one failed (nothing is published; the previous set stays current).
+ * @throws {VecforgeError} ERR_LOCKED when another job holds the directory; ERR_INDEX for a directory that holds another kind of index; the runner promise's error when it rejects (no job queued, nothing published); the first shard job's error when one failed (nothing is published; the previous set stays current).
  */
-export async function runShardedJob(spec: ShardedJobSpec, runner: ShardRunner): Promise<ShardedJobSummary> {
+export async function runShardedJob(spec: ShardedJobSpec, runner: ShardRunner | Promise<ShardRunner>): Promise<ShardedJobSummary> {
+  const ready = Promise.resolve(runner);
+  // A runner that fails while the input is split stops the split; its rejection is also handled when the job fails first.
+  const runnerFailed = new AbortController();
+  ready.catch(() => runnerFailed.abort());
   throwIfAborted(spec.signal);
   const started = performance.now();
   const dir = resolve(spec.dir);
@@ -156,7 +163,16 @@ export async function runShardedJob(spec: ShardedJobSpec, runner: ShardRunner): 
     mkdirSync(stagingRoot, { recursive: true });
     // Staging of sets that were never (or already) published.
     for (const old of readdirSync(stagingRoot)) if (old !== version) rmSync(join(stagingRoot, old), { recursive: true, force: true });
-    const split = await splitInput(input, join(stagingRoot, version), { shards: n, idField: spec.fields.id, maxRecordBytes: spec.maxRecordBytes, signal: spec.signal });
+    const splitSignal = spec.signal === undefined ? runnerFailed.signal : AbortSignal.any([spec.signal, runnerFailed.signal]);
+    let split: SplitResult;
+    try {
+      split = await splitInput(input, join(stagingRoot, version), { shards: n, idField: spec.fields.id, maxRecordBytes: spec.maxRecordBytes, signal: splitSignal });
+    } catch (error) {
+      // Stopped by the runner's failure (not by the caller): that failure is the error.
+      if (runnerFailed.signal.aborted && spec.signal?.aborted !== true) await ready;
+      throw error;
+    }
+    const run = await ready;
     emit({ event: 'split', read: split.read, failed: split.failed.length, records: split.shards.map((s) => s.records), reused: split.reused, threads: split.threads, ms: split.readMs });
     const errorsFile = writeSplitErrors(dir, split);
     const needed: number[] = [];
@@ -195,7 +211,7 @@ export async function runShardedJob(spec: ShardedJobSpec, runner: ShardRunner): 
     }));
     mkdirSync(join(dir, 'shards'), { recursive: true });
     const jobsStarted = performance.now();
-    const outcomes = jobs.length === 0 ? [] : await runner(jobs, { runKey: `${version}-${split.key}`, signal: spec.signal, emit });
+    const outcomes = jobs.length === 0 ? [] : await run(jobs, { runKey: `${version}-${split.key}`, signal: spec.signal, emit });
     const jobsMs = jobs.length === 0 ? 0 : performance.now() - jobsStarted;
     const counts = zeroCounts();
     counts.failed += split.failed.length;
