@@ -86,8 +86,8 @@ export async function* readLines(path: string, options: ReadLinesOptions = {}): 
   if (endByte !== undefined && (!Number.isSafeInteger(endByte) || endByte < startByte)) throw new RangeError(`options.endByte must be an integer ≥ options.startByte (${startByte}), got ${String(endByte)}`);
   if (endByte === startByte) return;
   const decoder = new TextDecoder('utf-8', { fatal: true });
-  // createReadStream's end is inclusive.
-  const range = { start: startByte, ...(endByte !== undefined ? { end: endByte - 1 } : {}) };
+  // createReadStream's end is inclusive; a start (even 0) makes every read positional, which a pipe refuses (ESPIPE).
+  const range = { ...(startByte > 0 ? { start: startByte } : {}), ...(endByte !== undefined ? { end: endByte - 1 } : {}) };
   const stream = createReadStream(path, { highWaterMark: kReadBytes, ...range, ...(options.signal !== undefined ? { signal: options.signal } : {}) });
   // The current line's bytes so far (never more than maxLineBytes + 1, for a trailing CR).
   const parts: Buffer[] = [];
