@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { lineStartAtOrAfter, readLines, type FileLine } from '../src/io/lines.js';
+import { lineStartAtOrAfter, readLineRuns, readLines, type FileLine } from '../src/io/lines.js';
 import { tempDir } from './helpers.js';
 
 async function collect(it: AsyncIterable<FileLine>): Promise<FileLine[]> {
@@ -89,6 +89,17 @@ describe('readLines over byte ranges', () => {
     expect([cut, end]).toEqual([2, 2 + 1_400_000 + 2]);
     const range = await collect(readLines(path, { maxLineBytes: 1 << 20, startByte: cut, endByte: end }));
     expect(range.map((l) => plain(l, 0))).toEqual([JSON.stringify({ line: 1, code: 'TOO_LARGE' })]);
+  });
+
+  test('readLineRuns yields, run after run, the lines readLines yields', async () => {
+    const path = join(tempDir(), 'runs.jsonl');
+    writeFileSync(path, Buffer.concat([edgeFile().bytes, Buffer.from(`\n${'é'.repeat(600_000)}\n${'x'.repeat(3_000_000)}\r\nlast`)]));
+    const runs: FileLine[][] = [];
+    for await (const run of readLineRuns(path, { maxLineBytes: 2_000_000 })) runs.push([...run]);
+    // Reads of 1 MiB: several runs, one of them empty (inside the 3 MB line).
+    expect(runs.length).toBeGreaterThan(3);
+    expect(runs.some((r) => r.length === 0)).toBe(true);
+    expect(runs.flat()).toEqual(await collect(readLines(path, { maxLineBytes: 2_000_000 })));
   });
 
   test('an empty range yields nothing; a range that is not one is a RangeError naming the option', async () => {

@@ -57,6 +57,21 @@ describe('the split on worker threads', () => {
     expect(insideCharacter).toBeGreaterThan(0);
   }, 60_000);
 
+  test('records longer than a write buffer (a 1.4 MB line kept under a 2 MiB limit) land whole and in order, on both paths', async () => {
+    const dir = tempDir();
+    const input = join(dir, 'mixed.jsonl');
+    writeMixedInput(input, 1500, 11);
+    const limits = { maxRecordBytes: 2 * 1024 * 1024 };
+    const serial = await split(input, join(dir, 'serial'), { ...kSerial, ...limits });
+    expect(serial.bytes.some((b) => b.includes('{"id":"huge","text":"éééé'))).toBe(true);
+    expect(serial.result.failed.map((f) => f.code)).not.toContain('TOO_LARGE');
+    for (const threads of [2, 3]) {
+      const parallel = await split(input, join(dir, `parallel-${threads}`), { parallelMinBytes: 0, threads, ...limits });
+      expect(parallel.result).toEqual(serial.result);
+      expect(parallel.fileSha256).toEqual(serial.fileSha256);
+    }
+  });
+
   test('more threads than lines: empty ranges add nothing, a shard with no record is an empty file', async () => {
     const dir = tempDir();
     const input = join(dir, 'two.jsonl');

@@ -3,14 +3,14 @@
  * whole input on the main thread (split.ts), or one byte range of it on
  * each split thread (split-parallel.ts, workers/split-worker.ts), whose
  * per-shard parts are then joined in range order (`joinParts`). Both read
- * with `readLines` and route with `routeLine`, so a range yields, line
+ * with `readLineRuns` (the lines `readLines` yields) and route with `routeLine`, so a range yields, line
  * for line, what the whole file yields there.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, fsync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { shardOf } from '../../index/sharded/layout.js';
-import { readLines, type FileLine } from '../../io/lines.js';
+import { readLineRuns, type FileLine } from '../../io/lines.js';
 import { readId } from '../records.js';
 
 /** A line that reached no shard. */
@@ -55,7 +55,7 @@ export interface SplitLinesOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-const kFlushBytes = 1 << 20;
+const kFlushBytes = 256 * 1024;
 const kCopyBytes = 1 << 20;
 const fsyncAsync = promisify(fsync);
 
@@ -86,10 +86,9 @@ export function routeLine(l: FileLine, shards: number, idField: string): LineRou
 class ShardWriter {
   readonly #fd: number;
   readonly #hash: Hash | null;
-  /** Lines waiting, encoded once per flush (one Buffer a line cost a fifth of the split). */
-  #parts: string[] = [];
-  /** Their length in UTF-16 units (a UTF-8 byte count at most three times that). */
-  #chars = 0;
+  /** Lines encoded straight into one buffer: no string is kept between lines, so the young generation stays empty. */
+  readonly #buf = Buffer.allocUnsafe(kFlushBytes);
+  #used = 0;
   #closed = false;
   records = 0;
 
@@ -99,21 +98,29 @@ class ShardWriter {
   }
 
   add(text: string): void {
-    this.#parts.push(text);
-    this.#chars += text.length + 1;
     this.records++;
-    if (this.#chars >= kFlushBytes) this.flush();
+    // A UTF-16 unit is at most three UTF-8 bytes; +1 for the LF.
+    if (this.#used + text.length * 3 + 1 > kFlushBytes) {
+      this.flush();
+      if (text.length * 3 + 1 > kFlushBytes) {
+        this.#write(Buffer.from(`${text}\n`, 'utf8'));
+        return;
+      }
+    }
+    this.#used += this.#buf.write(text, this.#used, 'utf8');
+    this.#buf[this.#used++] = 0x0a;
+  }
+
+  #write(bytes: Buffer): void {
+    this.#hash?.update(bytes);
+    let off = 0;
+    while (off < bytes.length) off += writeSync(this.#fd, bytes, off);
   }
 
   flush(): void {
-    if (this.#parts.length === 0) return;
-    this.#parts.push('');
-    const all = Buffer.from(this.#parts.join('\n'), 'utf8');
-    this.#hash?.update(all);
-    let off = 0;
-    while (off < all.length) off += writeSync(this.#fd, all, off);
-    this.#parts = [];
-    this.#chars = 0;
+    if (this.#used === 0) return;
+    this.#write(this.#buf.subarray(0, this.#used));
+    this.#used = 0;
   }
 
   /** Flushes; returns the hash when kept. */
@@ -155,13 +162,16 @@ export async function splitLines(input: string, outputs: readonly string[], o: S
   try {
     for (const path of outputs) writers.push(new ShardWriter(path, o.hash));
     const options = { maxLineBytes: o.maxRecordBytes, startByte: o.startByte ?? 0, ...(o.endByte !== undefined ? { endByte: o.endByte } : {}), ...(o.signal !== undefined ? { signal: o.signal } : {}) };
-    for await (const l of readLines(input, options)) {
-      lines = l.line;
-      const r = routeLine(l, o.shards, o.idField);
-      if (r.state === 'blank') continue;
-      read++;
-      if (r.state === 'failed') failed.push(r.failure);
-      else (writers[r.shard] as ShardWriter).add(r.text);
+    // A run of lines per read, routed without an await each (a promise per line was a third of the split).
+    for await (const run of readLineRuns(input, options)) {
+      for (const l of run) {
+        lines = l.line;
+        const r = routeLine(l, o.shards, o.idField);
+        if (r.state === 'blank') continue;
+        read++;
+        if (r.state === 'failed') failed.push(r.failure);
+        else (writers[r.shard] as ShardWriter).add(r.text);
+      }
     }
     const hashes = writers.map((w) => w.finish());
     // All at once: four sequential fsyncs were a third of a 100,000-line split's wall time.
