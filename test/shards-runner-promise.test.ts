@@ -33,7 +33,7 @@ function splitMarkers(dir: string): string[] {
 
 describe('a sharded job with a runner promise', () => {
   test.each([
-    ['on worker threads', 10_000, true],
+    ['on worker threads', 35_000, true],
     ['on this thread', 300, false],
   ])('a runner that fails while the input is split (%s) stops the split; its error is the job\'s; nothing queued or published', async (_, lines, threads) => {
     const dir = join(tempDir(), 'idx');
