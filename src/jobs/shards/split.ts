@@ -58,8 +58,8 @@ export interface SplitOptions {
 /**
  * Defaults of {@link SplitOptions}. The threshold is where two threads
  * started beating one on a 2-core machine (WordNet definitions, JSONL,
- * 4 shards): one thread took 0.80 of two's time at 11 MB, the same at
- * 23 MB, 1.35 times two's at 58 MB. Each thread costs ~55 ms of start-up
+ * 4 shards, medians of 5): one thread took 0.92 of two's time at 11 MB,
+ * 1.06 times at 23 MB, 1.30 times at 58 MB. Each thread costs ~55 ms of start-up
  * (isolate, module loading, cold JIT) and the one-thread split already
  * keeps ~1.2 cores busy (GC helpers, fs reads), so two threads pay only
  * for inputs that take several times that.
