@@ -1,15 +1,16 @@
 /**
  * A sharded job whose runner comes as a promise (the queue's, connecting
  * to Redis while the input is split): a runner that fails stops the split
- * and is the job's error, with nothing queued or published and the lock
- * released; one that fails after the split leaves the split for a rerun;
- * one that resolves is awaited and run after the split.
+ * and is the job's error, with nothing queued or published, the lock
+ * released and a directory the job created gone again; one that fails
+ * after the split leaves, in an existing sharded index, the split for a
+ * rerun; one that resolves is awaited and run after the split.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { VecforgeError } from '../src/errors.js';
-import { readCurrentShardSet } from '../src/index/sharded/layout.js';
+import { kShardedMarkerFile, readCurrentShardSet } from '../src/index/sharded/layout.js';
 import { acquireLock } from '../src/jobs/lock.js';
 import { runShardedJob, type ShardedEvent, type ShardRunner } from '../src/jobs/shards/run.js';
 import { kDefaultSplitOptions } from '../src/jobs/shards/split.js';
@@ -24,6 +25,14 @@ function expectNothingDone(dir: string): void {
   expect(readCurrentShardSet(dir)).toBeUndefined();
   expect(existsSync(join(dir, 'shards'))).toBe(false);
   acquireLock(dir, 'test').release();
+}
+
+/** A directory that already holds a sharded index of `shards` shards, with no set published yet. */
+function existingSharded(shards: number): string {
+  const dir = join(tempDir(), 'idx');
+  mkdirSync(dir);
+  writeFileSync(join(dir, kShardedMarkerFile), `${JSON.stringify({ format: 'vecforge-sharded', formatVersion: 1, shards })}\n`);
+  return dir;
 }
 
 function splitMarkers(dir: string): string[] {
@@ -44,13 +53,20 @@ describe('a sharded job with a runner promise', () => {
     const error = redisDown();
     await expect(runShardedJob(shardSpec({ kind: 'build', dir, input, shards: 4, onEvent: (e) => events.push(e) }), Promise.reject(error))).rejects.toBe(error);
     expect(events).toEqual([]);
-    expect(splitMarkers(dir)).toEqual([]);
     expect(runningThreads()).toBe(before);
-    expectNothingDone(dir);
+    // The directory the job created is gone again, as when Redis was checked before any work.
+    expect(existsSync(dir)).toBe(false);
+    // In a directory that already held a sharded index, the split was stopped: no marker.
+    const existing = existingSharded(4);
+    await expect(runShardedJob(shardSpec({ kind: 'build', dir: existing, input, shards: 4, onEvent: (e) => events.push(e) }), Promise.reject(error))).rejects.toBe(error);
+    expect(events).toEqual([]);
+    expect(splitMarkers(existing)).toEqual([]);
+    expect(runningThreads()).toBe(before);
+    expectNothingDone(existing);
   }, 60_000);
 
   test('a runner that fails once the split is done: its error, no split event; a rerun takes the split as it is', async () => {
-    const dir = join(tempDir(), 'idx');
+    const dir = existingSharded(4);
     const input = join(tempDir(), 'input.jsonl');
     writeMixedInput(input, 300);
     let fail: (e: Error) => void = () => {};

@@ -7,7 +7,7 @@
  * workers, see src/queue/), and publishes the shards' versions as one set
  * (publish.ts) once every job has finished.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Engine } from '../../engine.js';
 import type { EngineOptions } from '../../config/engine-options.js';
@@ -142,7 +142,7 @@ function writeSplitErrors(dir: string, split: SplitResult): string | null {
  * @param runner - where the shard jobs run ({@link localShardRunner}, or the queue's), or a promise of it.
  * @returns the summary: totals, and every shard's report.
  * @throws {TypeError | RangeError} for an invalid shard count.
- * @throws {VecforgeError} ERR_LOCKED when another job holds the directory; ERR_INDEX for a directory that holds another kind of index; the runner promise's error when it rejects (no job queued, nothing published); the first shard job's error when one failed (nothing is published; the previous set stays current).
+ * @throws {VecforgeError} ERR_LOCKED when another job holds the directory; ERR_INDEX for a directory that holds another kind of index; the runner promise's error when it rejects (no job queued, nothing published; a directory the job would have made a sharded index is left as it was); the first shard job's error when one failed (nothing is published; the previous set stays current).
  */
 export async function runShardedJob(spec: ShardedJobSpec, runner: ShardRunner | Promise<ShardRunner>): Promise<ShardedJobSummary> {
   const ready = Promise.resolve(runner);
@@ -153,9 +153,12 @@ export async function runShardedJob(spec: ShardedJobSpec, runner: ShardRunner | 
   const started = performance.now();
   const dir = resolve(spec.dir);
   const input = resolve(spec.input);
+  const existed = existsSync(dir);
+  const fresh = !isShardedIndex(dir);
   const n = prepareDir(spec, dir);
   const lock = acquireLock(dir, spec.command);
   const emit = (e: ShardedEvent): void => spec.onEvent?.(e);
+  let runnerMissing = false;
   try {
     const current = readCurrentShardSet(dir);
     const version = nextSetName(dir);
@@ -169,10 +172,13 @@ export async function runShardedJob(spec: ShardedJobSpec, runner: ShardRunner | 
       split = await splitInput(input, join(stagingRoot, version), { shards: n, idField: spec.fields.id, maxRecordBytes: spec.maxRecordBytes, signal: splitSignal });
     } catch (error) {
       // Stopped by the runner's failure (not by the caller): that failure is the error.
-      if (runnerFailed.signal.aborted && spec.signal?.aborted !== true) await ready;
+      runnerMissing = runnerFailed.signal.aborted && spec.signal?.aborted !== true;
+      if (runnerMissing) await ready;
       throw error;
     }
+    runnerMissing = true;
     const run = await ready;
+    runnerMissing = false;
     emit({ event: 'split', read: split.read, failed: split.failed.length, records: split.shards.map((s) => s.records), reused: split.reused, threads: split.threads, ms: split.readMs });
     const errorsFile = writeSplitErrors(dir, split);
     const needed: number[] = [];
@@ -269,6 +275,20 @@ export async function runShardedJob(spec: ShardedJobSpec, runner: ShardRunner | 
     };
   } finally {
     lock.release();
+    // No runner (Redis unreachable): a directory this job made a sharded index is left as it was found, as when Redis was checked first.
+    if (runnerMissing && fresh) forgetNewIndex(dir, existed);
+  }
+}
+
+/** Removes what a job that never ran wrote into a directory it found without a sharded index (and the directory, when it made it). */
+function forgetNewIndex(dir: string, existed: boolean): void {
+  rmSync(join(dir, '.staging'), { recursive: true, force: true });
+  rmSync(join(dir, kShardedMarkerFile), { force: true });
+  if (existed) return;
+  try {
+    rmdirSync(dir);
+  } catch {
+    // Not empty: something else was put there meanwhile; it stays.
   }
 }
 
