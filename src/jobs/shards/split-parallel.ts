@@ -119,7 +119,7 @@ export async function splitParallel(input: string, sizeBytes: number, stagingDir
       const toByte = r === k - 1 ? null : Math.floor(((r + 1) * sizeBytes) / k);
       threads.push(new SplitThread({ input, fromByte, toByte, parts, shards: o.shards, idField: o.idField, maxRecordBytes: o.maxRecordBytes }));
     }
-    // A stop() that came before the threads existed.
+    // A signal aborted before the listener was added never fires it.
     if (o.signal?.aborted === true) stopAll();
     const ranges = await Promise.all(threads.map((t) => t.next('range')));
     const failed: SplitFailure[] = [];
