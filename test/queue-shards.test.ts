@@ -140,9 +140,12 @@ describe('Redis at start', () => {
     const { freePort } = await import('./helpers-redis.js');
     const port = await freePort();
     const url = `redis://vecforge:s3cret-pw@127.0.0.1:${port}/2`;
-    const build = vecforge(['build', '--input', kCorpus, '--out', join(tempDir(), 'idx'), '--shards', '2', '--queue', url]);
+    const out = join(tempDir(), 'idx');
+    const build = vecforge(['build', '--input', kCorpus, '--out', out, '--shards', '2', '--queue', url]);
     expect(build.status).toBe(1);
     expect(build.stderr).toContain(`cannot reach Redis at redis://vecforge:***@127.0.0.1:${port}/2: ECONNREFUSED`);
+    // The input was split while Redis was asked: nothing of it is left.
+    expect(existsSync(out)).toBe(false);
     expect(build.stderr + build.stdout).not.toContain('s3cret');
     const w = vecforge(['worker', '--queue', url]);
     expect(w.status).toBe(1);

@@ -84,14 +84,19 @@ export async function runShardedCommand(command: 'build' | 'reindex', cli: CliCo
     process.stderr.write('\nvecforge: stopping: the running shard stops at its next checkpoint; rerun the same command to resume\n');
     stop.abort();
   });
-  let runner: ShardRunner;
+  let runner: ShardRunner | Promise<ShardRunner>;
   let closeRunner = async (): Promise<void> => {};
   if (flags.queue !== undefined) {
     await checkQueueUrl(flags.queue);
-    const { openCoordinator } = await import('../queue/coordinator.js');
-    const coordinator = await openCoordinator({ url: flags.queue, ...(flags.attempts !== undefined ? { attempts: flags.attempts } : {}) });
-    runner = coordinator.runner;
-    closeRunner = () => coordinator.close();
+    const url = flags.queue;
+    // Not awaited here: loading BullMQ and asking Redis (~0.25 s) run while the input is split; runShardedJob awaits the runner before queueing anything.
+    const opening = import('../queue/coordinator.js').then(({ openCoordinator }) => openCoordinator({ url, ...(flags.attempts !== undefined ? { attempts: flags.attempts } : {}) }));
+    runner = opening.then((c) => c.runner);
+    closeRunner = async () => {
+      // A coordinator that never opened has nothing to close; its error is runShardedJob's (or lost to an earlier one).
+      const c = await opening.catch(() => undefined);
+      await c?.close();
+    };
   } else runner = localShardRunner({ ...config.engine }, { stopSignal: stop.signal });
   let summary: ShardedJobSummary;
   try {

@@ -7,7 +7,7 @@
  * workers, see src/queue/), and publishes the shards' versions as one set
  * (publish.ts) once every job has finished.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Engine } from '../../engine.js';
 import type { EngineOptions } from '../../config/engine-options.js';
@@ -51,7 +51,7 @@ export interface ShardedJobSpec {
 
 /** What a sharded job reports as it goes. */
 export type ShardedEvent =
-  | { readonly event: 'split'; readonly read: number; readonly failed: number; readonly records: readonly number[]; readonly reused: boolean; readonly ms: number }
+  | { readonly event: 'split'; readonly read: number; readonly failed: number; readonly records: readonly number[]; readonly reused: boolean; readonly threads: number; readonly ms: number }
   | { readonly event: 'shard-skipped'; readonly shard: number; readonly reason: string }
   | { readonly event: 'shard-queued'; readonly shard: number; readonly jobId: string }
   | { readonly event: 'shard-progress'; readonly shard: number; readonly read: number; readonly records: number }
@@ -135,20 +135,30 @@ function writeSplitErrors(dir: string, split: SplitResult): string | null {
 
 /**
  * Runs a sharded build or reindex through a runner and publishes the set.
+ * The runner may come as a promise (the queue's, while it connects): the
+ * input is split meanwhile, and the runner is awaited before anything
+ * else happens; when it fails, the split stops and its error is thrown.
  * @param spec - the job.
- * @param runner - where the shard jobs run ({@link localShardRunner}, or the queue's).
+ * @param runner - where the shard jobs run ({@link localShardRunner}, or the queue's), or a promise of it.
  * @returns the summary: totals, and every shard's report.
  * @throws {TypeError | RangeError} for an invalid shard count.
- * @throws {VecforgeError} ERR_LOCKED when another job holds the directory; ERR_INDEX for a directory that holds another kind of index; the first shard job's error when one failed (nothing is published; the previous set stays current).
+ * @throws {VecforgeError} ERR_LOCKED when another job holds the directory; ERR_INDEX for a directory that holds another kind of index; the runner promise's error when it rejects (no job queued, nothing published; a directory the job would have made a sharded index is left as it was); the first shard job's error when one failed (nothing is published; the previous set stays current).
  */
-export async function runShardedJob(spec: ShardedJobSpec, runner: ShardRunner): Promise<ShardedJobSummary> {
+export async function runShardedJob(spec: ShardedJobSpec, runner: ShardRunner | Promise<ShardRunner>): Promise<ShardedJobSummary> {
+  const ready = Promise.resolve(runner);
+  // A runner that fails while the input is split stops the split; its rejection is also handled when the job fails first.
+  const runnerFailed = new AbortController();
+  ready.catch(() => runnerFailed.abort());
   throwIfAborted(spec.signal);
   const started = performance.now();
   const dir = resolve(spec.dir);
   const input = resolve(spec.input);
+  const existed = existsSync(dir);
+  const fresh = !isShardedIndex(dir);
   const n = prepareDir(spec, dir);
   const lock = acquireLock(dir, spec.command);
   const emit = (e: ShardedEvent): void => spec.onEvent?.(e);
+  let runnerMissing = false;
   try {
     const current = readCurrentShardSet(dir);
     const version = nextSetName(dir);
@@ -156,8 +166,20 @@ export async function runShardedJob(spec: ShardedJobSpec, runner: ShardRunner): 
     mkdirSync(stagingRoot, { recursive: true });
     // Staging of sets that were never (or already) published.
     for (const old of readdirSync(stagingRoot)) if (old !== version) rmSync(join(stagingRoot, old), { recursive: true, force: true });
-    const split = await splitInput(input, join(stagingRoot, version), { shards: n, idField: spec.fields.id, maxRecordBytes: spec.maxRecordBytes, signal: spec.signal });
-    emit({ event: 'split', read: split.read, failed: split.failed.length, records: split.shards.map((s) => s.records), reused: split.reused, ms: split.readMs });
+    const splitSignal = spec.signal === undefined ? runnerFailed.signal : AbortSignal.any([spec.signal, runnerFailed.signal]);
+    let split: SplitResult;
+    try {
+      split = await splitInput(input, join(stagingRoot, version), { shards: n, idField: spec.fields.id, maxRecordBytes: spec.maxRecordBytes, signal: splitSignal });
+    } catch (error) {
+      // Stopped by the runner's failure (not by the caller): that failure is the error.
+      runnerMissing = runnerFailed.signal.aborted && spec.signal?.aborted !== true;
+      if (runnerMissing) await ready;
+      throw error;
+    }
+    runnerMissing = true;
+    const run = await ready;
+    runnerMissing = false;
+    emit({ event: 'split', read: split.read, failed: split.failed.length, records: split.shards.map((s) => s.records), reused: split.reused, threads: split.threads, ms: split.readMs });
     const errorsFile = writeSplitErrors(dir, split);
     const needed: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -195,7 +217,7 @@ export async function runShardedJob(spec: ShardedJobSpec, runner: ShardRunner): 
     }));
     mkdirSync(join(dir, 'shards'), { recursive: true });
     const jobsStarted = performance.now();
-    const outcomes = jobs.length === 0 ? [] : await runner(jobs, { runKey: `${version}-${split.key}`, signal: spec.signal, emit });
+    const outcomes = jobs.length === 0 ? [] : await run(jobs, { runKey: `${version}-${split.key}`, signal: spec.signal, emit });
     const jobsMs = jobs.length === 0 ? 0 : performance.now() - jobsStarted;
     const counts = zeroCounts();
     counts.failed += split.failed.length;
@@ -253,6 +275,20 @@ export async function runShardedJob(spec: ShardedJobSpec, runner: ShardRunner): 
     };
   } finally {
     lock.release();
+    // No runner (Redis unreachable): a directory this job made a sharded index is left as it was found, as when Redis was checked first.
+    if (runnerMissing && fresh) forgetNewIndex(dir, existed);
+  }
+}
+
+/** Removes what a job that never ran wrote into a directory it found without a sharded index (and the directory, when it made it). */
+function forgetNewIndex(dir: string, existed: boolean): void {
+  rmSync(join(dir, '.staging'), { recursive: true, force: true });
+  rmSync(join(dir, kShardedMarkerFile), { force: true });
+  if (existed) return;
+  try {
+    rmdirSync(dir);
+  } catch {
+    // Not empty: something else was put there meanwhile; it stays.
   }
 }
 
