@@ -2,7 +2,9 @@
  * scale-out suite (on demand: `npm run bench -- scale-out`): a sharded
  * build of real documents (WordNet definitions) on BullMQ over a real
  * redis-server, by 1 worker process against 2 worker processes (1 pool
- * worker each), 4 shards, the sides alternated; the share of the build
+ * worker each), 4 shards, the sides alternated, each side's worker
+ * processes building twice (first build: fresh processes; then the steady
+ * state of long-running ones, the headline); the share of the build
  * the queue adds (no worker running a job while the coordinator waits);
  * then search q/s and recall@10 of the sharded index next to a single
  * index of the same documents, on the same engine.
@@ -71,19 +73,32 @@ interface QueuedBuild {
   readonly load: number;
 }
 
-async function queuedBuild(input: string, out: string, url: string, workerCount: number): Promise<QueuedBuild> {
+/** One coordinator run (`vecforge build --shards --queue`), timed from its start to its exit. */
+async function timedBuild(bin: string, input: string, out: string, url: string): Promise<QueuedBuild> {
+  const load = loadavg()[0] ?? 0;
+  const started = performance.now();
+  const c = await startUntil(process.execPath, [bin, 'build', '--input', input, '--out', out, '--shards', String(kShards), '--queue', url, '--no-embedding-cache', '--progress', 'log', '--json'], '"queue-times"');
+  const code = await new Promise<number | null>((r) => (c.child.exitCode !== null ? r(c.child.exitCode) : c.child.once('exit', (x) => r(x))));
+  const seconds = (performance.now() - started) / 1000;
+  if (code !== 0 && code !== 3) throw new Error(`the sharded build exited with ${String(code)}: ${c.lines.slice(-5).join(' | ')}`);
+  const summary = JSON.parse(c.lines.find((l) => l.startsWith('{"state"')) ?? '{}') as { splitMs?: number; jobsMs?: number };
+  const times = JSON.parse(c.lines.find((l) => l.includes('"queue-times"')) ?? '{}') as { busyMs?: number };
+  return { seconds, splitMs: summary.splitMs ?? 0, jobsMs: summary.jobsMs ?? 0, busyMs: times.busyMs ?? 0, load };
+}
+
+/**
+ * Starts `workerCount` worker processes and runs two builds of the same
+ * input through them: the first job set of fresh processes (cold: their
+ * JIT and WebAssembly tier-up, heap growth), then the same again (warm: a
+ * long-running worker's steady state).
+ */
+async function queuedBuilds(input: string, out: string, url: string, workerCount: number): Promise<{ cold: QueuedBuild; warm: QueuedBuild }> {
   const bin = join(repoRoot(), 'bin', 'vecforge.js');
   const workers = await Promise.all(Array.from({ length: workerCount }, () => startUntil(process.execPath, [bin, 'worker', '--queue', url, '--workers', '1', '--backend', 'wasm'], '"event":"ready"')));
   try {
-    const load = loadavg()[0] ?? 0;
-    const started = performance.now();
-    const c = await startUntil(process.execPath, [bin, 'build', '--input', input, '--out', out, '--shards', String(kShards), '--queue', url, '--no-embedding-cache', '--progress', 'log', '--json'], '"queue-times"');
-    const code = await new Promise<number | null>((r) => (c.child.exitCode !== null ? r(c.child.exitCode) : c.child.once('exit', (x) => r(x))));
-    const seconds = (performance.now() - started) / 1000;
-    if (code !== 0 && code !== 3) throw new Error(`the sharded build exited with ${String(code)}: ${c.lines.slice(-5).join(' | ')}`);
-    const summary = JSON.parse(c.lines.find((l) => l.startsWith('{"state"')) ?? '{}') as { splitMs?: number; jobsMs?: number };
-    const times = JSON.parse(c.lines.find((l) => l.includes('"queue-times"')) ?? '{}') as { busyMs?: number };
-    return { seconds, splitMs: summary.splitMs ?? 0, jobsMs: summary.jobsMs ?? 0, busyMs: times.busyMs ?? 0, load };
+    const cold = await timedBuild(bin, input, `${out}-cold`, url);
+    rmSync(`${out}-cold`, { recursive: true, force: true });
+    return { cold, warm: await timedBuild(bin, input, out, url) };
   } finally {
     await Promise.all(workers.map((w) => stop(w.child)));
   }
@@ -147,19 +162,27 @@ export async function runScaleOutSuite(report: Report, ctx: SuiteContext): Promi
     // Alternating sides: 1 worker, 2 workers, then 2, 1, then 1, 2, …
     const one: QueuedBuild[] = [];
     const two: QueuedBuild[] = [];
+    const oneCold: QueuedBuild[] = [];
+    const twoCold: QueuedBuild[] = [];
     let n = 0;
     for (let r = 0; r < rounds; r++) {
       for (const k of r % 2 === 0 ? [1, 2] : [2, 1]) {
         const out = join(work, `sharded-${n++}`);
-        (k === 1 ? one : two).push(await queuedBuild(corpus.path, out, url, k));
+        const { cold, warm } = await queuedBuilds(corpus.path, out, url, k);
+        (k === 1 ? one : two).push(warm);
+        (k === 1 ? oneCold : twoCold).push(cold);
         if (!(k === 2 && two.length === 1)) rmSync(out, { recursive: true, force: true });
       }
     }
-    const conditions = { dataset, backend: 'wasm', shards: kShards, poolWorkersPerProcess: 1, m: 16, efConstruction: 200, rounds, statistic: 'median' };
+    const conditions = { dataset, backend: 'wasm', shards: kShards, poolWorkersPerProcess: 1, m: 16, efConstruction: 200, rounds, statistic: 'median', workers: 'warm: the second build through the same worker processes' };
     const f1 = report.figure({ suite: 'scale-out', name: 'seconds: sharded build, 1 worker process', value: median(one.map((b) => b.seconds)), unit: 's', conditions: { ...conditions, workerProcesses: 1 } });
     const f2 = report.figure({ suite: 'scale-out', name: 'seconds: sharded build, 2 worker processes', value: median(two.map((b) => b.seconds)), unit: 's', conditions: { ...conditions, workerProcesses: 2 } });
     const ratio = speedRatio(f2, f1);
     report.figure({ suite: 'scale-out', name: 'ratio: build speed, 2 worker processes / 1', value: ratio, unit: '×', conditions });
+    const coldConditions = { ...conditions, workers: 'cold: the first build of freshly started worker processes' };
+    const c1 = report.figure({ suite: 'scale-out', name: 'seconds: sharded build, 1 fresh worker process', value: median(oneCold.map((b) => b.seconds)), unit: 's', conditions: { ...coldConditions, workerProcesses: 1 } });
+    const c2 = report.figure({ suite: 'scale-out', name: 'seconds: sharded build, 2 fresh worker processes', value: median(twoCold.map((b) => b.seconds)), unit: 's', conditions: { ...coldConditions, workerProcesses: 2 } });
+    report.figure({ suite: 'scale-out', name: 'ratio: build speed, 2 fresh worker processes / 1 (first build)', value: speedRatio(c2, c1), unit: '×', conditions: coldConditions });
     const overhead = (b: QueuedBuild): number => (100 * Math.max(0, b.jobsMs - b.busyMs)) / (1000 * b.seconds);
     const all = [...one, ...two];
     report.figure({ suite: 'scale-out', name: 'share of build time: queue (no worker running a job while the coordinator waits)', value: median(all.map(overhead)), unit: '%', conditions });
@@ -167,9 +190,11 @@ export async function runScaleOutSuite(report: Report, ctx: SuiteContext): Promi
     report.table({
       suite: 'scale-out',
       title: `sharded build of ${dataset} on BullMQ, ${kShards} shards: 1 vs 2 worker processes`,
-      columns: ['run', 'worker processes', 'seconds', 'split s', 'jobs s', 'queue idle %', 'load (1 min) at start'],
-      rows: [...one.map((b) => ['1 worker', 1, b.seconds, b.splitMs / 1000, b.jobsMs / 1000, overhead(b), b.load] as const), ...two.map((b) => ['2 workers', 2, b.seconds, b.splitMs / 1000, b.jobsMs / 1000, overhead(b), b.load] as const)],
-      note: `Workers (vecforge worker --workers 1, wasm) start and load the model before the coordinator (vecforge build --shards ${kShards} --queue) is timed, from its start to its exit: reading and splitting the input, queueing, the shard builds, publishing the set. Sides alternated over ${rounds} round(s); medians. "Queue idle" is the part of the jobs phase in which no worker ran a shard job (dispatch, polling, stalls), from BullMQ's processedOn/finishedOn. The machine is shared: the load average is given per run.`,
+      columns: ['run', 'worker processes', 'seconds', 'first build s', 'split s', 'jobs s', 'queue idle %', 'load (1 min) at start'],
+      rows: [
+        ...[...one.map((b, i) => [b, oneCold[i]] as const), ...two.map((b, i) => [b, twoCold[i]] as const)].map(([b, c], i) => [i < one.length ? '1 worker' : '2 workers', i < one.length ? 1 : 2, b.seconds, c?.seconds ?? Number.NaN, b.splitMs / 1000, b.jobsMs / 1000, overhead(b), b.load] as const),
+      ],
+      note: `Workers (vecforge worker --workers 1, wasm) start and load the model; then the coordinator (vecforge build --shards ${kShards} --queue) runs twice through them, each run timed from its start to its exit (reading and splitting the input, queueing, the shard builds, publishing the set): "first build" is fresh processes' first job set (their JIT and WebAssembly tier-up run on background threads, which one process gets a spare core for and two do not), "seconds" the second build, the steady state of long-running workers, which the other columns and the headline ratio describe. Sides alternated over ${rounds} round(s); medians. "Queue idle" is the part of the jobs phase in which no worker ran a shard job (dispatch, polling, stalls), from BullMQ's processedOn/finishedOn. The machine is shared: the load average is given per run.`,
     });
 
     // Search: the sharded index of a 2-worker run against a single index of the same documents.
