@@ -139,7 +139,7 @@ export interface SearchOptions {
    * @default 'hybrid' when the index's lexical side holds documents (built from text), else 'vector'
    */
   readonly mode?: SearchMode;
-  /** How `hybrid` fuses the two rankings. @default { method: 'rrf', k: 60, weights: { vector: 1, lexical: 1 }, candidates: max(k, 50) } */
+  /** How `hybrid` fuses the two rankings. @default { method: 'convex', k: 60 (rrf only), weights: { vector: 1, lexical: 1 }, candidates: max(k, 50) } */
   readonly fusion?: FusionOptions;
   /** Cancels the search. @default undefined */
   readonly signal?: AbortSignal;

@@ -6,7 +6,8 @@
  * summed): each shard's scores are then those one index over every
  * document would give, so the shards' candidates merge by score, exactly.
  * The two merged rankings are fused as one index fuses its own
- * (lexical/fusion.ts).
+ * (lexical/fusion.ts); for the convex fusion each hit is first scored on
+ * the other side by the shard that holds it.
  */
 import { VecforgeError } from '../../errors.js';
 import { fusedHit, modeFor, unanswerableQuery } from '../hybrid.js';
