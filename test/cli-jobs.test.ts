@@ -17,7 +17,8 @@ describe('vecforge build / search / info / verify', () => {
     const q = vecforge(['search', out, '--query', 'significant progress, making strides', '--k', '3']);
     expect(q.status, q.stderr).toBe(0);
     expect(q.stdout.split('\n')[0]).toBe('query "significant progress, making strides"');
-    expect(q.stdout.split('\n')[1]).toMatch(/^ {3}1 {2}0\.\d{4} {2}stride\.n\.03 {2}\[noun\] {2}significant progress \(especially in the phrase "make strides"\)$/);
+    // The fused score (convex: 1 for a document both sides rank first).
+    expect(q.stdout.split('\n')[1]).toMatch(/^ {3}1 {2}(?:0\.\d{4}|1\.0000) {2}stride\.n\.03 {2}\[noun\] {2}significant progress \(especially in the phrase "make strides"\)$/);
 
     const queries = writeJsonl(join(dir, 'q.jsonl'), [{ query: 'significant progress, making strides' }, { text: 'acting on behalf of someone' }]);
     const j = vecforge(['search', out, '--queries', queries, '--k', '2', '--json']);
