@@ -23,10 +23,11 @@ import { grow, PostingArena } from './postings.js';
 import { TermCounter } from './term-counter.js';
 import type { StopWords } from './tokenize.js';
 import type { LexicalHits } from './top-k.js';
-import { Bm25Walk, type PostingsView, type QueryTerm } from './walk.js';
+import { Bm25Walk, type PostingsView, type QueryTerm, type ResolvedHits, type ResolvedTerms } from './walk.js';
 
 export type { Bm25Params, CorpusStats, LexicalMemoryStats } from './options.js';
 export type { LexicalHits } from './top-k.js';
+export type { ResolvedHits, ResolvedTerms } from './walk.js';
 
 /** A label's slot when it holds no document. */
 const kAbsent = 0xffffffff;
@@ -62,18 +63,6 @@ function nativeIo(terms: number, queries: number, k: number): NativeIo {
     scores: new Float64Array(results),
     counts: new Uint32Array(Math.max(64, queries)),
   };
-}
-
-/** A query's terms as an index resolved them (ids, weights), and the index's change count then. */
-export interface ResolvedTerms {
-  readonly stamp: number;
-  readonly terms: readonly string[];
-  readonly query: readonly QueryTerm[];
-}
-
-/** A search's hits and its resolved terms, which {@link LexicalIndex.scoreLabels} reuses while the index is unchanged. */
-export interface ResolvedHits extends LexicalHits {
-  readonly resolved: ResolvedTerms;
 }
 
 /** BM25 over labelled documents. */

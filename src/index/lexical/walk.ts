@@ -25,6 +25,18 @@ export interface QueryTerm {
   readonly bound: number;
 }
 
+/** A query's terms as an index resolved them (ids, weights), and the index's change count then. */
+export interface ResolvedTerms {
+  readonly stamp: number;
+  readonly terms: readonly string[];
+  readonly query: readonly QueryTerm[];
+}
+
+/** A search's hits and its resolved terms, which `LexicalIndex.scoreLabels` reuses while the index is unchanged. */
+export interface ResolvedHits extends LexicalHits {
+  readonly resolved: ResolvedTerms;
+}
+
 /** What a walk reads of the index: the postings arena, the forward store, and counts. */
 export interface PostingsView {
   /** The arena's (label, tf) pairs, and each term's run in it. */
