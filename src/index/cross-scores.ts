@@ -10,6 +10,17 @@ import { syncHandle } from './open.js';
 import type { IndexState } from './state.js';
 
 /**
+ * The score a vector search gives a distance: −d for l2, 1 − d for cosine
+ * and ip (hnswlib's distances are 1 − the dot product there).
+ * @param space - the index's space.
+ * @param distance - hnswlib's distance (NaN stays NaN).
+ * @returns the score, higher is better.
+ */
+export function scoreOfDistance(space: IndexState['options']['space'], distance: number): number {
+  return space === 'l2' ? -distance : 1 - distance;
+}
+
+/**
  * The least score the vector side can give, where the space has one.
  * @param s - the index.
  * @returns −1 for cosine; undefined for ip and l2 (unbounded).
@@ -49,12 +60,11 @@ export function vectorScoresMany(s: IndexState, queries: readonly CrossQuery[]):
     for (let j = 0; j < q.labels.length; j++) labels[(offsets[i] as number) + j] = q.labels[j] as number;
   });
   const dist = core.labelScores(syncHandle(s), rows, labels, offsets, new Float32Array(total));
-  const l2 = s.options.space === 'l2';
+  const space = s.options.space;
   return queries.map((q, i) => {
     const out = new Float64Array(q.labels.length);
     const from = offsets[i] as number;
-    // The vector side's score of a distance (hybrid.ts): −d for l2, 1 − d otherwise; NaN stays NaN.
-    for (let j = 0; j < out.length; j++) out[j] = l2 ? -(dist[from + j] as number) : 1 - (dist[from + j] as number);
+    for (let j = 0; j < out.length; j++) out[j] = scoreOfDistance(space, dist[from + j] as number);
     return out;
   });
 }

@@ -7,7 +7,7 @@
  * own path (vector-index-impl.ts).
  */
 import { VecforgeError } from '../errors.js';
-import { type CrossQuery, vectorScoreFloor, vectorScoresMany } from './cross-scores.js';
+import { type CrossQuery, scoreOfDistance, vectorScoreFloor, vectorScoresMany } from './cross-scores.js';
 import { kHnswNoLabel, type HnswSearchResult } from './hnsw/core.js';
 import { type FusedCandidate, fuse, type Ranking } from './lexical/fusion.js';
 import type { CorpusStats, ResolvedTerms } from './lexical/bm25.js';
@@ -218,7 +218,7 @@ export async function searchPrepared(s: IndexState, prepared: readonly PreparedQ
         if (label === kHnswNoLabel || s.labels.docs[label] === undefined) continue;
         const d = r.distances[j * kv + t] ?? Number.POSITIVE_INFINITY;
         keys.push(label);
-        scores.push(s.options.space === 'l2' ? -d : 1 - d);
+        scores.push(scoreOfDistance(s.options.space, d));
       }
       vector[i] = { keys, scores, length: keys.length };
     });

@@ -8,6 +8,7 @@ import { AbortError, VecforgeError } from '../errors.js';
 import { searchProjected } from '../pca/pipeline.js';
 import { loadTf } from '../tensor/backend.js';
 import { kSearchCursorInts } from '../scheduler/layout.js';
+import { scoreOfDistance } from './cross-scores.js';
 import { compileFilter, LabelBitset } from './filter.js';
 import { kHnswNoLabel, type HnswSearchResult } from './hnsw/core.js';
 import { kDefaultSearchOptions } from './options.js';
@@ -213,8 +214,7 @@ export function hitsOf(s: IndexState, r: HnswSearchResult, q: number, k: number)
     const doc = label === kHnswNoLabel ? undefined : s.labels.docs[label];
     if (doc === undefined) continue;
     const distance = r.distances[q * k + j] ?? Number.POSITIVE_INFINITY;
-    const score = s.options.space === 'l2' ? -distance : 1 - distance;
-    hits.push({ id: doc.id, score, namespace: doc.namespace, metadata: doc.metadata });
+    hits.push({ id: doc.id, score: scoreOfDistance(s.options.space, distance), namespace: doc.namespace, metadata: doc.metadata });
   }
   return hits;
 }
