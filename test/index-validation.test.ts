@@ -127,6 +127,13 @@ describe('search arguments', () => {
     await expect(index.search('qqzzxx', { mode: 'vector' })).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT', message: 'query 0 cannot be embedded: no word of the text is in the model vocabulary' });
   });
 
+  test('a hybrid batch names the bad vector query by its position in the batch', async () => {
+    const nan = unit(1);
+    nan[4] = Number.POSITIVE_INFINITY;
+    await expect(index.searchBatch(['ordinary words', unit(1), new Float32Array(3)], { mode: 'hybrid' })).rejects.toThrow(new RangeError('query 2 has 3 dims, the index has 100'));
+    await expect(index.searchBatch(['ordinary words', nan], { mode: 'hybrid' })).rejects.toThrow(new RangeError('query 1 component 4 is Infinity'));
+  });
+
   test('an empty index refuses searches clearly', async () => {
     const empty = await engine.createIndex({ dir: tempDir() });
     await expect(empty.search(unit(1))).rejects.toThrow(new RangeError('the index is empty'));
