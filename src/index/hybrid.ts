@@ -108,7 +108,8 @@ export async function prepareQueries(s: IndexState, queries: readonly unknown[],
       texts.push(q);
       return;
     }
-    checkQueryType(q, i, mode, dims);
+    if (!(q instanceof Float32Array)) throw new TypeError(`query ${i} must be a string or a Float32Array`);
+    if (mode === 'lexical') throw new TypeError(`query ${i} is a vector; options.mode 'lexical' searches texts`);
   });
   // Vector queries: checked and scaled as the vector mode does.
   const vectorAt = queries.flatMap((q, i) => (q instanceof Float32Array ? [i] : []));
@@ -117,6 +118,7 @@ export async function prepareQueries(s: IndexState, queries: readonly unknown[],
       s,
       vectorAt.map((i) => queries[i] as Float32Array),
       signal,
+      vectorAt,
     );
     vectorAt.forEach((i, j) => {
       out[i] = { text: null, vector: rows.subarray(j * dims, (j + 1) * dims), vectorProblem: null };
@@ -131,19 +133,6 @@ export async function prepareQueries(s: IndexState, queries: readonly unknown[],
     });
   }
   return out;
-}
-
-/**
- * Checks a query of a `hybrid` or `lexical` search: a text, or a finite vector of the index's dims.
- * @throws {TypeError} for a query that is neither a string nor a Float32Array, or a vector in `lexical` mode.
- * @throws {RangeError} for a vector of other dims or with a non-finite component.
- */
-function checkQueryType(q: unknown, i: number, mode: SearchMode, dims: number): void {
-  if (typeof q === 'string') return;
-  if (!(q instanceof Float32Array)) throw new TypeError(`query ${i} must be a string or a Float32Array`);
-  if (mode === 'lexical') throw new TypeError(`query ${i} is a vector; options.mode 'lexical' searches texts`);
-  if (q.length !== dims) throw new RangeError(`query ${i} has ${q.length} dims, the index has ${dims}`);
-  for (let d = 0; d < dims; d++) if (!Number.isFinite(q[d])) throw new RangeError(`query ${i} component ${d} is ${String(q[d])}`);
 }
 
 /** What the index's own vector path does: searches `nq` rows (input dims, on shared memory). */

@@ -174,28 +174,31 @@ export function checkQueryRows(s: IndexState, rows: Float32Array, nq: number): v
 
 /**
  * Query vectors on shared memory: vectors checked and copied, texts embedded.
+ * @param positions - each query's position in the caller's batch, for messages (a caller that passes a part of its batch); the index in `queries` when absent.
  * @throws {RangeError | TypeError} for a bad query; {VecforgeError} ERR_INVALID_INPUT for a text that does not embed.
  */
-export async function queryVectors(s: IndexState, queries: readonly (string | Float32Array)[], signal?: AbortSignal): Promise<Float32Array> {
+export async function queryVectors(s: IndexState, queries: readonly (string | Float32Array)[], signal?: AbortSignal, positions?: readonly number[]): Promise<Float32Array> {
   const dims = s.options.dims;
   const out = new Float32Array(new SharedArrayBuffer(Math.max(1, queries.length) * dims * 4));
   const textAt: number[] = [];
   const texts: string[] = [];
-  queries.forEach((q, i) => {
+  const positionOf = (at: number): number => positions?.[at] ?? at;
+  queries.forEach((q, at) => {
+    const i = positionOf(at);
     if (typeof q === 'string') {
-      textAt.push(i);
+      textAt.push(at);
       texts.push(q);
     } else if (q instanceof Float32Array) {
       if (q.length !== dims) throw new RangeError(`query ${i} has ${q.length} dims, the index has ${dims}`);
       for (let d = 0; d < dims; d++) if (!Number.isFinite(q[d])) throw new RangeError(`query ${i} component ${d} is ${String(q[d])}`);
-      out.set(scaledQuery(s, q, i), i * dims);
+      out.set(scaledQuery(s, q, i), at * dims);
     } else throw new TypeError(`query ${i} must be a string or a Float32Array`);
   });
   if (texts.length > 0) {
     if (dims !== s.host.model.dims) throw new RangeError(`the index has ${dims} dims but the model embeds ${s.host.model.dims}; search with vectors`);
     const r = await s.host.embed(texts, signal);
     r.items.forEach((item, j) => {
-      if (item.state !== 'ok') throw new VecforgeError('ERR_INVALID_INPUT', `query ${textAt[j] ?? j} cannot be embedded: ${item.reason ?? 'failed'}`);
+      if (item.state !== 'ok') throw new VecforgeError('ERR_INVALID_INPUT', `query ${positionOf(textAt[j] ?? j)} cannot be embedded: ${item.reason ?? 'failed'}`);
       out.set(r.vectors.subarray(j * dims, (j + 1) * dims), (textAt[j] ?? 0) * dims);
     });
   }
