@@ -30,7 +30,7 @@ export type { BackendName, BackendChoice } from './tensor/backend.js';
 
 // Indexes: the VectorIndex contract (created by Engine.createIndex / openIndex) and its types.
 export type { VectorIndex } from './index/vector-index.js';
-export type { IndexOptions, IndexItem, IndexItemOutcome, IndexItemFailureCode, Hit, OpenIndexOptions, SaveOptions, SearchOptions, UpsertOptions, IndexStats, IndexPcaStats, PcaFitSummary } from './index/types.js';
+export type { IndexOptions, IndexItem, IndexItemOutcome, IndexItemFailureCode, Hit, OpenIndexOptions, SaveOptions, SearchOptions, SearchOutcome, SearchFailureCode, UpsertOptions, IndexStats, IndexPcaStats, PcaFitSummary } from './index/types.js';
 export type { MetadataFilter, FieldCondition, RangeCondition, InCondition } from './index/filter.js';
 export type { IndexManifest } from './index/persist.js';
 export { SearchCache, kDefaultSearchCacheOptions } from './index/search-cache.js';

@@ -39,14 +39,15 @@ describe('search --mode', () => {
     expect(hybrid[0]?.[2].split(',')[0]).toBe('stride.n.03');
     expect(hybrid[1]?.[2]).toBe('MALFORMED_LINE');
     expect(hybrid[2]?.[2]).toBe('rare');
-    expect(hybrid[3]?.[2]).toBe('ERR_INVALID_INPUT');
+    expect(hybrid[3]?.[2]).toBe('UNANSWERABLE');
     const vector = run('vector');
-    expect(vector.map((v) => v[2] === 'ERR_INVALID_INPUT' || v[2] === 'MALFORMED_LINE')).toEqual([false, true, true, true, false]);
+    expect(vector.map((v) => v[2])).toEqual([expect.any(String), 'MALFORMED_LINE', 'NO_KNOWN_WORDS', 'NO_KNOWN_WORDS', expect.any(String)]);
+    expect(vector[0]?.[2].split(',')).toHaveLength(2);
     const lexical = run('lexical');
     expect(lexical.map((v) => v[0])).toEqual(['q1', null, 'q3', 'q4', null]);
     expect(lexical[0]?.[2].split(',')).toContain('stride.n.03');
     expect(lexical[2]?.[2]).toBe('rare');
-    expect(lexical[3]?.[2]).toBe('ERR_INVALID_INPUT');
+    expect(lexical[3]?.[2]).toBe('NO_TERMS');
     const bad = vecforge(['search', out, '--query', 'x', '--mode', 'fuzzy', '--workers', '1']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--mode must be one of hybrid, vector, lexical, got "fuzzy"/);

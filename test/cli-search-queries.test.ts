@@ -39,7 +39,7 @@ describe('search --queries --json: one output line per input query, in order', (
     expect(got.map((g) => [g.id ?? null, g.line, g.error?.code ?? `${g.ids?.length ?? 0} hits`])).toEqual([
       ['q1', 1, '2 hits'],
       [null, 2, 'MALFORMED_LINE'],
-      ['q3', 3, 'ERR_INVALID_INPUT'],
+      ['q3', 3, 'UNANSWERABLE'],
       [7, 5, '2 hits'],
       ['q6', 6, 'MISSING_QUERY'],
       [null, 7, '2 hits'],

@@ -112,6 +112,26 @@ describe('a sharded build in one process', () => {
     });
   });
 
+  test('searchBatchSettled: a query that cannot be answered fails alone, with the code one index gives; the rest are searchBatch', async () => {
+    await withBoth(async (one, many) => {
+      const v = one.getVector(corpusRows()[3]?.id ?? '') as Float32Array;
+      const nan = v.slice();
+      nan[0] = Number.NaN;
+      const batch: unknown[] = ['a small bird that sings', '?!', v, new Float32Array(2), nan, 'foraminifers'];
+      const codes = (list: Awaited<ReturnType<VectorIndex['searchBatchSettled']>>): string[] => list.map((o) => (o.state === 'ok' ? 'ok' : o.code));
+      for (const mode of ['hybrid', 'vector', 'lexical'] as const) {
+        const a = await one.searchBatchSettled(batch, { k: 5, mode });
+        const b = await many.searchBatchSettled(batch, { k: 5, mode });
+        expect(codes(b)).toEqual(codes(a));
+        const good = batch.filter((_, i) => a[i]?.state === 'ok') as Array<string | Float32Array>;
+        expect(b.flatMap((o) => (o.state === 'ok' ? [o.hits.map((h) => h.id)] : []))).toEqual((await many.searchBatch(good, { k: 5, mode })).map((hits) => hits.map((h) => h.id)));
+      }
+      expect(codes(await many.searchBatchSettled(batch, { k: 5, mode: 'hybrid' }))).toEqual(['ok', 'UNANSWERABLE', 'ok', 'INVALID_QUERY', 'INVALID_QUERY', 'ok']);
+      expect(codes(await many.searchBatchSettled(batch, { k: 5, mode: 'vector' }))).toEqual(['ok', 'NO_KNOWN_WORDS', 'ok', 'INVALID_QUERY', 'INVALID_QUERY', 'NO_KNOWN_WORDS']);
+      expect(codes(await many.searchBatchSettled(batch, { k: 5, mode: 'lexical' }))).toEqual(['ok', 'NO_TERMS', 'INVALID_QUERY', 'INVALID_QUERY', 'INVALID_QUERY', 'ok']);
+    });
+  });
+
   test('lexical search scores BM25 with the statistics of all the shards: the same hits and scores as one index', async () => {
     await withBoth(async (one, many) => {
       const rows = corpusRows();

@@ -89,11 +89,6 @@ function snippetOf(hit: Hit, chars: number): string {
   return flat.length > chars ? `${flat.slice(0, chars - 3)}...` : flat;
 }
 
-function asQueryError(error: unknown): QueryError {
-  if (error instanceof VecforgeError) return { code: error.code, message: error.message };
-  return error instanceof Error ? { code: error.name, message: error.message } : { code: 'Error', message: String(error) };
-}
-
 function printResult(q: QueryLine, result: Hit[] | QueryError, json: boolean): void {
   const head = { ...(q.id !== undefined ? { id: q.id } : {}), ...(q.line !== undefined ? { line: q.line } : {}), query: q.label };
   if (!Array.isArray(result)) {
@@ -147,15 +142,8 @@ export async function runSearch(o: SearchCommandOptions): Promise<number> {
       } else if (search.queries !== undefined) queries = await readQueries(search.queries, o.config.job.maxRecordBytes);
       else queries = [{ label: search.query ?? '', query: search.query ?? '' }];
       const asked = queries.flatMap((q) => (q.query !== undefined ? [q.query] : []));
-      let answers: Array<Hit[] | QueryError>;
-      try {
-        answers = await index.searchBatch(asked, opts);
-      } catch (error) {
-        if (!(error instanceof VecforgeError) || error.code !== 'ERR_INVALID_INPUT') throw error;
-        // One query cannot be embedded: search one by one to report it alone.
-        answers = [];
-        for (const q of asked) answers.push(await index.search(q, opts).catch(asQueryError));
-      }
+      // Settled: a query that cannot be answered gets its error in its place, the rest their hits.
+      const answers: Array<Hit[] | QueryError> = (await index.searchBatchSettled(asked, opts)).map((a) => (a.state === 'ok' ? a.hits : { code: a.code, message: a.reason }));
       let next = 0;
       for (const q of queries) {
         const result = q.error ?? (answers[next++] as Hit[] | QueryError);

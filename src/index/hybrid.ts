@@ -13,7 +13,7 @@ import { type FusedCandidate, fuse, type Ranking } from './lexical/fusion.js';
 import type { CorpusStats, ResolvedTerms } from './lexical/bm25.js';
 import { resolveFusionOptions, resolveSearchMode, type ResolvedFusionOptions, type ResolvedLexicalOptions, type SearchMode } from './lexical/options.js';
 import type { LexicalState } from './lexical/store.js';
-import { queryVectors, resolveSearchOptions, searchOne, searchOnPool } from './search.js';
+import { notAQuery, type QueryFailures, queryProblem, queryVectors, resolveSearchOptions, searchOne, searchOnPool, vectorInLexicalMode } from './search.js';
 import type { StopWords } from './lexical/tokenize.js';
 import type { IndexState } from './state.js';
 import type { Hit, ResolvedSearchOptions, SearchOptions } from './types.js';
@@ -27,6 +27,9 @@ export interface PreparedQuery {
   /** Why the vector side has no vector for a text, for the error when neither side can answer. */
   readonly vectorProblem: string | null;
 }
+
+/** A query a settled batch could not prepare (its failure is recorded): searched on neither side. */
+const kNoQuery: PreparedQuery = Object.freeze({ text: null, vector: null, vectorProblem: 'invalid' });
 
 /**
  * The index's lexical state, its segments loaded (after the doc store, whose live set it needs).
@@ -73,17 +76,21 @@ export function modeFor(mode: unknown, lexical: boolean, texts: boolean): Search
 }
 
 /**
- * The error for a query neither side can answer: no vector, and no term left.
+ * A query neither side can answer (no vector, and no term left): recorded
+ * in a settled batch's failures (`NO_TERMS` in `lexical` mode,
+ * `UNANSWERABLE` in `hybrid`), else thrown.
+ * @param failures - the settled batch's failures, or undefined.
  * @param i - the query's position.
  * @param mode - `hybrid` or `lexical`.
  * @param vectorProblem - why it has no vector.
  * @param stopWords - the lexical side's stop words.
- * @returns the error (ERR_INVALID_INPUT).
+ * @throws {VecforgeError} ERR_INVALID_INPUT without `failures`.
  */
-export function unanswerableQuery(i: number, mode: SearchMode, vectorProblem: string | null, stopWords: StopWords): VecforgeError {
+export function unanswerableQuery(failures: QueryFailures | undefined, i: number, mode: SearchMode, vectorProblem: string | null, stopWords: StopWords): void {
   const embed = mode === 'hybrid' ? `it cannot be embedded (${vectorProblem ?? 'no vector'}) and ` : '';
   const words = stopWords === 'none' ? '' : ` (${stopWords} stop words are not indexed)`;
-  return new VecforgeError('ERR_INVALID_INPUT', `query ${i} cannot be answered: ${embed}it has no word to search lexically${words}`);
+  const reason = `cannot be answered: ${embed}it has no word to search lexically${words}`;
+  queryProblem(failures, i, mode === 'lexical' ? 'NO_TERMS' : 'UNANSWERABLE', new VecforgeError('ERR_INVALID_INPUT', `query ${i} ${reason}`), reason);
 }
 
 /**
@@ -93,35 +100,37 @@ export function unanswerableQuery(i: number, mode: SearchMode, vectorProblem: st
  * @param queries - texts or vectors.
  * @param mode - `hybrid` or `lexical`.
  * @param signal - cancels the embedding.
+ * @param failures - collects bad queries (prepared with neither text nor vector) instead of throwing.
  * @returns one prepared query per input.
  * @throws {TypeError | RangeError} for a query of the wrong type or dims; a vector query in `lexical` mode.
  */
-export async function prepareQueries(s: IndexState, queries: readonly unknown[], mode: SearchMode, signal?: AbortSignal): Promise<PreparedQuery[]> {
+export async function prepareQueries(s: IndexState, queries: readonly unknown[], mode: SearchMode, signal?: AbortSignal, failures?: QueryFailures): Promise<PreparedQuery[]> {
   const out: PreparedQuery[] = new Array<PreparedQuery>(queries.length);
   const texts: string[] = [];
   const textAt: number[] = [];
   const dims = s.options.dims;
+  const vectorAt: number[] = [];
   queries.forEach((q, i) => {
+    out[i] = kNoQuery;
     if (typeof q === 'string') {
       out[i] = { text: q, vector: null, vectorProblem: 'not embedded' };
       textAt.push(i);
       texts.push(q);
-      return;
-    }
-    if (!(q instanceof Float32Array)) throw new TypeError(`query ${i} must be a string or a Float32Array`);
-    if (mode === 'lexical') throw new TypeError(`query ${i} is a vector; options.mode 'lexical' searches texts`);
+    } else if (!(q instanceof Float32Array)) notAQuery(failures, i, q);
+    else if (mode === 'lexical') vectorInLexicalMode(failures, i);
+    else vectorAt.push(i);
   });
   // Vector queries: checked and scaled as the vector mode does.
-  const vectorAt = queries.flatMap((q, i) => (q instanceof Float32Array ? [i] : []));
   if (vectorAt.length > 0) {
     const rows = await queryVectors(
       s,
       vectorAt.map((i) => queries[i] as Float32Array),
       signal,
       vectorAt,
+      failures,
     );
     vectorAt.forEach((i, j) => {
-      out[i] = { text: null, vector: rows.subarray(j * dims, (j + 1) * dims), vectorProblem: null };
+      if (failures?.has(i) !== true) out[i] = { text: null, vector: rows.subarray(j * dims, (j + 1) * dims), vectorProblem: null };
     });
   }
   if (mode === 'hybrid' && texts.length > 0 && dims === s.host.model.dims) {
@@ -161,10 +170,11 @@ export function vectorSideOf(s: IndexState, ready: () => Promise<void>, signal?:
  * @param options - the search options (k, ef, namespace, filter, fusion, …).
  * @param mode - `hybrid` or `lexical`.
  * @param vectorSide - the index's vector path.
+ * @param failures - collects the queries neither side can answer instead of throwing; their lists come back empty.
  * @returns one hit list per query, best first; hits carry `vectorRank` and `lexicalRank`.
  * @throws {VecforgeError} ERR_INVALID_INPUT for a query neither side can answer (no vector and no term).
  */
-export async function searchPrepared(s: IndexState, prepared: readonly PreparedQuery[], options: SearchOptions, mode: SearchMode, vectorSide: VectorSide): Promise<Hit[][]> {
+export async function searchPrepared(s: IndexState, prepared: readonly PreparedQuery[], options: SearchOptions, mode: SearchMode, vectorSide: VectorSide, failures?: QueryFailures): Promise<Hit[][]> {
   const params = resolveSearchOptions(s, options);
   const fusion = resolveFusionOptions(options.fusion, params.k);
   const lex = lexicalOf(s);
@@ -196,7 +206,10 @@ export async function searchPrepared(s: IndexState, prepared: readonly PreparedQ
     prepared.forEach((q, i) => {
       if (q.text === null) return;
       const t = lex.terms(q.text);
-      if (t.length === 0 && q.vector === null) throw unanswerableQuery(i, mode, q.vectorProblem, lex.options.stopWords);
+      if (t.length === 0 && q.vector === null) {
+        unanswerableQuery(failures, i, mode, q.vectorProblem, lex.options.stopWords);
+        return;
+      }
       withText.push(i);
       terms.push(t);
     });

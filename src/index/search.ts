@@ -10,11 +10,12 @@ import { loadTf } from '../tensor/backend.js';
 import { kSearchCursorInts } from '../scheduler/layout.js';
 import { scoreOfDistance } from './cross-scores.js';
 import { compileFilter, LabelBitset } from './filter.js';
-import { kHnswNoLabel, type HnswSearchResult } from './hnsw/core.js';
+import { kHnswNoLabel, type HnswSearchResult, type HnswSpace } from './hnsw/core.js';
 import { kDefaultSearchOptions } from './options.js';
 import type { IndexState } from './state.js';
-import type { Hit, ResolvedSearchOptions, SearchOptions } from './types.js';
+import type { Hit, ResolvedSearchOptions, SearchFailureCode, SearchOptions, SearchOutcome } from './types.js';
 import { coreReady, normProblem } from './vector-norm.js';
+import type { ItemFailed } from '../scheduler/outcome.js';
 
 /** A pool search's query count before any task wrote it (never a real count: k is at most 65,536). */
 const kUnsearched = 0xffffffff;
@@ -141,43 +142,106 @@ function filterBits(s: IndexState, options: SearchOptions): Uint8Array | undefin
  * @throws {RangeError} for wrong dims or a non-finite component.
  */
 export function checkedQuery(s: IndexState, q: Float32Array): Float32Array {
-  const dims = s.options.dims;
-  if (q.length !== dims) throw new RangeError(`query 0 has ${q.length} dims, the index has ${dims}`);
-  for (let d = 0; d < dims; d++) if (!Number.isFinite(q[d])) throw new RangeError(`query 0 component ${d} is ${String(q[d])}`);
-  return scaledQuery(s, q, 0);
+  // Without failures to take it, a bad query throws: never null.
+  return checkedRow(s, q, 0, undefined) as Float32Array;
 }
 
 /**
- * A finite query as the core can take it (see vector-norm.ts): a cosine
- * query float32 cannot normalise is scaled to unit length (a copy).
- * @throws {RangeError} for an l2 or ip query whose distances overflow float32.
+ * Where a settled batch (`searchBatchSettled`) collects the queries it
+ * cannot answer, by position in the batch, instead of throwing for the first.
  */
-function scaledQuery(s: IndexState, q: Float32Array, i: number): Float32Array {
-  const problem = normProblem(q, s.options.space);
-  if (problem !== null) throw new RangeError(`query ${i}: ${problem}`);
-  return coreReady(q, s.options.space);
+export type QueryFailures = Map<number, { readonly code: SearchFailureCode; readonly reason: string }>;
+
+/**
+ * Records a bad query in `failures` (its first problem), or throws when
+ * there is none (a plain batch).
+ * @param failures - the settled batch's failures, or undefined.
+ * @param i - the query's position in the batch.
+ * @param code - the failure's code.
+ * @param error - what a plain batch throws, its message naming the position.
+ * @param reason - the same without the position, for the failure.
+ */
+export function queryProblem(failures: QueryFailures | undefined, i: number, code: SearchFailureCode, error: Error, reason: string): void {
+  if (failures === undefined) throw error;
+  if (!failures.has(i)) failures.set(i, { code, reason });
+}
+
+/** A query that is neither a text nor a Float32Array: recorded, or thrown (TypeError). */
+export function notAQuery(failures: QueryFailures | undefined, i: number, q: unknown): void {
+  queryProblem(failures, i, 'INVALID_QUERY', new TypeError(`query ${i} must be a string or a Float32Array`), `a query must be a string or a Float32Array, got ${q === null ? 'null' : typeof q}`);
+}
+
+/** A vector query in `lexical` mode: recorded, or thrown (TypeError). */
+export function vectorInLexicalMode(failures: QueryFailures | undefined, i: number): void {
+  queryProblem(failures, i, 'INVALID_QUERY', new TypeError(`query ${i} is a vector; options.mode 'lexical' searches texts`), "a vector; options.mode 'lexical' searches texts");
+}
+
+/** A text the model could not embed (`vector` mode): recorded with the embedding's code, or thrown (ERR_INVALID_INPUT). */
+export function notEmbedded(failures: QueryFailures | undefined, i: number, item: ItemFailed): void {
+  queryProblem(failures, i, item.code, new VecforgeError('ERR_INVALID_INPUT', `query ${i} cannot be embedded: ${item.reason}`), `cannot be embedded: ${item.reason}`);
+}
+
+/**
+ * A settled batch's answers: each query's hits, or its failure.
+ * @param lists - one hit list per query (a failed query's is ignored).
+ * @param failures - the failures, by position.
+ * @returns one outcome per query, in order.
+ */
+export function settledOutcomes(lists: readonly Hit[][], failures: QueryFailures): SearchOutcome[] {
+  return lists.map((hits, i) => {
+    const f = failures.get(i);
+    return f === undefined ? { state: 'ok', hits } : { state: 'failed', code: f.code, reason: f.reason };
+  });
 }
 
 /**
  * Checks and scales, in place, `nq` query rows on shared memory (see {@link scaledQuery}).
+ * @param failures - collects bad rows (left as they are) instead of throwing.
  * @throws {RangeError} for a non-finite component or an l2 or ip query whose distances overflow float32.
  */
-export function checkQueryRows(s: IndexState, rows: Float32Array, nq: number): void {
+export function checkQueryRows(s: IndexState, rows: Float32Array, nq: number, failures?: QueryFailures): void {
   const dims = s.options.dims;
   for (let i = 0; i < nq; i++) {
     const q = rows.subarray(i * dims, (i + 1) * dims);
-    for (let d = 0; d < dims; d++) if (!Number.isFinite(q[d])) throw new RangeError(`query ${i} component ${d} is ${String(q[d])}`);
-    const ready = scaledQuery(s, q, i);
-    if (ready !== q) q.set(ready);
+    const ready = checkedRow(s, q, i, failures);
+    if (ready !== null && ready !== q) q.set(ready);
   }
+}
+
+/**
+ * One query vector checked and, as the core can take it (see vector-norm.ts),
+ * scaled: a cosine query float32 cannot normalise is scaled to unit length
+ * (a copy).
+ * @returns the row, or null when it is bad and `failures` took it.
+ * @throws {RangeError} without `failures`: wrong dims, a non-finite component, an l2 or ip query whose distances overflow float32.
+ */
+function checkedRow(s: IndexState, q: Float32Array, i: number, failures: QueryFailures | undefined): Float32Array | null {
+  const problem = vectorQueryProblem(q, s.options.dims, s.options.space, i);
+  if (problem === null) return coreReady(q, s.options.space);
+  queryProblem(failures, i, 'INVALID_QUERY', new RangeError(problem[0]), problem[1]);
+  return null;
+}
+
+/**
+ * What keeps a query vector from being searched in an index of `dims` and
+ * `space`: wrong dims, a non-finite component, or (l2, ip) distances that
+ * overflow float32.
+ * @returns [the error's message, naming position i; the reason, without it], or null.
+ */
+export function vectorQueryProblem(q: Float32Array, dims: number, space: HnswSpace, i: number): readonly [string, string] | null {
+  if (q.length !== dims) return [`query ${i} has ${q.length} dims, the index has ${dims}`, `the query has ${q.length} dims, the index has ${dims}`];
+  for (let d = 0; d < dims; d++) if (!Number.isFinite(q[d])) return [`query ${i} component ${d} is ${String(q[d])}`, `component ${d} is ${String(q[d])}`];
+  const problem = normProblem(q, space);
+  return problem === null ? null : [`query ${i}: ${problem}`, problem];
 }
 
 /**
  * Query vectors on shared memory: vectors checked and copied, texts embedded.
  * @param positions - each query's position in the caller's batch, for messages (a caller that passes a part of its batch); the index in `queries` when absent.
+ * @param failures - collects the queries that cannot be searched (their rows left zero) instead of throwing for the first; keyed by position.
  * @throws {RangeError | TypeError} for a bad query; {VecforgeError} ERR_INVALID_INPUT for a text that does not embed.
  */
-export async function queryVectors(s: IndexState, queries: readonly (string | Float32Array)[], signal?: AbortSignal, positions?: readonly number[]): Promise<Float32Array> {
+export async function queryVectors(s: IndexState, queries: readonly unknown[], signal?: AbortSignal, positions?: readonly number[], failures?: QueryFailures): Promise<Float32Array> {
   const dims = s.options.dims;
   const out = new Float32Array(new SharedArrayBuffer(Math.max(1, queries.length) * dims * 4));
   const textAt: number[] = [];
@@ -189,17 +253,20 @@ export async function queryVectors(s: IndexState, queries: readonly (string | Fl
       textAt.push(at);
       texts.push(q);
     } else if (q instanceof Float32Array) {
-      if (q.length !== dims) throw new RangeError(`query ${i} has ${q.length} dims, the index has ${dims}`);
-      for (let d = 0; d < dims; d++) if (!Number.isFinite(q[d])) throw new RangeError(`query ${i} component ${d} is ${String(q[d])}`);
-      out.set(scaledQuery(s, q, i), at * dims);
-    } else throw new TypeError(`query ${i} must be a string or a Float32Array`);
+      const ready = checkedRow(s, q, i, failures);
+      if (ready !== null) out.set(ready, at * dims);
+    } else notAQuery(failures, i, q);
   });
   if (texts.length > 0) {
     if (dims !== s.host.model.dims) throw new RangeError(`the index has ${dims} dims but the model embeds ${s.host.model.dims}; search with vectors`);
     const r = await s.host.embed(texts, signal);
     r.items.forEach((item, j) => {
-      if (item.state !== 'ok') throw new VecforgeError('ERR_INVALID_INPUT', `query ${positionOf(textAt[j] ?? j)} cannot be embedded: ${item.reason ?? 'failed'}`);
-      out.set(r.vectors.subarray(j * dims, (j + 1) * dims), (textAt[j] ?? 0) * dims);
+      const at = textAt[j] ?? j;
+      if (item.state !== 'ok') {
+        notEmbedded(failures, positionOf(at), item);
+        return;
+      }
+      out.set(r.vectors.subarray(j * dims, (j + 1) * dims), at * dims);
     });
   }
   return out;

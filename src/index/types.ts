@@ -2,7 +2,7 @@
  * The public types of an index: its options (in threes with options.ts),
  * items, per-item outcomes, hits and statistics.
  */
-import type { ItemFailureCode } from '../scheduler/outcome.js';
+import type { ItemFailureCode, ItemOutcome } from '../scheduler/outcome.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { BackendName } from '../tensor/backend.js';
 import type { PcaIndexOptions, ResolvedPcaIndexOptions } from '../pca/index-options.js';
@@ -250,6 +250,23 @@ export interface Hit {
   readonly lexicalRank?: number;
 }
 
+/**
+ * Why `searchBatchSettled` could not answer a query:
+ * - `INVALID_QUERY`: not a string or a Float32Array, a vector of the wrong
+ *   dims or with a non-finite component (or, for `l2`/`ip`, one whose
+ *   distances overflow float32), or a vector in `lexical` mode;
+ * - an embedding item code (`NO_KNOWN_WORDS`, `EMPTY`, `TOO_LARGE`,
+ *   `MALFORMED_UTF16`, a provider's failure …): `vector` mode, a text the
+ *   model could not embed;
+ * - `NO_TERMS`: `lexical` mode, a text with no word the lexical index
+ *   searches (stop words only, or no word at all);
+ * - `UNANSWERABLE`: `hybrid` mode, neither: no vector and no term.
+ */
+export type SearchFailureCode = 'INVALID_QUERY' | 'NO_TERMS' | 'UNANSWERABLE' | ItemFailureCode;
+
+/** One query's answer from `searchBatchSettled`: its hits, or why there are none. */
+export type SearchOutcome = { readonly state: 'ok'; readonly hits: Hit[] } | { readonly state: 'failed'; readonly code: SearchFailureCode; readonly reason: string };
+
 /** What `index.stats()` reports. */
 export interface IndexStats {
   readonly count: number;
@@ -283,6 +300,6 @@ export interface IndexHost {
   readonly backend: BackendName;
   readonly model: { readonly id: string; readonly dims: number };
   /** Embeds query texts (no insert). */
-  embed(texts: readonly unknown[], signal?: AbortSignal): Promise<{ vectors: Float32Array; items: ReadonlyArray<{ state: string; reason?: string }> }>;
+  embed(texts: readonly unknown[], signal?: AbortSignal): Promise<{ vectors: Float32Array; items: readonly ItemOutcome[] }>;
 }
 

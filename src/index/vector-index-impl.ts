@@ -15,11 +15,11 @@ import { createIndexState, openIndexState, releaseState, resolveOpenOptions, syn
 import { boolOption, kDefaultUpsertOptions } from './options.js';
 import { readVersionManifest, verifyVersionFiles } from './persist.js';
 import { resolveSaveOptions, saveVersionLocked } from './save.js';
-import { checkQueryRows, checkedQuery, hitsOf, queryVectors, resolveSearchOptions, searchOne, searchOnPool, sharedCopy } from './search.js';
+import { checkQueryRows, checkedQuery, hitsOf, type QueryFailures, queryVectors, resolveSearchOptions, searchOne, searchOnPool, settledOutcomes, sharedCopy } from './search.js';
 import type { IndexState } from './state.js';
 import { SearchCache, resolveSearchCacheOptions } from './search-cache.js';
 import { indexStats } from './stats.js';
-import type { Hit, IndexHost, IndexItem, IndexItemOutcome, IndexOptions, IndexStats, RefitPcaOptions, RetrieveAllOptions, SaveOptions, SearchOptions, UpsertOptions, WriteOptions } from './types.js';
+import type { Hit, IndexHost, IndexItem, IndexItemOutcome, IndexOptions, IndexStats, RefitPcaOptions, RetrieveAllOptions, SaveOptions, SearchOptions, SearchOutcome, UpsertOptions, WriteOptions } from './types.js';
 import { failed } from './validate-items.js';
 import type { VectorIndex } from './vector-index.js';
 
@@ -308,6 +308,40 @@ export class VectorIndexImpl implements VectorIndex {
     return Array.from({ length: nq }, (_, i) => hitsOf(s, r, i, params.k));
   }
 
+  async searchBatchSettled(queries: readonly unknown[], options: SearchOptions = {}): Promise<SearchOutcome[]> {
+    this.#checkOpen();
+    throwIfAborted(options.signal);
+    if (!Array.isArray(queries)) throw new TypeError('queries must be an array of texts or vectors');
+    const s = this.#s;
+    const mode = searchModeOf(s, options?.mode);
+    const failures: QueryFailures = new Map();
+    if (queries.length === 0) return [];
+    let lists: Hit[][];
+    if (mode !== 'vector') lists = await this.#searchModes(queries, options, mode, failures);
+    else {
+      const params = resolveSearchOptions(s, options);
+      const rows = await queryVectors(s, queries, options.signal, undefined, failures);
+      // Only the queries that can be searched go to the pool.
+      const ok = queries.flatMap((_, i) => (failures.has(i) ? [] : [i]));
+      lists = queries.map(() => []);
+      if (ok.length > 0) {
+        const dims = s.options.dims;
+        const packed = ok.length === queries.length ? rows : new Float32Array(new SharedArrayBuffer(ok.length * dims * 4));
+        if (packed !== rows) {
+          ok.forEach((i, j) => {
+            packed.set(rows.subarray(i * dims, (i + 1) * dims), j * dims);
+          });
+        }
+        await this.#ready(options.signal);
+        const r = await searchOnPool(s, packed, ok.length, params, options.signal);
+        ok.forEach((i, j) => {
+          lists[i] = hitsOf(s, r, j, params.k);
+        });
+      }
+    }
+    return settledOutcomes(lists, failures);
+  }
+
   async retrieveAll(query: string | Float32Array, options: RetrieveAllOptions): Promise<Record<string, Hit[]>> {
     this.#checkOpen();
     if (options === null || typeof options !== 'object' || options.namespaces === null || typeof options.namespaces !== 'object') {
@@ -350,10 +384,10 @@ export class VectorIndexImpl implements VectorIndex {
   }
 
   /** Hybrid and lexical searches (hybrid.ts). */
-  async #searchModes(queries: readonly unknown[], options: SearchOptions, mode: 'hybrid' | 'lexical'): Promise<Hit[][]> {
+  async #searchModes(queries: readonly unknown[], options: SearchOptions, mode: 'hybrid' | 'lexical', failures?: QueryFailures): Promise<Hit[][]> {
     const s = this.#s;
-    const prepared = await prepareQueries(s, queries, mode, options.signal);
-    return searchPrepared(s, prepared, options, mode, vectorSideOf(s, () => this.#ready(options.signal), options.signal));
+    const prepared = await prepareQueries(s, queries, mode, options.signal, failures);
+    return searchPrepared(s, prepared, options, mode, vectorSideOf(s, () => this.#ready(options.signal), options.signal), failures);
   }
 
   stats(): IndexStats {

@@ -8,7 +8,7 @@
  * (vector-index-impl.ts) and what only jobs use (internal.ts) stay internal.
  */
 import type { DocRecord } from '../store/doc-store.js';
-import type { Hit, IndexItem, IndexItemOutcome, IndexStats, PcaFitSummary, RefitPcaOptions, RetrieveAllOptions, SaveOptions, SearchOptions, UpsertOptions, WriteOptions } from './types.js';
+import type { Hit, IndexItem, IndexItemOutcome, IndexStats, PcaFitSummary, RefitPcaOptions, RetrieveAllOptions, SaveOptions, SearchOptions, SearchOutcome, UpsertOptions, WriteOptions } from './types.js';
 
 /** A searchable HNSW index. Create with `engine.createIndex` or `engine.openIndex`. */
 export interface VectorIndex {
@@ -96,6 +96,21 @@ export interface VectorIndex {
    * @returns one hit list per query.
    */
   searchBatch(queries: readonly (string | Float32Array)[] | Float32Array, options?: SearchOptions): Promise<Hit[][]>;
+
+  /**
+   * Searches many queries as `searchBatch` does, except that a query that
+   * cannot be answered does not fail the batch: it gets an outcome with a
+   * code and a reason (a text the model cannot embed in `vector` mode, one
+   * with no searchable word in `lexical` mode, neither in `hybrid`; a
+   * vector of the wrong dims or with a non-finite component; a value that
+   * is neither a text nor a vector), and every other query its hits, as
+   * `searchBatch` would give them. Bad options, a closed index or an abort
+   * still reject the whole call.
+   * @param queries - texts or vectors.
+   * @param options - as for search.
+   * @returns one outcome per query, in order.
+   */
+  searchBatchSettled(queries: readonly unknown[], options?: SearchOptions): Promise<SearchOutcome[]>;
 
   /**
    * Embeds one query once and searches several namespaces in parallel: one

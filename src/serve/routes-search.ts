@@ -113,17 +113,14 @@ function searchOptions(index: VectorIndex, body: SearchBody): SearchOptions | nu
 /**
  * Searches query texts through the library's own text path, which runs the
  * lexical side beside the graph (`hybrid`, `lexical`, or the index's default
- * mode). Each text is one `index.search`: its embedding goes through the
- * engine's micro-batching, so concurrent texts still share pool batches.
+ * mode), as one `searchBatchSettled`: the texts are embedded together and
+ * BM25 runs for the whole batch; a text neither side can answer gets its
+ * error in its place.
  */
 async function searchTexts(index: VectorIndex, texts: readonly string[], options: SearchOptions, label: (i: number) => string): Promise<QueryAnswer[]> {
-  const settled = await Promise.allSettled(texts.map((t) => index.search(t, options)));
-  return settled.map((r, i) => {
-    if (r.status === 'fulfilled') return { hits: r.value };
-    const error = r.reason as { code?: unknown; message?: unknown };
-    const code = typeof error?.code === 'string' ? error.code : 'SEARCH_FAILED';
-    return { error: { code, message: `${label(i)} cannot be answered: ${String(error?.message ?? r.reason)}` } };
-  });
+  // One batch (BM25 for all of it on native threads); a query that cannot be answered fails alone.
+  const settled = await index.searchBatchSettled(texts, options);
+  return settled.map((r, i) => (r.state === 'ok' ? { hits: r.hits } : { error: { code: r.code, message: `${label(i)} ${r.reason}` } }));
 }
 
 /**

@@ -4,7 +4,8 @@
  * (GCIDE and FOLDOC from Debian's dictd packages; queries in
  * data/quality-set.ts), each next to exact search, with the share of
  * documents and queries each mode can answer, search q/s of each mode, what
- * GloVe's suffix folding changes, and the lexical bytes a 1% update writes.
+ * GloVe's suffix folding changes, the lexical bytes a 1% update writes, and
+ * the modes' q/s again with a neural vector side (quality-neural.ts).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { qualitySet, type QualityQuery } from '../data/quality-set.js';
 import { currentVersion, defaultCacheDir, ensureGloveCache, fuse, gloveViews, lexicalTerms, resolveFusionOptions, shardLexicalHandle, tokenizeToRows } from '../internals.js';
 import { median } from '../measure.js';
 import type { Report } from '../report/report.js';
+import { measureNeuralQps } from './quality-neural.js';
 import type { SuiteContext } from './suite.js';
 
 const kK = 10;
@@ -265,6 +267,7 @@ async function measureDictionary(name: DictionaryName, engine: Engine, report: R
     await index?.close();
     rmSync(work, { recursive: true, force: true });
   }
+  await measureNeuralQps(name, dataset, docs, queries.flatMap((q) => (lexicalTerms(q.text).length > 0 ? [q.text] : [])), report, ctx);
 }
 
 /**

@@ -15,6 +15,7 @@ import type { ShardLexical } from '../internal.js';
 import type { CorpusStats } from '../lexical/bm25.js';
 import { fuse, type Ranking } from '../lexical/fusion.js';
 import { resolveFusionOptions, type ResolvedFusionOptions, type SearchMode } from '../lexical/options.js';
+import type { QueryFailures } from '../search.js';
 import type { Hit, SearchOptions } from '../types.js';
 import type { VectorIndex } from '../vector-index.js';
 
@@ -170,10 +171,11 @@ function fuseHits(vector: readonly Hit[], lexical: readonly Hit[], fusion: Resol
  * @param options - the search options (namespace, filter, fusion, ef …).
  * @param k - hits wanted (checked against the whole index).
  * @param mode - `hybrid` or `lexical`.
+ * @param failures - collects the queries neither side can answer instead of throwing; their lists come back empty.
  * @returns one hit list per query, best first; hits carry `vectorRank` and `lexicalRank`.
  * @throws {VecforgeError} ERR_INVALID_INPUT for a query neither side can answer.
  */
-export async function searchShardedModes(ctx: ShardedSearchContext, queries: readonly ShardedQuery[], options: SearchOptions, k: number, mode: 'hybrid' | 'lexical'): Promise<Hit[][]> {
+export async function searchShardedModes(ctx: ShardedSearchContext, queries: readonly ShardedQuery[], options: SearchOptions, k: number, mode: 'hybrid' | 'lexical', failures?: QueryFailures): Promise<Hit[][]> {
   const fusion = resolveFusionOptions(options.fusion, k);
   const count = ctx.shards.reduce((a, s) => a + s.count, 0);
   const candidates = Math.min(fusion.candidates, count);
@@ -203,8 +205,8 @@ export async function searchShardedModes(ctx: ShardedSearchContext, queries: rea
     if (q.text === null) return [];
     const terms = ctx.lexical[0]?.terms(q.text) ?? [];
     if (terms.length === 0) {
-      if (q.vector !== null) return [];
-      throw unanswerableQuery(i, mode, q.vectorProblem, ctx.lexical[0]?.rules.stopWords ?? 'none');
+      if (q.vector === null) unanswerableQuery(failures, i, mode, q.vectorProblem, ctx.lexical[0]?.rules.stopWords ?? 'none');
+      return [];
     }
     const corpus = mergeCorpus(ctx.lexical.map((l) => l.corpus(terms)));
     termsOf[i] = terms;

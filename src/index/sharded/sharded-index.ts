@@ -9,9 +9,12 @@
  * (`vecforge reindex`), which rebuild the shards and publish a new set.
  */
 import { VecforgeError } from '../../errors.js';
+import type { ItemOutcome } from '../../scheduler/outcome.js';
 import type { DocRecord } from '../../store/doc-store.js';
 import { shardLexicalHandle, type ShardLexical } from '../internal.js';
-import type { Hit, IndexItemOutcome, IndexStats, OpenIndexOptions, PcaFitSummary, RetrieveAllOptions, SearchOptions } from '../types.js';
+import type { HnswSpace } from '../hnsw/core.js';
+import { notAQuery, notEmbedded, type QueryFailures, queryProblem, settledOutcomes, vectorInLexicalMode, vectorQueryProblem } from '../search.js';
+import type { Hit, IndexItemOutcome, IndexStats, OpenIndexOptions, PcaFitSummary, RetrieveAllOptions, SearchOptions, SearchOutcome } from '../types.js';
 import type { VectorIndex } from '../vector-index.js';
 import { currentShardDirs, shardOf } from './layout.js';
 import { checkedLexicalSides, mergeHits, searchShardedModes, shardedSearchMode, type ShardedQuery, type ShardedSearchContext } from './sharded-hybrid.js';
@@ -21,7 +24,7 @@ export interface ShardedHost {
   /** The model's dims. */
   readonly modelDims: number;
   /** Embeds query texts (no insert). */
-  embed(texts: readonly unknown[], signal?: AbortSignal): Promise<{ vectors: Float32Array; items: ReadonlyArray<{ state: string; reason?: string }> }>;
+  embed(texts: readonly unknown[], signal?: AbortSignal): Promise<{ vectors: Float32Array; items: readonly ItemOutcome[] }>;
   /** Opens one shard, an ordinary index directory. */
   openShard(dir: string, options: OpenIndexOptions): Promise<VectorIndex>;
 }
@@ -53,6 +56,8 @@ export class ShardedIndex implements VectorIndex {
   readonly #shards: readonly VectorIndex[];
   readonly #version: string;
   readonly #efSearch: number;
+  /** The shards' space (they share it), for the checks of query vectors. */
+  readonly #space: HnswSpace;
   readonly #dir: string;
   /** The shards' lexical sides (null when a shard has none), read on first use. */
   #lexical: ShardLexical[] | null | undefined;
@@ -64,7 +69,9 @@ export class ShardedIndex implements VectorIndex {
     this.#shards = shards;
     this.#version = version;
     this.#dir = dir;
-    this.#efSearch = shards[0]?.stats().params.efSearch ?? 64;
+    const first = shards[0]?.stats();
+    this.#efSearch = first?.params.efSearch ?? 64;
+    this.#space = first?.space ?? 'cosine';
   }
 
   /**
@@ -166,14 +173,14 @@ export class ShardedIndex implements VectorIndex {
   }
 
   /** Queries for the hybrid and lexical modes: texts embedded once for `hybrid` (a text that does not embed keeps its reason: the lexical side answers it). */
-  async #prepare(queries: readonly unknown[], mode: 'hybrid' | 'lexical', signal: AbortSignal | undefined): Promise<ShardedQuery[]> {
+  async #prepare(queries: readonly unknown[], mode: 'hybrid' | 'lexical', signal: AbortSignal | undefined, failures?: QueryFailures): Promise<ShardedQuery[]> {
     const dims = this.dims;
     const out: ShardedQuery[] = queries.map((q, i) => {
       if (typeof q === 'string') return { text: q, vector: null, vectorProblem: 'not embedded' };
-      if (!(q instanceof Float32Array)) throw new TypeError(`query ${i} must be a string or a Float32Array`);
-      if (mode === 'lexical') throw new TypeError(`query ${i} is a vector; options.mode 'lexical' searches texts`);
-      if (q.length !== dims) throw new RangeError(`query ${i} has ${q.length} dims, the index has ${dims}`);
-      return { text: null, vector: q, vectorProblem: null };
+      if (!(q instanceof Float32Array)) notAQuery(failures, i, q);
+      else if (mode === 'lexical') vectorInLexicalMode(failures, i);
+      else if (this.#vectorOk(q, i, failures)) return { text: null, vector: q, vectorProblem: null };
+      return { text: null, vector: null, vectorProblem: 'invalid' };
     });
     const at = out.flatMap((q, i) => (q.text !== null ? [i] : []));
     if (mode === 'hybrid' && at.length > 0 && dims === this.#host.modelDims) {
@@ -190,6 +197,17 @@ export class ShardedIndex implements VectorIndex {
     return out;
   }
 
+  /**
+   * Whether a query vector can be searched on every shard: its dims, its
+   * components finite, its norm (l2, ip) within float32's distances.
+   * @throws {RangeError} when it cannot and there are no `failures` to take it.
+   */
+  #vectorOk(q: Float32Array, i: number, failures: QueryFailures | undefined): boolean {
+    const problem = vectorQueryProblem(q, this.dims, this.#space, i);
+    if (problem !== null) queryProblem(failures, i, 'INVALID_QUERY', new RangeError(problem[0]), problem[1]);
+    return problem === null;
+  }
+
   #context(ef: number | undefined): ShardedSearchContext {
     return {
       shards: this.#shards,
@@ -201,24 +219,24 @@ export class ShardedIndex implements VectorIndex {
   }
 
   /** Query texts embedded once (each shard would embed them again); vectors kept. */
-  async #vectors(queries: readonly (string | Float32Array)[], signal: AbortSignal | undefined): Promise<Float32Array[]> {
+  async #vectors(queries: readonly unknown[], signal: AbortSignal | undefined, failures?: QueryFailures): Promise<Float32Array[]> {
     const texts: string[] = [];
     const at: number[] = [];
     queries.forEach((q, i) => {
       if (typeof q === 'string') {
         texts.push(q);
         at.push(i);
-      } else if (!(q instanceof Float32Array)) throw new TypeError(`query ${i} must be a string or a Float32Array`);
+      } else if (!(q instanceof Float32Array)) notAQuery(failures, i, q);
     });
-    const out = queries.map((q) => (typeof q === 'string' ? new Float32Array(0) : q));
+    const out = queries.map((q) => (q instanceof Float32Array ? q : new Float32Array(0)));
     if (texts.length === 0) return out;
     const dims = this.dims;
     if (dims !== this.#host.modelDims) throw new RangeError(`the index has ${dims} dims but the model embeds ${this.#host.modelDims}; search with vectors`);
     const r = await this.#host.embed(texts, signal);
     r.items.forEach((item, j) => {
       const i = at[j] ?? j;
-      if (item.state !== 'ok') throw new VecforgeError('ERR_INVALID_INPUT', `query ${i} cannot be embedded: ${item.reason ?? 'failed'}`);
-      out[i] = r.vectors.slice(j * dims, (j + 1) * dims);
+      if (item.state === 'ok') out[i] = r.vectors.slice(j * dims, (j + 1) * dims);
+      else notEmbedded(failures, i, item);
     });
     return out;
   }
@@ -268,14 +286,51 @@ export class ShardedIndex implements VectorIndex {
         flat.set(v, i * dims);
       });
     }
+    return this.#searchRows(flat, options, k, ef);
+  }
+
+  /** Searches row-major query vectors on every shard and merges each query's hits. */
+  async #searchRows(flat: Float32Array, options: SearchOptions, k: number, ef: number | undefined): Promise<Hit[][]> {
+    const nq = Math.floor(flat.length / Math.max(1, this.dims));
+    if (nq === 0) return [];
     const lists = await Promise.all(
       this.#shards.map((s) => {
         const o = this.#shardOptions(s, options, k, ef);
         return o === undefined ? null : s.searchBatch(flat, o);
       }),
     );
-    const nq = Math.floor(flat.length / Math.max(1, this.dims));
     return Array.from({ length: nq }, (_, q) => mergeHits(lists.map((l) => l?.[q] ?? []), k));
+  }
+
+  /**
+   * Searches many queries on every shard; a query that cannot be answered
+   * gets a failed outcome instead of failing the batch (see VectorIndex).
+   * @param queries - texts or vectors.
+   * @param options - as for search.
+   * @returns one outcome per query, in order.
+   */
+  async searchBatchSettled(queries: readonly unknown[], options: SearchOptions = {}): Promise<SearchOutcome[]> {
+    if (!Array.isArray(queries)) throw new TypeError('queries must be an array of texts or vectors');
+    const { k, ef } = this.#checkK(options);
+    const mode = this.#mode(options.mode);
+    if (queries.length === 0) return [];
+    const failures: QueryFailures = new Map();
+    let lists: Hit[][];
+    if (mode !== 'vector') lists = await searchShardedModes(this.#context(ef), await this.#prepare(queries, mode, options.signal, failures), options, k, mode, failures);
+    else {
+      const vectors = await this.#vectors(queries, options.signal, failures);
+      const ok = queries.flatMap((_, i) => (!failures.has(i) && this.#vectorOk(vectors[i] as Float32Array, i, failures) ? [i] : []));
+      const flat = new Float32Array(ok.length * this.dims);
+      ok.forEach((i, j) => {
+        flat.set(vectors[i] as Float32Array, j * this.dims);
+      });
+      const found = await this.#searchRows(flat, options, k, ef);
+      lists = queries.map(() => []);
+      ok.forEach((i, j) => {
+        lists[i] = found[j] ?? [];
+      });
+    }
+    return settledOutcomes(lists, failures);
   }
 
   /**
