@@ -4,6 +4,7 @@
  * that runs this file): runs suites and writes report.md,
  * report.json (+ report.schema.json) and the SVG charts.
  */
+import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,6 +70,8 @@ export interface RunBenchOptions {
   readonly soakSeconds?: number;
   /** Texts the model suite embeds. @default 4000, or 300 with quick */
   readonly modelTexts?: number;
+  /** The quality suite's vector side: a model directory (or registry name) instead of glove-100d. */
+  readonly qualityModel?: string;
 }
 
 /**
@@ -98,6 +101,9 @@ export async function runBench(options: RunBenchOptions): Promise<WrittenReport>
   if (options.modelTexts !== undefined && (!Number.isInteger(options.modelTexts) || options.modelTexts < 1 || options.modelTexts > 165_000)) {
     throw new RangeError(`--model-texts must be an integer in [1, 165000], got ${String(options.modelTexts)}`);
   }
+  if (options.qualityModel !== undefined && (options.qualityModel === '' || !existsSync(options.qualityModel) || !statSync(options.qualityModel).isDirectory())) {
+    throw new RangeError(`--quality-model must be a model directory, got ${JSON.stringify(options.qualityModel)}`);
+  }
   const root = repoRoot();
   const ctx: SuiteContext = {
     quick: options.quick ?? false,
@@ -105,6 +111,7 @@ export async function runBench(options: RunBenchOptions): Promise<WrittenReport>
     maxWorkers: availableParallelism(),
     ...(options.soakSeconds !== undefined ? { soakSeconds: options.soakSeconds } : {}),
     ...(options.modelTexts !== undefined ? { modelTexts: options.modelTexts } : {}),
+    ...(options.qualityModel !== undefined ? { qualityModel: options.qualityModel } : {}),
   };
   const report = new Report({ quick: ctx.quick });
   const failures: Error[] = [];
@@ -131,7 +138,7 @@ export async function runBench(options: RunBenchOptions): Promise<WrittenReport>
 
 /**
  * The command line of `npm run bench` and the `vecforge-bench` bin:
- * `[suite ...] [--suite NAMES] [--quick] [--report DIR] [--soak-seconds N] [--model-texts N]`.
+ * `[suite ...] [--suite NAMES] [--quick] [--report DIR] [--soak-seconds N] [--model-texts N] [--quality-model DIR]`.
  * @param argv - the arguments after the script name.
  * @returns the exit status: 0 done, 1 a suite failed, 2 a bad command line or an unknown suite.
  */
@@ -140,7 +147,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const { values, positionals } = parseArgs({
       args: [...argv],
       allowPositionals: true,
-      options: { quick: { type: 'boolean', default: false }, report: { type: 'string' }, suite: { type: 'string' }, 'soak-seconds': { type: 'string' }, 'model-texts': { type: 'string' } },
+      options: { quick: { type: 'boolean', default: false }, report: { type: 'string' }, suite: { type: 'string' }, 'soak-seconds': { type: 'string' }, 'model-texts': { type: 'string' }, 'quality-model': { type: 'string' } },
     });
     await runBench({
       suites: [...positionals, ...(values.suite !== undefined ? [values.suite] : [])],
@@ -148,6 +155,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       ...(values.report !== undefined ? { reportDir: values.report } : {}),
       ...(values['soak-seconds'] !== undefined ? { soakSeconds: /^\d+$/.test(values['soak-seconds']) ? Number(values['soak-seconds']) : Number.NaN } : {}),
       ...(values['model-texts'] !== undefined ? { modelTexts: /^\d+$/.test(values['model-texts']) ? Number(values['model-texts']) : Number.NaN } : {}),
+      ...(values['quality-model'] !== undefined ? { qualityModel: values['quality-model'] } : {}),
     });
     return 0;
   } catch (error) {

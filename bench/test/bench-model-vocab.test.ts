@@ -1,6 +1,6 @@
 /**
  * The model suite's random MiniLM-shaped model: its vocabulary of real
- * words, and the suite's --model-texts check.
+ * words, and the --model-texts and --quality-model checks.
  */
 import { describe, expect, test } from 'vitest';
 import { buildVocabulary, kMiniLmShape } from '../src/data/minilm-random.js';
@@ -26,4 +26,9 @@ describe('random MiniLM vocabulary', () => {
 
 test('--model-texts must be an integer in [1, 165000]', async () => {
   await expect(runBench({ suites: ['model'], modelTexts: 0 })).rejects.toThrow(new RangeError('--model-texts must be an integer in [1, 165000], got 0'));
+});
+
+test('--quality-model must be a model directory', async () => {
+  await expect(runBench({ suites: ['quality'], qualityModel: '/no/such/model' })).rejects.toThrow(new RangeError('--quality-model must be a model directory, got "/no/such/model"'));
+  await expect(runBench({ suites: ['quality'], qualityModel: '' })).rejects.toThrow(new RangeError('--quality-model must be a model directory, got ""'));
 });

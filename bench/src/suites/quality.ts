@@ -9,7 +9,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Engine, type VectorIndex } from 'vecforge';
 import { kDictionaries, prepareDictionary, type DictionaryName } from '../data/dictd.js';
 import { qualitySet, type QualityQuery } from '../data/quality-set.js';
@@ -79,7 +79,8 @@ async function measureDictionary(name: DictionaryName, engine: Engine, report: R
   const set = qualitySet(entries, { maxDocs: ctx.quick ? 20_000 : 200_000, perKind: ctx.quick ? 200 : 1000, seed: 20_261_203 });
   const { docs, queries } = set;
   const dataset = `${name.toUpperCase()} (Debian ${kDictionaries[name].pkg}): ${docs.length} entries, ${queries.length} queries`;
-  const conditions = { dataset, k: kK, candidates: kCandidates, fusion: 'convex (TM2C2), equal weights', workers: Math.max(1, ctx.maxWorkers), m: 16, efConstruction: 200, efSearch: 64 };
+  const sideNote = ctx.qualityModel !== undefined ? ` (vector side: ${basename(ctx.qualityModel)})` : '';
+  const conditions = { dataset, model: ctx.qualityModel ?? 'glove-100d', k: kK, candidates: kCandidates, fusion: 'convex (TM2C2), equal weights', workers: Math.max(1, ctx.maxWorkers), m: 16, efConstruction: 200, efSearch: 64 };
   const fig = (n: string, value: number, unit: string, extra: Record<string, string | number> = {}): void => {
     report.figure({ suite: 'quality', name: `${name}: ${n}`, value, unit, conditions: { ...conditions, ...extra } });
   };
@@ -186,7 +187,7 @@ async function measureDictionary(name: DictionaryName, engine: Engine, report: R
     fig('recall@10: hybrid index − hybrid exact', (results.hybrid?.recall ?? 0) - (results['hybrid exact']?.recall ?? 0), 'ratio');
     report.table({
       suite: 'quality',
-      title: `${dataset}: search quality by mode, index and exact`,
+      title: `${dataset}: search quality by mode, index and exact${sideNote}`,
       columns: ['mode', 'recall@10', 'MRR@10', 'recall@10 exact', 'MRR@10 exact', 'recall@10 headword', 'recall@10 held-out sense', 'queries answerable', 'documents searchable'],
       rows,
       note: 'One relevant set per query (headword: the entries with that headword; held-out sense: its entry); unanswerable queries count as misses. hybrid: the default convex fusion (every candidate scored on both sides, TM2C2, equal weights). Exact: brute-force cosine over the stored vectors (vector), the same fusion over exact vector candidates and BM25 (hybrid); BM25 is exhaustive, so lexical is exact.',
@@ -216,7 +217,7 @@ async function measureDictionary(name: DictionaryName, engine: Engine, report: R
     }
     report.table({
       suite: 'quality',
-      title: `${dataset}: search q/s by mode and query kind`,
+      title: `${dataset}: search q/s by mode and query kind${sideNote}`,
       columns: ['queries', 'count', 'mean terms', 'vector q/s', 'lexical q/s', 'hybrid q/s', 'hybrid RRF q/s', 'hybrid / vector'],
       rows: qpsRows,
       note: `searchBatch of the queries every mode can answer, k ${kK}, modes alternated, median of 3. Terms: BM25 terms after stop words (a repeated term counts each time). The vector side runs on the pool; BM25 for the batch on native threads (as many as pool workers; the calling thread waits), exact over every posting of the query's terms; hybrid (convex) then scores each side's candidates on the other side; hybrid RRF fuses ranks only.`,
@@ -267,16 +268,18 @@ async function measureDictionary(name: DictionaryName, engine: Engine, report: R
     await index?.close();
     rmSync(work, { recursive: true, force: true });
   }
-  await measureNeuralQps(name, dataset, docs, queries.flatMap((q) => (lexicalTerms(q.text).length > 0 ? [q.text] : [])), report, ctx);
+  // With a model of the user's own (--quality-model), the tables above are that model's already.
+  if (ctx.qualityModel === undefined) await measureNeuralQps(name, dataset, docs, queries.flatMap((q) => (lexicalTerms(q.text).length > 0 ? [q.text] : [])), report, ctx);
 }
 
 /**
  * Runs the quality figures on GCIDE and FOLDOC.
  * @param report - receives tables and figures.
- * @param ctx - suite context (quick mode: 20,000 entries and 400 queries per dictionary).
+ * @param ctx - suite context (quick mode: 20,000 entries and 400 queries per dictionary; `qualityModel`: the vector side's model instead of glove-100d).
  */
 export async function runQualitySuite(report: Report, ctx: SuiteContext): Promise<void> {
-  const engine = await Engine.create({ workers: Math.max(1, ctx.maxWorkers), backend: 'wasm' });
+  // The vector side: glove-100d, or the model directory given with --quality-model.
+  const engine = await Engine.create({ workers: Math.max(1, ctx.maxWorkers), backend: 'wasm', ...(ctx.qualityModel !== undefined ? { model: ctx.qualityModel } : {}) });
   try {
     for (const name of Object.keys(kDictionaries) as DictionaryName[]) await measureDictionary(name, engine, report, ctx);
   } finally {

@@ -15,6 +15,8 @@ export interface SuiteContext {
   readonly soakSeconds?: number;
   /** Texts the model suite embeds (`--model-texts`). @default 4000, or 300 with quick */
   readonly modelTexts?: number;
+  /** The quality suite's vector side (`--quality-model DIR`): a model directory instead of glove-100d. */
+  readonly qualityModel?: string;
 }
 
 /** A suite that chose not to run says why (e.g. its figures were already measured in this run). */
