@@ -59,6 +59,31 @@ describe('search --queries --json: one output line per input query, in order', (
     expect(r.stderr.split('\n').filter((l) => l.startsWith('vecforge: query on line '))).toHaveLength(5);
   });
 
+  test('a file longer than one batch (4,096 queries) stays aligned across batches, failures at the boundary included', () => {
+    const dir = tempDir();
+    const out = join(dir, 'idx');
+    const rows = corpusRows().slice(0, 40);
+    expect(vecforge(['build', '--input', writeJsonl(join(dir, 'c.jsonl'), rows), '--out', out, '--workers', '1', '--progress', 'off']).status).toBe(0);
+    // 4,500 queries (two batches; the CLI's output stays under spawnSync's buffer): each a corpus text,
+    // whose own document ranks first, with failures on both sides of the boundary and last.
+    const bad = new Map([[4095, 'not json'], [4096, '{"id":"nope","query":"?!"}'], [4499, '{"id":"q4499"}']]);
+    const lines = Array.from({ length: 4500 }, (_, i) => bad.get(i) ?? JSON.stringify({ id: `q${i}`, query: rows[i % rows.length]?.text }));
+    const queries = join(dir, 'q.jsonl');
+    writeFileSync(queries, `${lines.join('\n')}\n`);
+    const r = vecforge(['search', out, '--queries', queries, '--k', '1', '--json', '--workers', '1']);
+    expect(r.status, r.stderr).toBe(3);
+    const got = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as OutLine);
+    expect(got).toHaveLength(4500);
+    expect(got.map((g) => g.line)).toEqual(lines.map((_, i) => i + 1));
+    got.forEach((g, i) => {
+      if (bad.has(i)) expect(g.error?.code).toBe(i === 4095 ? 'MALFORMED_LINE' : i === 4096 ? 'UNANSWERABLE' : 'MISSING_QUERY');
+      else expect([g.id, g.ids?.[0]]).toEqual([`q${i}`, rows[i % rows.length]?.id]);
+    });
+  }, 120_000);
+
   test('a query line over --max-record-bytes fails in its place as TOO_LARGE', () => {
     const dir = tempDir();
     const out = join(dir, 'idx');

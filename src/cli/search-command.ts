@@ -39,6 +39,9 @@ interface QueryLine {
   readonly error?: QueryError;
 }
 
+/** Queries searched and printed at a time: the output starts early and memory stays bounded however long the file. */
+const kQueryChunk = 4096;
+
 /**
  * Reads a JSONL file of queries: `{"query": text}` or `{"text": text}`,
  * with an optional `id` (string or number), or a bare JSON string. Every
@@ -46,24 +49,31 @@ interface QueryLine {
  * query in its place. Lines are bounded by `maxLineBytes`.
  * @param path - the file.
  * @param maxLineBytes - the longest line (job.maxRecordBytes).
- * @returns the queries, in file order.
+ * @yields the queries in file order, kQueryChunk at a time.
  * @throws {VecforgeError} ERR_IO when the file cannot be read.
  */
-async function readQueries(path: string, maxLineBytes: number): Promise<QueryLine[]> {
-  const queries: QueryLine[] = [];
+async function* readQueries(path: string, maxLineBytes: number): AsyncGenerator<QueryLine[]> {
+  let queries: QueryLine[] = [];
   try {
     for await (const l of readLines(path, { maxLineBytes })) {
-      if (l.state === 'failed') {
-        queries.push({ label: '', line: l.line, error: { code: l.code, message: l.code === 'TOO_LARGE' ? `${l.reason} (--max-record-bytes)` : l.reason } });
-        continue;
+      if (l.state === 'failed') queries.push({ label: '', line: l.line, error: { code: l.code, message: l.code === 'TOO_LARGE' ? `${l.reason} (--max-record-bytes)` : l.reason } });
+      else if (l.text.trim() !== '') queries.push(parseQuery(l.text, l.line));
+      if (queries.length >= kQueryChunk) {
+        yield queries;
+        queries = [];
       }
-      if (l.text.trim() === '') continue;
-      queries.push(parseQuery(l.text, l.line));
     }
   } catch (error) {
     throw new VecforgeError('ERR_IO', `cannot read queries ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
   }
-  return queries;
+  if (queries.length > 0) yield queries;
+}
+
+/** The rows of a query-vector file, kQueryChunk at a time (views, not copies). */
+function* vectorQueries(data: Float32Array, rows: number, dims: number): Generator<QueryLine[]> {
+  for (let at = 0; at < rows; at += kQueryChunk) {
+    yield Array.from({ length: Math.min(kQueryChunk, rows - at) }, (_, j) => ({ label: at + j, query: data.subarray((at + j) * dims, (at + j + 1) * dims) }));
+  }
 }
 
 function parseQuery(text: string, line: number): QueryLine {
@@ -134,21 +144,23 @@ export async function runSearch(o: SearchCommandOptions): Promise<number> {
       }
       const k = Math.min(search.k, index.count);
       const opts = { k, ...mode, ...(search.ef !== undefined ? { ef: Math.max(search.ef, k) } : {}), ...(search.namespace !== undefined ? { namespace: search.namespace } : {}) };
-      let queries: QueryLine[];
+      let chunks: Iterable<QueryLine[]> | AsyncIterable<QueryLine[]>;
       if (o.vectors !== undefined) {
         const q = readNpy(o.vectors);
         if (q.dims !== index.dims) throw new VecforgeError('ERR_INVALID_INPUT', `${o.vectors} has ${q.dims} dims, the index has ${index.dims}`);
-        queries = Array.from({ length: q.rows }, (_, i) => ({ label: i, query: q.data.subarray(i * q.dims, (i + 1) * q.dims) }));
-      } else if (search.queries !== undefined) queries = await readQueries(search.queries, o.config.job.maxRecordBytes);
-      else queries = [{ label: search.query ?? '', query: search.query ?? '' }];
-      const asked = queries.flatMap((q) => (q.query !== undefined ? [q.query] : []));
-      // Settled: a query that cannot be answered gets its error in its place, the rest their hits.
-      const answers: Array<Hit[] | QueryError> = (await index.searchBatchSettled(asked, opts)).map((a) => (a.state === 'ok' ? a.hits : { code: a.code, message: a.reason }));
-      let next = 0;
-      for (const q of queries) {
-        const result = q.error ?? (answers[next++] as Hit[] | QueryError);
-        if (!Array.isArray(result)) failedCount++;
-        printResult(q, result, output.json);
+        chunks = vectorQueries(q.data, q.rows, q.dims);
+      } else if (search.queries !== undefined) chunks = readQueries(search.queries, o.config.job.maxRecordBytes);
+      else chunks = [[{ label: search.query ?? '', query: search.query ?? '' }]];
+      for await (const queries of chunks) {
+        const asked = queries.flatMap((q) => (q.query !== undefined ? [q.query] : []));
+        // Settled: a query that cannot be answered gets its error in its place, the rest their hits.
+        const answers: Array<Hit[] | QueryError> = (await index.searchBatchSettled(asked, opts)).map((a) => (a.state === 'ok' ? a.hits : { code: a.code, message: a.reason }));
+        let next = 0;
+        for (const q of queries) {
+          const result = q.error ?? (answers[next++] as Hit[] | QueryError);
+          if (!Array.isArray(result)) failedCount++;
+          printResult(q, result, output.json);
+        }
       }
     } finally {
       await index.close();
