@@ -94,6 +94,7 @@ export interface VectorIndex {
    * @param queries - texts or vectors, or one row-major Float32Array of nq × dims.
    * @param options - as for search.
    * @returns one hit list per query.
+   * @throws {RangeError | TypeError | VecforgeError} for the first query that cannot be answered, naming its position (the whole batch fails; {@link VectorIndex.searchBatchSettled} answers the others).
    */
   searchBatch(queries: readonly (string | Float32Array)[] | Float32Array, options?: SearchOptions): Promise<Hit[][]>;
 
