@@ -12,12 +12,26 @@ interface OutLine {
   readonly error?: { code: string; message: string };
 }
 
+/** Builds an index of `rows` in a fresh directory: its path and the directory's. */
+function builtIndex(rows: ReturnType<typeof corpusRows>): { dir: string; out: string } {
+  const dir = tempDir();
+  const out = join(dir, 'idx');
+  const b = vecforge(['build', '--input', writeJsonl(join(dir, 'c.jsonl'), rows), '--out', out, '--workers', '1', '--json', '--progress', 'off']);
+  expect(b.status, b.stderr).toBe(0);
+  return { dir, out };
+}
+
+/** The --json output, a line each. */
+function outLines(stdout: string): OutLine[] {
+  return stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as OutLine);
+}
+
 describe('search --queries --json: one output line per input query, in order', () => {
   test('answered, unanswerable and malformed queries each keep their place, with the id of the input line', () => {
-    const dir = tempDir();
-    const out = join(dir, 'idx');
-    const b = vecforge(['build', '--input', writeJsonl(join(dir, 'c.jsonl'), corpusRows().slice(0, 60)), '--out', out, '--workers', '1', '--json', '--progress', 'off']);
-    expect(b.status, b.stderr).toBe(0);
+    const { dir, out } = builtIndex(corpusRows().slice(0, 60));
     const queries = join(dir, 'q.jsonl');
     const lines = [
       '{"id":"q1","query":"significant progress, making strides"}',
@@ -32,10 +46,7 @@ describe('search --queries --json: one output line per input query, in order', (
     writeFileSync(queries, Buffer.concat([Buffer.from(`${lines.join('\n')}\n`), Buffer.from('{"id":"q9","query":"\xff"}\n', 'latin1'), Buffer.from('{"id":"q10","query":"making strides"}\n')]));
     const r = vecforge(['search', out, '--queries', queries, '--k', '2', '--json', '--workers', '1']);
     expect(r.status, r.stderr).toBe(3);
-    const got = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as OutLine);
+    const got = outLines(r.stdout);
     expect(got.map((g) => [g.id ?? null, g.line, g.error?.code ?? `${g.ids?.length ?? 0} hits`])).toEqual([
       ['q1', 1, '2 hits'],
       [null, 2, 'MALFORMED_LINE'],
@@ -60,10 +71,8 @@ describe('search --queries --json: one output line per input query, in order', (
   });
 
   test('a file longer than one batch (4,096 queries) stays aligned across batches, failures at the boundary included', () => {
-    const dir = tempDir();
-    const out = join(dir, 'idx');
     const rows = corpusRows().slice(0, 40);
-    expect(vecforge(['build', '--input', writeJsonl(join(dir, 'c.jsonl'), rows), '--out', out, '--workers', '1', '--progress', 'off']).status).toBe(0);
+    const { dir, out } = builtIndex(rows);
     // 4,500 queries (two batches; the CLI's output stays under spawnSync's buffer): each a corpus text,
     // whose own document ranks first, with failures on both sides of the boundary and last.
     const bad = new Map([[4095, 'not json'], [4096, '{"id":"nope","query":"?!"}'], [4499, '{"id":"q4499"}']]);
@@ -72,10 +81,7 @@ describe('search --queries --json: one output line per input query, in order', (
     writeFileSync(queries, `${lines.join('\n')}\n`);
     const r = vecforge(['search', out, '--queries', queries, '--k', '1', '--json', '--workers', '1']);
     expect(r.status, r.stderr).toBe(3);
-    const got = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as OutLine);
+    const got = outLines(r.stdout);
     expect(got).toHaveLength(4500);
     expect(got.map((g) => g.line)).toEqual(lines.map((_, i) => i + 1));
     got.forEach((g, i) => {
@@ -85,17 +91,12 @@ describe('search --queries --json: one output line per input query, in order', (
   }, 120_000);
 
   test('a query line over --max-record-bytes fails in its place as TOO_LARGE', () => {
-    const dir = tempDir();
-    const out = join(dir, 'idx');
-    expect(vecforge(['build', '--input', writeJsonl(join(dir, 'c.jsonl'), corpusRows().slice(0, 20)), '--out', out, '--workers', '1', '--progress', 'off']).status).toBe(0);
+    const { dir, out } = builtIndex(corpusRows().slice(0, 20));
     const queries = join(dir, 'q.jsonl');
     writeFileSync(queries, `{"id":"big","query":"${'a'.repeat(5000)}"}\n{"id":"ok","query":"making strides"}\n`);
     const r = vecforge(['search', out, '--queries', queries, '--k', '1', '--json', '--workers', '1', '--max-record-bytes', '1024']);
     expect(r.status, r.stderr).toBe(3);
-    const got = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as OutLine);
+    const got = outLines(r.stdout);
     expect(got).toHaveLength(2);
     expect(got[0]).toEqual({ line: 1, query: '', error: { code: 'TOO_LARGE', message: 'line is over 1024 bytes (--max-record-bytes)' } });
     expect(got[1]).toMatchObject({ id: 'ok', line: 2, query: 'making strides' });

@@ -105,13 +105,13 @@ export function unanswerableQuery(failures: QueryFailures | undefined, i: number
  * @throws {TypeError | RangeError} for a query of the wrong type or dims; a vector query in `lexical` mode.
  */
 export async function prepareQueries(s: IndexState, queries: readonly unknown[], mode: SearchMode, signal?: AbortSignal, failures?: QueryFailures): Promise<PreparedQuery[]> {
-  const out: PreparedQuery[] = new Array<PreparedQuery>(queries.length);
+  // A query that fails its checks in a settled batch stays kNoQuery.
+  const out: PreparedQuery[] = new Array<PreparedQuery>(queries.length).fill(kNoQuery);
   const texts: string[] = [];
   const textAt: number[] = [];
   const dims = s.options.dims;
   const vectorAt: number[] = [];
   queries.forEach((q, i) => {
-    out[i] = kNoQuery;
     if (typeof q === 'string') {
       out[i] = { text: q, vector: null, vectorProblem: 'not embedded' };
       textAt.push(i);

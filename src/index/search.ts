@@ -138,8 +138,8 @@ function filterBits(s: IndexState, options: SearchOptions): Uint8Array | undefin
 }
 
 /**
- * Checks one query vector.
- * @throws {RangeError} for wrong dims or a non-finite component.
+ * Checks one query vector (scaled as the core takes it, see {@link checkedRow}).
+ * @throws {RangeError} for wrong dims, a non-finite component, or an l2 or ip query whose distances overflow float32.
  */
 export function checkedQuery(s: IndexState, q: Float32Array): Float32Array {
   // Without failures to take it, a bad query throws: never null.
@@ -195,15 +195,14 @@ export function settledOutcomes(lists: readonly Hit[][], failures: QueryFailures
 }
 
 /**
- * Checks and scales, in place, `nq` query rows on shared memory (see {@link scaledQuery}).
- * @param failures - collects bad rows (left as they are) instead of throwing.
+ * Checks and scales, in place, `nq` query rows on shared memory (see {@link checkedRow}).
  * @throws {RangeError} for a non-finite component or an l2 or ip query whose distances overflow float32.
  */
-export function checkQueryRows(s: IndexState, rows: Float32Array, nq: number, failures?: QueryFailures): void {
+export function checkQueryRows(s: IndexState, rows: Float32Array, nq: number): void {
   const dims = s.options.dims;
   for (let i = 0; i < nq; i++) {
     const q = rows.subarray(i * dims, (i + 1) * dims);
-    const ready = checkedRow(s, q, i, failures);
+    const ready = checkedRow(s, q, i, undefined);
     if (ready !== null && ready !== q) q.set(ready);
   }
 }

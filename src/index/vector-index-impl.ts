@@ -19,7 +19,7 @@ import { checkQueryRows, checkedQuery, hitsOf, type QueryFailures, queryVectors,
 import type { IndexState } from './state.js';
 import { SearchCache, resolveSearchCacheOptions } from './search-cache.js';
 import { indexStats } from './stats.js';
-import type { Hit, IndexHost, IndexItem, IndexItemOutcome, IndexOptions, IndexStats, RefitPcaOptions, RetrieveAllOptions, SaveOptions, SearchOptions, SearchOutcome, UpsertOptions, WriteOptions } from './types.js';
+import type { Hit, IndexHost, IndexItem, IndexItemOutcome, IndexOptions, IndexStats, RefitPcaOptions, ResolvedSearchOptions, RetrieveAllOptions, SaveOptions, SearchOptions, SearchOutcome, UpsertOptions, WriteOptions } from './types.js';
 import { failed } from './validate-items.js';
 import type { VectorIndex } from './vector-index.js';
 
@@ -301,10 +301,15 @@ export class VectorIndexImpl implements VectorIndex {
       checkQueryRows(s, q, queries.length / dims);
     } else if (Array.isArray(queries)) q = await queryVectors(s, queries, options.signal);
     else throw new TypeError('queries must be an array of texts or vectors, or a Float32Array');
-    const nq = queries instanceof Float32Array ? queries.length / dims : queries.length;
+    return this.#searchRows(q, queries instanceof Float32Array ? queries.length / dims : queries.length, params, options.signal);
+  }
+
+  /** Searches `nq` checked query rows (shared memory) on the pool: one hit list per row. */
+  async #searchRows(rows: Float32Array, nq: number, params: ResolvedSearchOptions, signal: AbortSignal | undefined): Promise<Hit[][]> {
     if (nq === 0) return [];
-    await this.#ready(options.signal);
-    const r = await searchOnPool(s, q, nq, params, options.signal);
+    const s = this.#s;
+    await this.#ready(signal);
+    const r = await searchOnPool(s, rows, nq, params, signal);
     return Array.from({ length: nq }, (_, i) => hitsOf(s, r, i, params.k));
   }
 
@@ -314,8 +319,8 @@ export class VectorIndexImpl implements VectorIndex {
     if (!Array.isArray(queries)) throw new TypeError('queries must be an array of texts or vectors');
     const s = this.#s;
     const mode = searchModeOf(s, options?.mode);
-    const failures: QueryFailures = new Map();
     if (queries.length === 0) return [];
+    const failures: QueryFailures = new Map();
     let lists: Hit[][];
     if (mode !== 'vector') lists = await this.#searchModes(queries, options, mode, failures);
     else {
@@ -323,21 +328,19 @@ export class VectorIndexImpl implements VectorIndex {
       const rows = await queryVectors(s, queries, options.signal, undefined, failures);
       // Only the queries that can be searched go to the pool.
       const ok = queries.flatMap((_, i) => (failures.has(i) ? [] : [i]));
-      lists = queries.map(() => []);
-      if (ok.length > 0) {
-        const dims = s.options.dims;
-        const packed = ok.length === queries.length ? rows : new Float32Array(new SharedArrayBuffer(ok.length * dims * 4));
-        if (packed !== rows) {
-          ok.forEach((i, j) => {
-            packed.set(rows.subarray(i * dims, (i + 1) * dims), j * dims);
-          });
-        }
-        await this.#ready(options.signal);
-        const r = await searchOnPool(s, packed, ok.length, params, options.signal);
+      const dims = s.options.dims;
+      let packed = rows;
+      if (ok.length < queries.length) {
+        packed = new Float32Array(new SharedArrayBuffer(Math.max(1, ok.length) * dims * 4));
         ok.forEach((i, j) => {
-          lists[i] = hitsOf(s, r, j, params.k);
+          packed.set(rows.subarray(i * dims, (i + 1) * dims), j * dims);
         });
       }
+      const found = await this.#searchRows(packed, ok.length, params, options.signal);
+      lists = queries.map(() => []);
+      ok.forEach((i, j) => {
+        lists[i] = found[j] ?? [];
+      });
     }
     return settledOutcomes(lists, failures);
   }

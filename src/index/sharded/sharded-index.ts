@@ -319,7 +319,8 @@ export class ShardedIndex implements VectorIndex {
     if (mode !== 'vector') lists = await searchShardedModes(this.#context(ef), await this.#prepare(queries, mode, options.signal, failures), options, k, mode, failures);
     else {
       const vectors = await this.#vectors(queries, options.signal, failures);
-      const ok = queries.flatMap((_, i) => (!failures.has(i) && this.#vectorOk(vectors[i] as Float32Array, i, failures) ? [i] : []));
+      // Embedded texts are checked already; vectors given are checked here as the shards would.
+      const ok = queries.flatMap((q, i) => (!failures.has(i) && (typeof q === 'string' || this.#vectorOk(vectors[i] as Float32Array, i, failures)) ? [i] : []));
       const flat = new Float32Array(ok.length * this.dims);
       ok.forEach((i, j) => {
         flat.set(vectors[i] as Float32Array, j * this.dims);
